@@ -1,0 +1,89 @@
+// Micro-benchmarks of the request path's pure-CPU parts: parsing, routing and response framing.
+// Reports time per operation; asserts nothing.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "net/http/parser.h"
+#include "net/router/router.h"
+
+namespace {
+
+using namespace nexure::net;
+
+// The request wrk sends in the BENCHMARKING.md workloads.
+const std::string kWrkRequest = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
+class CountingSink final : public http::RequestSink {
+public:
+    bool on_request(http::Request& r) noexcept override {
+        benchmark::DoNotOptimize(r.path().data());
+        ++count;
+        return true;
+    }
+    size_t count = 0;
+};
+
+void BM_ParsePipelined16(benchmark::State& state) {
+    std::string batch;
+    for (int i = 0; i < 16; ++i) batch += kWrkRequest;
+    http::ParseContext ctx{http::Limits{}};
+    http::RequestParser parser;
+    CountingSink sink;
+    for (auto _ : state) {
+        parser.feed(ctx, batch.data(), batch.size(), sink);
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(sink.count));
+}
+BENCHMARK(BM_ParsePipelined16);
+
+void BM_ParseBrowserLikeRequest(benchmark::State& state) {
+    const std::string req =
+        "GET /users/12345?fields=name,email HTTP/1.1\r\nHost: example.com\r\n"
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\r\n"
+        "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+        "Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n"
+        "Connection: keep-alive\r\nCookie: session=abcdef0123456789; theme=dark\r\n\r\n";
+    http::ParseContext ctx{http::Limits{}};
+    http::RequestParser parser;
+    CountingSink sink;
+    for (auto _ : state) {
+        parser.feed(ctx, req.data(), req.size(), sink);
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(sink.count));
+    state.SetBytesProcessed(static_cast<int64_t>(sink.count * req.size()));
+}
+BENCHMARK(BM_ParseBrowserLikeRequest);
+
+// Routes a parsed request through a small API table.
+class RouteSink final : public http::RequestSink {
+public:
+    explicit RouteSink(const router::Router& r) : router_(r) {}
+    bool on_request(http::Request& r) noexcept override {
+        benchmark::DoNotOptimize(router_.match(r));
+        return true;
+    }
+
+private:
+    const router::Router& router_;
+};
+
+void BM_ParseAndRouteParam(benchmark::State& state) {
+    router::Router r;
+    const char* routes[] = {"/", "/plaintext", "/json", "/users", "/users/:id", "/users/:id/posts",
+                            "/users/:id/posts/:post", "/echo", "/health", "/metrics"};
+    router::RouteId id = 0;
+    for (const char* p : routes) r.add(http::Method::kGet, p, id++);
+    const std::string req = "GET /users/42/posts/7 HTTP/1.1\r\nHost: x\r\n\r\n";
+    http::ParseContext ctx{http::Limits{}};
+    http::RequestParser parser;
+    RouteSink sink(r);
+    for (auto _ : state) {
+        parser.feed(ctx, req.data(), req.size(), sink);
+    }
+}
+BENCHMARK(BM_ParseAndRouteParam);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,32 @@
+# Third-party dependencies, all from Debian packages (scripts/setup.sh installs them).
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+
+# liburing (liburing-dev)
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+
+# llhttp (node-llhttp ships the generated C sources, not a library): compiled here once.
+foreach(src llhttp.c api.c http.c)
+  if(NOT EXISTS ${NEXURE_LLHTTP_DIR}/${src})
+    message(FATAL_ERROR "llhttp source ${NEXURE_LLHTTP_DIR}/${src} not found: "
+                        "install Debian's node-llhttp (scripts/setup.sh does) or set NEXURE_LLHTTP_DIR")
+  endif()
+endforeach()
+add_library(nexure_llhttp STATIC
+  ${NEXURE_LLHTTP_DIR}/llhttp.c ${NEXURE_LLHTTP_DIR}/api.c ${NEXURE_LLHTTP_DIR}/http.c)
+target_include_directories(nexure_llhttp SYSTEM PUBLIC ${NEXURE_LLHTTP_INCLUDE_DIR})
+set_target_properties(nexure_llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 99)
+target_compile_options(nexure_llhttp PRIVATE -O3 -w)
+
+# The general-purpose allocator linked into executables (NEXURE_MALLOC).
+add_library(nexure_malloc INTERFACE)
+if(NEXURE_MALLOC STREQUAL "mimalloc")
+  find_package(mimalloc REQUIRED)
+  target_link_libraries(nexure_malloc INTERFACE mimalloc)
+elseif(NEXURE_MALLOC STREQUAL "jemalloc")
+  find_library(JEMALLOC_LIB NAMES jemalloc REQUIRED)
+  target_link_libraries(nexure_malloc INTERFACE ${JEMALLOC_LIB})
+elseif(NOT NEXURE_MALLOC STREQUAL "system")
+  message(FATAL_ERROR "NEXURE_MALLOC must be mimalloc, jemalloc or system (got '${NEXURE_MALLOC}')")
+endif()
+target_compile_definitions(nexure_malloc INTERFACE NEXURE_MALLOC_NAME="${NEXURE_MALLOC}")

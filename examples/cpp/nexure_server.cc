@@ -1,0 +1,149 @@
+// nexure-server: the example NexureJS server (and the one the benchmarks measure).
+//
+//   GET /, GET /plaintext   Hello, World!                 text/plain
+//   GET /json               {"message":"Hello, World!"}   application/json
+//   GET /users/:id          {"id":"<id>"}                 application/json
+//   POST /echo              the request body, with the request's Content-Type
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "net/server.h"
+
+#ifndef NEXURE_MALLOC_NAME
+#define NEXURE_MALLOC_NAME "system"
+#endif
+#ifndef NEXURE_VERSION
+#define NEXURE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using nexure::net::Request;
+using nexure::net::Response;
+
+void usage(FILE* out) {
+    std::fprintf(out,
+                 "usage: nexure-server [options]\n"
+                 "  --host ADDR            address to listen on (default 127.0.0.1)\n"
+                 "  --port N               port (default 8080; 0 picks a free one)\n"
+                 "  --threads N            engine workers (default: one per CPU)\n"
+                 "  --ring-mode MODE       auto | defer | coop | plain (default auto)\n"
+                 "  --drain-timeout-ms N   graceful-stop limit for in-flight requests (default 10000)\n"
+                 "  --idle-timeout-ms N    close connections idle this long (default 60000)\n"
+                 "  --version              print version, allocator and io_uring details\n"
+                 "  --help                 this text\n");
+}
+
+// Appends `s` as the inside of a JSON string.
+void append_json_string(std::string& out, std::string_view s) {
+    static const char kHex[] = "0123456789abcdef";
+    for (unsigned char ch : s) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += static_cast<char>(ch);
+        } else if (ch < 0x20) {
+            out += "\\u00";
+            out += kHex[ch >> 4];
+            out += kHex[ch & 15];
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+}
+
+bool parse_uint(const char* text, unsigned long max, unsigned long* out) {
+    if (text == nullptr || *text == '\0') return false;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long v = std::strtoul(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max || text[0] == '-') return false;
+    *out = v;
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    nexure::net::ServerConfig config;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+        unsigned long n = 0;
+        auto need = [&](unsigned long max) {
+            if (!parse_uint(value, max, &n)) {
+                std::fprintf(stderr, "nexure-server: %s needs a number from 0 to %lu, got '%s'\n",
+                             argv[i], max, value ? value : "");
+                std::exit(2);
+            }
+            ++i;
+        };
+        if (arg == "--help" || arg == "-h") {
+            usage(stdout);
+            return 0;
+        } else if (arg == "--version") {
+            std::printf("nexure-server %s\nallocator: %s\n", NEXURE_VERSION, NEXURE_MALLOC_NAME);
+            return 0;
+        } else if (arg == "--host") {
+            if (value == nullptr) {
+                std::fprintf(stderr, "nexure-server: --host needs an address\n");
+                return 2;
+            }
+            config.host = value;
+            ++i;
+        } else if (arg == "--port") {
+            need(65535);
+            config.port = static_cast<uint16_t>(n);
+        } else if (arg == "--threads") {
+            need(1024);
+            config.threads = static_cast<unsigned>(n);
+        } else if (arg == "--drain-timeout-ms") {
+            need(86'400'000);
+            config.drain_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--idle-timeout-ms") {
+            need(86'400'000);
+            config.idle_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--ring-mode") {
+            if (value == nullptr || !nexure::engine::parse_ring_mode(value, &config.ring_mode)) {
+                std::fprintf(stderr, "nexure-server: --ring-mode must be auto, defer, coop or plain\n");
+                return 2;
+            }
+            ++i;
+        } else {
+            std::fprintf(stderr, "nexure-server: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    nexure::net::Server server(config);
+    server.get("/", [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
+    server.get("/plaintext",
+               [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
+    server.get("/json", [](const Request&, Response& res) {
+        res.type("application/json").body(R"({"message":"Hello, World!"})");
+    });
+    server.get("/users/:id", [](const Request& req, Response& res) {
+        thread_local std::string json;  // one per worker: no allocation once it has grown
+        json.assign(R"({"id":")");
+        append_json_string(json, req.param("id"));
+        json += "\"}";
+        res.type("application/json").body(json);
+    });
+    server.post("/echo", [](const Request& req, Response& res) {
+        res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
+    });
+
+    const int rc = server.run([](const nexure::net::Server& s) {
+        std::printf("nexure-server listening on http://%s:%u (%u threads, io_uring %s, allocator %s)\n",
+                    s.address().c_str(), s.port(), s.threads(),
+                    nexure::engine::ring_mode_name(s.ring_mode()), NEXURE_MALLOC_NAME);
+        std::fflush(stdout);
+    });
+    if (rc == 0) std::printf("nexure-server stopped\n");
+    return rc;
+}

@@ -1,0 +1,506 @@
+#include "net/detail/worker_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+
+#include "net/http/status.h"
+
+namespace nexure::net::detail {
+
+using engine::make_tag;
+using engine::OpTag;
+
+namespace {
+
+constexpr uint16_t kBufferGroup = 0;
+constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t kAcceptRetryNs = 100 * kMs;  // back-off after EMFILE/ENFILE/ENOMEM
+constexpr std::string_view kServerLine = "Server: NexureJS\r\n";
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Output buffers larger than this are given back when a connection goes idle or closes.
+constexpr size_t kKeepBufferBytes = 64 * 1024;
+
+const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
+
+char* put(char* out, std::string_view s) noexcept {
+    std::memcpy(out, s.data(), s.size());
+    return out + s.size();
+}
+
+}  // namespace
+
+WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd)
+    : worker_(worker),
+      shared_(shared),
+      config_(shared.config),
+      listen_fd_(listen_fd),
+      parse_(shared.config.limits),
+      date_timer_(on_date_tick, this),
+      accept_retry_timer_(on_accept_retry, this) {}
+
+WorkerServer::~WorkerServer() {
+    // The loop has ended; whatever is still open is closed synchronously here.
+    for (auto& c : connections_) {
+        if (c->fd >= 0) close(c->fd);
+        c->fd = -1;
+    }
+    if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+Result<void> WorkerServer::init() {
+    Result<void> r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffer_count,
+                                   config_.recv_buffer_size);
+    if (!r) return r;
+    connections_.reserve(1024);
+    flush_list_.reserve(1024);
+    rearm_list_.reserve(256);
+    schedule_date_tick();
+    arm_accept();
+    return {};
+}
+
+// ---- timers ---------------------------------------------------------------------------------
+
+void WorkerServer::schedule_date_tick() noexcept {
+    // Fire just after the next wall-clock second so the Date line changes when the second does.
+    timespec real{};
+    clock_gettime(CLOCK_REALTIME, &real);
+    date_.refresh(real.tv_sec);
+    const uint64_t to_next_second = 1'000'000'000u - static_cast<uint64_t>(real.tv_nsec) + kMs;
+    worker_.timers().schedule(&date_timer_, worker_.now_ns() + to_next_second);
+}
+
+void WorkerServer::on_date_tick(void* arg) noexcept {
+    static_cast<WorkerServer*>(arg)->schedule_date_tick();
+}
+
+void WorkerServer::on_accept_retry(void* arg) noexcept {
+    auto* self = static_cast<WorkerServer*>(arg);
+    if (!self->stopping_ && !self->accept_armed_) self->arm_accept();
+}
+
+void WorkerServer::on_connection_timer(void* arg) noexcept {
+    auto* c = static_cast<Connection*>(arg);
+    WorkerServer* self = c->owner;
+    if (c->closing || c->fd < 0) return;
+    if (c->lingering || c->close_after_flush) {
+        self->close_connection(c);  // the peer did not close in time
+        return;
+    }
+    if (c->parser.mid_request()) {
+        // Idle in the middle of a request: tell the client why, then close.
+        self->write_error(c, 408);
+        self->queue_flush(c);
+        // Bound the wait for a peer that does not read its 408 either.
+        self->worker_.timers().schedule(&c->timer, self->worker_.now_ns() +
+                                                       self->config_.linger_timeout_ms * kMs);
+        return;
+    }
+    self->close_connection(c);
+}
+
+// ---- accept ---------------------------------------------------------------------------------
+
+void WorkerServer::arm_accept() noexcept {
+    io_uring_sqe* sqe = worker_.ring().get_sqe();
+    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, make_tag(kAccept, 0, 0));
+    accept_armed_ = true;
+}
+
+void WorkerServer::on_accept(const io_uring_cqe& cqe) noexcept {
+    if ((cqe.flags & IORING_CQE_F_MORE) == 0) accept_armed_ = false;
+    if (cqe.res >= 0) {
+        const int fd = cqe.res;
+        if (stopping_ || live_ >= config_.max_connections_per_worker) {
+            close(fd);  // over the cap (or shutting down): refuse rather than degrade everyone
+        } else {
+            open_connection(fd);
+        }
+    } else if (!accept_armed_ && !stopping_ &&
+               (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM || cqe.res == -ENOBUFS)) {
+        // Out of descriptors or memory: try again shortly instead of spinning.
+        worker_.timers().schedule(&accept_retry_timer_, worker_.now_ns() + kAcceptRetryNs);
+        return;
+    }
+    if (!accept_armed_) {
+        if (stopping_) {
+            if (listen_fd_ >= 0) close(listen_fd_);
+            listen_fd_ = -1;
+        } else if (!accept_retry_timer_.armed()) {
+            arm_accept();
+        }
+    }
+}
+
+Connection* WorkerServer::open_connection(int fd) noexcept {
+    Connection* c;
+    if (!free_slots_.empty()) {
+        c = connections_[free_slots_.back()].get();
+        free_slots_.pop_back();
+    } else {
+        connections_.push_back(std::make_unique<Connection>());
+        c = connections_.back().get();
+        c->slot = static_cast<uint32_t>(connections_.size() - 1);
+        c->owner = this;
+        c->timer.set_callback(on_connection_timer, c);
+    }
+    c->fd = fd;
+    c->sent = 0;
+    c->recv_armed = c->send_in_flight = c->queued = false;
+    c->close_after_flush = c->lingering = c->peer_eof = c->closing = false;
+    ++live_;
+    arm_recv(c);
+    worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.idle_timeout_ms * kMs);
+    return c;
+}
+
+Connection* WorkerServer::lookup(uint64_t user_data) noexcept {
+    const OpTag tag = OpTag::unpack(user_data);
+    if (tag.slot >= connections_.size()) return nullptr;
+    Connection* c = connections_[tag.slot].get();
+    if ((c->generation & OpTag::kGenerationMask) != tag.generation || c->fd < 0) return nullptr;
+    return c;
+}
+
+// ---- receive --------------------------------------------------------------------------------
+
+void WorkerServer::arm_recv(Connection* c) noexcept {
+    io_uring_sqe* sqe = worker_.ring().get_sqe();
+    io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(sqe, make_tag(kRecv, c->generation, c->slot));
+    c->recv_armed = true;
+}
+
+void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
+    const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+    const auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    Connection* c = lookup(cqe.user_data);
+    if (c == nullptr) {
+        if (has_buffer) buffers_.recycle(bid);  // stale completion: still hand the buffer back
+        return;
+    }
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    if (!more) c->recv_armed = false;
+
+    if (cqe.res > 0) {
+        if (!c->closing && !c->lingering && !c->close_after_flush) {
+            handle_bytes(c, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+            if (!c->closing) {
+                worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.idle_timeout_ms * kMs);
+            }
+        }
+        // else: after the last response, input is read and dropped until the peer closes.
+        buffers_.recycle(bid);
+        if (!more && !c->closing) rearm_list_.push_back(c);
+    } else {
+        if (has_buffer) buffers_.recycle(bid);
+        if (cqe.res == -ENOBUFS) {
+            // Every buffer was in use; they come back this turn, so re-arm after publish().
+            if (!c->closing) rearm_list_.push_back(c);
+        } else if (cqe.res == 0) {
+            // The peer closed its side: answer what it already sent, then close.
+            c->peer_eof = true;
+            if (c->lingering || (!c->send_in_flight && c->out.empty())) close_connection(c);
+        } else if (cqe.res != -ECANCELED || !c->closing) {
+            // ECONNRESET and friends: nothing more can be delivered.
+            close_connection(c);
+        }
+    }
+    if (c->closing) maybe_release(c);
+}
+
+void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noexcept {
+    current_ = c;
+    const http::RequestParser::FeedResult r = c->parser.feed(parse_, data, len, *this);
+    current_ = nullptr;
+    if (r.outcome == http::RequestParser::Outcome::kError) {
+        write_error(c, r.error_status);
+    } else if (r.send_continue) {
+        c->out.append(kContinue);
+    }
+    if (!c->out.empty()) queue_flush(c);
+}
+
+bool WorkerServer::on_request(http::Request& req) noexcept {
+    Connection* c = current_;
+    http::Response& res = response_;
+    res.reset();
+    const router::Match m = shared_.router.match(req);
+    switch (m.kind) {
+        case router::Match::Kind::kFound:
+            try {
+                shared_.handlers[m.route](req, res);
+            } catch (const std::exception& e) {
+                report_handler_error(e.what());
+                res.reset();
+                res.status(500).type("text/plain").body("Internal Server Error\n");
+            } catch (...) {
+                report_handler_error("a non-standard exception");
+                res.reset();
+                res.status(500).type("text/plain").body("Internal Server Error\n");
+            }
+            if (!res.error().empty()) {
+                report_handler_error(res.error());
+                res.reset();
+                res.status(500).type("text/plain").body("Internal Server Error\n");
+            }
+            break;
+        case router::Match::Kind::kNotFound:
+            res.status(404).type("text/plain").body("Not Found\n");
+            break;
+        case router::Match::Kind::kMethodNotAllowed:
+            res.status(405).type("text/plain").header("Allow", router::Router::allow_header(m.allowed));
+            res.body("Method Not Allowed\n");
+            break;
+        case router::Match::Kind::kNotImplemented:
+            res.status(501).type("text/plain").body("Not Implemented\n");
+            break;
+    }
+    const bool keep = req.keep_alive() && !res.wants_close() && !stopping_;
+    write_response(c, res, req.method() == Method::kHead, keep, req.version_minor() == 0);
+    if (!keep) c->close_after_flush = true;
+    return keep;
+}
+
+void WorkerServer::report_handler_error(std::string_view what) noexcept {
+    // Logged, but bounded: a handler failing on every request must not flood the log.
+    if (handler_errors_reported_ < 20) {
+        std::fprintf(stderr, "nexure: worker %u: handler error, answered 500: %.*s\n", worker_.index(),
+                     static_cast<int>(what.size()), what.data());
+        if (++handler_errors_reported_ == 20) {
+            std::fprintf(stderr, "nexure: worker %u: further handler errors are not logged\n",
+                         worker_.index());
+        }
+    }
+}
+
+void WorkerServer::write_response(Connection* c, const http::Response& res, bool head_only,
+                                  bool keep_alive, bool http10) noexcept {
+    const int status = res.status_code();
+    // 1xx, 204 and 304 carry no body (RFC 9110 6.4.1); 304 and 1xx/204 get no Content-Length.
+    const bool no_body = status < 200 || status == 204 || status == 304;
+    const std::string_view body = no_body ? std::string_view{} : res.body_view();
+    const std::string_view status_line = http::status_line(status);
+    const std::string_view date = date_.line();
+    const std::string_view type = res.content_type();
+    const std::string_view extra = res.header_lines();
+    const std::string_view connection = !keep_alive ? std::string_view("Connection: close\r\n")
+                                        : http10   ? std::string_view("Connection: keep-alive\r\n")
+                                                   : std::string_view{};
+    char length[24];
+    const auto [end, ec] = std::to_chars(length, length + sizeof(length), body.size());
+    (void)ec;
+    const std::string_view length_digits(length, static_cast<size_t>(end - length));
+
+    const size_t total = status_line.size() + kServerLine.size() + date.size() +
+                         (type.empty() ? 0 : type.size() + 16) + extra.size() +
+                         (no_body ? 0 : 18 + length_digits.size()) + connection.size() + 2 +
+                         (head_only ? 0 : body.size());
+    char* out = c->out.prepare(total);
+    char* p = out;
+    p = put(p, status_line);
+    p = put(p, kServerLine);
+    p = put(p, date);
+    if (!type.empty()) {
+        p = put(p, "Content-Type: ");
+        p = put(p, type);
+        p = put(p, "\r\n");
+    }
+    p = put(p, extra);
+    if (!no_body) {
+        p = put(p, "Content-Length: ");
+        p = put(p, length_digits);
+        p = put(p, "\r\n");
+    }
+    p = put(p, connection);
+    p = put(p, "\r\n");
+    if (!head_only) p = put(p, body);
+    c->out.commit(static_cast<size_t>(p - out));
+}
+
+void WorkerServer::write_error(Connection* c, int status) noexcept {
+    http::Response& res = response_;
+    res.reset();
+    res.status(status).type("text/plain");
+    const std::string_view reason = http::reason_phrase(status);
+    res.body(reason).append("\n");
+    write_response(c, res, false, false, false);
+    c->close_after_flush = true;
+}
+
+// ---- send -----------------------------------------------------------------------------------
+
+void WorkerServer::queue_flush(Connection* c) noexcept {
+    if (!c->queued) {
+        c->queued = true;
+        flush_list_.push_back(c);
+    }
+}
+
+void WorkerServer::start_send(Connection* c) noexcept {
+    c->sending.swap(c->out);
+    c->out.clear();
+    c->sent = 0;
+    submit_send(c);
+}
+
+void WorkerServer::submit_send(Connection* c) noexcept {
+    io_uring_sqe* sqe = worker_.ring().get_sqe();
+    io_uring_prep_send(sqe, c->fd, c->sending.data() + c->sent, c->sending.size() - c->sent,
+                       MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, make_tag(kSend, c->generation, c->slot));
+    c->send_in_flight = true;
+}
+
+void WorkerServer::on_send(const io_uring_cqe& cqe) noexcept {
+    Connection* c = lookup(cqe.user_data);
+    if (c == nullptr) return;
+    c->send_in_flight = false;
+    if (c->closing) {
+        maybe_release(c);
+        return;
+    }
+    if (cqe.res < 0) {
+        close_connection(c);  // EPIPE, ECONNRESET: the peer is gone
+        maybe_release(c);
+        return;
+    }
+    c->sent += static_cast<size_t>(cqe.res);
+    if (c->sent < c->sending.size()) {
+        submit_send(c);  // short send: the rest, from where the kernel stopped
+        return;
+    }
+    c->sending.clear();
+    if (!c->out.empty()) {
+        start_send(c);
+        return;
+    }
+    after_output_drained(c);
+}
+
+void WorkerServer::after_output_drained(Connection* c) noexcept {
+    if (c->sending.capacity() > kKeepBufferBytes) c->sending.release();
+    if (c->out.capacity() > kKeepBufferBytes) c->out.release();
+    if (c->close_after_flush) {
+        start_linger(c);
+    } else if (c->peer_eof) {
+        close_connection(c);
+    } else if (stopping_ && !c->parser.mid_request()) {
+        start_linger(c);
+    }
+    if (c->closing) maybe_release(c);
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+void WorkerServer::start_linger(Connection* c) noexcept {
+    if (c->peer_eof) {
+        close_connection(c);
+        return;
+    }
+    // Half-close: the client reads our last response and FIN, then closes; its unread bytes are
+    // drained meanwhile so our close does not turn into a reset that could destroy the response.
+    c->lingering = true;
+    c->close_after_flush = true;
+    shutdown(c->fd, SHUT_WR);
+    worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.linger_timeout_ms * kMs);
+    if (!c->recv_armed) rearm_list_.push_back(c);
+}
+
+void WorkerServer::close_connection(Connection* c) noexcept {
+    if (c->closing) return;
+    c->closing = true;
+    worker_.timers().cancel(&c->timer);
+    if (c->recv_armed || c->send_in_flight) {
+        io_uring_sqe* sqe = worker_.ring().get_sqe();
+        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    }
+    maybe_release(c);  // at once if nothing is in flight, else when the last completion arrives
+}
+
+void WorkerServer::maybe_release(Connection* c) noexcept {
+    if (!c->closing || c->recv_armed || c->send_in_flight || c->fd < 0) return;
+    io_uring_sqe* sqe = worker_.ring().get_sqe();
+    io_uring_prep_close(sqe, c->fd);
+    io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    c->fd = -1;
+    ++c->generation;
+    c->parser.reset();
+    c->out.clear();
+    c->sending.clear();
+    if (c->out.capacity() > kKeepBufferBytes) c->out.release();
+    if (c->sending.capacity() > kKeepBufferBytes) c->sending.release();
+    free_slots_.push_back(c->slot);
+    --live_;
+}
+
+// ---- the loop's hooks -----------------------------------------------------------------------
+
+void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
+    switch (static_cast<uint8_t>(cqe.user_data >> 56)) {
+        case kRecv: on_recv(cqe); break;
+        case kSend: on_send(cqe); break;
+        case kAccept: on_accept(cqe); break;
+        default: break;
+    }
+}
+
+void WorkerServer::on_turn_end() noexcept {
+    // One send per connection per turn carries every response produced this turn.
+    for (Connection* c : flush_list_) {
+        c->queued = false;
+        if (c->fd < 0 || c->closing) continue;
+        if (!c->send_in_flight && !c->out.empty()) start_send(c);
+    }
+    flush_list_.clear();
+    buffers_.publish();
+    for (Connection* c : rearm_list_) {
+        if (c->fd >= 0 && !c->closing && !c->recv_armed) arm_recv(c);
+    }
+    rearm_list_.clear();
+}
+
+void WorkerServer::on_stop_requested() noexcept {
+    stopping_ = true;
+    worker_.timers().cancel(&accept_retry_timer_);
+    if (accept_armed_) {
+        io_uring_sqe* sqe = worker_.ring().get_sqe();
+        io_uring_prep_cancel64(sqe, make_tag(kAccept, 0, 0), 0);
+        io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    } else if (listen_fd_ >= 0) {
+        close(listen_fd_);
+        listen_fd_ = -1;
+    }
+    // Idle connections close now; busy ones after their current response (which says
+    // "Connection: close").
+    for (auto& owned : connections_) {
+        Connection* c = owned.get();
+        if (c->fd < 0 || c->closing || c->lingering) continue;
+        const bool busy = c->parser.mid_request() || c->send_in_flight || !c->out.empty();
+        if (!busy) close_connection(c);
+        if (c->closing) maybe_release(c);
+    }
+}
+
+bool WorkerServer::drained() const noexcept { return live_ == 0 && !accept_armed_; }
+
+void WorkerServer::on_drain_timeout() noexcept {
+    unsigned open = 0;
+    for (auto& c : connections_) open += c->fd >= 0 ? 1 : 0;
+    if (open > 0) {
+        std::fprintf(stderr, "nexure: worker %u: drain timeout, closing %u connection(s) still busy\n",
+                     worker_.index(), open);
+    }
+}
+
+}  // namespace nexure::net::detail

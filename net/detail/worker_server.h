@@ -1,0 +1,101 @@
+// WorkerServer: the HTTP server of one engine worker — its listener, connections, receive
+// buffers and parsing scratch. Built on the worker's thread by Server and driven by the worker's
+// loop through engine::WorkerHandler; nothing here is shared with other workers except the
+// read-only router and handler table.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "alloc/buffer_ring.h"
+#include "engine/worker.h"
+#include "net/detail/connection.h"
+#include "net/http/date_cache.h"
+#include "net/http/parser.h"
+#include "net/http/response.h"
+#include "net/router/router.h"
+#include "net/server.h"
+
+namespace nexure::net::detail {
+
+// Read-only state shared by all workers, built before they start.
+struct SharedState {
+    ServerConfig config;
+    router::Router router;
+    std::vector<Handler> handlers;  // indexed by RouteId
+};
+
+class WorkerServer final : public engine::WorkerHandler, private http::RequestSink {
+public:
+    WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd);
+    ~WorkerServer() override;
+
+    Result<void> init();
+
+    void on_completion(const io_uring_cqe& cqe) noexcept override;
+    void on_turn_end() noexcept override;
+    void on_stop_requested() noexcept override;
+    bool drained() const noexcept override;
+    void on_drain_timeout() noexcept override;
+
+private:
+    enum Op : uint8_t {
+        kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
+        kRecv,
+        kSend,
+    };
+
+    bool on_request(http::Request& request) noexcept override;
+
+    void arm_accept() noexcept;
+    void on_accept(const io_uring_cqe& cqe) noexcept;
+    void on_recv(const io_uring_cqe& cqe) noexcept;
+    void on_send(const io_uring_cqe& cqe) noexcept;
+
+    Connection* open_connection(int fd) noexcept;
+    Connection* lookup(uint64_t user_data) noexcept;
+    void arm_recv(Connection* c) noexcept;
+    void handle_bytes(Connection* c, const char* data, size_t len) noexcept;
+    void queue_flush(Connection* c) noexcept;
+    void start_send(Connection* c) noexcept;
+    void submit_send(Connection* c) noexcept;
+    void after_output_drained(Connection* c) noexcept;
+    void start_linger(Connection* c) noexcept;
+    void close_connection(Connection* c) noexcept;
+    void maybe_release(Connection* c) noexcept;
+
+    // Frames the worker's Response (or an engine-generated one) into `c->out`.
+    void write_response(Connection* c, const http::Response& res, bool head_only, bool keep_alive,
+                        bool http10) noexcept;
+    void write_error(Connection* c, int status) noexcept;
+    [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
+
+    static void on_connection_timer(void* arg) noexcept;
+    static void on_accept_retry(void* arg) noexcept;
+    static void on_date_tick(void* arg) noexcept;
+    void schedule_date_tick() noexcept;
+
+    engine::Worker& worker_;
+    const SharedState& shared_;
+    const ServerConfig& config_;
+    int listen_fd_;
+    bool accept_armed_ = false;
+    bool stopping_ = false;
+
+    alloc::BufferRing buffers_;
+    http::ParseContext parse_;
+    http::Response response_;
+    http::DateCache date_;
+    engine::Timer date_timer_;
+    engine::Timer accept_retry_timer_;
+
+    std::vector<std::unique_ptr<Connection>> connections_;  // slab: index == slot
+    std::vector<uint32_t> free_slots_;
+    uint32_t live_ = 0;
+    std::vector<Connection*> flush_list_;  // connections with output queued this turn
+    std::vector<Connection*> rearm_list_;  // connections whose multishot recv ended
+    Connection* current_ = nullptr;        // the connection being parsed (for on_request)
+    unsigned handler_errors_reported_ = 0;
+};
+
+}  // namespace nexure::net::detail

@@ -1,0 +1,322 @@
+#include "net/http/parser.h"
+
+#include <cstring>
+
+namespace nexure::net::http {
+
+namespace {
+constexpr int kPaused = HPE_PAUSED;
+
+std::string_view extend(std::string_view view, const char* at, size_t len) noexcept {
+    // Pieces of one field are contiguous: they are either in one buffer or in the stitch buffer.
+    NEXURE_ASSERT(view.data() + view.size() == at);
+    (void)at;
+    return {view.data(), view.size() + len};
+}
+
+std::string_view trim_trailing_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+}  // namespace
+
+// The llhttp callbacks. Each reads the worker's ParseContext through parser->data.
+struct ParserCallbacks {
+    static ParseContext& ctx(llhttp_t* p) noexcept { return *static_cast<ParseContext*>(p->data); }
+
+    static int fail(ParseContext& c, int status) noexcept {
+        c.state_.error_status = status;
+        return -1;
+    }
+
+    // Request line and header section together may not exceed max_head_size.
+    static bool head_too_large(const ParseContext& c, const char* at, size_t len) noexcept {
+        return static_cast<size_t>(at + len - c.msg_start_) > c.limits_.max_head_size;
+    }
+
+    static int on_message_begin(llhttp_t* p) noexcept {
+        ParseContext& c = ctx(p);
+        c.clear_message();
+        c.state_.in_message = true;
+        return 0;
+    }
+
+    static int on_url(llhttp_t* p, const char* at, size_t len) noexcept {
+        ParseContext& c = ctx(p);
+        c.target_ = c.target_.empty() ? std::string_view(at, len) : extend(c.target_, at, len);
+        if (c.target_.size() > c.limits_.max_target_size) return fail(c, 414);
+        if (head_too_large(c, at, len)) return fail(c, 431);
+        return 0;
+    }
+
+    static int on_header_field(llhttp_t* p, const char* at, size_t len) noexcept {
+        ParseContext& c = ctx(p);
+        ParseContext::State& s = c.state_;
+        if (s.last == ParseContext::Last::kField) {
+            Header& h = c.headers_[s.header_count - 1];
+            h.name = extend(h.name, at, len);
+        } else {
+            if (s.header_count == c.limits_.max_header_count) return fail(c, 431);
+            c.headers_[s.header_count++] = Header{std::string_view(at, len), {}};
+            s.last = ParseContext::Last::kField;
+        }
+        if (head_too_large(c, at, len)) return fail(c, 431);
+        return 0;
+    }
+
+    static int on_header_field_complete(llhttp_t* p) noexcept {
+        ctx(p).state_.last = ParseContext::Last::kFieldDone;
+        return 0;
+    }
+
+    static int on_header_value(llhttp_t* p, const char* at, size_t len) noexcept {
+        ParseContext& c = ctx(p);
+        ParseContext::State& s = c.state_;
+        Header& h = c.headers_[s.header_count - 1];
+        if (s.last == ParseContext::Last::kValue) {
+            h.value = extend(h.value, at, len);
+        } else {
+            h.value = std::string_view(at, len);
+            s.last = ParseContext::Last::kValue;
+        }
+        if (head_too_large(c, at, len)) return fail(c, 431);
+        return 0;
+    }
+
+    static int on_header_value_complete(llhttp_t* p) noexcept {
+        ParseContext& c = ctx(p);
+        if (c.state_.header_count > 0) {
+            Header& h = c.headers_[c.state_.header_count - 1];
+            h.value = trim_trailing_ows(h.value);
+        }
+        c.state_.last = ParseContext::Last::kValueDone;
+        return 0;
+    }
+
+    static int on_headers_complete(llhttp_t* p) noexcept {
+        ParseContext& c = ctx(p);
+        c.state_.head_done = true;
+        if (p->http_major != 1) return fail(c, 505);
+        const bool has_body = (p->flags & F_CHUNKED) != 0 ||
+                              ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+        if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > c.limits_.max_body_size) {
+            return fail(c, 413);
+        }
+        for (uint32_t i = 0; i < c.state_.header_count; ++i) {
+            const Header& h = c.headers_[i];
+            if (!iequals(h.name, "expect")) continue;
+            if (!iequals(h.value, "100-continue")) return fail(c, 417);
+            c.state_.expect_continue = has_body && p->http_minor >= 1;
+        }
+        return 0;
+    }
+
+    static int on_body(llhttp_t* p, const char* at, size_t len) noexcept {
+        ParseContext& c = ctx(p);
+        if (c.body_.size() + len > c.limits_.max_body_size) return fail(c, 413);
+        if (c.body_.empty() && !c.state_.body_in_buffer) {
+            c.body_ = std::string_view(at, len);
+        } else if (!c.state_.body_in_buffer && c.body_.data() + c.body_.size() == at) {
+            c.body_ = std::string_view(c.body_.data(), c.body_.size() + len);
+        } else {
+            if (!c.state_.body_in_buffer) {
+                c.body_buffer_.clear();
+                c.body_buffer_.append(c.body_);
+                c.state_.body_in_buffer = true;
+            }
+            c.body_buffer_.append(at, len);
+            c.body_ = c.body_buffer_.view();
+        }
+        return 0;
+    }
+
+    // Pausing at the end of every message gives control back to feed(), which knows where the
+    // next message starts (llhttp_get_error_pos) and hands the request to the sink.
+    static int on_message_complete(llhttp_t*) noexcept { return kPaused; }
+
+    static const llhttp_settings_t* settings() noexcept {
+        static const llhttp_settings_t s = [] {
+            llhttp_settings_t v;
+            llhttp_settings_init(&v);
+            v.on_message_begin = on_message_begin;
+            v.on_url = on_url;
+            v.on_header_field = on_header_field;
+            v.on_header_field_complete = on_header_field_complete;
+            v.on_header_value = on_header_value;
+            v.on_header_value_complete = on_header_value_complete;
+            v.on_headers_complete = on_headers_complete;
+            v.on_body = on_body;
+            v.on_message_complete = on_message_complete;
+            return v;
+        }();
+        return &s;
+    }
+};
+
+ParseContext::ParseContext(const Limits& limits) : limits_(limits) {
+    headers_.resize(limits.max_header_count == 0 ? 1 : limits.max_header_count);
+}
+
+void ParseContext::clear_message() noexcept {
+    state_ = State{};
+    target_ = {};
+    body_ = {};
+}
+
+Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
+    Request& r = request_;
+    r.method_ = method_from_llhttp(parser.method);
+    r.method_name_ = llhttp_method_name(static_cast<llhttp_method_t>(parser.method));
+    r.target_ = target_;
+    const size_t q = target_.find('?');
+    r.path_ = target_.substr(0, q);
+    r.query_ = q == std::string_view::npos ? std::string_view{} : target_.substr(q + 1);
+    r.version_major_ = parser.http_major;
+    r.version_minor_ = parser.http_minor;
+    r.keep_alive_ = llhttp_should_keep_alive(&parser) != 0;
+    r.headers_ = headers_.data();
+    r.header_count_ = state_.header_count;
+    r.body_ = body_;
+    r.param_count_ = 0;
+    return r;
+}
+
+// A message that spans reads: its bytes from the first one, and its fields as offsets into them.
+struct RequestParser::Partial {
+    struct Span {
+        uint32_t offset = 0;
+        uint32_t length = 0;
+    };
+    alloc::ByteBuffer bytes;  // the message's bytes so far (and whatever followed them)
+    size_t parsed = 0;        // how many of `bytes` llhttp has seen
+    ParseContext::State state;
+    Span target;
+    Span body;
+    std::vector<std::pair<Span, Span>> headers;
+    alloc::ByteBuffer body_buffer;
+};
+
+RequestParser::RequestParser() noexcept {
+    llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+}
+
+RequestParser::~RequestParser() = default;
+
+void RequestParser::reset() noexcept {
+    llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+    partial_.reset();
+}
+
+size_t RequestParser::buffered_bytes() const noexcept {
+    return partial_ ? partial_->bytes.size() : 0;
+}
+
+void RequestParser::park(ParseContext& ctx, const char* end) noexcept {
+    if (!partial_) partial_ = std::make_unique<Partial>();
+    Partial& p = *partial_;
+    const char* start = ctx.msg_start_;
+    auto span = [start](std::string_view v) {
+        return Partial::Span{static_cast<uint32_t>(v.empty() ? 0 : v.data() - start),
+                             static_cast<uint32_t>(v.size())};
+    };
+    p.state = ctx.state_;
+    p.target = span(ctx.target_);
+    p.body = ctx.state_.body_in_buffer ? Partial::Span{} : span(ctx.body_);
+    p.headers.resize(ctx.state_.header_count);
+    for (uint32_t i = 0; i < ctx.state_.header_count; ++i) {
+        p.headers[i] = {span(ctx.headers_[i].name), span(ctx.headers_[i].value)};
+    }
+    if (ctx.state_.body_in_buffer) p.body_buffer.swap(ctx.body_buffer_);
+
+    const char* base = p.bytes.data();
+    if (base != nullptr && start >= base && start <= base + p.bytes.size()) {
+        p.bytes.consume_front(static_cast<size_t>(start - base));  // already stitched: slide down
+    } else {
+        p.bytes.clear();
+        p.bytes.append(start, static_cast<size_t>(end - start));
+    }
+    p.parsed = p.bytes.size();
+}
+
+void RequestParser::resume(ParseContext& ctx) noexcept {
+    Partial& p = *partial_;
+    const char* base = p.bytes.data();
+    auto view = [base](Partial::Span s) { return std::string_view(base + s.offset, s.length); };
+    ctx.state_ = p.state;
+    ctx.msg_start_ = base;
+    ctx.target_ = p.target.length ? view(p.target) : std::string_view{};
+    for (uint32_t i = 0; i < p.state.header_count; ++i) {
+        ctx.headers_[i] = Header{view(p.headers[i].first), view(p.headers[i].second)};
+    }
+    if (p.state.body_in_buffer) {
+        ctx.body_buffer_.swap(p.body_buffer);
+        ctx.body_ = ctx.body_buffer_.view();
+    } else {
+        ctx.body_ = p.body.length ? view(p.body) : std::string_view{};
+    }
+}
+
+RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* data, size_t len,
+                                              RequestSink& sink) noexcept {
+    parser_.data = &ctx;
+    const char* pos;
+    const char* end;
+    if (partial_) {
+        // Continue a stitched message: append, then parse only the new bytes.
+        partial_->bytes.append(data, len);
+        resume(ctx);
+        pos = partial_->bytes.data() + partial_->parsed;
+        end = partial_->bytes.data() + partial_->bytes.size();
+    } else {
+        ctx.clear_message();
+        ctx.msg_start_ = data;
+        pos = data;
+        end = data + len;
+    }
+
+    FeedResult result;
+    for (;;) {
+        const llhttp_errno_t err = llhttp_execute(&parser_, pos, static_cast<size_t>(end - pos));
+        if (err == HPE_OK) break;
+        if (err == HPE_PAUSED) {
+            const char* next = llhttp_get_error_pos(&parser_);
+            llhttp_resume(&parser_);
+            const bool go_on = sink.on_request(ctx.finish_message(parser_));
+            ctx.clear_message();
+            ctx.msg_start_ = next;
+            pos = next;
+            if (!go_on) {
+                partial_.reset();
+                result.outcome = Outcome::kStopped;
+                return result;
+            }
+            continue;
+        }
+        if (err == HPE_PAUSED_UPGRADE) {
+            // Upgrade is not supported: the request was answered like any other, and whatever
+            // follows is parsed as HTTP again.
+            const char* next = llhttp_get_error_pos(&parser_);
+            llhttp_resume_after_upgrade(&parser_);
+            ctx.msg_start_ = next;
+            pos = next;
+            continue;
+        }
+        partial_.reset();
+        result.outcome = Outcome::kError;
+        result.error_status = ctx.state_.error_status != 0 ? ctx.state_.error_status : 400;
+        return result;
+    }
+
+    if (!ctx.state_.in_message) {
+        partial_.reset();
+        return result;
+    }
+    if (ctx.state_.expect_continue && ctx.state_.head_done && !ctx.state_.continue_reported) {
+        ctx.state_.continue_reported = true;
+        result.send_continue = true;
+    }
+    park(ctx, end);
+    return result;
+}
+
+}  // namespace nexure::net::http

@@ -1,0 +1,44 @@
+#include "net/http/request.h"
+
+namespace nexure::net::http {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        unsigned char x = static_cast<unsigned char>(a[i]);
+        unsigned char y = static_cast<unsigned char>(b[i]);
+        if (x == y) continue;
+        if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
+    }
+    return true;
+}
+
+std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
+    for (uint32_t i = 0; i < header_count_; ++i) {
+        if (iequals(headers_[i].name, name)) return headers_[i].value;
+    }
+    return std::nullopt;
+}
+
+std::string_view Request::param(std::string_view name) const noexcept {
+    for (uint32_t i = 0; i < param_count_; ++i) {
+        if (params_[i].name == name) return params_[i].value;
+    }
+    return {};
+}
+
+std::optional<std::string_view> Request::query_param(std::string_view name) const noexcept {
+    std::string_view rest = query_;
+    while (!rest.empty()) {
+        const size_t amp = rest.find('&');
+        std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const size_t eq = pair.find('=');
+        if (pair.substr(0, eq) == name) {
+            return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace nexure::net::http

@@ -1,0 +1,86 @@
+// Request: a parsed HTTP/1.1 request as views into the bytes it arrived in.
+//
+// Lifetime: every string_view here (target, headers, params, body) borrows the worker's receive
+// buffer or the connection's stitch buffer, and is valid only while the handler that received
+// the Request runs. Copy what must outlive the call. Owned by one worker; read on its thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "net/http/method.h"
+
+namespace nexure::net::router {
+class Router;
+}
+
+namespace nexure::net::http {
+
+struct Header {
+    std::string_view name;   // as received (case preserved)
+    std::string_view value;  // leading/trailing whitespace removed by the parser
+};
+
+struct Param {
+    std::string_view name;   // from the route pattern (":id" -> "id")
+    std::string_view value;  // raw path bytes, not percent-decoded
+};
+
+// ASCII case-insensitive comparison, for header names.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+class Request {
+public:
+    static constexpr unsigned kMaxParams = 16;
+
+    Method method() const noexcept { return method_; }
+    std::string_view method_name() const noexcept { return method_name_; }
+    // The request-target exactly as sent ("/users/42?x=1").
+    std::string_view target() const noexcept { return target_; }
+    // The target up to '?' (not percent-decoded).
+    std::string_view path() const noexcept { return path_; }
+    // The part after '?', without it; empty when there is none.
+    std::string_view query() const noexcept { return query_; }
+    // The raw value of the first `name=value` pair in the query; "" for `name` alone.
+    std::optional<std::string_view> query_param(std::string_view name) const noexcept;
+
+    unsigned version_major() const noexcept { return version_major_; }
+    unsigned version_minor() const noexcept { return version_minor_; }
+    // Whether the connection stays open after this request (HTTP/1.1 default, 1.0 opt-in).
+    bool keep_alive() const noexcept { return keep_alive_; }
+
+    // First header with this name (case-insensitive).
+    std::optional<std::string_view> header(std::string_view name) const noexcept;
+    std::span<const Header> headers() const noexcept { return {headers_, header_count_}; }
+
+    // Value of route parameter `name`; "" when the route has no such parameter.
+    std::string_view param(std::string_view name) const noexcept;
+    std::span<const Param> params() const noexcept { return {params_.data(), param_count_}; }
+
+    // The request body, de-chunked; "" when there is none.
+    std::string_view body() const noexcept { return body_; }
+
+private:
+    friend class RequestParser;
+    friend class ParseContext;
+    friend class router::Router;
+
+    Method method_ = Method::kGet;
+    std::string_view method_name_;
+    std::string_view target_;
+    std::string_view path_;
+    std::string_view query_;
+    std::string_view body_;
+    const Header* headers_ = nullptr;
+    uint32_t header_count_ = 0;
+    uint8_t version_major_ = 1;
+    uint8_t version_minor_ = 1;
+    bool keep_alive_ = true;
+    std::array<Param, kMaxParams> params_{};  // filled by the router on a match
+    uint32_t param_count_ = 0;
+};
+
+}  // namespace nexure::net::http

@@ -1,0 +1,119 @@
+#include "net/http/response.h"
+
+#include <cstring>
+
+#include "net/http/request.h"
+
+namespace nexure::net::http {
+
+namespace {
+
+// RFC 9110 token characters, for header names.
+bool is_token_char(unsigned char c) noexcept {
+    if (c >= 'a' && c <= 'z') return true;
+    if (c >= 'A' && c <= 'Z') return true;
+    if (c >= '0' && c <= '9') return true;
+    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+}
+
+bool valid_name(std::string_view name) noexcept {
+    if (name.empty()) return false;
+    for (unsigned char c : name) {
+        if (!is_token_char(c)) return false;
+    }
+    return true;
+}
+
+// Field values may not contain CR, LF or NUL (RFC 9110 5.5): they would split the response.
+bool valid_value(std::string_view value) noexcept {
+    for (unsigned char c : value) {
+        if (c == '\r' || c == '\n' || c == '\0') return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void Response::reset() noexcept {
+    status_ = 200;
+    close_ = false;
+    content_type_ = {};
+    headers_.clear();
+    body_.clear();
+    if (!error_.empty()) error_.clear();
+}
+
+Response& Response::status(int code) noexcept {
+    if (code < 100 || code > 599) {
+        error_ = "handler set status " + std::to_string(code) + ", which is not in 100..599";
+    } else {
+        status_ = code;
+    }
+    return *this;
+}
+
+void Response::set_content_type(std::string_view v) noexcept {
+    if (v.size() <= sizeof(content_type_storage_)) {
+        std::memcpy(content_type_storage_, v.data(), v.size());
+        content_type_ = std::string_view(content_type_storage_, v.size());
+    } else {
+        long_content_type_.assign(v);
+        content_type_ = long_content_type_;
+    }
+}
+
+Response& Response::header(std::string_view name, std::string_view value) noexcept {
+    if (!valid_name(name) || !valid_value(value)) {
+        error_ = "handler set an invalid header field '";
+        error_.append(name.substr(0, 64));
+        error_ += "' (names are tokens; values may not contain CR, LF or NUL)";
+        return *this;
+    }
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) {
+        error_ = "handler set '";
+        error_.append(name);
+        error_ += "', which the engine computes from the body; remove it";
+        return *this;
+    }
+    if (iequals(name, "content-type")) {
+        set_content_type(value);
+        return *this;
+    }
+    if (iequals(name, "connection")) {
+        if (iequals(value, "close")) close_ = true;
+        return *this;  // the engine writes Connection itself
+    }
+    char* out = headers_.prepare(name.size() + value.size() + 4);
+    std::memcpy(out, name.data(), name.size());
+    out += name.size();
+    *out++ = ':';
+    *out++ = ' ';
+    std::memcpy(out, value.data(), value.size());
+    out += value.size();
+    *out++ = '\r';
+    *out++ = '\n';
+    headers_.commit(name.size() + value.size() + 4);
+    return *this;
+}
+
+Response& Response::type(std::string_view content_type) noexcept {
+    return header("Content-Type", content_type);
+}
+
+Response& Response::body(std::string_view bytes) noexcept {
+    body_.clear();
+    body_.append(bytes);
+    return *this;
+}
+
+Response& Response::append(std::string_view bytes) noexcept {
+    body_.append(bytes);
+    return *this;
+}
+
+Response& Response::close() noexcept {
+    close_ = true;
+    return *this;
+}
+
+}  // namespace nexure::net::http

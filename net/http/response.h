@@ -1,0 +1,55 @@
+// Response: what a handler writes — status, header fields and body — before the engine frames it.
+//
+// One Response per worker, reset for every request, so its buffers stop growing once they reach
+// the working size. The engine adds Date, Server, Content-Length and Connection itself; a handler
+// that sets Content-Length or Transfer-Encoding, or puts CR/LF/NUL in a header, gets a 500
+// instead (the message names the offending header) so that a handler bug can never split or
+// corrupt the response stream. Worker thread only.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "alloc/byte_buffer.h"
+
+namespace nexure::net::http {
+
+class Response {
+public:
+    Response& status(int code) noexcept;
+    // Appends a header field. "Connection: close" asks the engine to close after this response.
+    Response& header(std::string_view name, std::string_view value) noexcept;
+    // Sets Content-Type (replacing an earlier one).
+    Response& type(std::string_view content_type) noexcept;
+    // Replaces the body with a copy of `bytes`.
+    Response& body(std::string_view bytes) noexcept;
+    // Appends to the body.
+    Response& append(std::string_view bytes) noexcept;
+    // Closes the connection after this response.
+    Response& close() noexcept;
+
+    int status_code() const noexcept { return status_; }
+    std::string_view body_view() const noexcept { return body_.view(); }
+    std::string_view content_type() const noexcept { return content_type_; }
+    // Header fields set by the handler, already formatted as "Name: value\r\n" lines.
+    std::string_view header_lines() const noexcept { return headers_.view(); }
+    bool wants_close() const noexcept { return close_; }
+    // Why the response is unusable ("" when it is fine).
+    std::string_view error() const noexcept { return error_; }
+
+    void reset() noexcept;
+
+private:
+    void set_content_type(std::string_view v) noexcept;
+
+    int status_ = 200;
+    bool close_ = false;
+    char content_type_storage_[128];
+    std::string_view content_type_;
+    std::string long_content_type_;  // for the rare type longer than the inline storage
+    alloc::ByteBuffer headers_;
+    alloc::ByteBuffer body_;
+    std::string error_;
+};
+
+}  // namespace nexure::net::http

@@ -1,0 +1,107 @@
+#include "net/server.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "engine/engine.h"
+#include "net/detail/worker_server.h"
+#include "net/listener.h"
+
+namespace nexure::net {
+
+struct Server::Impl {
+    detail::SharedState shared;
+    ListenerSet listeners;
+    std::unique_ptr<engine::Engine> engine;
+    bool started = false;
+
+    explicit Impl(ServerConfig config) { shared.config = std::move(config); }
+
+    Result<void> start(bool block_signals) {
+        if (started) return Error{EALREADY, "the server is already started"};
+        const ServerConfig& cfg = shared.config;
+        engine::EngineConfig ec;
+        ec.threads = cfg.threads;
+        ec.pin_threads = cfg.pin_threads;
+        ec.ring.mode = cfg.ring_mode;
+        ec.drain_timeout_ms = cfg.drain_timeout_ms;
+        const unsigned workers =
+            cfg.threads != 0 ? cfg.threads : engine::CpuTopology::detect().count();
+
+        Result<ListenerSet> ls = open_listeners(cfg.host, cfg.port, workers, cfg.listen_backlog);
+        if (!ls) return ls.error();
+        listeners = std::move(ls).value();
+
+        engine = std::make_unique<engine::Engine>(ec);
+        // Each worker takes ownership of its listening socket.
+        auto factory = [this](engine::Worker& w) -> Result<std::unique_ptr<engine::WorkerHandler>> {
+            const int fd = listeners.fds[w.index()];
+            listeners.fds[w.index()] = -1;
+            auto handler = std::make_unique<detail::WorkerServer>(w, shared, fd);
+            Result<void> r = handler->init();
+            if (!r) return r.error();
+            return std::unique_ptr<engine::WorkerHandler>(std::move(handler));
+        };
+        Result<void> r = engine->start(factory, block_signals);
+        if (!r) {
+            close_listeners(listeners);
+            engine.reset();
+            return r;
+        }
+        started = true;
+        return {};
+    }
+};
+
+Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+Server::~Server() {
+    if (impl_->engine) {
+        impl_->engine->request_stop();
+        impl_->engine->wait();
+    }
+    close_listeners(impl_->listeners);
+}
+
+Server& Server::route(Method method, std::string_view path, Handler handler) {
+    if (impl_->started) throw std::logic_error("routes must be registered before the server starts");
+    if (!handler) throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
+    auto& shared = impl_->shared;
+    shared.router.add(method, path, static_cast<router::RouteId>(shared.handlers.size()));
+    shared.handlers.push_back(std::move(handler));
+    return *this;
+}
+
+Result<void> Server::start() { return impl_->start(false); }
+
+int Server::run(const std::function<void(const Server&)>& on_ready) {
+    if (impl_->started) throw std::logic_error("Server::run() starts the server itself; do not call start() first");
+    Result<void> r = impl_->start(true);
+    if (!r) {
+        std::fprintf(stderr, "nexure: cannot start: %s\n", r.error().message.c_str());
+        return 1;
+    }
+    if (on_ready) on_ready(*this);
+    impl_->engine->run_until_signal();
+    return 0;
+}
+
+void Server::stop() noexcept {
+    if (impl_->engine) impl_->engine->request_stop();
+}
+
+void Server::wait() {
+    if (impl_->engine) impl_->engine->wait();
+}
+
+uint16_t Server::port() const noexcept { return impl_->listeners.port; }
+const std::string& Server::address() const noexcept { return impl_->listeners.address; }
+unsigned Server::threads() const noexcept {
+    return impl_->engine ? impl_->engine->worker_count() : 0;
+}
+engine::RingMode Server::ring_mode() const noexcept {
+    return impl_->engine ? impl_->engine->ring_mode() : engine::RingMode::kAuto;
+}
+const ServerConfig& Server::config() const noexcept { return impl_->shared.config; }
+
+}  // namespace nexure::net

@@ -1,0 +1,103 @@
+// Server: the C++ API of NexureJS.
+//
+//   nexure::net::Server server({.port = 8080});
+//   server.get("/users/:id", [](const Request& req, Response& res) {
+//       res.type("application/json").body(...req.param("id")...);
+//   });
+//   return server.run();  // until SIGINT/SIGTERM, then drains and returns 0
+//
+// Routes are registered before start(); handlers then run on the worker threads, several at once
+// (one per worker), so they must be thread-safe with respect to any state they share. A handler
+// runs to completion on its worker: a slow handler delays the other connections of that worker.
+// Request views are valid only during the handler call (see net/http/request.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "alloc/result.h"
+#include "engine/ring.h"
+#include "net/http/limits.h"
+#include "net/http/method.h"
+#include "net/http/request.h"
+#include "net/http/response.h"
+
+namespace nexure::net {
+
+using http::Method;
+using http::Request;
+using http::Response;
+using Handler = std::function<void(const Request&, Response&)>;
+
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8080;  // 0: the kernel picks a free port; see Server::port()
+    unsigned threads = 0;  // engine workers; 0: one per CPU the process may use
+    bool pin_threads = true;
+    http::Limits limits;
+    // Connections one worker holds at once; new ones beyond this are closed at accept.
+    uint32_t max_connections_per_worker = 16384;
+    // A connection with no bytes received for this long is closed (408 if mid-request).
+    uint32_t idle_timeout_ms = 60'000;
+    // After the last response of a closing connection, how long to wait for the peer's FIN
+    // before closing anyway (so an unread request does not turn the close into a reset).
+    uint32_t linger_timeout_ms = 2'000;
+    // How long SIGINT/SIGTERM waits for in-flight requests before closing what is left.
+    uint32_t drain_timeout_ms = 10'000;
+    // Provided receive buffers per worker (a power of two) and their size in bytes.
+    unsigned recv_buffer_count = 1024;
+    unsigned recv_buffer_size = 16 * 1024;
+    int listen_backlog = 4096;
+    engine::RingMode ring_mode = engine::RingMode::kAuto;
+};
+
+class Server {
+public:
+    explicit Server(ServerConfig config = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Registers `handler` for `method` and `path` ("/users/:id"). Throws std::invalid_argument
+    // for an invalid or duplicate route, and std::logic_error once the server has started.
+    Server& route(Method method, std::string_view path, Handler handler);
+    Server& get(std::string_view path, Handler h) { return route(Method::kGet, path, std::move(h)); }
+    Server& head(std::string_view path, Handler h) { return route(Method::kHead, path, std::move(h)); }
+    Server& post(std::string_view path, Handler h) { return route(Method::kPost, path, std::move(h)); }
+    Server& put(std::string_view path, Handler h) { return route(Method::kPut, path, std::move(h)); }
+    Server& patch(std::string_view path, Handler h) { return route(Method::kPatch, path, std::move(h)); }
+    Server& del(std::string_view path, Handler h) { return route(Method::kDelete, path, std::move(h)); }
+    Server& options(std::string_view path, Handler h) { return route(Method::kOptions, path, std::move(h)); }
+
+    // Binds the listeners and starts the workers; returns once they accept connections. The
+    // error message names the cause (port in use, io_uring unavailable, ...) and the fix.
+    Result<void> start();
+
+    // Blocks SIGINT/SIGTERM in the calling thread, start()s, calls `on_ready` (if given) once the
+    // server accepts connections, then serves until SIGINT or SIGTERM and drains (a second
+    // signal stops at once). Prints start-up errors to stderr. Returns a process exit code: 0
+    // after a clean stop, 1 if the server could not start. Call it instead of start(), not after.
+    int run(const std::function<void(const Server&)>& on_ready = {});
+
+    // Any thread: begin a graceful stop (stop accepting, finish in-flight requests).
+    void stop() noexcept;
+    // Waits until all workers have finished after stop().
+    void wait();
+
+    // The port actually bound (after start()).
+    uint16_t port() const noexcept;
+    const std::string& address() const noexcept;
+    unsigned threads() const noexcept;
+    engine::RingMode ring_mode() const noexcept;
+    const ServerConfig& config() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nexure::net
