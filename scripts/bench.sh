@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Measures nexure-server and a reference nginx side by side in one run, as BENCHMARKING.md
+# describes: each server alone pinned to CPU 1 (one worker), wrk pinned to CPU 0, two workloads
+# (plain keep-alive and pipelined), and for each: requests/s, server CPU µs per request (from
+# /proc/PID/stat of all the server's processes) and wrk's own CPU use, to see when wrk was the
+# limit. Prints a Markdown table and writes the figures to bench/results/bench-<UTC time>.json.
+#
+# Environment:
+#   DURATION=5         seconds per wrk run          CONNECTIONS=64   wrk connections
+#   PIPELINE=16        requests per write (pipelined workload)
+#   SERVERS="nexure nginx"   which servers, in this order
+#   WARMUP=1           warm-up seconds before the measured runs of each server
+#   RESULTS_DIR=bench/results   where the JSON goes
+#   SKIP_BUILD=1       use the existing build/release binary instead of running build.sh
+#   NEXURE_SERVER=path use another nexure-server binary
+#
+# Everything runs on 127.0.0.1 and every step is bounded in time; servers started here are
+# stopped (SIGTERM, bounded wait, SIGKILL) on exit, also on Ctrl-C or error.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-64}
+PIPELINE=${PIPELINE:-16}
+SERVERS=${SERVERS:-nexure nginx}
+WARMUP=${WARMUP:-1}
+RESULTS_DIR=${RESULTS_DIR:-$NX_ROOT/bench/results}
+SKIP_BUILD=${SKIP_BUILD:-0}
+
+for var in DURATION CONNECTIONS PIPELINE WARMUP; do
+    if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
+        nx_die "$var must be a positive integer, got '${!var}'"
+    fi
+done
+read -r -a servers <<<"$SERVERS"
+((${#servers[@]} > 0)) || nx_die "SERVERS is empty"
+for server in "${servers[@]}"; do
+    [[ $server == nexure || $server == nginx ]] ||
+        nx_die "unknown server '$server' in SERVERS (known: nexure nginx)"
+done
+want_nexure=0
+[[ " ${servers[*]} " == *" nexure "* ]] && want_nexure=1
+
+nx_install_traps
+
+# --- build and tools --------------------------------------------------------------------------
+if ((want_nexure)) && [[ $SKIP_BUILD != 1 ]]; then
+    bash "$NX_SCRIPTS/build.sh" release
+else
+    bash "$NX_SCRIPTS/setup.sh"
+fi
+nx_require wrk curl pgrep timeout getconf
+[[ -x /usr/bin/time ]] || nx_die "/usr/bin/time not found (Debian package 'time'; run scripts/setup.sh)"
+if ((want_nexure)); then
+    [[ -x $NX_SERVER_BIN ]] || nx_die "$NX_SERVER_BIN not found; build it with scripts/build.sh"
+fi
+if [[ " ${servers[*]} " == *" nginx "* ]]; then
+    nx_require nginx
+fi
+
+nx_setup_pinning
+clk_tck=$(nx_clk_tck)
+work=""
+nx_tmpdir work
+wrk_limit=$((DURATION + 30))
+nx_log "$NX_PIN_NOTE"
+nx_log "wrk -t1 -c$CONNECTIONS -d${DURATION}s; pipelined depth $PIPELINE; CLK_TCK $clk_tck"
+
+# --- servers ------------------------------------------------------------------------------------
+# start_<server>: starts the server (pinned) and sets server_pid, server_port, server_version.
+
+start_nexure() {
+    nx_start_server server_pid server_port "$work/nexure" 20 \
+        "${NX_PIN_SERVER[@]}" "$NX_SERVER_BIN" --host 127.0.0.1 --port 0 --threads 1 || return 1
+    nx_wait_port "$server_port" 10 "$server_pid" || return 1
+    server_version=$(git -C "$NX_ROOT" rev-parse --verify -q --short HEAD 2>/dev/null || printf 'unknown')
+}
+
+start_nginx() {
+    local dir="$work/nginx"
+    mkdir -p "$dir"
+    server_port=$(nx_free_port)
+    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$server_port#g" \
+        "$NX_ROOT/bench/nginx/nginx.conf.in" >"$dir/nginx.conf"
+    nx_spawn server_pid "$dir/stdout.log" "$dir/stderr.log" \
+        "${NX_PIN_SERVER[@]}" nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf"
+    if ! nx_wait_port "$server_port" 10 "$server_pid"; then
+        cat "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null || true
+        return 1
+    fi
+    # The master opens the socket before it forks the worker: wait for the worker to exist so
+    # that its CPU time is counted from the start.
+    local deadline=$(($(nx_now_us) + 10000000))
+    until pgrep -P "$server_pid" >/dev/null; do
+        (($(nx_now_us) < deadline)) || {
+            nx_warn "nginx started no worker process"
+            return 1
+        }
+        sleep 0.05
+    done
+    server_version=$(nginx -v 2>&1 | sed -E 's#.*nginx/##')
+}
+
+# --- measurements -------------------------------------------------------------------------------
+rows=()                # "server workload" in run order
+declare -A res=()      # res[server/workload/field]
+failures=()
+
+# measure SERVER WORKLOAD WRK-ARGS...: one measured wrk run against the running server.
+measure() {
+    local server=$1 workload=$2
+    shift 2
+    local out="$work/$server-$workload.wrk" timefile="$work/$server-$workload.time"
+    local -a pids
+    mapfile -t pids < <(nx_proc_tree "$server_pid")
+    local ticks0 ticks1 t0 t1 rc=0
+    ticks0=$(nx_cpu_ticks_sum "${pids[@]}")
+    t0=$(nx_now_us)
+    nx_run_wrk "$out" "$timefile" "$wrk_limit" -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@" || rc=$?
+    t1=$(nx_now_us)
+    ticks1=$(nx_cpu_ticks_sum "${pids[@]}")
+    if ((rc != 0)); then
+        nx_warn "wrk failed (exit $rc) for $server $workload:"
+        cat "$out" >&2
+        failures+=("$server $workload: wrk exit $rc")
+    fi
+    if ! nx_pid_alive "$server_pid"; then
+        failures+=("$server $workload: the server died during the run")
+        nx_warn "$server died during the $workload run"
+    fi
+    nx_parse_wrk "$out"
+    local key="$server/$workload"
+    rows+=("$server $workload")
+    res[$key/requests]=$NX_WRK_REQUESTS
+    res[$key/rps]=$NX_WRK_RPS
+    res[$key/ticks]=$((ticks1 - ticks0))
+    res[$key/wall_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+    res[$key/us_per_req]=$(awk -v d="$((ticks1 - ticks0))" -v hz="$clk_tck" \
+        -v n="$NX_WRK_REQUESTS" 'BEGIN { if (n > 0) printf "%.3f", d / hz * 1e6 / n; else print "null" }')
+    res[$key/server_cpu_pct]=$(awk -v d="$((ticks1 - ticks0))" -v hz="$clk_tck" \
+        -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (d / hz) / ((b - a) / 1e6) * 100 }')
+    res[$key/wrk_cpu_pct]=$(nx_wrk_cpu_percent "$timefile")
+    res[$key/sock_connect]=$NX_WRK_SOCK_CONNECT
+    res[$key/sock_read]=$NX_WRK_SOCK_READ
+    res[$key/sock_write]=$NX_WRK_SOCK_WRITE
+    res[$key/sock_timeout]=$NX_WRK_SOCK_TIMEOUT
+    res[$key/non2xx]=$NX_WRK_NON2XX
+    res[$key/errors_text]=$(nx_wrk_errors_text)
+    nx_log "$server $workload: $NX_WRK_RPS req/s, ${res[$key/us_per_req]} µs CPU/req," \
+        "server CPU ${res[$key/server_cpu_pct]}%, wrk CPU ${res[$key/wrk_cpu_pct]}%," \
+        "errors: ${res[$key/errors_text]}"
+}
+
+for server in "${servers[@]}"; do
+    nx_log "starting $server"
+    server_pid="" server_port="" server_version=""
+    if ! "start_$server"; then
+        failures+=("$server: did not start")
+        [[ -z $server_pid ]] || nx_stop_pid "$server_pid" 5
+        continue
+    fi
+    res[$server/version]=$server_version
+    url="http://127.0.0.1:$server_port/plaintext"
+    body=$(curl -s --max-time 5 "$url" || true)
+    if [[ $body != "Hello, World!" ]]; then
+        nx_warn "$server answered GET /plaintext with '$body' instead of 'Hello, World!'"
+        failures+=("$server: wrong /plaintext body")
+    fi
+    nx_log "$server (pid $server_pid) on port $server_port: warming up ${WARMUP}s"
+    nx_run_wrk "$work/$server-warmup.wrk" "$work/$server-warmup.time" "$((WARMUP + 30))" \
+        -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$url" || nx_warn "warm-up wrk run failed"
+    measure "$server" plain "$url"
+    measure "$server" pipelined -s "$NX_PIPELINE_LUA" "$url" -- "$PIPELINE"
+    nx_stop_pid "$server_pid" 10
+    res[$server/exit_status]=$NX_STOP_STATUS
+    if ((NX_STOP_STATUS != 0)); then
+        nx_warn "$server exited with status $NX_STOP_STATUS after SIGTERM"
+        failures+=("$server: exit status $NX_STOP_STATUS after SIGTERM")
+    fi
+done
+
+# --- report -------------------------------------------------------------------------------------
+# ratio NUM_KEY DEN_KEY: prints NUM/DEN with 3 decimals, or "null".
+ratio() {
+    awk -v a="${res[$1]:-null}" -v b="${res[$2]:-null}" 'BEGIN {
+        if (a == "null" || b == "null" || b + 0 == 0) print "null"; else printf "%.3f", a / b }'
+}
+
+wrk_bound() { awk -v p="$1" 'BEGIN { exit !(p > 90) }'; }
+
+printf '\n'
+printf 'Pinning: %s. wrk -t1 -c%s -d%ss, pipelined depth %s.\n\n' \
+    "$NX_PIN_NOTE" "$CONNECTIONS" "$DURATION" "$PIPELINE"
+printf '| server | workload | req/s | µs CPU/req | server CPU %% | wrk CPU %% | errors |\n'
+printf '|--------|----------|------:|-----------:|-------------:|----------:|--------|\n'
+for row in "${rows[@]}"; do
+    read -r server workload <<<"$row"
+    key="$server/$workload"
+    wrk_cell=${res[$key/wrk_cpu_pct]}
+    if wrk_bound "$wrk_cell"; then wrk_cell="$wrk_cell (wrk-bound)"; fi
+    label="$server ${res[$server/version]}"
+    [[ ${res[$server/version]} != unknown ]] || label=$server
+    printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "$label" \
+        "$workload" "${res[$key/rps]}" "${res[$key/us_per_req]}" "${res[$key/server_cpu_pct]}" \
+        "$wrk_cell" "${res[$key/errors_text]}"
+done
+
+rps_ratio=$(ratio nexure/pipelined/rps nginx/pipelined/rps)
+cpu_ratio=$(ratio nexure/plain/us_per_req nginx/plain/us_per_req)
+if [[ $rps_ratio != null || $cpu_ratio != null ]]; then
+    printf '\nnexure/nginx, pipelined req/s:   %s (higher is better)\n' "$rps_ratio"
+    printf 'nexure/nginx, plain µs CPU/req:  %s (lower is better)\n' "$cpu_ratio"
+fi
+for row in "${rows[@]}"; do
+    read -r server workload <<<"$row"
+    if wrk_bound "${res[$server/$workload/wrk_cpu_pct]}"; then
+        printf '\nNote: wrk used more than 90%% of a core in at least one run, so req/s there shows'
+        printf ' the load\ngenerator'\''s limit; compare µs CPU/req instead.\n'
+        break
+    fi
+done
+
+# --- JSON -------------------------------------------------------------------------------------
+json_str() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\t'/\\t}
+    s=${s//$'\n'/\\n}
+    printf '"%s"' "$s"
+}
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+[[ -n $cpu_model ]] || cpu_model=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
+git_commit=$(git -C "$NX_ROOT" rev-parse --verify -q HEAD 2>/dev/null || printf 'unknown')
+git_dirty=false
+if [[ -n $(git -C "$NX_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    git_dirty=true
+fi
+wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
+
+mkdir -p "$RESULTS_DIR"
+json="$RESULTS_DIR/bench-$stamp.json"
+{
+    printf '{\n'
+    printf '  "timestamp": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+    printf '  "kernel": %s,\n' "$(json_str "$(uname -r)")"
+    printf '  "cpu_model": %s,\n' "$(json_str "${cpu_model:-unknown}")"
+    printf '  "nproc": %s,\n' "$(nproc)"
+    printf '  "git_commit": %s,\n' "$(json_str "$git_commit")"
+    printf '  "git_dirty": %s,\n' "$git_dirty"
+    printf '  "wrk_version": %s,\n' "$(json_str "$wrk_version")"
+    printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
+    printf '  "pinning": %s,\n' "$(json_str "$NX_PIN_NOTE")"
+    printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n' \
+        "$DURATION" "$CONNECTIONS" "$PIPELINE"
+    printf '  "clk_tck": %s,\n' "$clk_tck"
+    printf '  "results": ['
+    sep=''
+    for row in "${rows[@]}"; do
+        read -r server workload <<<"$row"
+        key="$server/$workload"
+        bound=false
+        if wrk_bound "${res[$key/wrk_cpu_pct]}"; then bound=true; fi
+        printf '%s\n    {"server": %s, "version": %s, "workload": %s, ' "$sep" \
+            "$(json_str "$server")" "$(json_str "${res[$server/version]}")" \
+            "$(json_str "$workload")"
+        printf '"requests": %s, "req_per_sec": %s, "server_cpu_ticks": %s, ' \
+            "${res[$key/requests]}" "${res[$key/rps]}" "${res[$key/ticks]}"
+        printf '"server_cpu_us_per_req": %s, "server_cpu_percent": %s, "wall_s": %s, ' \
+            "${res[$key/us_per_req]}" "${res[$key/server_cpu_pct]}" "${res[$key/wall_s]}"
+        printf '"wrk_cpu_percent": %s, "wrk_bound": %s, "non_2xx_3xx": %s, ' \
+            "${res[$key/wrk_cpu_pct]}" "$bound" "${res[$key/non2xx]}"
+        printf '"socket_errors": {"connect": %s, "read": %s, "write": %s, "timeout": %s}}' \
+            "${res[$key/sock_connect]}" "${res[$key/sock_read]}" "${res[$key/sock_write]}" \
+            "${res[$key/sock_timeout]}"
+        sep=','
+    done
+    printf '\n  ],\n'
+    printf '  "ratios_nexure_over_nginx": {"pipelined_req_per_sec": %s, ' "$rps_ratio"
+    printf '"plain_cpu_us_per_req": %s},\n' "$cpu_ratio"
+    printf '  "failures": ['
+    sep=''
+    for f in "${failures[@]}"; do
+        printf '%s%s' "$sep" "$(json_str "$f")"
+        sep=', '
+    done
+    printf ']\n}\n'
+} >"$json"
+printf '\nResults written to %s\n' "${json#"$NX_ROOT"/}"
+
+if ((${#failures[@]} > 0)); then
+    nx_warn "problems during the run:"
+    printf '  - %s\n' "${failures[@]}" >&2
+    exit 1
+fi

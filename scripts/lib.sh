@@ -1,0 +1,388 @@
+# shellcheck shell=bash disable=SC2034 # (globals here are read by the scripts that source it)
+# Shared helpers for the scripts in scripts/. Source this file; it is not meant to be run.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# NEXURE_SERVER, if set, names the nexure-server binary to use instead of build/release's.
+#
+# It defines NX_ROOT (the repository root, found from this file's own location, so callers work
+# from any directory), logging, process start/stop with bounded waits and an exit trap, port
+# helpers, CPU-time accounting from /proc and the wrk runner/parser used by bench.sh and demo.sh.
+
+if [[ -n "${NX_LIB_LOADED:-}" ]]; then
+    return 0
+fi
+NX_LIB_LOADED=1
+
+# Numbers are parsed and printed with a '.' decimal point whatever the user's locale is.
+export LC_ALL=C
+
+NX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NX_SCRIPTS="$NX_ROOT/scripts"
+NX_SERVER_BIN="${NEXURE_SERVER:-$NX_ROOT/build/release/bin/nexure-server}"
+NX_PIPELINE_LUA="$NX_ROOT/bench/wrk/pipeline.lua"
+NX_NAME="${0##*/}"
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+nx_log() { printf '%s: %s\n' "$NX_NAME" "$*" >&2; }
+nx_warn() { printf '%s: warning: %s\n' "$NX_NAME" "$*" >&2; }
+nx_die() {
+    printf '%s: error: %s\n' "$NX_NAME" "$*" >&2
+    exit 1
+}
+
+nx_have() { command -v "$1" >/dev/null 2>&1; }
+
+# nx_require CMD...: dies naming every command that is not on PATH.
+nx_require() {
+    local cmd
+    local -a absent=()
+    for cmd in "$@"; do
+        nx_have "$cmd" || absent+=("$cmd")
+    done
+    if ((${#absent[@]} > 0)); then
+        nx_die "required command(s) not found: ${absent[*]} (run scripts/setup.sh)"
+    fi
+}
+
+# nx_is_uint VALUE: true when VALUE is a non-negative decimal integer.
+nx_is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# nx_now_us: wall-clock time in microseconds.
+nx_now_us() {
+    local t=$EPOCHREALTIME
+    printf '%s\n' "${t/./}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup: processes started with nx_spawn, temporary directories and extra hooks are all
+# released by nx_cleanup, which nx_install_traps runs on exit, Ctrl-C and SIGTERM.
+
+NX_PIDS=()
+NX_TMPDIRS=()
+NX_EXIT_HOOKS=()
+
+nx_on_exit() { NX_EXIT_HOOKS+=("$1"); }
+
+nx_cleanup() {
+    local status=$?
+    set +e
+    local pid hook dir
+    for pid in "${NX_PIDS[@]}"; do
+        nx_stop_pid "$pid" 5
+    done
+    for hook in "${NX_EXIT_HOOKS[@]}"; do
+        "$hook"
+    done
+    for dir in "${NX_TMPDIRS[@]}"; do
+        rm -rf -- "$dir"
+    done
+    NX_EXIT_HOOKS=()
+    NX_TMPDIRS=()
+    return "$status"
+}
+
+nx_install_traps() {
+    trap nx_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# nx_tmpdir VAR: creates a private temporary directory, removed on exit, and stores its path.
+nx_tmpdir() {
+    local _nx_dir
+    _nx_dir=$(mktemp -d "${TMPDIR:-/tmp}/nexure.XXXXXX")
+    NX_TMPDIRS+=("$_nx_dir")
+    printf -v "$1" '%s' "$_nx_dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+# nx_pid_alive PID: true while PID exists and has not exited (a zombie counts as exited).
+nx_pid_alive() {
+    local line
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    line=${line##*) }
+    [[ ${line:0:1} != Z && ${line:0:1} != X ]]
+}
+
+# nx_proc_tree PID: prints PID and all its descendants, one per line.
+nx_proc_tree() {
+    local child
+    printf '%s\n' "$1"
+    for child in $(pgrep -P "$1" 2>/dev/null); do
+        nx_proc_tree "$child"
+    done
+}
+
+# nx_forget_pid PID: drops PID from the list of processes stopped on exit.
+nx_forget_pid() {
+    local pid
+    local -a keep=()
+    for pid in "${NX_PIDS[@]}"; do
+        [[ $pid == "$1" ]] || keep+=("$pid")
+    done
+    NX_PIDS=("${keep[@]}")
+}
+
+# nx_spawn PIDVAR STDOUT STDERR CMD...: starts CMD in the background with stdin from /dev/null,
+# stores its PID in PIDVAR and registers it to be stopped on exit. CMD is exec'ed by the wrappers
+# used here (taskset, stdbuf), so the PID is the program's own.
+nx_spawn() {
+    local _nx_pidvar=$1 _nx_out=$2 _nx_err=$3
+    shift 3
+    "$@" </dev/null >"$_nx_out" 2>"$_nx_err" &
+    local _nx_pid=$!
+    NX_PIDS+=("$_nx_pid")
+    printf -v "$_nx_pidvar" '%s' "$_nx_pid"
+}
+
+# nx_wait_exit PID TIMEOUT_S: waits until PID has exited; fails if it is still alive after
+# TIMEOUT_S seconds.
+nx_wait_exit() {
+    local deadline=$(($(nx_now_us) + $2 * 1000000))
+    while nx_pid_alive "$1"; do
+        (($(nx_now_us) < deadline)) || return 1
+        sleep 0.05
+    done
+}
+
+# nx_terminate PID TIMEOUT_S: SIGTERM, a bounded wait, then SIGKILL (and another bounded wait).
+nx_terminate() {
+    nx_pid_alive "$1" || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    if ! nx_wait_exit "$1" "$2"; then
+        nx_warn "process $1 did not exit within ${2}s of SIGTERM; sending SIGKILL"
+        kill -KILL "$1" 2>/dev/null || true
+        nx_wait_exit "$1" 5 || nx_warn "process $1 survived SIGKILL"
+    fi
+}
+
+# nx_stop_pid PID [TIMEOUT_S]: stops PID with nx_terminate (default 10 s), then any of its
+# descendants that outlived it. The exit status of PID (a child of this shell) is left in
+# NX_STOP_STATUS; 128+N means it was killed by signal N.
+NX_STOP_STATUS=0
+nx_stop_pid() {
+    local pid=$1 timeout=${2:-10} p status=0
+    local -a tree=()
+    mapfile -t tree < <(nx_proc_tree "$pid")
+    nx_terminate "$pid" "$timeout"
+    for p in "${tree[@]:1}"; do
+        nx_terminate "$p" 2
+    done
+    wait "$pid" 2>/dev/null || status=$?
+    nx_forget_pid "$pid"
+    NX_STOP_STATUS=$status
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ports (everything here is on the loopback interface)
+
+# nx_port_open PORT [HOST]: true when a TCP connection to HOST:PORT is accepted.
+nx_port_open() {
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
+}
+
+# nx_port_busy PORT: true when something listens on PORT (any address).
+nx_port_busy() {
+    if nx_have ss; then
+        [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+    else
+        nx_port_open "$1"
+    fi
+}
+
+# nx_free_port: prints a TCP port that is currently free on 127.0.0.1.
+nx_free_port() {
+    local port
+    if nx_have python3 && port=$(python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()' 2>/dev/null) && nx_is_uint "$port"; then
+        printf '%s\n' "$port"
+        return 0
+    fi
+    nx_have ss || nx_die "cannot find a free port: neither python3 nor ss is available"
+    local used tries
+    used=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
+    for ((tries = 0; tries < 500; tries++)); do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        if ! grep -qx "$port" <<<"$used"; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    nx_die "cannot find a free port in 20000-59999"
+}
+
+# nx_wait_port PORT TIMEOUT_S [PID]: waits until 127.0.0.1:PORT accepts connections. Fails when
+# the deadline passes or, if given, PID exits first.
+nx_wait_port() {
+    local port=$1 timeout=$2 pid=${3:-}
+    local deadline=$(($(nx_now_us) + timeout * 1000000))
+    until nx_port_open "$port"; do
+        if [[ -n $pid ]] && ! nx_pid_alive "$pid"; then
+            nx_warn "process $pid exited before port $port opened"
+            return 1
+        fi
+        if (($(nx_now_us) > deadline)); then
+            nx_warn "port $port did not open within ${timeout}s"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# nx_start_server PIDVAR PORTVAR LOGBASE TIMEOUT_S CMD...: starts a server that prints
+# "... listening on http://HOST:PORT ..." on stdout, waits for that line (bounded), and stores
+# the PID and the port. Stdout goes to LOGBASE.out, stderr to LOGBASE.err. stdout is made line
+# buffered so the line arrives even if the server does not flush it.
+nx_start_server() {
+    local _nx_pidvar=$1 _nx_portvar=$2 _nx_log=$3 _nx_timeout=$4 _nx_label=${3##*/}
+    shift 4
+    local -a _nx_cmd=("$@")
+    if nx_have stdbuf; then
+        _nx_cmd=(stdbuf -oL "${_nx_cmd[@]}")
+    fi
+    local _nx_spid
+    nx_spawn _nx_spid "$_nx_log.out" "$_nx_log.err" "${_nx_cmd[@]}"
+    printf -v "$_nx_pidvar" '%s' "$_nx_spid"
+    local _nx_re='listening on http://[^:/]+:([0-9]+)'
+    local _nx_line _nx_deadline=$(($(nx_now_us) + _nx_timeout * 1000000))
+    while :; do
+        if _nx_line=$(grep -m1 -E "$_nx_re" "$_nx_log.out" 2>/dev/null) &&
+            [[ $_nx_line =~ $_nx_re ]]; then
+            printf -v "$_nx_portvar" '%s' "${BASH_REMATCH[1]}"
+            return 0
+        fi
+        if ! nx_pid_alive "$_nx_spid"; then
+            nx_warn "$_nx_label exited before printing its 'listening on' line; its output:"
+            cat "$_nx_log.out" "$_nx_log.err" >&2
+            return 1
+        fi
+        if (($(nx_now_us) > _nx_deadline)); then
+            nx_warn "$_nx_label printed no 'listening on http://HOST:PORT' line" \
+                "within ${_nx_timeout}s; its output:"
+            cat "$_nx_log.out" "$_nx_log.err" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# CPU time
+
+# nx_clk_tck: clock ticks per second used by /proc/PID/stat.
+nx_clk_tck() { getconf CLK_TCK; }
+
+# nx_cpu_ticks PID: prints utime+stime (fields 14 and 15 of /proc/PID/stat) of process PID. The
+# process-level stat file sums all threads of the process, including threads that have already
+# exited. Prints 0 and fails if the process is gone.
+nx_cpu_ticks() {
+    local line
+    local -a f
+    if ! { read -r line <"/proc/$1/stat"; } 2>/dev/null; then
+        printf '0\n'
+        return 1
+    fi
+    # Field 2 (comm) is in parentheses and may contain spaces; field 3 starts after the last ')'.
+    read -r -a f <<<"${line##*) }"
+    printf '%s\n' "$((f[11] + f[12]))"
+}
+
+# nx_cpu_ticks_sum PID...: prints the sum of nx_cpu_ticks over the PIDs.
+nx_cpu_ticks_sum() {
+    local pid ticks sum=0
+    for pid in "$@"; do
+        ticks=$(nx_cpu_ticks "$pid") || nx_warn "process $pid is gone; its CPU time is not counted"
+        sum=$((sum + ticks))
+    done
+    printf '%s\n' "$sum"
+}
+
+# ---------------------------------------------------------------------------------------------
+# CPU pinning: server on CPU 1, load generator on CPU 0 (see BENCHMARKING.md).
+
+NX_PINNED=0
+NX_PIN_SERVER=()
+NX_PIN_LOAD=()
+NX_PIN_NOTE=""
+
+nx_setup_pinning() {
+    NX_PINNED=0
+    NX_PIN_SERVER=()
+    NX_PIN_LOAD=()
+    local cpus
+    cpus=$(nproc 2>/dev/null || printf '1')
+    if ! nx_have taskset; then
+        NX_PIN_NOTE="taskset is not available: server and wrk run unpinned"
+    elif ((cpus < 2)); then
+        NX_PIN_NOTE="only $cpus CPU available: server and wrk run unpinned and share it"
+    elif ! taskset -c 0 true 2>/dev/null || ! taskset -c 1 true 2>/dev/null; then
+        NX_PIN_NOTE="CPUs 0 and 1 are not both usable by taskset: server and wrk run unpinned"
+    else
+        NX_PINNED=1
+        NX_PIN_SERVER=(taskset -c 1)
+        NX_PIN_LOAD=(taskset -c 0)
+        NX_PIN_NOTE="server pinned to CPU 1, wrk pinned to CPU 0"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# wrk
+
+# nx_run_wrk OUTFILE TIMEFILE LIMIT_S WRK-ARGS...: runs wrk (pinned per nx_setup_pinning) with
+# its output in OUTFILE and its CPU usage "user system elapsed" (seconds) as the last line of
+# TIMEFILE. LIMIT_S bounds the run. Returns wrk's exit status.
+nx_run_wrk() {
+    local out=$1 timefile=$2 limit=$3
+    shift 3
+    /usr/bin/time -f '%U %S %e' -o "$timefile" \
+        timeout -k 5 "$limit" "${NX_PIN_LOAD[@]}" wrk "$@" >"$out" 2>&1
+}
+
+# nx_wrk_cpu_percent TIMEFILE: prints the load generator's CPU use in percent of one core.
+nx_wrk_cpu_percent() {
+    tail -n 1 "$1" | awk '{ if ($3 > 0) printf "%.1f\n", ($1 + $2) / $3 * 100; else print "0.0" }'
+}
+
+# nx_parse_wrk OUTFILE: parses wrk's report into NX_WRK_REQUESTS (total responses),
+# NX_WRK_RPS (requests/sec), NX_WRK_SOCK_CONNECT/READ/WRITE/TIMEOUT (socket errors),
+# NX_WRK_NON2XX (non-2xx/3xx responses), NX_WRK_LATENCY and NX_WRK_RPS_LINE (wrk's own lines).
+nx_parse_wrk() {
+    local out=$1
+    read -r NX_WRK_REQUESTS NX_WRK_RPS NX_WRK_SOCK_CONNECT NX_WRK_SOCK_READ NX_WRK_SOCK_WRITE \
+        NX_WRK_SOCK_TIMEOUT NX_WRK_NON2XX < <(awk '
+        /^ *[0-9]+ requests in / { requests = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        /Socket errors:/ { gsub(",", ""); c = $4; r = $6; w = $8; t = $10 }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        END { printf "%d %.2f %d %d %d %d %d\n", requests, rps, c, r, w, t, non2xx }' "$out")
+    NX_WRK_LATENCY=$(grep -m1 -E '^ *Latency ' "$out" | sed -E 's/^ +//; s/ +/ /g' || true)
+    NX_WRK_RPS_LINE=$(grep -m1 -E '^Requests/sec:' "$out" | sed -E 's/ +/ /g' || true)
+    NX_WRK_SOCK_ERRORS=$((NX_WRK_SOCK_CONNECT + NX_WRK_SOCK_READ + NX_WRK_SOCK_WRITE +
+        NX_WRK_SOCK_TIMEOUT))
+}
+
+# nx_wrk_errors_text: one short human-readable summary of the last parsed wrk errors.
+nx_wrk_errors_text() {
+    if ((NX_WRK_SOCK_ERRORS == 0 && NX_WRK_NON2XX == 0)); then
+        printf '0\n'
+        return
+    fi
+    local -a parts=()
+    ((NX_WRK_NON2XX == 0)) || parts+=("non-2xx/3xx $NX_WRK_NON2XX")
+    ((NX_WRK_SOCK_CONNECT == 0)) || parts+=("connect $NX_WRK_SOCK_CONNECT")
+    ((NX_WRK_SOCK_READ == 0)) || parts+=("read $NX_WRK_SOCK_READ")
+    ((NX_WRK_SOCK_WRITE == 0)) || parts+=("write $NX_WRK_SOCK_WRITE")
+    ((NX_WRK_SOCK_TIMEOUT == 0)) || parts+=("timeout $NX_WRK_SOCK_TIMEOUT")
+    local joined
+    joined=$(printf '%s, ' "${parts[@]}")
+    printf '%s\n' "${joined%, }"
+}
