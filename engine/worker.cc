@@ -85,7 +85,8 @@ void Worker::run(WorkerHandler& handler, uint64_t drain_timeout_ns) noexcept {
             }
         }
 
-        const int rc = ring_.submit_and_wait(timers_.ns_until_next(monotonic_ns()));
+        // now_ns_ was read at the end of the previous turn, just before on_turn_end().
+        const int rc = ring_.submit_and_wait(timers_.ns_until_next(now_ns_));
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             std::fprintf(stderr, "nexure: worker %u: io_uring_enter failed: %s\n", index_,
                          std::strerror(-rc));

@@ -48,6 +48,10 @@ struct ServerConfig {
     uint32_t linger_timeout_ms = 2'000;
     // How long SIGINT/SIGTERM waits for in-flight requests before closing what is left.
     uint32_t drain_timeout_ms = 10'000;
+    // Unsent response bytes per connection above which the server stops reading from it until
+    // the peer has read them (backpressure: a client that pipelines without reading cannot grow
+    // the server's memory without bound).
+    size_t max_pending_output = 1024 * 1024;
     // Provided receive buffers per worker (a power of two) and their size in bytes.
     unsigned recv_buffer_count = 1024;
     unsigned recv_buffer_size = 16 * 1024;

@@ -12,6 +12,8 @@
 #   WARMUP=1           warm-up seconds before the measured runs of each server
 #   RESULTS_DIR=bench/results   where the JSON goes
 #   SKIP_BUILD=1       use the existing build/release binary instead of running build.sh
+#   ROUNDS=1           rounds; each round measures every server once, in turn, so that a noisy
+#                      machine affects them alike. Ratios are per round; the summary is the median.
 #   NEXURE_SERVER=path use another nexure-server binary
 #
 # Everything runs on 127.0.0.1 and every step is bounded in time; servers started here are
@@ -27,8 +29,9 @@ SERVERS=${SERVERS:-nexure nginx}
 WARMUP=${WARMUP:-1}
 RESULTS_DIR=${RESULTS_DIR:-$NX_ROOT/bench/results}
 SKIP_BUILD=${SKIP_BUILD:-0}
+ROUNDS=${ROUNDS:-1}
 
-for var in DURATION CONNECTIONS PIPELINE WARMUP; do
+for var in DURATION CONNECTIONS PIPELINE WARMUP ROUNDS; do
     if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
         nx_die "$var must be a positive integer, got '${!var}'"
     fi
@@ -130,8 +133,8 @@ measure() {
         nx_warn "$server died during the $workload run"
     fi
     nx_parse_wrk "$out"
-    local key="$server/$workload"
-    rows+=("$server $workload")
+    local key="$server/$workload/$round"
+    rows+=("$server $workload $round")
     res[$key/requests]=$NX_WRK_REQUESTS
     res[$key/rps]=$NX_WRK_RPS
     res[$key/ticks]=$((ticks1 - ticks0))
@@ -147,13 +150,14 @@ measure() {
     res[$key/sock_timeout]=$NX_WRK_SOCK_TIMEOUT
     res[$key/non2xx]=$NX_WRK_NON2XX
     res[$key/errors_text]=$(nx_wrk_errors_text)
-    nx_log "$server $workload: $NX_WRK_RPS req/s, ${res[$key/us_per_req]} µs CPU/req," \
+    nx_log "round $round: $server $workload: $NX_WRK_RPS req/s, ${res[$key/us_per_req]} µs CPU/req," \
         "server CPU ${res[$key/server_cpu_pct]}%, wrk CPU ${res[$key/wrk_cpu_pct]}%," \
         "errors: ${res[$key/errors_text]}"
 }
 
+for ((round = 1; round <= ROUNDS; round++)); do
 for server in "${servers[@]}"; do
-    nx_log "starting $server"
+    nx_log "round $round/$ROUNDS: starting $server"
     server_pid="" server_port="" server_version=""
     if ! "start_$server"; then
         failures+=("$server: did not start")
@@ -179,6 +183,7 @@ for server in "${servers[@]}"; do
         failures+=("$server: exit status $NX_STOP_STATUS after SIGTERM")
     fi
 done
+done
 
 # --- report -------------------------------------------------------------------------------------
 # ratio NUM_KEY DEN_KEY: prints NUM/DEN with 3 decimals, or "null".
@@ -195,26 +200,43 @@ printf 'Pinning: %s. wrk -t1 -c%s -d%ss, pipelined depth %s.\n\n' \
 printf '| server | workload | req/s | µs CPU/req | server CPU %% | wrk CPU %% | errors |\n'
 printf '|--------|----------|------:|-----------:|-------------:|----------:|--------|\n'
 for row in "${rows[@]}"; do
-    read -r server workload <<<"$row"
-    key="$server/$workload"
+    read -r server workload round <<<"$row"
+    key="$server/$workload/$round"
     wrk_cell=${res[$key/wrk_cpu_pct]}
     if wrk_bound "$wrk_cell"; then wrk_cell="$wrk_cell (wrk-bound)"; fi
     label="$server ${res[$server/version]}"
     [[ ${res[$server/version]} != unknown ]] || label=$server
+    ((ROUNDS == 1)) || label="$label (round $round)"
     printf '| %s | %s | %.0f | %s | %s | %s | %s |\n' "$label" \
         "$workload" "${res[$key/rps]}" "${res[$key/us_per_req]}" "${res[$key/server_cpu_pct]}" \
         "$wrk_cell" "${res[$key/errors_text]}"
 done
 
-rps_ratio=$(ratio nexure/pipelined/rps nginx/pipelined/rps)
-cpu_ratio=$(ratio nexure/plain/us_per_req nginx/plain/us_per_req)
+# median VALUES...: the median of numbers ("null" entries are skipped), or "null".
+median() {
+    printf '%s\n' "$@" | grep -v '^null$' | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) print "null"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
+              else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+rps_ratios=() cpu_ratios=()
+for ((round = 1; round <= ROUNDS; round++)); do
+    rps_ratios+=("$(ratio "nexure/pipelined/$round/rps" "nginx/pipelined/$round/rps")")
+    cpu_ratios+=("$(ratio "nexure/plain/$round/us_per_req" "nginx/plain/$round/us_per_req")")
+done
+rps_ratio=$(median "${rps_ratios[@]}")
+cpu_ratio=$(median "${cpu_ratios[@]}")
 if [[ $rps_ratio != null || $cpu_ratio != null ]]; then
+    if ((ROUNDS > 1)); then
+        printf '\nPer round, nexure/nginx pipelined req/s: %s\n' "${rps_ratios[*]}"
+        printf 'Per round, nexure/nginx plain µs CPU/req: %s\n' "${cpu_ratios[*]}"
+        printf 'Medians over %s rounds:\n' "$ROUNDS"
+    fi
     printf '\nnexure/nginx, pipelined req/s:   %s (higher is better)\n' "$rps_ratio"
     printf 'nexure/nginx, plain µs CPU/req:  %s (lower is better)\n' "$cpu_ratio"
 fi
 for row in "${rows[@]}"; do
-    read -r server workload <<<"$row"
-    if wrk_bound "${res[$server/$workload/wrk_cpu_pct]}"; then
+    read -r server workload round <<<"$row"
+    if wrk_bound "${res[$server/$workload/$round/wrk_cpu_pct]}"; then
         printf '\nNote: wrk used more than 90%% of a core in at least one run, so req/s there shows'
         printf ' the load\ngenerator'\''s limit; compare µs CPU/req instead.\n'
         break
@@ -254,19 +276,20 @@ json="$RESULTS_DIR/bench-$stamp.json"
     printf '  "wrk_version": %s,\n' "$(json_str "$wrk_version")"
     printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
     printf '  "pinning": %s,\n' "$(json_str "$NX_PIN_NOTE")"
-    printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n' \
-        "$DURATION" "$CONNECTIONS" "$PIPELINE"
+    printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n  "rounds": %s,\n' \
+        "$DURATION" "$CONNECTIONS" "$PIPELINE" "$ROUNDS"
     printf '  "clk_tck": %s,\n' "$clk_tck"
     printf '  "results": ['
     sep=''
     for row in "${rows[@]}"; do
-        read -r server workload <<<"$row"
-        key="$server/$workload"
+        read -r server workload round <<<"$row"
+        key="$server/$workload/$round"
         bound=false
         if wrk_bound "${res[$key/wrk_cpu_pct]}"; then bound=true; fi
         printf '%s\n    {"server": %s, "version": %s, "workload": %s, ' "$sep" \
             "$(json_str "$server")" "$(json_str "${res[$server/version]}")" \
             "$(json_str "$workload")"
+        printf '"round": %s, ' "$round"
         printf '"requests": %s, "req_per_sec": %s, "server_cpu_ticks": %s, ' \
             "${res[$key/requests]}" "${res[$key/rps]}" "${res[$key/ticks]}"
         printf '"server_cpu_us_per_req": %s, "server_cpu_percent": %s, "wall_s": %s, ' \
@@ -280,7 +303,9 @@ json="$RESULTS_DIR/bench-$stamp.json"
     done
     printf '\n  ],\n'
     printf '  "ratios_nexure_over_nginx": {"pipelined_req_per_sec": %s, ' "$rps_ratio"
-    printf '"plain_cpu_us_per_req": %s},\n' "$cpu_ratio"
+    printf '"plain_cpu_us_per_req": %s, ' "$cpu_ratio"
+    printf '"pipelined_req_per_sec_per_round": [%s], ' "$(IFS=,; echo "${rps_ratios[*]}")"
+    printf '"plain_cpu_us_per_req_per_round": [%s]},\n' "$(IFS=,; echo "${cpu_ratios[*]}")"
     printf '  "failures": ['
     sep=''
     for f in "${failures[@]}"; do

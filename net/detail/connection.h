@@ -31,6 +31,7 @@ struct Connection {
     bool lingering = false;          // write side shut; waiting for the peer's FIN
     bool peer_eof = false;           // the peer shut its write side
     bool closing = false;            // cancel/close in progress; no more I/O
+    bool reading_paused = false;     // too much unsent output: recv cancelled until it drains
 };
 
 }  // namespace nexure::net::detail

@@ -154,7 +154,7 @@ Connection* WorkerServer::open_connection(int fd) noexcept {
     c->fd = fd;
     c->sent = 0;
     c->recv_armed = c->send_in_flight = c->queued = false;
-    c->close_after_flush = c->lingering = c->peer_eof = c->closing = false;
+    c->close_after_flush = c->lingering = c->peer_eof = c->closing = c->reading_paused = false;
     ++live_;
     arm_recv(c);
     worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.idle_timeout_ms * kMs);
@@ -200,10 +200,17 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
         }
         // else: after the last response, input is read and dropped until the peer closes.
         buffers_.recycle(bid);
-        if (!more && !c->closing) rearm_list_.push_back(c);
+        if (!c->closing && c->out.size() + c->sending.size() > config_.max_pending_output) {
+            pause_reading(c);
+        }
+        if (!more && !c->closing && !c->reading_paused) rearm_list_.push_back(c);
     } else {
         if (has_buffer) buffers_.recycle(bid);
-        if (cqe.res == -ENOBUFS) {
+        if (cqe.res == -ECANCELED && !c->closing) {
+            // Our own backpressure cancel. If the output drained meanwhile, read again now;
+            // otherwise after_output_drained() will.
+            if (!c->reading_paused) rearm_list_.push_back(c);
+        } else if (cqe.res == -ENOBUFS) {
             // Every buffer was in use; they come back this turn, so re-arm after publish().
             if (!c->closing) rearm_list_.push_back(c);
         } else if (cqe.res == 0) {
@@ -216,6 +223,17 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
         }
     }
     if (c->closing) maybe_release(c);
+}
+
+void WorkerServer::pause_reading(Connection* c) noexcept {
+    if (c->reading_paused) return;
+    c->reading_paused = true;
+    if (c->recv_armed) {
+        // Unread bytes stay in the socket: TCP flow control pushes back on the client.
+        io_uring_sqe* sqe = worker_.ring().get_sqe();
+        io_uring_prep_cancel64(sqe, make_tag(kRecv, c->generation, c->slot), 0);
+        io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    }
 }
 
 void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noexcept {
@@ -390,6 +408,10 @@ void WorkerServer::on_send(const io_uring_cqe& cqe) noexcept {
 void WorkerServer::after_output_drained(Connection* c) noexcept {
     if (c->sending.capacity() > kKeepBufferBytes) c->sending.release();
     if (c->out.capacity() > kKeepBufferBytes) c->out.release();
+    if (c->reading_paused) {
+        c->reading_paused = false;
+        if (!c->recv_armed) rearm_list_.push_back(c);
+    }
     if (c->close_after_flush) {
         start_linger(c);
     } else if (c->peer_eof) {
@@ -465,7 +487,7 @@ void WorkerServer::on_turn_end() noexcept {
     flush_list_.clear();
     buffers_.publish();
     for (Connection* c : rearm_list_) {
-        if (c->fd >= 0 && !c->closing && !c->recv_armed) arm_recv(c);
+        if (c->fd >= 0 && !c->closing && !c->recv_armed && !c->reading_paused) arm_recv(c);
     }
     rearm_list_.clear();
 }

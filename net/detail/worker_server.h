@@ -55,6 +55,7 @@ private:
     Connection* open_connection(int fd) noexcept;
     Connection* lookup(uint64_t user_data) noexcept;
     void arm_recv(Connection* c) noexcept;
+    void pause_reading(Connection* c) noexcept;
     void handle_bytes(Connection* c, const char* data, size_t len) noexcept;
     void queue_flush(Connection* c) noexcept;
     void start_send(Connection* c) noexcept;

@@ -97,7 +97,9 @@ Response& Response::header(std::string_view name, std::string_view value) noexce
 }
 
 Response& Response::type(std::string_view content_type) noexcept {
-    return header("Content-Type", content_type);
+    if (!valid_value(content_type)) return header("Content-Type", content_type);  // records the error
+    set_content_type(content_type);
+    return *this;
 }
 
 Response& Response::body(std::string_view bytes) noexcept {
