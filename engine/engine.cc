@@ -63,6 +63,8 @@ void Engine::worker_main(Slot* slot, const HandlerFactory* factory) {
         worker.run(*handler, config_.drain_timeout_ms * 1'000'000);
     }
     handler.reset();  // closes the worker's sockets on its own thread
+    // Pending operations pin their sockets until the ring goes; do not wait for ~Engine.
+    worker.ring().close();
     exited_.fetch_add(1, std::memory_order_acq_rel);
     const uint64_t one = 1;
     (void)!write(stop_fd_, &one, sizeof(one));

@@ -92,8 +92,11 @@ std::string describe_io_uring_setup_error(int err) {
     return msg;
 }
 
-Ring::~Ring() {
+Ring::~Ring() { close(); }
+
+void Ring::close() noexcept {
     if (initialized_) io_uring_queue_exit(&ring_);
+    initialized_ = false;
 }
 
 Result<void> Ring::init(const RingOptions& options) {

@@ -43,6 +43,9 @@ public:
     // Sets the ring up on the calling thread. On failure the error message says what to change.
     Result<void> init(const RingOptions& options);
 
+    // Tears the ring down (cancelling whatever is still pending). Idempotent.
+    void close() noexcept;
+
     io_uring* raw() noexcept { return &ring_; }
     RingMode mode() const noexcept { return mode_; }  // the mode actually in use
     bool initialized() const noexcept { return initialized_; }

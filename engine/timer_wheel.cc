@@ -15,6 +15,7 @@ TimerWheel::~TimerWheel() {
     for (Slot& slot : slots_) {
         while (slot.head != nullptr) unlink(slot.head);
     }
+    while (firing_head_ != nullptr) unlink(firing_head_);
 }
 
 void TimerWheel::link(Timer* timer) noexcept {
@@ -30,6 +31,16 @@ void TimerWheel::link(Timer* timer) noexcept {
 }
 
 void TimerWheel::unlink(Timer* timer) noexcept {
+    if (timer->firing_) {
+        if (timer->prev_ != nullptr) timer->prev_->next_ = timer->next_;
+        else firing_head_ = timer->next_;
+        if (timer->next_ != nullptr) timer->next_->prev_ = timer->prev_;
+        timer->prev_ = timer->next_ = nullptr;
+        timer->wheel_ = nullptr;
+        timer->firing_ = false;
+        --count_;
+        return;
+    }
     const unsigned index = timer->expires_tick_ & (kSlots - 1);
     Slot& slot = slots_[index];
     if (timer->prev_ != nullptr) timer->prev_->next_ = timer->next_;
@@ -54,22 +65,26 @@ void TimerWheel::cancel(Timer* timer) noexcept {
 }
 
 void TimerWheel::run_slot(uint64_t tick) noexcept {
-    // Detach the due timers first: callbacks may schedule into this very slot.
+    // Move every due timer to the firing list first: callbacks may schedule into this very slot.
     const unsigned index = tick & (kSlots - 1);
-    Timer* due = nullptr;
     for (Timer* t = slots_[index].head; t != nullptr;) {
         Timer* next = t->next_;
         if (t->expires_tick_ <= tick) {
             unlink(t);
-            t->next_ = due;
-            due = t;
+            t->wheel_ = this;
+            t->firing_ = true;
+            t->prev_ = nullptr;
+            t->next_ = firing_head_;
+            if (firing_head_ != nullptr) firing_head_->prev_ = t;
+            firing_head_ = t;
+            ++count_;
         }
         t = next;
     }
-    while (due != nullptr) {
-        Timer* t = due;
-        due = t->next_;
-        t->next_ = nullptr;
+    // A callback may cancel or re-arm any timer still on the list; each pop re-reads the head.
+    while (firing_head_ != nullptr) {
+        Timer* t = firing_head_;
+        unlink(t);
         if (t->callback_ != nullptr) t->callback_(t->arg_);
     }
 }
@@ -78,9 +93,11 @@ void TimerWheel::advance(uint64_t now_ns) noexcept {
     const uint64_t target = now_ns / tick_ns_;
     if (target < current_tick_) return;
     // After a long pause, visiting each slot once is enough: run_slot fires everything due.
-    const uint64_t first = target - current_tick_ >= kSlots ? target - kSlots + 1 : current_tick_;
-    for (uint64_t tick = first; tick <= target; ++tick) {
-        if (count_ == 0) break;
+    uint64_t tick = target - current_tick_ >= kSlots ? target - kSlots + 1 : current_tick_;
+    for (; tick <= target && count_ != 0; ++tick) {
+        // Advance first, so that a timer scheduled "now" from a callback lands in the next tick
+        // (which this loop or the next advance() visits), not in a slot already passed.
+        current_tick_ = tick + 1;
         const unsigned index = tick & (kSlots - 1);
         if (occupied_[index / 64] & (uint64_t{1} << (index % 64))) run_slot(tick);
     }

@@ -37,6 +37,7 @@ private:
     Timer* next_ = nullptr;
     TimerWheel* wheel_ = nullptr;
     uint64_t expires_tick_ = 0;
+    bool firing_ = false;  // due, on the wheel's firing list, callback not yet run
     Callback callback_ = nullptr;
     void* arg_ = nullptr;
 };
@@ -72,6 +73,9 @@ private:
     void unlink(Timer* timer) noexcept;
     void run_slot(uint64_t tick) noexcept;
 
+    // Due timers are moved here before any callback runs. They stay armed until their own
+    // callback starts, so a callback can still cancel or re-arm a timer due in the same tick.
+    Timer* firing_head_ = nullptr;
     uint64_t tick_ns_;
     uint64_t current_tick_;  // every tick before this one has been processed
     size_t count_ = 0;

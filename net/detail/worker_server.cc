@@ -29,7 +29,7 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
 
 char* put(char* out, std::string_view s) noexcept {
-    std::memcpy(out, s.data(), s.size());
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());  // memcpy(_, nullptr, 0) is UB
     return out + s.size();
 }
 
@@ -95,7 +95,7 @@ void WorkerServer::on_connection_timer(void* arg) noexcept {
     }
     if (c->parser.mid_request()) {
         // Idle in the middle of a request: tell the client why, then close.
-        self->write_error(c, 408);
+        self->write_error(c, 408, false);
         self->queue_flush(c);
         // Bound the wait for a peer that does not read its 408 either.
         self->worker_.timers().schedule(&c->timer, self->worker_.now_ns() +
@@ -241,7 +241,7 @@ void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noe
     const http::RequestParser::FeedResult r = c->parser.feed(parse_, data, len, *this);
     current_ = nullptr;
     if (r.outcome == http::RequestParser::Outcome::kError) {
-        write_error(c, r.error_status);
+        write_error(c, r.error_status, r.head_request);
     } else if (r.send_continue) {
         c->out.append(kContinue);
     }
@@ -345,13 +345,13 @@ void WorkerServer::write_response(Connection* c, const http::Response& res, bool
     c->out.commit(static_cast<size_t>(p - out));
 }
 
-void WorkerServer::write_error(Connection* c, int status) noexcept {
+void WorkerServer::write_error(Connection* c, int status, bool head_only) noexcept {
     http::Response& res = response_;
     res.reset();
     res.status(status).type("text/plain");
     const std::string_view reason = http::reason_phrase(status);
     res.body(reason).append("\n");
-    write_response(c, res, false, false, false);
+    write_response(c, res, head_only, false, false);
     c->close_after_flush = true;
 }
 
@@ -518,7 +518,13 @@ bool WorkerServer::drained() const noexcept { return live_ == 0 && !accept_armed
 
 void WorkerServer::on_drain_timeout() noexcept {
     unsigned open = 0;
-    for (auto& c : connections_) open += c->fd >= 0 ? 1 : 0;
+    for (auto& c : connections_) {
+        if (c->fd < 0) continue;
+        // The ring's pending operations hold references to the socket, so close() alone would
+        // not end the connection until the ring is gone; shutdown() ends it for the peer now.
+        shutdown(c->fd, SHUT_RDWR);
+        ++open;
+    }
     if (open > 0) {
         std::fprintf(stderr, "nexure: worker %u: drain timeout, closing %u connection(s) still busy\n",
                      worker_.index(), open);

@@ -68,7 +68,7 @@ private:
     // Frames the worker's Response (or an engine-generated one) into `c->out`.
     void write_response(Connection* c, const http::Response& res, bool head_only, bool keep_alive,
                         bool http10) noexcept;
-    void write_error(Connection* c, int status) noexcept;
+    void write_error(Connection* c, int status, bool head_only) noexcept;
     [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
 
     static void on_connection_timer(void* arg) noexcept;

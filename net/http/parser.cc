@@ -7,11 +7,20 @@ namespace nexure::net::http {
 namespace {
 constexpr int kPaused = HPE_PAUSED;
 
-std::string_view extend(std::string_view view, const char* at, size_t len) noexcept {
-    // Pieces of one field are contiguous: they are either in one buffer or in the stitch buffer.
-    NEXURE_ASSERT(view.data() + view.size() == at);
-    (void)at;
-    return {view.data(), view.size() + len};
+// Appends a piece to a field. Pieces split by a read boundary are contiguous (one buffer, or the
+// stitch buffer); llhttp also reports an obs-fold continuation line as a second piece, which is
+// not — such a request is rejected (RFC 9112 5.2 allows a 400), so a value never holds CR/LF.
+bool extend(std::string_view* view, const char* at, size_t len) noexcept {
+    if (view->data() + view->size() != at) return false;
+    *view = std::string_view(view->data(), view->size() + len);
+    return true;
+}
+
+// RFC 9110 5.6.2 token characters, the only ones allowed in a field name.
+constexpr bool is_tchar(unsigned char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
+           c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
 }
 
 std::string_view trim_trailing_ows(std::string_view v) noexcept {
@@ -43,7 +52,8 @@ struct ParserCallbacks {
 
     static int on_url(llhttp_t* p, const char* at, size_t len) noexcept {
         ParseContext& c = ctx(p);
-        c.target_ = c.target_.empty() ? std::string_view(at, len) : extend(c.target_, at, len);
+        if (c.target_.empty()) c.target_ = std::string_view(at, len);
+        else if (!extend(&c.target_, at, len)) return fail(c, 400);
         if (c.target_.size() > c.limits_.max_target_size) return fail(c, 414);
         if (head_too_large(c, at, len)) return fail(c, 431);
         return 0;
@@ -54,7 +64,7 @@ struct ParserCallbacks {
         ParseContext::State& s = c.state_;
         if (s.last == ParseContext::Last::kField) {
             Header& h = c.headers_[s.header_count - 1];
-            h.name = extend(h.name, at, len);
+            if (!extend(&h.name, at, len)) return fail(c, 400);
         } else {
             if (s.header_count == c.limits_.max_header_count) return fail(c, 431);
             c.headers_[s.header_count++] = Header{std::string_view(at, len), {}};
@@ -65,7 +75,12 @@ struct ParserCallbacks {
     }
 
     static int on_header_field_complete(llhttp_t* p) noexcept {
-        ctx(p).state_.last = ParseContext::Last::kFieldDone;
+        ParseContext& c = ctx(p);
+        c.state_.last = ParseContext::Last::kFieldDone;
+        // llhttp's lenient default lets e.g. a space through inside a name; names are tokens.
+        for (unsigned char ch : c.headers_[c.state_.header_count - 1].name) {
+            if (!is_tchar(ch)) return fail(c, 400);
+        }
         return 0;
     }
 
@@ -74,7 +89,7 @@ struct ParserCallbacks {
         ParseContext::State& s = c.state_;
         Header& h = c.headers_[s.header_count - 1];
         if (s.last == ParseContext::Last::kValue) {
-            h.value = extend(h.value, at, len);
+            if (!extend(&h.value, at, len)) return fail(c, 400);
         } else {
             h.value = std::string_view(at, len);
             s.last = ParseContext::Last::kValue;
@@ -304,6 +319,8 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         partial_.reset();
         result.outcome = Outcome::kError;
         result.error_status = ctx.state_.error_status != 0 ? ctx.state_.error_status : 400;
+        // Errors found once the head was parsed (413, 417, 505) know the method for sure.
+        result.head_request = ctx.state_.head_done && parser_.method == HTTP_HEAD;
         return result;
     }
 

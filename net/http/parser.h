@@ -87,6 +87,8 @@ public:
         // The request in progress asked for "Expect: 100-continue" and its body has not
         // arrived yet: the caller should send "100 Continue" now (reported once per request).
         bool send_continue = false;
+        // kError for a request known to be HEAD: the error response must carry no body.
+        bool head_request = false;
     };
 
     RequestParser() noexcept;
