@@ -1,0 +1,324 @@
+// The nexure-server example binary as a child process: its routes, its command line, its exit
+// codes and its behaviour on SIGTERM and when io_uring is denied. NEXURE_SERVER_BIN names it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace nexure::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string server_binary() {
+    const char* bin = std::getenv("NEXURE_SERVER_BIN");
+    return bin != nullptr ? bin : "";
+}
+
+#define REQUIRE_SERVER_BIN()                                                \
+    do {                                                                    \
+        if (server_binary().empty())                                        \
+            GTEST_SKIP() << "NEXURE_SERVER_BIN is not set (run via ctest)"; \
+    } while (0)
+
+bool mentions(const std::string& text, const std::string& what) {
+    return text.find(what) != std::string::npos;
+}
+
+// Runs nexure-server on a free port with `extra` arguments and waits until it listens.
+class ExampleServer {
+  public:
+    ::testing::AssertionResult start(std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv = {server_binary(),      "--port", "0", "--threads", "1",
+                                         "--drain-timeout-ms", "5000"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        ::testing::AssertionResult r = process.start(argv);
+        if (!r) return r;
+        port = process.wait_for_listening_port(deadline_in(kIoTimeout));
+        if (port == 0) {
+            return ::testing::AssertionFailure()
+                   << "no 'listening on' line; stdout: '" << process.stdout_text() << "' stderr: '"
+                   << process.stderr_text() << "' status: " << process.wait(deadline_in(1000ms));
+        }
+        return ::testing::AssertionSuccess();
+    }
+
+    Process process;
+    uint16_t port = 0;
+};
+
+Response fetch(uint16_t port, const std::string& request) {
+    HttpClient c;
+    Response r;
+    EXPECT_TRUE(c.connect(port));
+    EXPECT_TRUE(c.send_all(request));
+    EXPECT_TRUE(c.read_response(&r));
+    return r;
+}
+
+TEST(ExampleServer, ServesItsRoutes) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+
+    const Response root = fetch(s.port, get_request("/"));
+    EXPECT_EQ(root.status, 200);
+    EXPECT_EQ(root.body, "Hello, World!");
+    EXPECT_EQ(root.header("Content-Type"), "text/plain");
+    EXPECT_EQ(root.header("Content-Length"), "13");
+
+    const Response plain = fetch(s.port, get_request("/plaintext"));
+    EXPECT_EQ(plain.body, "Hello, World!");
+    EXPECT_EQ(plain.header("Content-Type"), "text/plain");
+
+    const Response json = fetch(s.port, get_request("/json"));
+    EXPECT_EQ(json.body, R"({"message":"Hello, World!"})");
+    EXPECT_EQ(json.header("Content-Type"), "application/json");
+
+    const Response user = fetch(s.port, get_request("/users/42"));
+    EXPECT_EQ(user.status, 200);
+    EXPECT_EQ(user.body, R"({"id":"42"})");
+    EXPECT_EQ(user.header("Content-Type"), "application/json");
+
+    const Response quoted = fetch(s.port, get_request("/users/a%22b"));
+    EXPECT_EQ(quoted.body, R"({"id":"a%22b"})");
+
+    const Response echo = fetch(s.port,
+                                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+                                "Content-Length: 5\r\n\r\na,b,c");
+    EXPECT_EQ(echo.status, 200);
+    EXPECT_EQ(echo.body, "a,b,c");
+    EXPECT_EQ(echo.header("Content-Type"), "text/csv");
+
+    const Response untyped =
+        fetch(s.port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nraw");
+    EXPECT_EQ(untyped.header("Content-Type"), "application/octet-stream");
+
+    EXPECT_EQ(fetch(s.port, get_request("/missing")).status, 404);
+    EXPECT_EQ(fetch(s.port, "DELETE /json HTTP/1.1\r\nHost: t\r\n\r\n").header("Allow"),
+              "GET, HEAD");
+
+    ASSERT_TRUE(s.process.kill(SIGTERM));
+    EXPECT_EQ(s.process.wait(deadline_in(kIoTimeout)).code, 0);
+}
+
+TEST(ExampleServer, HelpExitsZero) {
+    REQUIRE_SERVER_BIN();
+    Process p;
+    ASSERT_TRUE(p.start({server_binary(), "--help"}));
+    const ExitStatus st = p.wait(deadline_in(kIoTimeout));
+    EXPECT_TRUE(st.exited) << st;
+    EXPECT_EQ(st.code, 0);
+    EXPECT_TRUE(mentions(p.stdout_text(), "usage: nexure-server")) << p.stdout_text();
+    EXPECT_TRUE(mentions(p.stdout_text(), "--port"));
+}
+
+TEST(ExampleServer, UnknownFlagExitsTwoWithAMessage) {
+    REQUIRE_SERVER_BIN();
+    Process p;
+    ASSERT_TRUE(p.start({server_binary(), "--frobnicate"}));
+    const ExitStatus st = p.wait(deadline_in(kIoTimeout));
+    EXPECT_TRUE(st.exited) << st;
+    EXPECT_EQ(st.code, 2);
+    EXPECT_TRUE(mentions(p.stderr_text(), "unknown option '--frobnicate'")) << p.stderr_text();
+}
+
+TEST(ExampleServer, BadFlagValuesExitTwo) {
+    REQUIRE_SERVER_BIN();
+    const std::vector<std::vector<std::string>> cases = {{"--port", "70000"},
+                                                         {"--port", "-1"},
+                                                         {"--port"},
+                                                         {"--threads", "x"},
+                                                         {"--ring-mode", "turbo"}};
+    for (const auto& args : cases) {
+        SCOPED_TRACE(args[0] + (args.size() > 1 ? " " + args[1] : ""));
+        std::vector<std::string> argv = {server_binary()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        Process p;
+        ASSERT_TRUE(p.start(argv));
+        const ExitStatus st = p.wait(deadline_in(kIoTimeout));
+        EXPECT_TRUE(st.exited) << st;
+        EXPECT_EQ(st.code, 2);
+        EXPECT_TRUE(mentions(p.stderr_text(), args[0])) << p.stderr_text();
+    }
+}
+
+TEST(ExampleServer, PortInUseExitsOneWithAMessage) {
+    REQUIRE_SERVER_BIN();
+    // Hold a port with a plain listening socket (no SO_REUSEPORT).
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(listen(fd, 1), 0);
+    socklen_t len = sizeof(addr);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const std::string port = std::to_string(ntohs(addr.sin_port));
+
+    Process p;
+    ASSERT_TRUE(p.start({server_binary(), "--port", port, "--threads", "1"}));
+    const ExitStatus st = p.wait(deadline_in(kIoTimeout));
+    close(fd);
+    EXPECT_TRUE(st.exited) << st;
+    EXPECT_EQ(st.code, 1);
+    EXPECT_TRUE(mentions(p.stderr_text(), "in use")) << p.stderr_text();
+    EXPECT_TRUE(mentions(p.stderr_text(), port)) << p.stderr_text();
+}
+
+TEST(ExampleServer, CoopRingModeServesRequests) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start({"--ring-mode", "coop"}));
+    const std::string stdout_text = s.process.stdout_text();
+    EXPECT_TRUE(mentions(stdout_text, "coop-taskrun")) << stdout_text;
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    std::string pipeline;
+    for (int i = 0; i < 10; ++i)
+        pipeline += get_request("/users/" + std::to_string(i));
+    ASSERT_TRUE(c.send_all(pipeline));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(10, &rs));
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(rs[static_cast<size_t>(i)].body, R"({"id":")" + std::to_string(i) + "\"}");
+    c.close();
+    ASSERT_TRUE(s.process.kill(SIGTERM));
+    EXPECT_EQ(s.process.wait(deadline_in(kIoTimeout)).code, 0);
+}
+
+TEST(ExampleServer, PlainRingModeServesRequests) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start({"--ring-mode", "plain"}));
+    EXPECT_EQ(fetch(s.port, get_request("/")).body, "Hello, World!");
+    ASSERT_TRUE(s.process.kill(SIGTERM));
+    EXPECT_EQ(s.process.wait(deadline_in(kIoTimeout)).code, 0);
+}
+
+TEST(ExampleServer, SigtermWithARequestInFlightAnswersItThenExitsZero) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    ASSERT_TRUE(c.send_all(get_request("/users/1")));
+    Response first;
+    ASSERT_TRUE(c.read_response(&first));
+
+    ASSERT_TRUE(c.send_all("GET /users/2 HTTP/1.1\r\nHost: t\r\nX-Part: "));
+    ASSERT_TRUE(c.wait_until_delivered());
+    // One worker handles completions in arrival order: once a later request is answered, the
+    // half request has been parsed, so the signal finds it in flight.
+    {
+        HttpClient probe;
+        ASSERT_TRUE(probe.connect(s.port));
+        ASSERT_TRUE(probe.send_all(get_request("/")));
+        Response pr;
+        ASSERT_TRUE(probe.read_response(&pr));
+    }
+    const auto sent_at = Clock::now();
+    ASSERT_TRUE(s.process.kill(SIGTERM));
+    // The signal is handled asynchronously; draining has begun once the listener is closed.
+    ASSERT_TRUE(wait_until_refused(s.port, deadline_in(kIoTimeout)));
+    ASSERT_TRUE(c.send_all("rest\r\n\r\n"));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"id":"2"})");
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(kIoTimeout)));
+    c.close();
+
+    const ExitStatus st =
+        s.process.wait(sent_at + 5000ms + 2000ms);  // the drain timeout, plus slack
+    EXPECT_TRUE(st.exited) << st;
+    EXPECT_EQ(st.code, 0);
+    EXPECT_TRUE(mentions(s.process.stdout_text(), "nexure-server stopped"));
+}
+
+TEST(ExampleServer, SigtermWhenIdleExitsZeroPromptly) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    // An idle keep-alive connection does not hold the shutdown up.
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    ASSERT_TRUE(c.send_all(get_request("/")));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    ASSERT_TRUE(s.process.kill(SIGTERM));
+    const ExitStatus st = s.process.wait(deadline_in(2000ms));
+    EXPECT_TRUE(st.exited) << st;
+    EXPECT_EQ(st.code, 0);
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(kIoTimeout)));
+}
+
+TEST(ExampleServer, SigintAlsoStopsGracefully) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    ASSERT_TRUE(s.process.kill(SIGINT));
+    const ExitStatus st = s.process.wait(deadline_in(2000ms));
+    EXPECT_TRUE(st.exited) << st;
+    EXPECT_EQ(st.code, 0);
+}
+
+#if defined(__x86_64__)
+// A seccomp filter that fails io_uring_setup with EPERM and allows everything else, the way
+// container runtimes' default profiles deny io_uring.
+struct DenyIoUring {
+    sock_filter code[7] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),  // another ABI: not our concern
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+};
+
+TEST(ExampleServer, IoUringDeniedBySeccompExitsOneNamingTheCause) {
+    REQUIRE_SERVER_BIN();
+    DenyIoUring filter;  // built before fork: the child only makes two system calls
+    Process p;
+    ASSERT_TRUE(p.start({server_binary(), "--port", "0", "--threads", "1"}, [&filter] {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(120);
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter.program) != 0) _exit(121);
+    }));
+    const ExitStatus st = p.wait(deadline_in(kIoTimeout));
+    ASSERT_TRUE(st.exited) << st;
+    ASSERT_NE(st.code, 120) << "prctl(PR_SET_NO_NEW_PRIVS) failed in the child";
+    if (st.code == 121) GTEST_SKIP() << "this kernel does not allow seccomp filters here";
+    EXPECT_EQ(st.code, 1) << "stderr: " << p.stderr_text();
+    const std::string err = p.stderr_text();
+    EXPECT_TRUE(mentions(err, "io_uring")) << err;
+    EXPECT_TRUE(mentions(err, "seccomp")) << err;
+    EXPECT_FALSE(mentions(p.stdout_text(), "listening")) << p.stdout_text();
+}
+#else
+TEST(ExampleServer, IoUringDeniedBySeccompExitsOneNamingTheCause) {
+    GTEST_SKIP() << "the seccomp filter in this test is written for x86-64";
+}
+#endif
+
+}  // namespace
+}  // namespace nexure::test

@@ -1,0 +1,693 @@
+// RequestParser tests. Every input is replayed three ways — whole, split in two at every byte
+// boundary, and one byte per feed — and all three must deliver the same requests and outcome.
+// Each piece is fed from its own heap copy that is scribbled over right after feed() returns, so a
+// parser that keeps a view into a buffer it was only lent would deliver garbage.
+#include "net/http/parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace nexure::net::http {
+namespace {
+
+using Outcome = RequestParser::Outcome;
+
+struct Captured {
+    std::string method;
+    std::string target;
+    std::string path;
+    std::string query;
+    std::string version;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    bool keep_alive = false;
+    std::vector<std::string> lookups;  // results of the sink's header/query lookups
+
+    bool operator==(const Captured&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Captured& c) {
+    os << "{" << c.method << " target='" << c.target << "' path='" << c.path << "' query='"
+       << c.query << "' HTTP/" << c.version << " keep_alive=" << c.keep_alive << " headers=[";
+    for (const auto& [n, v] : c.headers)
+        os << n << ": '" << v << "'; ";
+    os << "] body='" << c.body << "' lookups=[";
+    for (const auto& l : c.lookups)
+        os << l << "; ";
+    return os << "]}";
+}
+
+// Copies every field of each request it is handed into std::strings.
+class CollectingSink final : public RequestSink {
+  public:
+    std::vector<Captured> requests;
+    size_t stop_after = SIZE_MAX;             // return false from the stop_after-th request
+    std::vector<std::string> header_lookups;  // Request::header() for each of these names
+    std::vector<std::string> query_lookups;   // Request::query_param() for each of these names
+
+    bool on_request(Request& r) noexcept override {
+        Captured c;
+        c.method = std::string(r.method_name());
+        c.target = std::string(r.target());
+        c.path = std::string(r.path());
+        c.query = std::string(r.query());
+        c.version = std::to_string(r.version_major()) + "." + std::to_string(r.version_minor());
+        for (const Header& h : r.headers())
+            c.headers.emplace_back(std::string(h.name), std::string(h.value));
+        c.body = std::string(r.body());
+        c.keep_alive = r.keep_alive();
+        for (const std::string& name : header_lookups) {
+            const std::optional<std::string_view> v = r.header(name);
+            c.lookups.push_back("header " + name +
+                                (v ? " = '" + std::string(*v) + "'" : " absent"));
+        }
+        for (const std::string& name : query_lookups) {
+            const std::optional<std::string_view> v = r.query_param(name);
+            c.lookups.push_back("query " + name + (v ? " = '" + std::string(*v) + "'" : " absent"));
+        }
+        requests.push_back(std::move(c));
+        return requests.size() < stop_after;
+    }
+};
+
+struct Parsed {
+    std::vector<Captured> requests;
+    Outcome outcome = Outcome::kNeedMore;
+    int error_status = 0;
+    bool mid_request = false;
+    int continues = 0;  // feeds that reported send_continue (compared separately)
+
+    bool same_as(const Parsed& o) const {
+        return requests == o.requests && outcome == o.outcome && error_status == o.error_status &&
+               mid_request == o.mid_request;
+    }
+};
+
+const char* outcome_name(Outcome o) {
+    switch (o) {
+        case Outcome::kNeedMore:
+            return "kNeedMore";
+        case Outcome::kStopped:
+            return "kStopped";
+        case Outcome::kError:
+            return "kError";
+    }
+    return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, const Parsed& r) {
+    os << outcome_name(r.outcome) << " status=" << r.error_status
+       << " mid_request=" << r.mid_request << " continues=" << r.continues << " requests("
+       << r.requests.size() << "):";
+    for (const Captured& c : r.requests)
+        os << "\n  " << c;
+    return os;
+}
+
+struct SinkSetup {
+    size_t stop_after = SIZE_MAX;
+    std::vector<std::string> header_lookups;
+    std::vector<std::string> query_lookups;
+};
+
+Parsed feed_pieces(const std::vector<std::string_view>& pieces, const Limits& limits,
+                   const SinkSetup& setup) {
+    ParseContext ctx(limits);
+    RequestParser parser;
+    CollectingSink sink;
+    sink.stop_after = setup.stop_after;
+    sink.header_lookups = setup.header_lookups;
+    sink.query_lookups = setup.query_lookups;
+    Parsed result;
+    for (std::string_view piece : pieces) {
+        // A private copy, destroyed (after being scribbled over) as soon as feed() returns.
+        auto copy = std::make_unique<char[]>(piece.size() + 1);
+        std::memcpy(copy.get(), piece.data(), piece.size());
+        const RequestParser::FeedResult r = parser.feed(ctx, copy.get(), piece.size(), sink);
+        std::memset(copy.get(), '#', piece.size());
+        if (r.send_continue) ++result.continues;
+        result.outcome = r.outcome;
+        result.error_status = r.error_status;
+        if (r.outcome != Outcome::kNeedMore) break;
+    }
+    result.mid_request = parser.mid_request();
+    result.requests = std::move(sink.requests);
+    return result;
+}
+
+// Replays `input` whole, split at every boundary and byte by byte; expects identical results and
+// returns the whole-input one.
+Parsed replay(std::string_view input, const Limits& limits = {}, const SinkSetup& setup = {}) {
+    const Parsed whole = feed_pieces({input}, limits, setup);
+    for (size_t i = 1; i < input.size(); ++i) {
+        const Parsed split = feed_pieces({input.substr(0, i), input.substr(i)}, limits, setup);
+        EXPECT_TRUE(split.same_as(whole))
+            << "split at byte " << i << " ('" << input.substr(0, i) << "' | '" << input.substr(i)
+            << "')\n split: " << split << "\n whole: " << whole;
+        if (!split.same_as(whole)) break;  // one report is enough
+    }
+    std::vector<std::string_view> bytes;
+    for (size_t i = 0; i < input.size(); ++i)
+        bytes.push_back(input.substr(i, 1));
+    const Parsed one_by_one = feed_pieces(bytes, limits, setup);
+    EXPECT_TRUE(one_by_one.same_as(whole))
+        << "byte by byte: " << one_by_one << "\n whole: " << whole;
+    return whole;
+}
+
+TEST(HttpParser, SimpleGetIsParsed) {
+    const Parsed r = replay("GET /hello HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    EXPECT_EQ(r.outcome, Outcome::kNeedMore);
+    EXPECT_FALSE(r.mid_request);
+    ASSERT_EQ(r.requests.size(), 1u);
+    const Captured& c = r.requests[0];
+    EXPECT_EQ(c.method, "GET");
+    EXPECT_EQ(c.target, "/hello");
+    EXPECT_EQ(c.path, "/hello");
+    EXPECT_EQ(c.query, "");
+    EXPECT_EQ(c.version, "1.1");
+    EXPECT_TRUE(c.keep_alive);
+    ASSERT_EQ(c.headers.size(), 1u);
+    EXPECT_EQ(c.headers[0].first, "Host");
+    EXPECT_EQ(c.headers[0].second, "example.com");
+    EXPECT_EQ(c.body, "");
+}
+
+TEST(HttpParser, HeaderLookupIsCaseInsensitiveAndNamesKeepTheirCase) {
+    SinkSetup setup;
+    setup.header_lookups = {"content-type", "CONTENT-TYPE", "x-MiXeD", "X-Missing", "Content"};
+    const Parsed r = replay(
+        "GET / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nX-Mixed: one\r\nx-mixed: "
+        "two\r\n\r\n",
+        {}, setup);
+    ASSERT_EQ(r.requests.size(), 1u);
+    const Captured& c = r.requests[0];
+    ASSERT_EQ(c.headers.size(), 4u);
+    EXPECT_EQ(c.headers[1].first, "Content-Type");
+    EXPECT_EQ(c.headers[3].first, "x-mixed");
+    EXPECT_EQ(c.lookups,
+              (std::vector<std::string>{
+                  "header content-type = 'text/plain'", "header CONTENT-TYPE = 'text/plain'",
+                  "header x-MiXeD = 'one'",  // the first of repeated fields
+                  "header X-Missing absent",
+                  "header Content absent",  // no prefix matches
+              }));
+}
+
+TEST(HttpParser, HeaderValueWhitespaceIsTrimmed) {
+    const Parsed r = replay("GET / HTTP/1.1\r\nX-Padded:   spaced out \t \r\nX-Tab:\tv\t\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    ASSERT_EQ(r.requests[0].headers.size(), 2u);
+    EXPECT_EQ(r.requests[0].headers[0].second, "spaced out") << "inner whitespace stays";
+    EXPECT_EQ(r.requests[0].headers[1].second, "v");
+}
+
+TEST(HttpParser, EmptyHeaderValueIsKept) {
+    const Parsed r = replay("GET / HTTP/1.1\r\nX-Empty:\r\nX-Blank:   \r\nHost: h\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    const auto& h = r.requests[0].headers;
+    ASSERT_EQ(h.size(), 3u);
+    EXPECT_EQ(h[0], (std::pair<std::string, std::string>{"X-Empty", ""}));
+    EXPECT_EQ(h[1], (std::pair<std::string, std::string>{"X-Blank", ""}));
+    EXPECT_EQ(h[2], (std::pair<std::string, std::string>{"Host", "h"}));
+}
+
+TEST(HttpParser, QueryIsSplitFromThePath) {
+    SinkSetup setup;
+    setup.query_lookups = {"q", "page", "flag", "missing", "pag"};
+    const Parsed r = replay("GET /search?q=nexure%20js&page=2&flag HTTP/1.1\r\n\r\n", {}, setup);
+    ASSERT_EQ(r.requests.size(), 1u);
+    const Captured& c = r.requests[0];
+    EXPECT_EQ(c.target, "/search?q=nexure%20js&page=2&flag");
+    EXPECT_EQ(c.path, "/search");
+    EXPECT_EQ(c.query, "q=nexure%20js&page=2&flag");
+    EXPECT_EQ(c.lookups, (std::vector<std::string>{
+                             "query q = 'nexure%20js'",  // raw, not decoded
+                             "query page = '2'",
+                             "query flag = ''",
+                             "query missing absent",
+                             "query pag absent",
+                         }));
+}
+
+TEST(HttpParser, EmptyQueryAfterQuestionMark) {
+    const Parsed r = replay("GET /a? HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].path, "/a");
+    EXPECT_EQ(r.requests[0].query, "");
+    EXPECT_EQ(r.requests[0].target, "/a?");
+}
+
+TEST(HttpParser, PostWithContentLengthDeliversTheBody) {
+    const Parsed r = replay(
+        "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: "
+        "16\r\n\r\n"
+        "{\"hello\":\"you\"}\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].method, "POST");
+    EXPECT_EQ(r.requests[0].body, "{\"hello\":\"you\"}\n");
+    EXPECT_FALSE(r.mid_request);
+}
+
+TEST(HttpParser, BodyMayContainHttpLookingBytes) {
+    const std::string body = "GET / HTTP/1.1\r\n\r\n";
+    const Parsed r = replay("POST /x HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+                            "\r\n\r\n" + body);
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].body, body);
+}
+
+TEST(HttpParser, ChunkedBodyIsDechunked) {
+    const Parsed r = replay(
+        "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nHello\r\n7\r\n, World\r\n1\r\n!\r\n0\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].body, "Hello, World!");
+    EXPECT_FALSE(r.mid_request);
+}
+
+TEST(HttpParser, ChunkedBodyWithExtensionsAndTrailersIsDechunked) {
+    const Parsed r = replay(
+        "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "4;name=value\r\nWiki\r\nA\r\npedia in c\r\n0\r\nX-Checksum: abc\r\n\r\n"
+        "GET /after HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 2u);
+    EXPECT_EQ(r.requests[0].body, "Wikipedia in c");
+    EXPECT_EQ(r.requests[1].target, "/after");
+}
+
+TEST(HttpParser, SingleChunkBodyIsDelivered) {
+    const Parsed r =
+        replay("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].body, "abc");
+}
+
+TEST(HttpParser, PipelinedRequestsCompleteInOrder) {
+    const Parsed r = replay(
+        "GET /first HTTP/1.1\r\nHost: h\r\n\r\n"
+        "POST /second HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+        "PUT /third HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n1\r\nz\r\n0\r\n\r\n"
+        "DELETE /fourth?x=1 HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 4u);
+    EXPECT_EQ(r.requests[0].method, "GET");
+    EXPECT_EQ(r.requests[0].target, "/first");
+    EXPECT_EQ(r.requests[1].method, "POST");
+    EXPECT_EQ(r.requests[1].body, "abc");
+    EXPECT_EQ(r.requests[2].method, "PUT");
+    EXPECT_EQ(r.requests[2].body, "xyz");
+    EXPECT_EQ(r.requests[3].method, "DELETE");
+    EXPECT_EQ(r.requests[3].path, "/fourth");
+    EXPECT_EQ(r.requests[3].query, "x=1");
+    EXPECT_FALSE(r.mid_request);
+}
+
+TEST(HttpParser, IncompleteSecondRequestIsHeldUntilItCompletes) {
+    const Parsed r = replay("GET /one HTTP/1.1\r\n\r\nGET /two HTTP/1.1\r\nHost:");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].target, "/one");
+    EXPECT_TRUE(r.mid_request);
+    EXPECT_EQ(r.outcome, Outcome::kNeedMore);
+}
+
+TEST(HttpParser, Http10DefaultsToClose) {
+    const Parsed r = replay("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].version, "1.0");
+    EXPECT_FALSE(r.requests[0].keep_alive);
+}
+
+TEST(HttpParser, Http10KeepAliveHeaderKeepsTheConnection) {
+    const Parsed r = replay(
+        "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\nConnection: "
+        "Keep-Alive\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 2u);
+    EXPECT_TRUE(r.requests[0].keep_alive);
+    EXPECT_TRUE(r.requests[1].keep_alive) << "the token is case-insensitive";
+}
+
+TEST(HttpParser, Http11DefaultsToKeepAlive) {
+    const Parsed r = replay("GET / HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_TRUE(r.requests[0].keep_alive);
+}
+
+TEST(HttpParser, ConnectionCloseClearsKeepAlive) {
+    const Parsed r = replay("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_FALSE(r.requests[0].keep_alive);
+}
+
+TEST(HttpParser, TargetAtTheLimitIsAccepted) {
+    Limits limits;
+    limits.max_target_size = 32;
+    const std::string target = "/" + std::string(31, 'a');
+    const Parsed r = replay("GET " + target + " HTTP/1.1\r\n\r\n", limits);
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].target, target);
+}
+
+TEST(HttpParser, TargetOverTheLimitIs414) {
+    Limits limits;
+    limits.max_target_size = 32;
+    const Parsed r = replay("GET /" + std::string(32, 'a') + " HTTP/1.1\r\n\r\n", limits);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 414);
+    EXPECT_TRUE(r.requests.empty());
+}
+
+TEST(HttpParser, TargetOverTheLimitIs414BeforeTheRequestLineEnds) {
+    Limits limits;
+    limits.max_target_size = 32;
+    const Parsed r = replay("GET /" + std::string(40, 'a'), limits);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 414);
+}
+
+TEST(HttpParser, HeadOverTheLimitIs431) {
+    Limits limits;
+    limits.max_head_size = 128;
+    std::string req = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 6; ++i)
+        req += "X-Header-" + std::to_string(i) + ": " + std::string(20, 'v') + "\r\n";
+    req += "\r\n";
+    ASSERT_GT(req.size(), 128u);
+    const Parsed r = replay(req, limits);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 431);
+    EXPECT_TRUE(r.requests.empty());
+}
+
+TEST(HttpParser, HeadLimitAppliesToEachPipelinedRequestSeparately) {
+    Limits limits;
+    limits.max_head_size = 96;
+    std::string one = "GET /x HTTP/1.1\r\nX-Fill: " + std::string(40, 'f') + "\r\n\r\n";
+    ASSERT_LT(one.size(), 96u);
+    const Parsed r = replay(one + one + one, limits);
+    EXPECT_EQ(r.outcome, Outcome::kNeedMore);
+    EXPECT_EQ(r.requests.size(), 3u);
+}
+
+TEST(HttpParser, TooManyHeadersIs431) {
+    Limits limits;
+    limits.max_header_count = 4;
+    std::string ok = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 4; ++i)
+        ok += "H" + std::to_string(i) + ": v\r\n";
+    const Parsed accepted = replay(ok + "\r\n", limits);
+    ASSERT_EQ(accepted.requests.size(), 1u);
+    EXPECT_EQ(accepted.requests[0].headers.size(), 4u);
+
+    const Parsed r = replay(ok + "H4: v\r\n\r\n", limits);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 431);
+    EXPECT_TRUE(r.requests.empty());
+}
+
+TEST(HttpParser, ContentLengthOverTheLimitIs413BeforeTheBodyArrives) {
+    Limits limits;
+    limits.max_body_size = 16;
+    const Parsed r = replay("POST /x HTTP/1.1\r\nContent-Length: 17\r\n\r\n", limits);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 413);
+    const Parsed ok =
+        replay("POST /x HTTP/1.1\r\nContent-Length: 16\r\n\r\n0123456789abcdef", limits);
+    ASSERT_EQ(ok.requests.size(), 1u);
+    EXPECT_EQ(ok.requests[0].body, "0123456789abcdef");
+}
+
+TEST(HttpParser, ChunkedBodyOverTheLimitIs413) {
+    Limits limits;
+    limits.max_body_size = 16;
+    const Parsed r = replay(
+        "POST /x HTTP/1.1\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n8\r\n01234567\r\n9\r\n012345678\r\n0\r\n\r\n",
+        limits);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 413);
+    EXPECT_TRUE(r.requests.empty());
+    const Parsed ok = replay(
+        "POST /x HTTP/1.1\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n8\r\n01234567\r\n8\r\n89abcdef\r\n0\r\n\r\n",
+        limits);
+    ASSERT_EQ(ok.requests.size(), 1u);
+    EXPECT_EQ(ok.requests[0].body, "0123456789abcdef");
+}
+
+TEST(HttpParser, MalformedRequestLineIs400) {
+    for (const char* bad :
+         {"GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/1.1 extra\r\n\r\n", "GET / FTP/1.1\r\n\r\n",
+          "GET /a b HTTP/1.1\r\n\r\n", "FOO / HTTP/1.1\r\n\r\n"}) {
+        SCOPED_TRACE(bad);
+        const Parsed r = replay(bad);
+        EXPECT_EQ(r.outcome, Outcome::kError);
+        EXPECT_EQ(r.error_status, 400);
+        EXPECT_TRUE(r.requests.empty());
+    }
+}
+
+TEST(HttpParser, MalformedHeaderIs400) {
+    for (const char* bad :
+         {"GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+          "POST / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc",
+          "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+          "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+          "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+          "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+          "GET / HTTP/1.1\r\n Leading: space\r\n\r\n"}) {
+        SCOPED_TRACE(bad);
+        const Parsed r = replay(bad);
+        EXPECT_EQ(r.outcome, Outcome::kError);
+        EXPECT_EQ(r.error_status, 400);
+    }
+}
+
+// RFC 9110 5.1: a field name is a token, and a space is not a token character. llhttp 8 (in its
+// default, non-strict build) accepts "Bad Name" as a name; the server must still answer 400.
+TEST(HttpParser, HeaderNameWithSpaceIs400) {
+    const Parsed r = replay("GET / HTTP/1.1\r\nBad Name: v\r\n\r\n");
+    EXPECT_EQ(r.outcome, Outcome::kError) << r;
+    EXPECT_EQ(r.error_status, 400);
+    EXPECT_TRUE(r.requests.empty());
+}
+
+// RFC 9112 5.2: a server receiving obs-fold (a header line continued on the next line after
+// whitespace) must either reject the request with 400 or replace each fold with spaces. Either
+// way no CR or LF may end up in a header value handed to the application.
+TEST(HttpParser, ObsoleteLineFoldingIsRejectedOrUnfolded) {
+    const Parsed r = replay("GET / HTTP/1.1\r\nX-Folded: first\r\n second\r\nHost: h\r\n\r\n");
+    if (r.outcome == Outcome::kError) {
+        EXPECT_EQ(r.error_status, 400);
+        return;
+    }
+    ASSERT_EQ(r.requests.size(), 1u) << r;
+    ASSERT_EQ(r.requests[0].headers.size(), 2u) << r;
+    const std::string& value = r.requests[0].headers[0].second;
+    EXPECT_EQ(value.find_first_of("\r\n"), std::string::npos)
+        << "CR/LF inside a header value: " << r;
+    EXPECT_TRUE(value.starts_with("first ") && value.ends_with(" second")) << r;
+}
+
+// Upgrade is not supported: an upgrade request is answered like any other and what follows it
+// is parsed as HTTP again.
+TEST(HttpParser, UpgradeRequestIsDeliveredAndParsingContinues) {
+    const Parsed r = replay(
+        "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /next "
+        "HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 2u) << r;
+    EXPECT_EQ(r.requests[0].target, "/ws");
+    EXPECT_EQ(r.requests[1].target, "/next");
+}
+
+TEST(HttpParser, RequestsBeforeAMalformedOneAreDelivered) {
+    const Parsed r = replay("GET /ok HTTP/1.1\r\n\r\nBROKEN\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].target, "/ok");
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 400);
+}
+
+// llhttp 8 accepts the version numbers 0.9, 1.0, 1.1 and 2.0 in a request line and rejects others;
+// the engine speaks HTTP/1.x only, so an accepted 2.0 (or 0.9) must be answered 505.
+TEST(HttpParser, Http2RequestLineIs505) {
+    const Parsed r = replay("GET / HTTP/2.0\r\nHost: h\r\n\r\n");
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 505);
+    EXPECT_TRUE(r.requests.empty());
+}
+
+TEST(HttpParser, Http09RequestLineIs505) {
+    const Parsed r = replay("GET / HTTP/0.9\r\n\r\n");
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 505);
+}
+
+TEST(HttpParser, VersionLlhttpRejectsIs400) {
+    const Parsed r = replay("GET / HTTP/3.0\r\n\r\n");
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 400);
+}
+
+TEST(HttpParser, UnknownButValidMethodIsDelivered) {
+    const Parsed r = replay("PROPFIND /dav HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].method, "PROPFIND");
+}
+
+// Expect: 100-continue. The number of send_continue reports differs by feeding pattern only in
+// when it happens, never in how often: exactly once while the body is still missing.
+TEST(HttpParser, ExpectContinueIsReportedOnceWhileTheBodyIsMissing) {
+    const std::string head =
+        "POST /upload HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+    const Parsed r = replay(head);
+    EXPECT_EQ(r.continues, 1) << "whole head";
+    EXPECT_TRUE(r.requests.empty());
+    EXPECT_TRUE(r.mid_request);
+
+    const Limits limits;
+    for (size_t i = 1; i < head.size(); ++i) {
+        const Parsed split = feed_pieces(
+            {std::string_view(head).substr(0, i), std::string_view(head).substr(i)}, limits, {});
+        ASSERT_EQ(split.continues, 1) << "split at " << i;
+    }
+    std::vector<std::string_view> bytes;
+    for (size_t i = 0; i < head.size(); ++i)
+        bytes.push_back(std::string_view(head).substr(i, 1));
+    // Then the body arrives, in two pieces: no further report, and the request completes.
+    bytes.push_back("he");
+    bytes.push_back("llo");
+    const Parsed all = feed_pieces(bytes, limits, {});
+    EXPECT_EQ(all.continues, 1);
+    ASSERT_EQ(all.requests.size(), 1u);
+    EXPECT_EQ(all.requests[0].body, "hello");
+    EXPECT_FALSE(all.mid_request);
+}
+
+TEST(HttpParser, ExpectContinueIsNotReportedWhenTheBodyCameWithTheHead) {
+    const Parsed r =
+        replay("POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello");
+    EXPECT_EQ(r.continues, 0);
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].body, "hello");
+}
+
+TEST(HttpParser, ExpectContinueWithoutABodyIsNotReported) {
+    const Parsed r = replay("GET /u HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+    EXPECT_EQ(r.continues, 0);
+    EXPECT_EQ(r.requests.size(), 1u);
+    const Parsed http10 =
+        replay("POST /u HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    EXPECT_EQ(http10.continues, 0) << "HTTP/1.0 clients do not know 100 Continue";
+}
+
+TEST(HttpParser, ExpectContinueTokenIsCaseInsensitive) {
+    const Parsed r =
+        replay("POST /u HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 2\r\n\r\n");
+    EXPECT_EQ(r.outcome, Outcome::kNeedMore);
+    EXPECT_EQ(r.continues, 1);
+}
+
+TEST(HttpParser, UnknownExpectationIs417) {
+    const Parsed r =
+        replay("POST /u HTTP/1.1\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\nhello");
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 417);
+    EXPECT_TRUE(r.requests.empty());
+}
+
+TEST(HttpParser, SinkReturningFalseStopsParsing) {
+    SinkSetup setup;
+    setup.stop_after = 1;
+    const Parsed r =
+        replay("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n", {}, setup);
+    EXPECT_EQ(r.outcome, Outcome::kStopped);
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].target, "/1");
+    EXPECT_FALSE(r.mid_request);
+}
+
+TEST(HttpParser, SinkStoppingAtTheSecondRequestDropsTheRest) {
+    SinkSetup setup;
+    setup.stop_after = 2;
+    const Parsed r =
+        replay("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n", {}, setup);
+    EXPECT_EQ(r.outcome, Outcome::kStopped);
+    ASSERT_EQ(r.requests.size(), 2u);
+    EXPECT_EQ(r.requests[1].target, "/2");
+}
+
+TEST(HttpParser, ResetForgetsAPartialRequest) {
+    ParseContext ctx(Limits{});
+    RequestParser parser;
+    CollectingSink sink;
+    const std::string half = "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
+    EXPECT_EQ(parser.feed(ctx, half.data(), half.size(), sink).outcome, Outcome::kNeedMore);
+    EXPECT_TRUE(parser.mid_request());
+    EXPECT_EQ(parser.buffered_bytes(), half.size());
+    parser.reset();
+    EXPECT_FALSE(parser.mid_request());
+    EXPECT_EQ(parser.buffered_bytes(), 0u);
+    const std::string next = "GET /fresh HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(parser.feed(ctx, next.data(), next.size(), sink).outcome, Outcome::kNeedMore);
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].target, "/fresh");
+}
+
+// One ParseContext serves every connection of a worker: a request parked on one connection must
+// survive other connections parsing in between.
+TEST(HttpParser, ConnectionsSharingAContextDoNotMixUpPartialRequests) {
+    ParseContext ctx(Limits{});
+    RequestParser a;
+    RequestParser b;
+    CollectingSink sink_a;
+    CollectingSink sink_b;
+    auto feed = [&ctx](RequestParser& p, CollectingSink& s, std::string text) {
+        const RequestParser::FeedResult r = p.feed(ctx, text.data(), text.size(), s);
+        std::fill(text.begin(), text.end(), '#');
+        return r.outcome;
+    };
+    EXPECT_EQ(feed(a, sink_a,
+                   "POST /a HTTP/1.1\r\nX-Conn: a\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n"),
+              Outcome::kNeedMore);
+    EXPECT_EQ(feed(b, sink_b,
+                   "PUT /b HTTP/1.1\r\nX-Conn: b\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n1\r\nx\r\n2\r\nyz\r\n0\r\n\r\nGET /b2 HTTP/1.1\r\nX-Co"),
+              Outcome::kNeedMore);
+    EXPECT_EQ(feed(a, sink_a, "1\r\nf\r\n0\r\n\r\n"), Outcome::kNeedMore);
+    EXPECT_EQ(feed(b, sink_b, "nn: b2\r\n\r\n"), Outcome::kNeedMore);
+    ASSERT_EQ(sink_a.requests.size(), 1u);
+    EXPECT_EQ(sink_a.requests[0].target, "/a");
+    EXPECT_EQ(sink_a.requests[0].body, "abcdef");
+    ASSERT_EQ(sink_a.requests[0].headers.size(), 2u);
+    EXPECT_EQ(sink_a.requests[0].headers[0].second, "a");
+    ASSERT_EQ(sink_b.requests.size(), 2u);
+    EXPECT_EQ(sink_b.requests[0].body, "xyz");
+    EXPECT_EQ(sink_b.requests[1].target, "/b2");
+    ASSERT_EQ(sink_b.requests[1].headers.size(), 1u);
+    EXPECT_EQ(sink_b.requests[1].headers[0], (std::pair<std::string, std::string>{"X-Conn", "b2"}));
+}
+
+TEST(HttpParser, LargeBodyAcrossManyFeedsIsDeliveredIntact) {
+    std::string body;
+    for (int i = 0; i < 5000; ++i)
+        body += static_cast<char>('a' + i % 26);
+    const std::string req =
+        "POST /big HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::vector<std::string_view> pieces;
+    for (size_t off = 0; off < req.size(); off += 97)
+        pieces.push_back(std::string_view(req).substr(off, 97));
+    const Parsed r = feed_pieces(pieces, Limits{}, {});
+    ASSERT_EQ(r.requests.size(), 1u);
+    EXPECT_EQ(r.requests[0].body, body);
+}
+
+}  // namespace
+}  // namespace nexure::net::http
