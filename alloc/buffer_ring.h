@@ -3,7 +3,9 @@
 // The kernel picks a buffer for each receive completion (IORING_CQE_F_BUFFER, buffer id in the
 // upper 16 bits of cqe->flags). The owner hands buffers back with recycle() as soon as nothing
 // points into them, and publish()es the returned ones once per loop turn (one store of the tail).
-// Memory: `count` buffers of `size` bytes in one anonymous mapping, plus the ring of descriptors.
+// Memory: `count` buffers of `size` bytes in one anonymous mapping, 2 MiB-aligned and rounded up to
+// 2 MiB, with transparent huge pages requested (MADV_HUGEPAGE) and faulted in at init; plus the
+// ring of descriptors.
 // Must be destroyed before the io_uring it was registered with. Owner thread only.
 #pragma once
 
@@ -29,6 +31,9 @@ public:
     unsigned buffer_size() const noexcept { return size_; }
     unsigned count() const noexcept { return count_; }
     char* buffer(uint16_t bid) noexcept { return base_ + static_cast<size_t>(bid) * size_; }
+    // Whether the kernel accepted MADV_HUGEPAGE for the pool (THP "madvise" or "always" mode).
+    bool huge_pages_requested() const noexcept { return huge_pages_; }
+    size_t mapped_bytes() const noexcept { return buffer_bytes_; }
 
     // Gives buffer `bid` back to the kernel (visible after the next publish()).
     void recycle(uint16_t bid) noexcept {
@@ -54,6 +59,7 @@ private:
     int pending_ = 0;
     uint16_t group_ = 0;
     bool registered_ = false;
+    bool huge_pages_ = false;
 };
 
 }  // namespace nexure::alloc

@@ -35,8 +35,11 @@ void usage(FILE* out) {
                  "  --ring-mode MODE       auto | defer | coop | plain (default auto)\n"
                  "  --drain-timeout-ms N   graceful-stop limit for in-flight requests (default 10000)\n"
                  "  --idle-timeout-ms N    close connections idle this long (default 60000)\n"
-                 "  --version              print version, allocator and io_uring details\n"
-                 "  --help                 this text\n");
+                 "  --recv-buffers N       provided receive buffers per worker, a power of two (default %u)\n"
+                 "  --recv-buffer-size N   bytes per receive buffer (default %u)\n"
+                 "  --version              print the version and the allocator it was built with\n"
+                 "  --help                 this text\n",
+                 nexure::net::ServerConfig{}.recv_buffer_count, nexure::net::ServerConfig{}.recv_buffer_size);
 }
 
 // Appends `s` as the inside of a JSON string.
@@ -107,6 +110,12 @@ int main(int argc, char** argv) {
         } else if (arg == "--idle-timeout-ms") {
             need(86'400'000);
             config.idle_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--recv-buffers") {
+            need(32768);
+            config.recv_buffer_count = static_cast<unsigned>(n);
+        } else if (arg == "--recv-buffer-size") {
+            need(1u << 24);
+            config.recv_buffer_size = static_cast<unsigned>(n);
         } else if (arg == "--ring-mode") {
             if (value == nullptr || !nexure::engine::parse_ring_mode(value, &config.ring_mode)) {
                 std::fprintf(stderr, "nexure-server: --ring-mode must be auto, defer, coop or plain\n");
