@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -181,6 +183,60 @@ TEST_F(BufferRingTest, EveryBufferCanBeDrawnOnceBeforeExhaustion) {
         seen[bid] = true;
         EXPECT_EQ(std::string_view(buffers_->buffer(bid), text.size()), text);
     }
+}
+
+}  // namespace
+}  // namespace nexure::alloc
+
+namespace nexure::alloc {
+namespace {
+
+// Reads the THP mode ("always", "madvise" or "never") from sysfs; "" when it cannot be read.
+std::string thp_mode() {
+    std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string line;
+    std::getline(in, line);
+    const size_t open = line.find('[');
+    const size_t close = line.find(']');
+    if (open == std::string::npos || close == std::string::npos) return {};
+    return line.substr(open + 1, close - open - 1);
+}
+
+// AnonHugePages (kB) of the mapping that contains `addr`, from /proc/self/smaps; -1 if not found.
+long anon_huge_kb(const void* addr) {
+    std::ifstream in("/proc/self/smaps");
+    std::string line;
+    const auto a = reinterpret_cast<uintptr_t>(addr);
+    bool inside = false;
+    while (std::getline(in, line)) {
+        unsigned long lo = 0;
+        unsigned long hi = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+            inside = a >= lo && a < hi;
+            continue;
+        }
+        long kb = 0;
+        if (inside && std::sscanf(line.c_str(), "AnonHugePages: %ld kB", &kb) == 1) return kb;
+    }
+    return -1;
+}
+
+TEST_F(BufferRingTest, PoolIsHugePageAlignedAndRoundedUp) {
+    init_buffers(8, 4096);  // 32 KiB of buffers
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffers_->buffer(0)) % (2u << 20), 0u);
+    EXPECT_EQ(buffers_->mapped_bytes(), size_t{2} << 20);
+}
+
+TEST_F(BufferRingTest, PoolIsBackedByATransparentHugePageWhereTheKernelAllowsIt) {
+    const std::string mode = thp_mode();
+    if (mode != "always" && mode != "madvise") {
+        GTEST_SKIP() << "transparent huge pages are '" << mode << "' on this machine";
+    }
+    init_buffers(512, 4096);
+    ASSERT_TRUE(buffers_->huge_pages_requested());
+    const long kb = anon_huge_kb(buffers_->buffer(0));
+    if (kb == 0) GTEST_SKIP() << "the kernel had no free huge page (fragmented memory)";
+    EXPECT_EQ(kb, 2048) << "the 2 MiB pool should sit on one huge page";
 }
 
 }  // namespace
