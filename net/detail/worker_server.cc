@@ -93,6 +93,13 @@ void WorkerServer::on_connection_timer(void* arg) noexcept {
         self->close_connection(c);  // the peer did not close in time
         return;
     }
+    const uint64_t idle_deadline = c->last_active_ns + self->config_.idle_timeout_ms * kMs;
+    if (idle_deadline > self->worker_.now_ns()) {
+        // Bytes arrived since the timer was armed: receives only record the time (one store)
+        // and the timer catches up here, instead of re-linking it on every read.
+        self->worker_.timers().schedule(&c->timer, idle_deadline);
+        return;
+    }
     if (c->parser.mid_request()) {
         // Idle in the middle of a request: tell the client why, then close.
         self->write_error(c, 408, false);
@@ -157,7 +164,8 @@ Connection* WorkerServer::open_connection(int fd) noexcept {
     c->close_after_flush = c->lingering = c->peer_eof = c->closing = c->reading_paused = false;
     ++live_;
     arm_recv(c);
-    worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.idle_timeout_ms * kMs);
+    c->last_active_ns = worker_.now_ns();
+    worker_.timers().schedule(&c->timer, c->last_active_ns + config_.idle_timeout_ms * kMs);
     return c;
 }
 
@@ -194,9 +202,7 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
     if (cqe.res > 0) {
         if (!c->closing && !c->lingering && !c->close_after_flush) {
             handle_bytes(c, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
-            if (!c->closing) {
-                worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.idle_timeout_ms * kMs);
-            }
+            c->last_active_ns = worker_.now_ns();
         }
         // else: after the last response, input is read and dropped until the peer closes.
         buffers_.recycle(bid);

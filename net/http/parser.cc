@@ -1,5 +1,6 @@
 #include "net/http/parser.h"
 
+#include <array>
 #include <cstring>
 
 namespace nexure::net::http {
@@ -16,12 +17,15 @@ bool extend(std::string_view* view, const char* at, size_t len) noexcept {
     return true;
 }
 
-// RFC 9110 5.6.2 token characters, the only ones allowed in a field name.
-constexpr bool is_tchar(unsigned char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
-           c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
-}
+// RFC 9110 5.6.2 token characters, the only ones allowed in a field name, as a lookup table.
+constexpr std::array<bool, 256> kTokenChars = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) t[c] = true;
+    return t;
+}();
 
 std::string_view trim_trailing_ows(std::string_view v) noexcept {
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -79,7 +83,7 @@ struct ParserCallbacks {
         c.state_.last = ParseContext::Last::kFieldDone;
         // llhttp's lenient default lets e.g. a space through inside a name; names are tokens.
         for (unsigned char ch : c.headers_[c.state_.header_count - 1].name) {
-            if (!is_tchar(ch)) return fail(c, 400);
+            if (!kTokenChars[ch]) return fail(c, 400);
         }
         return 0;
     }
@@ -119,7 +123,7 @@ struct ParserCallbacks {
         }
         for (uint32_t i = 0; i < c.state_.header_count; ++i) {
             const Header& h = c.headers_[i];
-            if (!iequals(h.name, "expect")) continue;
+            if (h.name.size() != 6 || !iequals(h.name, "expect")) continue;
             if (!iequals(h.value, "100-continue")) return fail(c, 417);
             c.state_.expect_continue = has_body && p->http_minor >= 1;
         }
