@@ -218,6 +218,21 @@ median() {
         END { if (NR == 0) print "null"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
               else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+if ((ROUNDS > 1)); then
+    printf '\nMedians over %s rounds:\n\n' "$ROUNDS"
+    printf '| server | workload | req/s | µs CPU/req |\n|--------|----------|------:|-----------:|\n'
+    for server in "${servers[@]}"; do
+        for workload in plain pipelined; do
+            rps=() cpu=()
+            for ((round = 1; round <= ROUNDS; round++)); do
+                rps+=("${res[$server/$workload/$round/rps]:-null}")
+                cpu+=("${res[$server/$workload/$round/us_per_req]:-null}")
+            done
+            printf '| %s | %s | %.0f | %s |\n' "$server" "$workload" "$(median "${rps[@]}")" \
+                "$(median "${cpu[@]}")"
+        done
+    done
+fi
 rps_ratios=() cpu_ratios=()
 for ((round = 1; round <= ROUNDS; round++)); do
     rps_ratios+=("$(ratio "nexure/pipelined/$round/rps" "nginx/pipelined/$round/rps")")
