@@ -28,7 +28,8 @@ char* map_pool(size_t bytes, bool* huge) {
     char* base = reinterpret_cast<char*>(aligned);
     *huge = madvise(base, bytes, MADV_HUGEPAGE) == 0;
     // Fault the pool in now, at start-up, rather than on the first receives.
-    for (size_t off = 0; off < bytes; off += 4096) base[off] = 0;
+    for (size_t off = 0; off < bytes; off += 4096)
+        base[off] = 0;
     return base;
 }
 
@@ -43,11 +44,13 @@ BufferRing::~BufferRing() {
 Result<void> BufferRing::init(io_uring* ring, uint16_t group_id, unsigned count, unsigned size) {
     NEXURE_CHECK(ring_ == nullptr);
     if (count == 0 || count > 32768 || (count & (count - 1)) != 0) {
-        return Error{EINVAL, "receive buffer count must be a power of two between 1 and 32768, got " +
-                                 std::to_string(count)};
+        return Error{EINVAL,
+                     "receive buffer count must be a power of two between 1 and 32768, got " +
+                         std::to_string(count)};
     }
     if (size < 512) {
-        return Error{EINVAL, "receive buffer size must be at least 512 bytes, got " + std::to_string(size)};
+        return Error{EINVAL,
+                     "receive buffer size must be at least 512 bytes, got " + std::to_string(size)};
     }
     uring_ = ring;
     group_ = group_id;
@@ -57,10 +60,12 @@ Result<void> BufferRing::init(io_uring* ring, uint16_t group_id, unsigned count,
     const size_t used = static_cast<size_t>(count) * size;
     buffer_bytes_ = (used + kHugePage - 1) & ~(kHugePage - 1);
 
-    void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* r =
+        mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED) {
         ring_ = nullptr;
-        return Error{errno, std::string("cannot map the receive buffer ring: ") + std::strerror(errno)};
+        return Error{errno,
+                     std::string("cannot map the receive buffer ring: ") + std::strerror(errno)};
     }
     ring_ = static_cast<io_uring_buf_ring*>(r);
     base_ = map_pool(buffer_bytes_, &huge_pages_);
@@ -75,12 +80,14 @@ Result<void> BufferRing::init(io_uring* ring, uint16_t group_id, unsigned count,
     reg.bgid = group_id;
     const int rc = io_uring_register_buf_ring(ring, &reg, 0);
     if (rc < 0) {
-        return Error{-rc, std::string("cannot register the receive buffer ring (needs Linux 5.19+): ") +
-                              std::strerror(-rc)};
+        return Error{-rc,
+                     std::string("cannot register the receive buffer ring (needs Linux 5.19+): ") +
+                         std::strerror(-rc)};
     }
     registered_ = true;
     io_uring_buf_ring_init(ring_);
-    for (unsigned i = 0; i < count; ++i) recycle(static_cast<uint16_t>(i));
+    for (unsigned i = 0; i < count; ++i)
+        recycle(static_cast<uint16_t>(i));
     publish();
     return {};
 }

@@ -18,7 +18,7 @@
 namespace nexure::alloc {
 
 class BufferRing {
-public:
+  public:
     BufferRing() = default;
     ~BufferRing();
     BufferRing(const BufferRing&) = delete;
@@ -48,7 +48,7 @@ public:
         }
     }
 
-private:
+  private:
     io_uring* uring_ = nullptr;
     io_uring_buf_ring* ring_ = nullptr;
     char* base_ = nullptr;

@@ -16,7 +16,7 @@
 namespace nexure::alloc {
 
 class ByteBuffer {
-public:
+  public:
     ByteBuffer() = default;
     ~ByteBuffer() { std::free(data_); }
     ByteBuffer(ByteBuffer&& other) noexcept
@@ -79,10 +79,11 @@ public:
         if (n > capacity_) grow(n);
     }
 
-private:
+  private:
     [[gnu::cold, gnu::noinline]] void grow(size_t need) noexcept {
         size_t cap = capacity_ < 256 ? 256 : capacity_;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         void* p = std::realloc(data_, cap);
         NEXURE_CHECK(p != nullptr);  // out of memory is not survivable here
         data_ = static_cast<char*>(p);

@@ -20,8 +20,8 @@ struct Error {
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
     Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const noexcept { return v_.index() == 0; }
@@ -31,20 +31,21 @@ public:
     const T& value() const& { return std::get<0>(v_); }
     const Error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
-    Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+    Result(Error error)
+        : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
     bool ok() const noexcept { return ok_; }
     explicit operator bool() const noexcept { return ok_; }
     const Error& error() const { return error_; }
 
-private:
+  private:
     Error error_;
     bool ok_ = true;
 };
@@ -57,8 +58,8 @@ private:
 
 }  // namespace nexure
 
-#define NEXURE_CHECK(cond)                                                     \
-    do {                                                                       \
+#define NEXURE_CHECK(cond)                                                                   \
+    do {                                                                                     \
         if (__builtin_expect(!(cond), 0)) ::nexure::check_failed(__FILE__, __LINE__, #cond); \
     } while (0)
 

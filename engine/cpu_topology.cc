@@ -16,7 +16,8 @@ CpuTopology CpuTopology::detect() {
     }
     if (topo.cpus_.empty()) {
         const long n = sysconf(_SC_NPROCESSORS_ONLN);
-        for (long cpu = 0; cpu < (n > 0 ? n : 1); ++cpu) topo.cpus_.push_back(static_cast<int>(cpu));
+        for (long cpu = 0; cpu < (n > 0 ? n : 1); ++cpu)
+            topo.cpus_.push_back(static_cast<int>(cpu));
     }
     return topo;
 }

@@ -7,7 +7,7 @@
 namespace nexure::engine {
 
 class CpuTopology {
-public:
+  public:
     // Reads sched_getaffinity(0); on failure falls back to 0..nproc-1.
     static CpuTopology detect();
 
@@ -16,7 +16,7 @@ public:
     // The CPU worker `index` is pinned to: workers are spread round-robin over allowed CPUs.
     int cpu_for_worker(unsigned index) const noexcept { return cpus_[index % cpus_.size()]; }
 
-private:
+  private:
     std::vector<int> cpus_;
 };
 

@@ -9,10 +9,10 @@
 
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
-#include <mutex>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <optional>
 
 namespace nexure::engine {
@@ -49,8 +49,10 @@ void Engine::worker_main(Slot* slot, const HandlerFactory* factory) {
     std::unique_ptr<WorkerHandler> handler;
     if (setup) {
         Result<std::unique_ptr<WorkerHandler>> made = (*factory)(worker);
-        if (made) handler = std::move(made).value();
-        else setup = made.error();
+        if (made)
+            handler = std::move(made).value();
+        else
+            setup = made.error();
     }
     const bool ok = setup.ok();
     {
@@ -86,9 +88,11 @@ Result<void> Engine::start(HandlerFactory factory, bool block_signals) {
     auto shared_factory = std::make_shared<HandlerFactory>(std::move(factory));
     for (unsigned i = 0; i < n; ++i) {
         auto slot = std::make_unique<Slot>();
-        slot->worker = std::make_unique<Worker>(i, config_.pin_threads ? topo.cpu_for_worker(i) : -1);
+        slot->worker =
+            std::make_unique<Worker>(i, config_.pin_threads ? topo.cpu_for_worker(i) : -1);
         Slot* raw = slot.get();
-        slot->thread = std::thread([this, raw, shared_factory] { worker_main(raw, shared_factory.get()); });
+        slot->thread =
+            std::thread([this, raw, shared_factory] { worker_main(raw, shared_factory.get()); });
         workers_.push_back(std::move(slot));
     }
     std::optional<Error> first_error;
@@ -113,7 +117,8 @@ Result<void> Engine::start(HandlerFactory factory, bool block_signals) {
 
 void Engine::request_stop() noexcept {
     stop_requested_.store(true, std::memory_order_release);
-    for (auto& slot : workers_) slot->worker->request_stop();
+    for (auto& slot : workers_)
+        slot->worker->request_stop();
     if (stop_fd_ >= 0) {
         const uint64_t one = 1;
         (void)!write(stop_fd_, &one, sizeof(one));

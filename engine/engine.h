@@ -30,7 +30,7 @@ struct EngineConfig {
 using HandlerFactory = std::function<Result<std::unique_ptr<WorkerHandler>>(Worker&)>;
 
 class Engine {
-public:
+  public:
     explicit Engine(EngineConfig config);
     ~Engine();
     Engine(const Engine&) = delete;
@@ -55,7 +55,7 @@ public:
     // The ring mode the first worker ended up with (all workers get the same).
     RingMode ring_mode() const noexcept { return ring_mode_; }
 
-private:
+  private:
     struct Slot;
     void worker_main(Slot* slot, const HandlerFactory* factory);
 

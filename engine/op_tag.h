@@ -12,8 +12,8 @@ namespace nexure::engine {
 // Operation kinds. Modules above engine/ use values from kFirstUserOp on.
 enum class Op : uint8_t {
     kNone = 0,
-    kWake = 1,     // eventfd doorbell read
-    kIgnore = 2,   // completions nobody waits for (async close, cancel)
+    kWake = 1,    // eventfd doorbell read
+    kIgnore = 2,  // completions nobody waits for (async close, cancel)
     kFirstUserOp = 16,
 };
 
@@ -29,8 +29,7 @@ struct OpTag {
     }
     static constexpr OpTag unpack(uint64_t v) noexcept {
         return OpTag{static_cast<uint8_t>(v >> 56),
-                     static_cast<uint32_t>((v >> 32) & kGenerationMask),
-                     static_cast<uint32_t>(v)};
+                     static_cast<uint32_t>((v >> 32) & kGenerationMask), static_cast<uint32_t>(v)};
     }
 };
 

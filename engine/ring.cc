@@ -8,20 +8,29 @@ namespace nexure::engine {
 
 const char* ring_mode_name(RingMode mode) noexcept {
     switch (mode) {
-        case RingMode::kAuto: return "auto";
-        case RingMode::kDeferTaskrun: return "defer-taskrun";
-        case RingMode::kCoopTaskrun: return "coop-taskrun";
-        case RingMode::kPlain: return "plain";
+        case RingMode::kAuto:
+            return "auto";
+        case RingMode::kDeferTaskrun:
+            return "defer-taskrun";
+        case RingMode::kCoopTaskrun:
+            return "coop-taskrun";
+        case RingMode::kPlain:
+            return "plain";
     }
     return "?";
 }
 
 bool parse_ring_mode(const std::string& text, RingMode* out) noexcept {
-    if (text == "auto") *out = RingMode::kAuto;
-    else if (text == "defer") *out = RingMode::kDeferTaskrun;
-    else if (text == "coop") *out = RingMode::kCoopTaskrun;
-    else if (text == "plain") *out = RingMode::kPlain;
-    else return false;
+    if (text == "auto")
+        *out = RingMode::kAuto;
+    else if (text == "defer")
+        *out = RingMode::kDeferTaskrun;
+    else if (text == "coop")
+        *out = RingMode::kCoopTaskrun;
+    else if (text == "plain")
+        *out = RingMode::kPlain;
+    else
+        return false;
     return true;
 }
 
@@ -63,36 +72,44 @@ std::string describe_io_uring_setup_error(int err) {
     msg += ". ";
     const int disabled = read_io_uring_disabled();
     if (err == ENOSYS) {
-        msg += "This kernel has no io_uring support (CONFIG_IO_URING is off, or the kernel is "
-               "older than 5.19). NexureJS needs Linux 6.0 or newer with io_uring enabled.";
+        msg +=
+            "This kernel has no io_uring support (CONFIG_IO_URING is off, or the kernel is "
+            "older than 5.19). NexureJS needs Linux 6.0 or newer with io_uring enabled.";
     } else if (err == EPERM || err == EACCES) {
         if (disabled == 2) {
-            msg += "The sysctl kernel.io_uring_disabled is 2, which disables io_uring for every "
-                   "process. Fix: `sysctl -w kernel.io_uring_disabled=0` (as root).";
+            msg +=
+                "The sysctl kernel.io_uring_disabled is 2, which disables io_uring for every "
+                "process. Fix: `sysctl -w kernel.io_uring_disabled=0` (as root).";
         } else if (disabled == 1) {
-            msg += "The sysctl kernel.io_uring_disabled is 1: only root and members of the group "
-                   "in kernel.io_uring_group may use io_uring. Fix: run as a member of that group, "
-                   "or `sysctl -w kernel.io_uring_disabled=0`.";
+            msg +=
+                "The sysctl kernel.io_uring_disabled is 1: only root and members of the group "
+                "in kernel.io_uring_group may use io_uring. Fix: run as a member of that group, "
+                "or `sysctl -w kernel.io_uring_disabled=0`.";
         } else {
-            msg += "A seccomp filter blocks the io_uring syscalls (Docker's and containerd's "
-                   "default profiles do). Fix: run with a seccomp profile that allows "
-                   "io_uring_setup, io_uring_enter and io_uring_register (for Docker: "
-                   "--security-opt seccomp=<profile> with those syscalls allowed).";
+            msg +=
+                "A seccomp filter blocks the io_uring syscalls (Docker's and containerd's "
+                "default profiles do). Fix: run with a seccomp profile that allows "
+                "io_uring_setup, io_uring_enter and io_uring_register (for Docker: "
+                "--security-opt seccomp=<profile> with those syscalls allowed).";
         }
     } else if (err == ENOMEM) {
-        msg += "The kernel could not allocate the ring: RLIMIT_MEMLOCK may be too low for a "
-               "non-root user. Fix: raise it (`ulimit -l unlimited`, or LimitMEMLOCK= in systemd) "
-               "or use fewer threads.";
+        msg +=
+            "The kernel could not allocate the ring: RLIMIT_MEMLOCK may be too low for a "
+            "non-root user. Fix: raise it (`ulimit -l unlimited`, or LimitMEMLOCK= in systemd) "
+            "or use fewer threads.";
     } else if (err == EMFILE || err == ENFILE) {
         msg += "The process is out of file descriptors. Fix: raise RLIMIT_NOFILE (`ulimit -n`).";
     } else if (err == EINVAL) {
-        msg += "The kernel rejected every ring configuration tried; it is too old for NexureJS "
-               "(Linux 6.0 or newer is needed).";
+        msg +=
+            "The kernel rejected every ring configuration tried; it is too old for NexureJS "
+            "(Linux 6.0 or newer is needed).";
     }
     return msg;
 }
 
-Ring::~Ring() { close(); }
+Ring::~Ring() {
+    close();
+}
 
 void Ring::close() noexcept {
     if (initialized_) io_uring_queue_exit(&ring_);
@@ -105,7 +122,8 @@ Result<void> Ring::init(const RingOptions& options) {
     RingMode used = options.mode;
     if (options.mode == RingMode::kAuto) {
         // Newest first; EINVAL means "this kernel does not know a flag", anything else is final.
-        const RingMode order[] = {RingMode::kDeferTaskrun, RingMode::kCoopTaskrun, RingMode::kPlain};
+        const RingMode order[] = {RingMode::kDeferTaskrun, RingMode::kCoopTaskrun,
+                                  RingMode::kPlain};
         for (RingMode m : order) {
             used = m;
             rc = try_init(&ring_, options, m);

@@ -34,7 +34,7 @@ struct RingOptions {
 };
 
 class Ring {
-public:
+  public:
     Ring() = default;
     ~Ring();
     Ring(const Ring&) = delete;
@@ -62,7 +62,7 @@ public:
     // (negative: no timeout) passes. Returns -errno like liburing; -ETIME/-EINTR are normal.
     int submit_and_wait(int64_t timeout_ns) noexcept;
 
-private:
+  private:
     [[gnu::cold, gnu::noinline]] io_uring_sqe* get_sqe_slow() noexcept;
 
     io_uring ring_{};

@@ -13,9 +13,11 @@ TimerWheel::TimerWheel(uint64_t tick_ns, uint64_t now_ns) noexcept
 
 TimerWheel::~TimerWheel() {
     for (Slot& slot : slots_) {
-        while (slot.head != nullptr) unlink(slot.head);
+        while (slot.head != nullptr)
+            unlink(slot.head);
     }
-    while (firing_head_ != nullptr) unlink(firing_head_);
+    while (firing_head_ != nullptr)
+        unlink(firing_head_);
 }
 
 void TimerWheel::link(Timer* timer) noexcept {
@@ -32,8 +34,10 @@ void TimerWheel::link(Timer* timer) noexcept {
 
 void TimerWheel::unlink(Timer* timer) noexcept {
     if (timer->firing_) {
-        if (timer->prev_ != nullptr) timer->prev_->next_ = timer->next_;
-        else firing_head_ = timer->next_;
+        if (timer->prev_ != nullptr)
+            timer->prev_->next_ = timer->next_;
+        else
+            firing_head_ = timer->next_;
         if (timer->next_ != nullptr) timer->next_->prev_ = timer->prev_;
         timer->prev_ = timer->next_ = nullptr;
         timer->wheel_ = nullptr;
@@ -43,8 +47,10 @@ void TimerWheel::unlink(Timer* timer) noexcept {
     }
     const unsigned index = timer->expires_tick_ & (kSlots - 1);
     Slot& slot = slots_[index];
-    if (timer->prev_ != nullptr) timer->prev_->next_ = timer->next_;
-    else slot.head = timer->next_;
+    if (timer->prev_ != nullptr)
+        timer->prev_->next_ = timer->next_;
+    else
+        slot.head = timer->next_;
     if (timer->next_ != nullptr) timer->next_->prev_ = timer->prev_;
     timer->prev_ = timer->next_ = nullptr;
     timer->wheel_ = nullptr;

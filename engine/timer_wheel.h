@@ -16,7 +16,7 @@ namespace nexure::engine {
 class TimerWheel;
 
 class Timer {
-public:
+  public:
     using Callback = void (*)(void* arg) noexcept;
 
     Timer() = default;
@@ -31,7 +31,7 @@ public:
     }
     bool armed() const noexcept { return wheel_ != nullptr; }
 
-private:
+  private:
     friend class TimerWheel;
     Timer* prev_ = nullptr;
     Timer* next_ = nullptr;
@@ -43,7 +43,7 @@ private:
 };
 
 class TimerWheel {
-public:
+  public:
     static constexpr unsigned kSlots = 1024;  // power of two
 
     // `tick_ns` is the resolution; a timer fires at the first advance() at or after its deadline,
@@ -65,7 +65,7 @@ public:
 
     size_t size() const noexcept { return count_; }
 
-private:
+  private:
     struct Slot {
         Timer* head = nullptr;
     };

@@ -23,7 +23,10 @@ uint64_t Worker::monotonic_ns() noexcept {
 }
 
 Worker::Worker(unsigned index, int cpu) noexcept
-    : index_(index), cpu_(cpu), timers_(kTickNs, monotonic_ns()), drain_timer_(on_drain_deadline, this) {
+    : index_(index),
+      cpu_(cpu),
+      timers_(kTickNs, monotonic_ns()),
+      drain_timer_(on_drain_deadline, this) {
     now_ns_ = monotonic_ns();
 }
 

@@ -18,7 +18,7 @@ namespace nexure::engine {
 
 // What a module above engine/ plugs into a worker. All calls come from the worker thread.
 class WorkerHandler {
-public:
+  public:
     virtual ~WorkerHandler() = default;
     // A completion for an op >= Op::kFirstUserOp.
     virtual void on_completion(const io_uring_cqe& cqe) noexcept = 0;
@@ -33,7 +33,7 @@ public:
 };
 
 class Worker {
-public:
+  public:
     Worker(unsigned index, int cpu) noexcept;
     ~Worker();
     Worker(const Worker&) = delete;
@@ -59,7 +59,7 @@ public:
 
     static uint64_t monotonic_ns() noexcept;
 
-private:
+  private:
     void arm_doorbell() noexcept;
     static void on_drain_deadline(void* self) noexcept;
 

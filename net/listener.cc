@@ -15,10 +15,12 @@ namespace nexure::net {
 namespace {
 
 Error socket_error(const std::string& what, int err, const std::string& host, uint16_t port) {
-    std::string msg = what + " " + host + ":" + std::to_string(port) + " failed: " + std::strerror(err);
+    std::string msg =
+        what + " " + host + ":" + std::to_string(port) + " failed: " + std::strerror(err);
     if (err == EADDRINUSE) {
-        msg += ". Another process is listening on that port: stop it or choose another --port "
-               "(--port 0 picks a free one).";
+        msg +=
+            ". Another process is listening on that port: stop it or choose another --port "
+            "(--port 0 picks a free one).";
     } else if (err == EACCES) {
         msg += ". Ports below 1024 need root or CAP_NET_BIND_SERVICE: choose a port >= 1024.";
     } else if (err == EADDRNOTAVAIL) {
@@ -52,13 +54,16 @@ uint16_t port_of(const sockaddr_storage& ss) {
 }
 
 void set_port(sockaddr_storage& ss, uint16_t port) {
-    if (ss.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6&>(ss).sin6_port = htons(port);
-    else reinterpret_cast<sockaddr_in&>(ss).sin_port = htons(port);
+    if (ss.ss_family == AF_INET6)
+        reinterpret_cast<sockaddr_in6&>(ss).sin6_port = htons(port);
+    else
+        reinterpret_cast<sockaddr_in&>(ss).sin_port = htons(port);
 }
 
 }  // namespace
 
-Result<ListenerSet> open_listeners(const std::string& host, uint16_t port, unsigned count, int backlog) {
+Result<ListenerSet> open_listeners(const std::string& host, uint16_t port, unsigned count,
+                                   int backlog) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -64,18 +64,23 @@ Server::~Server() {
 }
 
 Server& Server::route(Method method, std::string_view path, Handler handler) {
-    if (impl_->started) throw std::logic_error("routes must be registered before the server starts");
-    if (!handler) throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
+    if (impl_->started)
+        throw std::logic_error("routes must be registered before the server starts");
+    if (!handler)
+        throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
     auto& shared = impl_->shared;
     shared.router.add(method, path, static_cast<router::RouteId>(shared.handlers.size()));
     shared.handlers.push_back(std::move(handler));
     return *this;
 }
 
-Result<void> Server::start() { return impl_->start(false); }
+Result<void> Server::start() {
+    return impl_->start(false);
+}
 
 int Server::run(const std::function<void(const Server&)>& on_ready) {
-    if (impl_->started) throw std::logic_error("Server::run() starts the server itself; do not call start() first");
+    if (impl_->started)
+        throw std::logic_error("Server::run() starts the server itself; do not call start() first");
     Result<void> r = impl_->start(true);
     if (!r) {
         std::fprintf(stderr, "nexure: cannot start: %s\n", r.error().message.c_str());
@@ -94,14 +99,20 @@ void Server::wait() {
     if (impl_->engine) impl_->engine->wait();
 }
 
-uint16_t Server::port() const noexcept { return impl_->listeners.port; }
-const std::string& Server::address() const noexcept { return impl_->listeners.address; }
+uint16_t Server::port() const noexcept {
+    return impl_->listeners.port;
+}
+const std::string& Server::address() const noexcept {
+    return impl_->listeners.address;
+}
 unsigned Server::threads() const noexcept {
     return impl_->engine ? impl_->engine->worker_count() : 0;
 }
 engine::RingMode Server::ring_mode() const noexcept {
     return impl_->engine ? impl_->engine->ring_mode() : engine::RingMode::kAuto;
 }
-const ServerConfig& Server::config() const noexcept { return impl_->shared.config; }
+const ServerConfig& Server::config() const noexcept {
+    return impl_->shared.config;
+}
 
 }  // namespace nexure::net

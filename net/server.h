@@ -63,7 +63,7 @@ struct ServerConfig {
 };
 
 class Server {
-public:
+  public:
     explicit Server(ServerConfig config = {});
     ~Server();
     Server(const Server&) = delete;
@@ -72,13 +72,27 @@ public:
     // Registers `handler` for `method` and `path` ("/users/:id"). Throws std::invalid_argument
     // for an invalid or duplicate route, and std::logic_error once the server has started.
     Server& route(Method method, std::string_view path, Handler handler);
-    Server& get(std::string_view path, Handler h) { return route(Method::kGet, path, std::move(h)); }
-    Server& head(std::string_view path, Handler h) { return route(Method::kHead, path, std::move(h)); }
-    Server& post(std::string_view path, Handler h) { return route(Method::kPost, path, std::move(h)); }
-    Server& put(std::string_view path, Handler h) { return route(Method::kPut, path, std::move(h)); }
-    Server& patch(std::string_view path, Handler h) { return route(Method::kPatch, path, std::move(h)); }
-    Server& del(std::string_view path, Handler h) { return route(Method::kDelete, path, std::move(h)); }
-    Server& options(std::string_view path, Handler h) { return route(Method::kOptions, path, std::move(h)); }
+    Server& get(std::string_view path, Handler h) {
+        return route(Method::kGet, path, std::move(h));
+    }
+    Server& head(std::string_view path, Handler h) {
+        return route(Method::kHead, path, std::move(h));
+    }
+    Server& post(std::string_view path, Handler h) {
+        return route(Method::kPost, path, std::move(h));
+    }
+    Server& put(std::string_view path, Handler h) {
+        return route(Method::kPut, path, std::move(h));
+    }
+    Server& patch(std::string_view path, Handler h) {
+        return route(Method::kPatch, path, std::move(h));
+    }
+    Server& del(std::string_view path, Handler h) {
+        return route(Method::kDelete, path, std::move(h));
+    }
+    Server& options(std::string_view path, Handler h) {
+        return route(Method::kOptions, path, std::move(h));
+    }
 
     // Binds the listeners and starts the workers; returns once they accept connections. The
     // error message names the cause (port in use, io_uring unavailable, ...) and the fix.
@@ -102,7 +116,7 @@ public:
     engine::RingMode ring_mode() const noexcept;
     const ServerConfig& config() const noexcept;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -15,7 +15,7 @@ using namespace nexure::net;
 const std::string kWrkRequest = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 
 class CountingSink final : public http::RequestSink {
-public:
+  public:
     bool on_request(http::Request& r) noexcept override {
         benchmark::DoNotOptimize(r.path().data());
         ++count;
@@ -26,7 +26,8 @@ public:
 
 void BM_ParsePipelined16(benchmark::State& state) {
     std::string batch;
-    for (int i = 0; i < 16; ++i) batch += kWrkRequest;
+    for (int i = 0; i < 16; ++i)
+        batch += kWrkRequest;
     http::ParseContext ctx{http::Limits{}};
     http::RequestParser parser;
     CountingSink sink;
@@ -57,23 +58,32 @@ BENCHMARK(BM_ParseBrowserLikeRequest);
 
 // Routes a parsed request through a small API table.
 class RouteSink final : public http::RequestSink {
-public:
+  public:
     explicit RouteSink(const router::Router& r) : router_(r) {}
     bool on_request(http::Request& r) noexcept override {
         benchmark::DoNotOptimize(router_.match(r));
         return true;
     }
 
-private:
+  private:
     const router::Router& router_;
 };
 
 void BM_ParseAndRouteParam(benchmark::State& state) {
     router::Router r;
-    const char* routes[] = {"/", "/plaintext", "/json", "/users", "/users/:id", "/users/:id/posts",
-                            "/users/:id/posts/:post", "/echo", "/health", "/metrics"};
+    const char* routes[] = {"/",
+                            "/plaintext",
+                            "/json",
+                            "/users",
+                            "/users/:id",
+                            "/users/:id/posts",
+                            "/users/:id/posts/:post",
+                            "/echo",
+                            "/health",
+                            "/metrics"};
     router::RouteId id = 0;
-    for (const char* p : routes) r.add(http::Method::kGet, p, id++);
+    for (const char* p : routes)
+        r.add(http::Method::kGet, p, id++);
     const std::string req = "GET /users/42/posts/7 HTTP/1.1\r\nHost: x\r\n\r\n";
     http::ParseContext ctx{http::Limits{}};
     http::RequestParser parser;

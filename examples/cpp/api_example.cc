@@ -15,7 +15,9 @@ using nexure::net::ServerConfig;
 
 int main(int argc, char** argv) {
     ServerConfig config;
-    config.port = argc > 2 && std::string(argv[1]) == "--port" ? static_cast<uint16_t>(std::atoi(argv[2])) : 8080;
+    config.port = argc > 2 && std::string(argv[1]) == "--port"
+                      ? static_cast<uint16_t>(std::atoi(argv[2]))
+                      : 8080;
     config.threads = 2;
     config.limits.max_body_size = 64 * 1024;  // 413 beyond this
 

@@ -27,19 +27,22 @@ using nexure::net::Request;
 using nexure::net::Response;
 
 void usage(FILE* out) {
-    std::fprintf(out,
-                 "usage: nexure-server [options]\n"
-                 "  --host ADDR            address to listen on (default 127.0.0.1)\n"
-                 "  --port N               port (default 8080; 0 picks a free one)\n"
-                 "  --threads N            engine workers (default: one per CPU)\n"
-                 "  --ring-mode MODE       auto | defer | coop | plain (default auto)\n"
-                 "  --drain-timeout-ms N   graceful-stop limit for in-flight requests (default 10000)\n"
-                 "  --idle-timeout-ms N    close connections idle this long (default 60000)\n"
-                 "  --recv-buffers N       provided receive buffers per worker, a power of two (default %u)\n"
-                 "  --recv-buffer-size N   bytes per receive buffer (default %u)\n"
-                 "  --version              print the version and the allocator it was built with\n"
-                 "  --help                 this text\n",
-                 nexure::net::ServerConfig{}.recv_buffer_count, nexure::net::ServerConfig{}.recv_buffer_size);
+    std::fprintf(
+        out,
+        "usage: nexure-server [options]\n"
+        "  --host ADDR            address to listen on (default 127.0.0.1)\n"
+        "  --port N               port (default 8080; 0 picks a free one)\n"
+        "  --threads N            engine workers (default: one per CPU)\n"
+        "  --ring-mode MODE       auto | defer | coop | plain (default auto)\n"
+        "  --drain-timeout-ms N   graceful-stop limit for in-flight requests (default 10000)\n"
+        "  --idle-timeout-ms N    close connections idle this long (default 60000)\n"
+        "  --recv-buffers N       provided receive buffers per worker, a power of two (default "
+        "%u)\n"
+        "  --recv-buffer-size N   bytes per receive buffer (default %u)\n"
+        "  --version              print the version and the allocator it was built with\n"
+        "  --help                 this text\n",
+        nexure::net::ServerConfig{}.recv_buffer_count,
+        nexure::net::ServerConfig{}.recv_buffer_size);
 }
 
 // Appends `s` as the inside of a JSON string.
@@ -118,7 +121,8 @@ int main(int argc, char** argv) {
             config.recv_buffer_size = static_cast<unsigned>(n);
         } else if (arg == "--ring-mode") {
             if (value == nullptr || !nexure::engine::parse_ring_mode(value, &config.ring_mode)) {
-                std::fprintf(stderr, "nexure-server: --ring-mode must be auto, defer, coop or plain\n");
+                std::fprintf(stderr,
+                             "nexure-server: --ring-mode must be auto, defer, coop or plain\n");
                 return 2;
             }
             ++i;
@@ -130,7 +134,8 @@ int main(int argc, char** argv) {
     }
 
     nexure::net::Server server(config);
-    server.get("/", [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
+    server.get("/",
+               [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
     server.get("/plaintext",
                [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
     server.get("/json", [](const Request&, Response& res) {
@@ -148,9 +153,10 @@ int main(int argc, char** argv) {
     });
 
     const int rc = server.run([](const nexure::net::Server& s) {
-        std::printf("nexure-server listening on http://%s:%u (%u threads, io_uring %s, allocator %s)\n",
-                    s.address().c_str(), s.port(), s.threads(),
-                    nexure::engine::ring_mode_name(s.ring_mode()), NEXURE_MALLOC_NAME);
+        std::printf(
+            "nexure-server listening on http://%s:%u (%u threads, io_uring %s, allocator %s)\n",
+            s.address().c_str(), s.port(), s.threads(),
+            nexure::engine::ring_mode_name(s.ring_mode()), NEXURE_MALLOC_NAME);
         std::fflush(stdout);
     });
     if (rc == 0) std::printf("nexure-server stopped\n");

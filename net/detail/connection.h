@@ -19,10 +19,10 @@ struct Connection {
     WorkerServer* owner = nullptr;
 
     http::RequestParser parser;
-    alloc::ByteBuffer out;      // responses queued this turn, not yet handed to the kernel
-    alloc::ByteBuffer sending;  // the bytes of the one send in flight
-    size_t sent = 0;            // how much of `sending` the kernel has taken
-    engine::Timer timer;        // idle timeout, or linger deadline once lingering
+    alloc::ByteBuffer out;        // responses queued this turn, not yet handed to the kernel
+    alloc::ByteBuffer sending;    // the bytes of the one send in flight
+    size_t sent = 0;              // how much of `sending` the kernel has taken
+    engine::Timer timer;          // idle timeout, or linger deadline once lingering
     uint64_t last_active_ns = 0;  // last receive; the idle timer re-arms from it when it fires
 
     bool recv_armed = false;

@@ -105,8 +105,8 @@ void WorkerServer::on_connection_timer(void* arg) noexcept {
         self->write_error(c, 408, false);
         self->queue_flush(c);
         // Bound the wait for a peer that does not read its 408 either.
-        self->worker_.timers().schedule(&c->timer, self->worker_.now_ns() +
-                                                       self->config_.linger_timeout_ms * kMs);
+        self->worker_.timers().schedule(
+            &c->timer, self->worker_.now_ns() + self->config_.linger_timeout_ms * kMs);
         return;
     }
     self->close_connection(c);
@@ -131,7 +131,8 @@ void WorkerServer::on_accept(const io_uring_cqe& cqe) noexcept {
             open_connection(fd);
         }
     } else if (!accept_armed_ && !stopping_ &&
-               (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM || cqe.res == -ENOBUFS)) {
+               (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM ||
+                cqe.res == -ENOBUFS)) {
         // Out of descriptors or memory: try again shortly instead of spinning.
         worker_.timers().schedule(&accept_retry_timer_, worker_.now_ns() + kAcceptRetryNs);
         return;
@@ -282,7 +283,9 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
             res.status(404).type("text/plain").body("Not Found\n");
             break;
         case router::Match::Kind::kMethodNotAllowed:
-            res.status(405).type("text/plain").header("Allow", router::Router::allow_header(m.allowed));
+            res.status(405)
+                .type("text/plain")
+                .header("Allow", router::Router::allow_header(m.allowed));
             res.body("Method Not Allowed\n");
             break;
         case router::Match::Kind::kNotImplemented:
@@ -298,8 +301,8 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
 void WorkerServer::report_handler_error(std::string_view what) noexcept {
     // Logged, but bounded: a handler failing on every request must not flood the log.
     if (handler_errors_reported_ < 20) {
-        std::fprintf(stderr, "nexure: worker %u: handler error, answered 500: %.*s\n", worker_.index(),
-                     static_cast<int>(what.size()), what.data());
+        std::fprintf(stderr, "nexure: worker %u: handler error, answered 500: %.*s\n",
+                     worker_.index(), static_cast<int>(what.size()), what.data());
         if (++handler_errors_reported_ == 20) {
             std::fprintf(stderr, "nexure: worker %u: further handler errors are not logged\n",
                          worker_.index());
@@ -318,8 +321,8 @@ void WorkerServer::write_response(Connection* c, const http::Response& res, bool
     const std::string_view type = res.content_type();
     const std::string_view extra = res.header_lines();
     const std::string_view connection = !keep_alive ? std::string_view("Connection: close\r\n")
-                                        : http10   ? std::string_view("Connection: keep-alive\r\n")
-                                                   : std::string_view{};
+                                        : http10    ? std::string_view("Connection: keep-alive\r\n")
+                                                    : std::string_view{};
     char length[24];
     const auto [end, ec] = std::to_chars(length, length + sizeof(length), body.size());
     (void)ec;
@@ -476,10 +479,17 @@ void WorkerServer::maybe_release(Connection* c) noexcept {
 
 void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
     switch (static_cast<uint8_t>(cqe.user_data >> 56)) {
-        case kRecv: on_recv(cqe); break;
-        case kSend: on_send(cqe); break;
-        case kAccept: on_accept(cqe); break;
-        default: break;
+        case kRecv:
+            on_recv(cqe);
+            break;
+        case kSend:
+            on_send(cqe);
+            break;
+        case kAccept:
+            on_accept(cqe);
+            break;
+        default:
+            break;
     }
 }
 
@@ -520,7 +530,9 @@ void WorkerServer::on_stop_requested() noexcept {
     }
 }
 
-bool WorkerServer::drained() const noexcept { return live_ == 0 && !accept_armed_; }
+bool WorkerServer::drained() const noexcept {
+    return live_ == 0 && !accept_armed_;
+}
 
 void WorkerServer::on_drain_timeout() noexcept {
     unsigned open = 0;
@@ -532,7 +544,8 @@ void WorkerServer::on_drain_timeout() noexcept {
         ++open;
     }
     if (open > 0) {
-        std::fprintf(stderr, "nexure: worker %u: drain timeout, closing %u connection(s) still busy\n",
+        std::fprintf(stderr,
+                     "nexure: worker %u: drain timeout, closing %u connection(s) still busy\n",
                      worker_.index(), open);
     }
 }

@@ -26,7 +26,7 @@ struct SharedState {
 };
 
 class WorkerServer final : public engine::WorkerHandler, private http::RequestSink {
-public:
+  public:
     WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd);
     ~WorkerServer() override;
 
@@ -38,7 +38,7 @@ public:
     bool drained() const noexcept override;
     void on_drain_timeout() noexcept override;
 
-private:
+  private:
     enum Op : uint8_t {
         kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
         kRecv,

@@ -9,14 +9,14 @@
 namespace nexure::net::http {
 
 class DateCache {
-public:
+  public:
     DateCache() noexcept { refresh(std::time(nullptr)); }
     // Re-formats the line for `now` (seconds since the epoch, UTC).
     void refresh(std::time_t now) noexcept;
     // "Date: Sat, 21 Nov 2026 06:28:00 GMT\r\n"
     std::string_view line() const noexcept { return {line_, len_}; }
 
-private:
+  private:
     char line_[64] = {};
     size_t len_ = 0;
 };

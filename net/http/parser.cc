@@ -20,15 +20,20 @@ bool extend(std::string_view* view, const char* at, size_t len) noexcept {
 // RFC 9110 5.6.2 token characters, the only ones allowed in a field name, as a lookup table.
 constexpr std::array<bool, 256> kTokenChars = [] {
     std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) t[c] = true;
+    for (int c = '0'; c <= '9'; ++c)
+        t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c)
+        t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c)
+        t[c] = true;
+    for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~"))
+        t[c] = true;
     return t;
 }();
 
 std::string_view trim_trailing_ows(std::string_view v) noexcept {
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
     return v;
 }
 }  // namespace
@@ -56,8 +61,10 @@ struct ParserCallbacks {
 
     static int on_url(llhttp_t* p, const char* at, size_t len) noexcept {
         ParseContext& c = ctx(p);
-        if (c.target_.empty()) c.target_ = std::string_view(at, len);
-        else if (!extend(&c.target_, at, len)) return fail(c, 400);
+        if (c.target_.empty())
+            c.target_ = std::string_view(at, len);
+        else if (!extend(&c.target_, at, len))
+            return fail(c, 400);
         if (c.target_.size() > c.limits_.max_target_size) return fail(c, 414);
         if (head_too_large(c, at, len)) return fail(c, 431);
         return 0;

@@ -27,22 +27,22 @@ namespace nexure::net::http {
 // Receives each complete request, in order. Returns false to stop parsing (the connection is
 // closing); the bytes after that request are then ignored.
 class RequestSink {
-public:
+  public:
     virtual bool on_request(Request& request) noexcept = 0;
 
-protected:
+  protected:
     ~RequestSink() = default;
 };
 
 class ParseContext {
-public:
+  public:
     explicit ParseContext(const Limits& limits);
     ParseContext(const ParseContext&) = delete;
     ParseContext& operator=(const ParseContext&) = delete;
 
     const Limits& limits() const noexcept { return limits_; }
 
-private:
+  private:
     friend class RequestParser;
     friend struct ParserCallbacks;
 
@@ -69,13 +69,13 @@ private:
     State state_;
     std::string_view target_;
     std::string_view body_;
-    std::vector<Header> headers_;  // max_header_count entries, reused
+    std::vector<Header> headers_;    // max_header_count entries, reused
     alloc::ByteBuffer body_buffer_;  // de-chunked body when it came in several pieces
     Request request_;
 };
 
 class RequestParser {
-public:
+  public:
     enum class Outcome : uint8_t {
         kNeedMore,  // all bytes consumed; maybe a request is partly received
         kStopped,   // the sink asked to stop
@@ -107,7 +107,7 @@ public:
     // Forget all state (for connection reuse).
     void reset() noexcept;
 
-private:
+  private:
     struct Partial;
     void park(ParseContext& ctx, const char* end) noexcept;
     void resume(ParseContext& ctx) noexcept;

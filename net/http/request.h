@@ -33,7 +33,7 @@ struct Param {
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
 class Request {
-public:
+  public:
     static constexpr unsigned kMaxParams = 16;
 
     Method method() const noexcept { return method_; }
@@ -63,7 +63,7 @@ public:
     // The request body, de-chunked; "" when there is none.
     std::string_view body() const noexcept { return body_; }
 
-private:
+  private:
     friend class RequestParser;
     friend class ParseContext;
     friend class router::Router;

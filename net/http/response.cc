@@ -97,7 +97,8 @@ Response& Response::header(std::string_view name, std::string_view value) noexce
 }
 
 Response& Response::type(std::string_view content_type) noexcept {
-    if (!valid_value(content_type)) return header("Content-Type", content_type);  // records the error
+    if (!valid_value(content_type))
+        return header("Content-Type", content_type);  // records the error
     set_content_type(content_type);
     return *this;
 }

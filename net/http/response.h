@@ -15,7 +15,7 @@
 namespace nexure::net::http {
 
 class Response {
-public:
+  public:
     Response& status(int code) noexcept;
     // Appends a header field. "Connection: close" asks the engine to close after this response.
     Response& header(std::string_view name, std::string_view value) noexcept;
@@ -39,7 +39,7 @@ public:
 
     void reset() noexcept;
 
-private:
+  private:
     void set_content_type(std::string_view v) noexcept;
 
     int status_ = 200;

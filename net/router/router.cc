@@ -36,8 +36,23 @@ namespace {
 bool valid_path_char(unsigned char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
     switch (c) {
-        case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
-        case '(': case ')': case '+': case ',': case ';': case '=': case ':': case '@': case '%':
+        case '-':
+        case '.':
+        case '_':
+        case '~':
+        case '!':
+        case '$':
+        case '&':
+        case '\'':
+        case '(':
+        case ')':
+        case '+':
+        case ',':
+        case ';':
+        case '=':
+        case ':':
+        case '@':
+        case '%':
             return true;
         default:
             return false;
@@ -47,7 +62,8 @@ bool valid_path_char(unsigned char c) noexcept {
 bool valid_param_name(std::string_view name) noexcept {
     if (name.empty()) return false;
     for (unsigned char c : name) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
             return false;
     }
     return true;
@@ -61,8 +77,10 @@ bool valid_param_name(std::string_view name) noexcept {
 }  // namespace
 
 void Router::add(Method method, std::string_view pattern, RouteId id) {
-    if (method == Method::kOther) bad_route(method, pattern, "only the standard methods can be routed");
-    if (pattern.empty() || pattern.front() != '/') bad_route(method, pattern, "a path must start with '/'");
+    if (method == Method::kOther)
+        bad_route(method, pattern, "only the standard methods can be routed");
+    if (pattern.empty() || pattern.front() != '/')
+        bad_route(method, pattern, "a path must start with '/'");
     Node* node = root_.get();
     unsigned params = 0;
     std::string_view rest = pattern.substr(1);
@@ -76,28 +94,30 @@ void Router::add(Method method, std::string_view pattern, RouteId id) {
         if (!seg.empty() && seg.front() == ':') {
             const std::string_view name = seg.substr(1);
             if (!valid_param_name(name)) {
-                bad_route(method, pattern, "parameter name '" + std::string(name) +
-                                               "' must be letters, digits or '_' and not empty");
+                bad_route(method, pattern,
+                          "parameter name '" + std::string(name) +
+                              "' must be letters, digits or '_' and not empty");
             }
             if (++params > http::Request::kMaxParams) {
-                bad_route(method, pattern, "more than " + std::to_string(http::Request::kMaxParams) +
-                                               " parameters");
+                bad_route(method, pattern,
+                          "more than " + std::to_string(http::Request::kMaxParams) + " parameters");
             }
             if (!node->param) {
                 node->param = std::make_unique<Node>();
                 node->param->segment = std::string(name);
             } else if (node->param->segment != name) {
-                bad_route(method, pattern, "parameter ':" + std::string(name) +
-                                               "' conflicts with ':" + node->param->segment +
-                                               "' registered at the same position");
+                bad_route(method, pattern,
+                          "parameter ':" + std::string(name) + "' conflicts with ':" +
+                              node->param->segment + "' registered at the same position");
             }
             node = node->param.get();
             continue;
         }
         for (unsigned char c : seg) {
             if (!valid_path_char(c)) {
-                bad_route(method, pattern, std::string("character '") + static_cast<char>(c) +
-                                               "' is not allowed in a path (wildcards come with the full router)");
+                bad_route(method, pattern,
+                          std::string("character '") + static_cast<char>(c) +
+                              "' is not allowed in a path (wildcards come with the full router)");
             }
         }
         auto it = std::lower_bound(node->statics.begin(), node->statics.end(), seg,
@@ -147,13 +167,15 @@ const NodeT* walk(const NodeT* node, std::string_view rest, bool at_end, uint16_
 
 }  // namespace
 
-const Router::Node* Router::find(Method method, std::string_view path, http::Request* request) const noexcept {
+const Router::Node* Router::find(Method method, std::string_view path,
+                                 http::Request* request) const noexcept {
     if (path.empty() || path.front() != '/') return nullptr;
     uint32_t dummy = 0;
     uint32_t* count = request ? &request->param_count_ : &dummy;
     http::Param* params = request ? request->params_.data() : nullptr;
     *count = 0;
-    const uint16_t want = method == Method::kOther ? 0 : static_cast<uint16_t>(1u << static_cast<unsigned>(method));
+    const uint16_t want =
+        method == Method::kOther ? 0 : static_cast<uint16_t>(1u << static_cast<unsigned>(method));
     if (path.size() == 1) return walk(root_.get(), {}, true, want, params, count);
     return walk(root_.get(), path.substr(1), false, want, params, count);
 }
@@ -179,7 +201,8 @@ Match Router::match(http::Request& request) const noexcept {
     request.param_count_ = 0;
     // Slow path: which methods would this path answer to?
     for (unsigned i = 0; i < http::kRoutableMethods; ++i) {
-        if (find(static_cast<Method>(i), path, nullptr) != nullptr) m.allowed |= static_cast<uint16_t>(1u << i);
+        if (find(static_cast<Method>(i), path, nullptr) != nullptr)
+            m.allowed |= static_cast<uint16_t>(1u << i);
     }
     if (method == Method::kOther) {
         m.kind = Match::Kind::kNotImplemented;

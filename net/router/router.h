@@ -31,7 +31,7 @@ struct Match {
 };
 
 class Router {
-public:
+  public:
     Router();
     ~Router();
     Router(Router&&) noexcept;
@@ -52,9 +52,10 @@ public:
 
     size_t route_count() const noexcept { return route_count_; }
 
-private:
+  private:
     struct Node;
-    const Node* find(http::Method method, std::string_view path, http::Request* request) const noexcept;
+    const Node* find(http::Method method, std::string_view path,
+                     http::Request* request) const noexcept;
 
     std::unique_ptr<Node> root_;
     size_t route_count_ = 0;

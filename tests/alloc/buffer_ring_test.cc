@@ -211,7 +211,8 @@ long anon_huge_kb(const void* addr) {
     while (std::getline(in, line)) {
         unsigned long lo = 0;
         unsigned long hi = 0;
-        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 &&
+            line.find(':') > line.find(' ')) {
             inside = a >= lo && a < hi;
             continue;
         }
