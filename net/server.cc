@@ -15,7 +15,10 @@ struct Server::Impl {
     std::unique_ptr<engine::Engine> engine;
     bool started = false;
 
-    explicit Impl(ServerConfig config) { shared.config = std::move(config); }
+    explicit Impl(ServerConfig config) {
+        shared.config = std::move(config);
+        shared.router = router::Router(shared.config.routing);
+    }
 
     Result<void> start(bool block_signals) {
         if (started) return Error{EALREADY, "the server is already started"};
@@ -69,7 +72,10 @@ Server& Server::route(Method method, std::string_view path, Handler handler) {
     if (!handler)
         throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
     auto& shared = impl_->shared;
-    shared.router.add(method, path, static_cast<router::RouteId>(shared.handlers.size()));
+    router::RouteMeta meta;
+    meta.handler = static_cast<uint32_t>(shared.handlers.size());
+    meta.kind = router::HandlerKind::kNative;
+    shared.router.add(method, path, meta);
     shared.handlers.push_back(std::move(handler));
     return *this;
 }

@@ -25,6 +25,7 @@
 #include "net/http/method.h"
 #include "net/http/request.h"
 #include "net/http/response.h"
+#include "net/router/router.h"
 
 namespace nexure::net {
 
@@ -39,6 +40,8 @@ struct ServerConfig {
     unsigned threads = 0;  // engine workers; 0: one per CPU the process may use
     bool pin_threads = true;
     http::Limits limits;
+    // Routing: strict trailing slash and case-sensitive by default (net/router/README.md).
+    router::RouterOptions routing;
     // Connections one worker holds at once; new ones beyond this are closed at accept.
     uint32_t max_connections_per_worker = 16384;
     // A connection with no bytes received for this long is closed (408 if mid-request).

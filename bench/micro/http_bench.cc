@@ -81,9 +81,8 @@ void BM_ParseAndRouteParam(benchmark::State& state) {
                             "/echo",
                             "/health",
                             "/metrics"};
-    router::RouteId id = 0;
     for (const char* p : routes)
-        r.add(http::Method::kGet, p, id++);
+        r.add(http::Method::kGet, p);
     const std::string req = "GET /users/42/posts/7 HTTP/1.1\r\nHost: x\r\n\r\n";
     http::ParseContext ctx{http::Limits{}};
     http::RequestParser parser;

@@ -263,7 +263,7 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
     switch (m.kind) {
         case router::Match::Kind::kFound:
             try {
-                shared_.handlers[m.route](req, res);
+                shared_.handlers[shared_.router.meta(m.route).handler](req, res);
             } catch (const std::exception& e) {
                 report_handler_error(e.what());
                 res.reset();
@@ -287,6 +287,10 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
                 .type("text/plain")
                 .header("Allow", router::Router::allow_header(m.allowed));
             res.body("Method Not Allowed\n");
+            break;
+        case router::Match::Kind::kOptions:
+            // No OPTIONS route: say which methods the path answers to (RFC 9110 9.3.7).
+            res.status(204).header("Allow", router::Router::allow_header(m.allowed));
             break;
         case router::Match::Kind::kNotImplemented:
             res.status(501).type("text/plain").body("Not Implemented\n");

@@ -1,5 +1,7 @@
 #include "net/http/request.h"
 
+#include "net/http/percent.h"
+
 namespace nexure::net::http {
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -25,6 +27,13 @@ std::string_view Request::param(std::string_view name) const noexcept {
         if (params_[i].name == name) return params_[i].value;
     }
     return {};
+}
+
+bool Request::param_decoded(std::string_view name, std::string* out) const {
+    for (uint32_t i = 0; i < param_count_; ++i) {
+        if (params_[i].name == name) return percent_decode(params_[i].value, out);
+    }
+    return false;
 }
 
 std::optional<std::string_view> Request::query_param(std::string_view name) const noexcept {

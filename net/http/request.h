@@ -56,8 +56,12 @@ class Request {
     std::optional<std::string_view> header(std::string_view name) const noexcept;
     std::span<const Header> headers() const noexcept { return {headers_, header_count_}; }
 
-    // Value of route parameter `name`; "" when the route has no such parameter.
+    // Value of route parameter `name` as it appears in the path (not percent-decoded); "" when
+    // the route has no such parameter. A catch-all's value is named "*".
     std::string_view param(std::string_view name) const noexcept;
+    // The percent-decoded value of parameter `name` into `out`; false if the route has no such
+    // parameter or its value has a malformed %-escape.
+    bool param_decoded(std::string_view name, std::string* out) const;
     std::span<const Param> params() const noexcept { return {params_.data(), param_count_}; }
 
     // The request body, de-chunked; "" when there is none.

@@ -1,10 +1,19 @@
-// Router: method + path matching with static and ":param" segments.
+// Router: a radix tree per HTTP method, with child lookup indexed by a bitmap of first bytes.
 //
-// Built once at start-up (add() may throw std::invalid_argument with a message naming the bad
-// route), then read-only: every worker shares one Router without locks. Matching never allocates;
-// parameter values are views into the request path. Paths are matched segment by segment, static
-// segments before parameters, with backtracking; matching is case-sensitive and strict about a
-// trailing slash ("/a" and "/a/" are different routes). The query string is not part of the path.
+// Built once at start-up (add() throws std::invalid_argument with a message naming the route and
+// the rule it breaks), then read-only: all workers share one Router without locks or copies
+// (reads of immutable memory scale across cores; see net/router/README.md for the measurement).
+// Matching never allocates; parameter values are views into the request path.
+//
+// Pattern syntax:
+//   /users/me            static text
+//   /users/:id           a parameter: one or more bytes up to the next '/'
+//   /files/:name.json    a parameter ending where the static text after it starts (same segment)
+//   /geo/:lat-:lng       several parameters in one segment, separated by static text
+//   /static/*            catch-all (last character only): the rest of the path, captured as "*"
+//   /a::b                "::" is a literal ':'
+// Priority: static before parameter before catch-all, with backtracking: if the static branch
+// fails further down, the parameter branch is tried, then the catch-all.
 #pragma once
 
 #include <array>
@@ -22,43 +31,91 @@ namespace nexure::net::router {
 using RouteId = uint32_t;
 inline constexpr RouteId kNoRoute = 0xFFFFFFFF;
 
+// Who answers a route. The router does not interpret it; the engine does.
+enum class HandlerKind : uint8_t {
+    kNative,      // a C++ handler
+    kJavaScript,  // a JavaScript handler behind the napi bridge
+    kFixed,       // a fixed response served by the engine
+};
+
+// Opaque per-route data for the engine: which handler, and per-route options to come (limits,
+// cache, validation) as an index into a table the engine owns.
+struct RouteMeta {
+    uint32_t handler = 0;
+    HandlerKind kind = HandlerKind::kNative;
+    uint32_t options = 0;
+};
+
+struct RouterOptions {
+    // "/a/" matches the route "/a" and vice versa (a trailing '/' is dropped from patterns and
+    // paths, except the root). Default: strict, like find-my-way.
+    bool ignore_trailing_slash = false;
+    // Static text matches regardless of ASCII case; parameter values keep the request's case.
+    // Default: case-sensitive.
+    bool case_insensitive = false;
+};
+
 struct Match {
-    enum class Kind : uint8_t { kFound, kNotFound, kMethodNotAllowed, kNotImplemented };
+    enum class Kind : uint8_t {
+        kFound,             // `route` answers it
+        kNotFound,          // no route has this path under any method
+        kMethodNotAllowed,  // the path exists under other methods: `allowed`
+        kOptions,           // OPTIONS with no OPTIONS route: answer with `allowed`
+        kNotImplemented,    // a method the router does not dispatch on
+    };
     Kind kind = Kind::kNotFound;
     RouteId route = kNoRoute;
-    // For kMethodNotAllowed: bit per http::Method the path does answer to.
-    uint16_t allowed = 0;
+    uint16_t allowed = 0;  // bit per http::Method
 };
 
 class Router {
   public:
-    Router();
+    explicit Router(RouterOptions options = {});
     ~Router();
     Router(Router&&) noexcept;
     Router& operator=(Router&&) noexcept;
 
-    // Registers `pattern` ("/users/:id") for `method`. Throws std::invalid_argument for a pattern
-    // that does not start with '/', has an empty or invalid parameter name, invalid characters,
-    // more than Request::kMaxParams parameters, a parameter name that differs from another
-    // route's at the same position, or that is already registered for this method.
-    void add(http::Method method, std::string_view pattern, RouteId id);
+    // Registers `pattern` for `method` and returns its id (ids are dense, from 0). Throws
+    // std::invalid_argument when the pattern does not start with '/', has a character outside
+    // RFC 3986 path characters, an empty or invalid parameter name, two parameters with nothing
+    // between them, a '*' that is not last, more than Request::kMaxParams parameters, a
+    // parameter whose name differs from the one registered at the same position, or when the
+    // same route is already registered for this method.
+    RouteId add(http::Method method, std::string_view pattern, RouteMeta meta = {});
 
-    // Finds the route for `request`'s method and path and fills its params. HEAD falls back to
-    // the GET route when no HEAD route exists.
+    // Finds the route for `request`'s method and path and fills its parameters. HEAD falls back
+    // to GET; OPTIONS without a route reports the allowed methods.
     Match match(http::Request& request) const noexcept;
 
-    // "GET, HEAD, POST" for an `allowed` mask (HEAD is listed wherever GET is).
-    static std::string allow_header(uint16_t allowed);
+    // Lower level: the route for `method` and `path` (without query), parameters written to
+    // `params` (room for Request::kMaxParams) and `*count`. kNoRoute when nothing matches.
+    RouteId find(http::Method method, std::string_view path, http::Param* params,
+                 uint32_t* count) const noexcept;
 
-    size_t route_count() const noexcept { return route_count_; }
+    // Methods under which `path` has a route (bit per http::Method).
+    uint16_t allowed_methods(std::string_view path) const noexcept;
+
+    const RouteMeta& meta(RouteId id) const noexcept { return routes_[id].meta; }
+    http::Method method(RouteId id) const noexcept { return routes_[id].method; }
+    std::string_view pattern(RouteId id) const noexcept { return routes_[id].pattern; }
+    size_t route_count() const noexcept { return routes_.size(); }
+    const RouterOptions& options() const noexcept { return options_; }
+
+    // "GET, HEAD, OPTIONS" for an `allowed` mask: HEAD is listed wherever GET is, and OPTIONS
+    // always (the engine answers it for any path that has a route).
+    static std::string allow_header(uint16_t allowed);
 
   private:
     struct Node;
-    const Node* find(http::Method method, std::string_view path,
-                     http::Request* request) const noexcept;
+    struct Route {
+        http::Method method;
+        std::string pattern;
+        RouteMeta meta;
+    };
 
-    std::unique_ptr<Node> root_;
-    size_t route_count_ = 0;
+    RouterOptions options_;
+    std::array<std::unique_ptr<Node>, http::kRoutableMethods> roots_;
+    std::vector<Route> routes_;
 };
 
 }  // namespace nexure::net::router

@@ -111,7 +111,7 @@ TEST(ExampleServer, ServesItsRoutes) {
 
     EXPECT_EQ(fetch(s.port, get_request("/missing")).status, 404);
     EXPECT_EQ(fetch(s.port, "DELETE /json HTTP/1.1\r\nHost: t\r\n\r\n").header("Allow"),
-              "GET, HEAD");
+              "GET, HEAD, OPTIONS");
 
     ASSERT_TRUE(s.process.kill(SIGTERM));
     EXPECT_EQ(s.process.wait(deadline_in(kIoTimeout)).code, 0);

@@ -85,6 +85,20 @@ void add_test_routes(Server& s) {
     s.get("/custom", [](const Request&, http::Response& res) {
         res.status(201).type("text/plain").header("X-Custom", "yes").body("created");
     });
+    s.get("/static/*", [](const Request& req, http::Response& res) {
+        res.type("text/plain").body("static [").append(req.param("*")).append("]");
+    });
+    s.get("/files/:name.json", [](const Request& req, http::Response& res) {
+        res.type("text/plain").body("json [").append(req.param("name")).append("]");
+    });
+    s.get("/decoded/:value", [](const Request& req, http::Response& res) {
+        std::string value;
+        if (!req.param_decoded("value", &value)) {
+            res.status(400).type("text/plain").body("bad escape");
+            return;
+        }
+        res.type("text/plain").body("[" + value + "]");
+    });
 }
 
 class ServerTest : public ::testing::Test {
@@ -476,10 +490,111 @@ TEST_F(ServerTest, WrongMethodIs405WithAllowHeader) {
     start();
     const Response r = exchange("DELETE /json HTTP/1.1\r\nHost: t\r\n\r\n");
     EXPECT_EQ(r.status, 405);
-    EXPECT_EQ(r.header("Allow"), "GET, HEAD");
+    EXPECT_EQ(r.header("Allow"), "GET, HEAD, OPTIONS");
     const Response post_only = exchange("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
     EXPECT_EQ(post_only.status, 405);
-    EXPECT_EQ(post_only.header("Allow"), "POST");
+    EXPECT_EQ(post_only.header("Allow"), "POST, OPTIONS");
+}
+
+// RFC 9110 9.3.7: without an OPTIONS handler the server answers OPTIONS itself with the methods
+// the path has (HEAD with GET, OPTIONS always), as a 204 with no content.
+TEST_F(ServerTest, OptionsOnARoutedPathWithoutAHandlerIs204WithAllowAndNoBody) {
+    start();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(
+        c.send_all("OPTIONS /users/7 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "OPTIONS /echo HTTP/1.1\r\nHost: t\r\n\r\n" +
+                   get_request("/")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].status, 204);
+    EXPECT_EQ(rs[0].header("Allow"), "GET, HEAD, OPTIONS");
+    EXPECT_EQ(rs[0].body, "");
+    EXPECT_FALSE(rs[0].has_header("Content-Length"));
+    EXPECT_EQ(rs[1].status, 204);
+    EXPECT_EQ(rs[1].header("Allow"), "POST, OPTIONS");
+    EXPECT_EQ(rs[2].status, 200);
+    EXPECT_EQ(rs[2].body, "Hello, World!") << "bytes after a 204 were taken for a body";
+}
+
+TEST_F(ServerTest, OptionsOnAnUnknownPathIs404) {
+    start();
+    const Response r = exchange("OPTIONS /no/such/path HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_FALSE(r.has_header("Allow"));
+}
+
+TEST_F(ServerTest, OptionsAsteriskListsEveryRoutedMethod) {
+    start();
+    const Response r = exchange("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(r.status, 204);
+    EXPECT_EQ(r.header("Allow"), "GET, HEAD, POST, OPTIONS");
+    EXPECT_EQ(r.body, "");
+}
+
+TEST_F(ServerTest, OptionsHandlerAnswersWhenOneIsRegistered) {
+    server_ = std::make_unique<Server>(test_config());
+    server_->get("/cors", [](const Request&, http::Response& res) { res.body("get"); });
+    server_->options("/cors", [](const Request&, http::Response& res) {
+        res.status(200).header("Access-Control-Allow-Origin", "*").body("preflight");
+    });
+    Result<void> started = server_->start();
+    if (!started &&
+        started.error().message.find("io_uring is not available") != std::string::npos) {
+        server_.reset();
+        GTEST_SKIP() << started.error().message;
+    }
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    port_ = server_->port();
+    const Response r = exchange("OPTIONS /cors HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "*");
+    EXPECT_EQ(r.body, "preflight");
+}
+
+TEST_F(ServerTest, CatchAllRouteGetsTheRestOfThePath) {
+    start();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/static/css/app.css?v=3") + get_request("/static/") +
+                           get_request("/static")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].status, 200);
+    EXPECT_EQ(rs[0].body, "static [css/app.css]") << "the query is not part of '*'";
+    EXPECT_EQ(rs[1].status, 200);
+    EXPECT_EQ(rs[1].body, "static []");
+    EXPECT_EQ(rs[2].status, 404);
+}
+
+TEST_F(ServerTest, ParamWithStaticSuffixRouteIsAnswered) {
+    start();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/files/report.json") + get_request("/files/a.b.json") +
+                           get_request("/files/report.xml")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].status, 200);
+    EXPECT_EQ(rs[0].body, "json [report]");
+    EXPECT_EQ(rs[1].body, "json [a.b]");
+    EXPECT_EQ(rs[2].status, 404);
+}
+
+TEST_F(ServerTest, HandlerDecodesAPercentEncodedParam) {
+    start();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/decoded/caf%C3%A9%20%2F+x") + get_request("/decoded/%G1") +
+                           get_request("/decoded/50%")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].status, 200);
+    EXPECT_EQ(rs[0].body, "[caf\xC3\xA9 /+x]");
+    EXPECT_EQ(rs[1].status, 400);
+    EXPECT_EQ(rs[1].body, "bad escape");
+    EXPECT_EQ(rs[2].status, 400);
 }
 
 // llhttp accepts PROPFIND (a WebDAV method); the router cannot route it, so the server answers
