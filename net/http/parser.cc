@@ -179,8 +179,49 @@ struct ParserCallbacks {
     }
 };
 
+// A message that spans reads: its bytes from the first one, and its fields as offsets into them.
+struct PartialMessage {
+    struct Span {
+        uint32_t offset = 0;
+        uint32_t length = 0;
+    };
+    alloc::ByteBuffer bytes;  // the message's bytes so far (and whatever followed them)
+    size_t parsed = 0;        // how many of `bytes` llhttp has seen
+    ParseContext::State state;
+    Span target;
+    Span body;
+    std::vector<std::pair<Span, Span>> headers;
+    alloc::ByteBuffer body_buffer;
+};
+
 ParseContext::ParseContext(const Limits& limits) : limits_(limits) {
     headers_.resize(limits.max_header_count == 0 ? 1 : limits.max_header_count);
+}
+
+ParseContext::~ParseContext() = default;
+
+namespace {
+// How many finished stitch states a worker keeps, and the largest buffer one may keep: enough for
+// every connection of a busy worker to span reads at once without growing memory for good.
+constexpr size_t kSparePartials = 256;
+constexpr size_t kSpareBufferBytes = 64 * 1024;
+}  // namespace
+
+std::unique_ptr<PartialMessage> ParseContext::take_partial() {
+    if (spare_partials_.empty()) return std::make_unique<PartialMessage>();
+    std::unique_ptr<PartialMessage> p = std::move(spare_partials_.back());
+    spare_partials_.pop_back();
+    return p;
+}
+
+void ParseContext::give_back(std::unique_ptr<PartialMessage> partial) noexcept {
+    if (spare_partials_.size() >= kSparePartials) return;  // freed here
+    if (partial->bytes.capacity() > kSpareBufferBytes) partial->bytes.release();
+    if (partial->body_buffer.capacity() > kSpareBufferBytes) partial->body_buffer.release();
+    partial->bytes.clear();
+    partial->body_buffer.clear();
+    if (spare_partials_.capacity() == 0) spare_partials_.reserve(kSparePartials);
+    spare_partials_.push_back(std::move(partial));
 }
 
 void ParseContext::clear_message() noexcept {
@@ -207,21 +248,6 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
     return r;
 }
 
-// A message that spans reads: its bytes from the first one, and its fields as offsets into them.
-struct RequestParser::Partial {
-    struct Span {
-        uint32_t offset = 0;
-        uint32_t length = 0;
-    };
-    alloc::ByteBuffer bytes;  // the message's bytes so far (and whatever followed them)
-    size_t parsed = 0;        // how many of `bytes` llhttp has seen
-    ParseContext::State state;
-    Span target;
-    Span body;
-    std::vector<std::pair<Span, Span>> headers;
-    alloc::ByteBuffer body_buffer;
-};
-
 RequestParser::RequestParser() noexcept {
     llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
 }
@@ -233,21 +259,25 @@ void RequestParser::reset() noexcept {
     partial_.reset();
 }
 
+void RequestParser::drop_partial(ParseContext& ctx) noexcept {
+    if (partial_) ctx.give_back(std::move(partial_));
+}
+
 size_t RequestParser::buffered_bytes() const noexcept {
     return partial_ ? partial_->bytes.size() : 0;
 }
 
 void RequestParser::park(ParseContext& ctx, const char* end) noexcept {
-    if (!partial_) partial_ = std::make_unique<Partial>();
-    Partial& p = *partial_;
+    if (!partial_) partial_ = ctx.take_partial();
+    PartialMessage& p = *partial_;
     const char* start = ctx.msg_start_;
     auto span = [start](std::string_view v) {
-        return Partial::Span{static_cast<uint32_t>(v.empty() ? 0 : v.data() - start),
-                             static_cast<uint32_t>(v.size())};
+        return PartialMessage::Span{static_cast<uint32_t>(v.empty() ? 0 : v.data() - start),
+                                    static_cast<uint32_t>(v.size())};
     };
     p.state = ctx.state_;
     p.target = span(ctx.target_);
-    p.body = ctx.state_.body_in_buffer ? Partial::Span{} : span(ctx.body_);
+    p.body = ctx.state_.body_in_buffer ? PartialMessage::Span{} : span(ctx.body_);
     p.headers.resize(ctx.state_.header_count);
     for (uint32_t i = 0; i < ctx.state_.header_count; ++i) {
         p.headers[i] = {span(ctx.headers_[i].name), span(ctx.headers_[i].value)};
@@ -265,9 +295,11 @@ void RequestParser::park(ParseContext& ctx, const char* end) noexcept {
 }
 
 void RequestParser::resume(ParseContext& ctx) noexcept {
-    Partial& p = *partial_;
+    PartialMessage& p = *partial_;
     const char* base = p.bytes.data();
-    auto view = [base](Partial::Span s) { return std::string_view(base + s.offset, s.length); };
+    auto view = [base](PartialMessage::Span s) {
+        return std::string_view(base + s.offset, s.length);
+    };
     ctx.state_ = p.state;
     ctx.msg_start_ = base;
     ctx.target_ = p.target.length ? view(p.target) : std::string_view{};
@@ -312,7 +344,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             ctx.msg_start_ = next;
             pos = next;
             if (!go_on) {
-                partial_.reset();
+                drop_partial(ctx);
                 result.outcome = Outcome::kStopped;
                 return result;
             }
@@ -327,7 +359,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             pos = next;
             continue;
         }
-        partial_.reset();
+        drop_partial(ctx);
         result.outcome = Outcome::kError;
         result.error_status = ctx.state_.error_status != 0 ? ctx.state_.error_status : 400;
         // Errors found once the head was parsed (413, 417, 505) know the method for sure.
@@ -336,7 +368,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
     }
 
     if (!ctx.state_.in_message) {
-        partial_.reset();
+        drop_partial(ctx);
         return result;
     }
     if (ctx.state_.expect_continue && ctx.state_.head_done && !ctx.state_.continue_reported) {

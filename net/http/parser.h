@@ -24,6 +24,9 @@
 
 namespace nexure::net::http {
 
+// The bytes and fields of a request that spans reads (defined in parser.cc).
+struct PartialMessage;
+
 // Receives each complete request, in order. Returns false to stop parsing (the connection is
 // closing); the bytes after that request are then ignored.
 class RequestSink {
@@ -37,6 +40,7 @@ class RequestSink {
 class ParseContext {
   public:
     explicit ParseContext(const Limits& limits);
+    ~ParseContext();
     ParseContext(const ParseContext&) = delete;
     ParseContext& operator=(const ParseContext&) = delete;
 
@@ -45,6 +49,7 @@ class ParseContext {
   private:
     friend class RequestParser;
     friend struct ParserCallbacks;
+    friend struct PartialMessage;
 
     enum class Last : uint8_t { kNone, kField, kFieldDone, kValue, kValueDone };
 
@@ -72,6 +77,11 @@ class ParseContext {
     std::vector<Header> headers_;    // max_header_count entries, reused
     alloc::ByteBuffer body_buffer_;  // de-chunked body when it came in several pieces
     Request request_;
+    // Stitch states of finished spanning requests, kept with their buffers so that requests
+    // spanning reads stop allocating once the worker has warmed up. Bounded: see parser.cc.
+    std::vector<std::unique_ptr<PartialMessage>> spare_partials_;
+    std::unique_ptr<PartialMessage> take_partial();
+    void give_back(std::unique_ptr<PartialMessage> partial) noexcept;
 };
 
 class RequestParser {
@@ -108,12 +118,12 @@ class RequestParser {
     void reset() noexcept;
 
   private:
-    struct Partial;
     void park(ParseContext& ctx, const char* end) noexcept;
     void resume(ParseContext& ctx) noexcept;
+    void drop_partial(ParseContext& ctx) noexcept;
 
     llhttp_t parser_{};
-    std::unique_ptr<Partial> partial_;
+    std::unique_ptr<PartialMessage> partial_;
 };
 
 }  // namespace nexure::net::http

@@ -1,0 +1,144 @@
+// Heap allocations on the request path, counted on an instrumented build: this binary replaces
+// malloc/calloc/realloc/memalign (operator new goes through malloc) with counting wrappers around
+// glibc's own, and counts every call made by any thread except the test's client thread. After
+// a warm-up, a server must answer 100,000 pipelined requests — static routes, parameter routes
+// and POST bodies — with zero general-purpose heap allocations.
+//
+// It is a binary of its own because the replacement applies to the whole process. Sanitizer
+// builds install their own allocator, so the test skips there.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/server.h"
+#include "tests/support/http_client.h"
+
+extern "C" {
+void* __libc_malloc(size_t size);
+void* __libc_calloc(size_t count, size_t size);
+void* __libc_realloc(void* ptr, size_t size);
+void* __libc_memalign(size_t alignment, size_t size);
+void __libc_free(void* ptr);
+}
+
+namespace {
+
+std::atomic<uint64_t> g_allocations{0};
+// Constant-initialised TLS: safe to read inside malloc, even while a thread starts.
+thread_local bool t_not_counted = false;
+
+void count() noexcept {
+    if (!t_not_counted) g_allocations.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+extern "C" {
+void* malloc(size_t size) {
+    count();
+    return __libc_malloc(size);
+}
+void* calloc(size_t n, size_t size) {
+    count();
+    return __libc_calloc(n, size);
+}
+void* realloc(void* ptr, size_t size) {
+    count();
+    return __libc_realloc(ptr, size);
+}
+void* memalign(size_t alignment, size_t size) {
+    count();
+    return __libc_memalign(alignment, size);
+}
+void* aligned_alloc(size_t alignment, size_t size) {
+    count();
+    return __libc_memalign(alignment, size);
+}
+int posix_memalign(void** out, size_t alignment, size_t size) {
+    count();
+    void* p = __libc_memalign(alignment, size);
+    if (p == nullptr) return ENOMEM;
+    *out = p;
+    return 0;
+}
+void free(void* ptr) {
+    __libc_free(ptr);
+}
+}
+#define NEXURE_COUNTING_MALLOC 1
+#endif
+
+namespace nexure::net {
+namespace {
+
+using test::HttpClient;
+
+TEST(SteadyState, PipelinedRequestsMakeNoHeapAllocations) {
+#ifndef NEXURE_COUNTING_MALLOC
+    GTEST_SKIP() << "sanitizer builds replace malloc themselves";
+#else
+    t_not_counted = true;  // the client (this thread) allocates freely
+
+    ServerConfig config;
+    config.port = 0;
+    config.threads = 1;
+    config.pin_threads = false;
+    Server server(config);
+    server.get("/plaintext",
+               [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
+    server.get("/users/:id", [](const Request& req, Response& res) {
+        res.type("application/json").body("{\"id\":\"").append(req.param("id")).append("\"}");
+    });
+    server.post("/echo", [](const Request& req, Response& res) {
+        res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
+    });
+    ASSERT_TRUE(server.start().ok());
+
+    std::string batch;
+    constexpr int kPerBatch = 100;
+    for (int i = 0; i < kPerBatch; ++i) {
+        switch (i % 3) {
+            case 0:
+                batch += test::get_request("/plaintext");
+                break;
+            case 1:
+                batch += test::get_request("/users/" + std::to_string(1000 + i));
+                break;
+            default:
+                batch +=
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 11\r\n\r\nhello world";
+        }
+    }
+    HttpClient client;
+    ASSERT_TRUE(client.connect(server.port()));
+    std::vector<test::Response> responses;
+    auto run_batches = [&](int batches) {
+        for (int b = 0; b < batches; ++b) {
+            if (!client.send_all(batch)) return false;
+            responses.clear();
+            if (!client.read_responses(kPerBatch, &responses)) return false;
+            if (responses.back().status != 200) return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(run_batches(50));  // warm-up: buffers grow to their working size
+
+    const uint64_t before = g_allocations.load();
+    ASSERT_TRUE(run_batches(1000));  // 100,000 requests
+    const uint64_t during = g_allocations.load() - before;
+
+    EXPECT_EQ(during, 0u) << during << " heap allocations for 100,000 requests ("
+                          << static_cast<double>(during) / 100000.0 << " per request)";
+    server.stop();
+    server.wait();
+#endif
+}
+
+}  // namespace
+}  // namespace nexure::net
