@@ -23,8 +23,11 @@ constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kAcceptRetryNs = 100 * kMs;  // back-off after EMFILE/ENFILE/ENOMEM
 constexpr std::string_view kServerLine = "Server: NexureJS\r\n";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-// Output buffers larger than this are given back when a connection goes idle or closes.
+// Output buffers larger than this are freed, not kept, when a connection's output drains.
 constexpr size_t kKeepBufferBytes = 64 * 1024;
+// Drained output buffers a worker keeps for reuse (each <= kKeepBufferBytes, usually 256 B to a
+// few KiB): enough for every busy connection of a loaded worker.
+constexpr size_t kSpareBuffers = 4096;
 
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
 
@@ -58,6 +61,7 @@ Result<void> WorkerServer::init() {
                                    config_.recv_buffer_size);
     if (!r) return r;
     connections_.reserve(1024);
+    spare_buffers_.reserve(kSpareBuffers);
     flush_list_.reserve(1024);
     rearm_list_.reserve(256);
     schedule_date_tick();
@@ -250,6 +254,7 @@ void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noe
     if (r.outcome == http::RequestParser::Outcome::kError) {
         write_error(c, r.error_status, r.head_request);
     } else if (r.send_continue) {
+        take_output_buffer(c);
         c->out.append(kContinue);
     }
     if (!c->out.empty()) queue_flush(c);
@@ -336,6 +341,7 @@ void WorkerServer::write_response(Connection* c, const http::Response& res, bool
                          (type.empty() ? 0 : type.size() + 16) + extra.size() +
                          (no_body ? 0 : 18 + length_digits.size()) + connection.size() + 2 +
                          (head_only ? 0 : body.size());
+    take_output_buffer(c);
     char* out = c->out.prepare(total);
     char* p = out;
     p = put(p, status_line);
@@ -418,9 +424,29 @@ void WorkerServer::on_send(const io_uring_cqe& cqe) noexcept {
     after_output_drained(c);
 }
 
+// Output buffers circulate through a per-worker free list: a connection takes one when it has a
+// response to write and gives both back once its output has drained, so an idle keep-alive
+// connection holds no buffer at all while the request path still never calls malloc once the
+// list holds enough buffers for the busy connections.
+void WorkerServer::take_output_buffer(Connection* c) noexcept {
+    if (c->out.capacity() != 0 || spare_buffers_.empty()) return;
+    c->out.swap(spare_buffers_.back());
+    spare_buffers_.pop_back();
+}
+
+void WorkerServer::give_back(alloc::ByteBuffer& buffer) noexcept {
+    if (buffer.capacity() == 0) return;
+    buffer.clear();
+    if (buffer.capacity() > kKeepBufferBytes || spare_buffers_.size() >= kSpareBuffers) {
+        buffer.release();
+        return;
+    }
+    spare_buffers_.push_back(std::move(buffer));  // capacity reserved at init: no allocation
+}
+
 void WorkerServer::after_output_drained(Connection* c) noexcept {
-    if (c->sending.capacity() > kKeepBufferBytes) c->sending.release();
-    if (c->out.capacity() > kKeepBufferBytes) c->out.release();
+    give_back(c->sending);
+    if (c->out.empty()) give_back(c->out);
     if (c->reading_paused) {
         c->reading_paused = false;
         if (!c->recv_armed) rearm_list_.push_back(c);
@@ -471,10 +497,8 @@ void WorkerServer::maybe_release(Connection* c) noexcept {
     c->fd = -1;
     ++c->generation;
     c->parser.reset();
-    c->out.clear();
-    c->sending.clear();
-    if (c->out.capacity() > kKeepBufferBytes) c->out.release();
-    if (c->sending.capacity() > kKeepBufferBytes) c->sending.release();
+    give_back(c->out);
+    give_back(c->sending);
     free_slots_.push_back(c->slot);
     --live_;
 }

@@ -61,6 +61,8 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     void start_send(Connection* c) noexcept;
     void submit_send(Connection* c) noexcept;
     void after_output_drained(Connection* c) noexcept;
+    void take_output_buffer(Connection* c) noexcept;
+    void give_back(alloc::ByteBuffer& buffer) noexcept;
     void start_linger(Connection* c) noexcept;
     void close_connection(Connection* c) noexcept;
     void maybe_release(Connection* c) noexcept;
@@ -93,9 +95,10 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     std::vector<std::unique_ptr<Connection>> connections_;  // slab: index == slot
     std::vector<uint32_t> free_slots_;
     uint32_t live_ = 0;
-    std::vector<Connection*> flush_list_;  // connections with output queued this turn
-    std::vector<Connection*> rearm_list_;  // connections whose multishot recv ended
-    Connection* current_ = nullptr;        // the connection being parsed (for on_request)
+    std::vector<alloc::ByteBuffer> spare_buffers_;  // drained output buffers, for reuse
+    std::vector<Connection*> flush_list_;           // connections with output queued this turn
+    std::vector<Connection*> rearm_list_;           // connections whose multishot recv ended
+    Connection* current_ = nullptr;                 // the connection being parsed (for on_request)
     unsigned handler_errors_reported_ = 0;
 };
 
