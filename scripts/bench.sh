@@ -81,28 +81,9 @@ start_nexure() {
 }
 
 start_nginx() {
-    local dir="$work/nginx"
-    mkdir -p "$dir"
     server_port=$(nx_free_port)
-    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$server_port#g" \
-        "$NX_ROOT/bench/nginx/nginx.conf.in" >"$dir/nginx.conf"
-    nx_spawn server_pid "$dir/stdout.log" "$dir/stderr.log" \
-        "${NX_PIN_SERVER[@]}" nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf"
-    if ! nx_wait_port "$server_port" 10 "$server_pid"; then
-        cat "$dir/stderr.log" "$dir/error.log" >&2 2>/dev/null || true
-        return 1
-    fi
-    # The master opens the socket before it forks the worker: wait for the worker to exist so
-    # that its CPU time is counted from the start.
-    local deadline=$(($(nx_now_us) + 10000000))
-    until pgrep -P "$server_pid" >/dev/null; do
-        (($(nx_now_us) < deadline)) || {
-            nx_warn "nginx started no worker process"
-            return 1
-        }
-        sleep 0.05
-    done
-    server_version=$(nginx -v 2>&1 | sed -E 's#.*nginx/##')
+    nx_start_nginx server_pid "$work/nginx" "$server_port" 10 "${NX_PIN_SERVER[@]}" || return 1
+    server_version=$(nx_nginx_version)
 }
 
 # --- measurements -------------------------------------------------------------------------------

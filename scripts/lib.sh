@@ -386,3 +386,176 @@ nx_wrk_errors_text() {
     joined=$(printf '%s, ' "${parts[@]}")
     printf '%s\n' "${joined%, }"
 }
+
+# ---------------------------------------------------------------------------------------------
+# Reports: JSON strings, medians, what the figures were measured on
+
+# nx_json_str STRING: prints STRING as a JSON string literal.
+nx_json_str() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\t'/\\t}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\r'/\\r}
+    printf '"%s"' "$s"
+}
+
+# nx_median VALUES...: prints the median of the numbers ("null" entries are skipped; the mean of
+# the two middle ones for an even count), or "null" when there are none.
+nx_median() {
+    printf '%s\n' "$@" | grep -v '^null$' | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) print "null"; else if (NR % 2) printf "%.10g\n", v[(NR + 1) / 2];
+              else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# nx_host_info: sets NX_KERNEL, NX_CPU_MODEL, NX_NPROC, NX_GIT_COMMIT (full hash or "unknown")
+# and NX_GIT_DIRTY (true when tracked files differ from HEAD, else false) for result files.
+nx_host_info() {
+    NX_KERNEL=$(uname -r)
+    NX_CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+    if [[ -z $NX_CPU_MODEL ]]; then
+        NX_CPU_MODEL=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }' || true)
+    fi
+    NX_CPU_MODEL=${NX_CPU_MODEL:-unknown}
+    NX_NPROC=$(nproc 2>/dev/null || printf '1')
+    NX_GIT_COMMIT=$(git -C "$NX_ROOT" rev-parse --verify -q HEAD 2>/dev/null || printf 'unknown')
+    NX_GIT_DIRTY=false
+    if [[ -n $(git -C "$NX_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+        NX_GIT_DIRTY=true
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Memory
+
+# nx_rss_kib PID: prints the resident set size of process PID in KiB (VmRSS of
+# /proc/PID/status). Prints 0 and fails if the process is gone.
+nx_rss_kib() {
+    local key value unit
+    while read -r key value unit; do
+        if [[ $key == VmRSS: ]]; then
+            printf '%s\n' "$value"
+            return 0
+        fi
+    done 2>/dev/null <"/proc/$1/status"
+    printf '0\n'
+    return 1
+}
+
+# nx_rss_kib_sum PID...: prints the sum of nx_rss_kib over the PIDs (pages shared between them
+# count once per process); fails if any of them is gone.
+nx_rss_kib_sum() {
+    local pid kib sum=0 status=0
+    for pid in "$@"; do
+        kib=$(nx_rss_kib "$pid") || status=1
+        sum=$((sum + kib))
+    done
+    printf '%s\n' "$sum"
+    return "$status"
+}
+
+# nx_settled_rss_kib VAR TIMEOUT_S PID...: reads nx_rss_kib_sum of the PIDs every 200 ms until two
+# reads in a row are equal, and stores that value in VAR. Fails, with the last value in VAR, when
+# the RSS is still moving after TIMEOUT_S seconds or a process is gone.
+nx_settled_rss_kib() {
+    local _nx_var=$1 _nx_timeout=$2
+    shift 2
+    local _nx_deadline=$(($(nx_now_us) + _nx_timeout * 1000000))
+    local _nx_prev _nx_cur
+    _nx_prev=$(nx_rss_kib_sum "$@") || {
+        printf -v "$_nx_var" '%s' "$_nx_prev"
+        return 1
+    }
+    while :; do
+        sleep 0.2
+        _nx_cur=$(nx_rss_kib_sum "$@") || {
+            printf -v "$_nx_var" '%s' "$_nx_cur"
+            return 1
+        }
+        if ((_nx_cur == _nx_prev)); then
+            printf -v "$_nx_var" '%s' "$_nx_cur"
+            return 0
+        fi
+        if (($(nx_now_us) > _nx_deadline)); then
+            printf -v "$_nx_var" '%s' "$_nx_cur"
+            return 1
+        fi
+        _nx_prev=$_nx_cur
+    done
+}
+
+# nx_tcp_mem_pages: prints the kernel's memory for all TCP sockets of the host, in pages (the
+# "mem" field of the TCP line of /proc/net/sockstat), or "null" if it cannot be read.
+nx_tcp_mem_pages() {
+    local pages
+    pages=$(awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) }' \
+        /proc/net/sockstat 2>/dev/null || true)
+    if nx_is_uint "$pages"; then
+        printf '%s\n' "$pages"
+    else
+        printf 'null\n'
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# File descriptor limits
+
+# nx_setup_nofile NEED: sets NX_NOFILE_LIMIT to the descriptor limit processes started with the
+# NX_NOFILE_PREFIX command prefix (prlimit, which execs the command, so PIDs are kept) get: 65536,
+# or the current hard limit when that is lower and cannot be raised (raising it needs
+# CAP_SYS_RESOURCE). Dies when that is less than NEED.
+nx_setup_nofile() {
+    local need=$1 want=65536 hard
+    nx_require prlimit
+    hard=$(ulimit -Hn)
+    if [[ $hard == unlimited ]]; then
+        hard=$(cat /proc/sys/fs/nr_open 2>/dev/null || printf '1048576')
+    fi
+    if ((hard >= want)) || prlimit --nofile="$want:$want" true 2>/dev/null; then
+        NX_NOFILE_LIMIT=$want
+    else
+        NX_NOFILE_LIMIT=$hard
+    fi
+    if ((NX_NOFILE_LIMIT < need)); then
+        nx_die "$need file descriptors are needed per process, but the hard RLIMIT_NOFILE is" \
+            "$hard and cannot be raised here (that needs root with CAP_SYS_RESOURCE); raise it" \
+            "(ulimit -Hn, /etc/security/limits.conf, the container's ulimits) or use fewer"
+    fi
+    NX_NOFILE_PREFIX=(prlimit --nofile="$NX_NOFILE_LIMIT:$NX_NOFILE_LIMIT")
+}
+
+# ---------------------------------------------------------------------------------------------
+# The reference nginx (bench/nginx/nginx.conf.in)
+
+# nx_start_nginx PIDVAR DIR PORT TIMEOUT_S [WRAPPER...]: writes the reference configuration for
+# PORT into DIR (created if needed), starts nginx's master in the foreground under the WRAPPER
+# commands (taskset, prlimit: commands that exec theirs), waits until PORT accepts connections and
+# the master has forked its worker, and stores the master's PID. Logs are in DIR.
+nx_start_nginx() {
+    local _nx_pidvar=$1 _nx_dir=$2 _nx_port=$3 _nx_timeout=$4
+    shift 4
+    mkdir -p "$_nx_dir"
+    sed -e "s#@DIR@#$_nx_dir#g" -e "s#@PORT@#$_nx_port#g" \
+        "$NX_ROOT/bench/nginx/nginx.conf.in" >"$_nx_dir/nginx.conf"
+    local _nx_mpid
+    nx_spawn _nx_mpid "$_nx_dir/stdout.log" "$_nx_dir/stderr.log" \
+        "$@" nginx -p "$_nx_dir/" -e "$_nx_dir/error.log" -c "$_nx_dir/nginx.conf"
+    printf -v "$_nx_pidvar" '%s' "$_nx_mpid"
+    if ! nx_wait_port "$_nx_port" "$_nx_timeout" "$_nx_mpid"; then
+        cat "$_nx_dir/stderr.log" "$_nx_dir/error.log" >&2 2>/dev/null || true
+        return 1
+    fi
+    # The master opens the socket before it forks the worker.
+    local _nx_deadline=$(($(nx_now_us) + _nx_timeout * 1000000))
+    until pgrep -P "$_nx_mpid" >/dev/null; do
+        if (($(nx_now_us) > _nx_deadline)); then
+            nx_warn "nginx started no worker process within ${_nx_timeout}s"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# nx_nginx_version: prints the version of the nginx on PATH (e.g. 1.22.1).
+nx_nginx_version() { nginx -v 2>&1 | sed -E 's#.*nginx/##'; }
