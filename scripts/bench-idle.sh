@@ -45,14 +45,7 @@ for var in CONNECTIONS ROUNDS; do
 done
 CONNECTIONS=$((10#$CONNECTIONS))
 ROUNDS=$((10#$ROUNDS))
-read -r -a servers <<<"$SERVERS"
-((${#servers[@]} > 0)) || nx_die "SERVERS is empty"
-for server in "${servers[@]}"; do
-    [[ $server == nexure || $server == nginx ]] ||
-        nx_die "unknown server '$server' in SERVERS (known: nexure nginx)"
-done
-want_nexure=0
-[[ " ${servers[*]} " == *" nexure "* ]] && want_nexure=1
+nx_parse_servers
 
 nx_install_traps
 
@@ -373,18 +366,8 @@ json="$RESULTS_DIR/idle-$stamp.json"
         sep=', '
     done
     printf '},\n'
-    printf '  "failures": ['
-    sep=''
-    for f in "${failures[@]}"; do
-        printf '%s%s' "$sep" "$(nx_json_str "$f")"
-        sep=', '
-    done
-    printf ']\n}\n'
+    printf '  "failures": %s\n}\n' "$(nx_json_strings "${failures[@]}")"
 } >"$json"
 printf '\nResults written to %s\n' "${json#"$NX_ROOT"/}"
 
-if ((${#failures[@]} > 0)); then
-    nx_warn "problems during the run:"
-    printf '  - %s\n' "${failures[@]}" >&2
-    exit 1
-fi
+nx_exit_on_failures "${failures[@]}"

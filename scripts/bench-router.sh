@@ -201,11 +201,7 @@ done
 
 # --- report -------------------------------------------------------------------------------------
 # median VALUES...: the median of numbers, or "null" when there are none.
-median() {
-    printf '%s\n' "$@" | grep -v '^null$' | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR == 0) print "null"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
-              else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+median() { nx_fmt3 "$(nx_median "$@")"; }
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
         if (a == "null" || b == "null" || b + 0 == 0) print "null"; else printf "%.2f", a / b }'
@@ -244,15 +240,6 @@ if ((ROUNDS > 1)); then
 fi
 
 # --- JSON -------------------------------------------------------------------------------------
-json_str() {
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\t'/\\t}
-    s=${s//$'\n'/\\n}
-    printf '"%s"' "$s"
-}
-
 # json_medians NAME: {"static": ..., "param": ..., "miss": ...}, the medians of NAME.
 json_medians() {
     printf '{"static": %s, "param": %s, "miss": %s}' "${med[$1/static]}" "${med[$1/param]}" \
@@ -260,28 +247,22 @@ json_medians() {
 }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-[[ -n $cpu_model ]] || cpu_model=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
-git_commit=$(git -C "$NX_ROOT" rev-parse --verify -q HEAD 2>/dev/null || printf 'unknown')
-git_dirty=false
-if [[ -n $(git -C "$NX_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-    git_dirty=true
-fi
+nx_host_info
 
 mkdir -p "$RESULTS_DIR"
 json="$RESULTS_DIR/router-$stamp.json"
 {
     printf '{\n'
-    printf '  "timestamp": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "kernel": %s,\n' "$(json_str "$(uname -r)")"
-    printf '  "cpu_model": %s,\n' "$(json_str "${cpu_model:-unknown}")"
+    printf '  "timestamp": %s,\n' "$(nx_json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+    printf '  "kernel": %s,\n' "$(nx_json_str "$NX_KERNEL")"
+    printf '  "cpu_model": %s,\n' "$(nx_json_str "$NX_CPU_MODEL")"
     printf '  "nproc": %s,\n' "$cpus"
-    printf '  "node": %s,\n' "$(json_str "$(node --version)")"
-    printf '  "find_my_way_version": %s,\n' "$(json_str "$fmw_version")"
-    printf '  "git_commit": %s,\n' "$(json_str "$git_commit")"
-    printf '  "git_dirty": %s,\n' "$git_dirty"
+    printf '  "node": %s,\n' "$(nx_json_str "$(node --version)")"
+    printf '  "find_my_way_version": %s,\n' "$(nx_json_str "$fmw_version")"
+    printf '  "git_commit": %s,\n' "$(nx_json_str "$NX_GIT_COMMIT")"
+    printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
     printf '  "pinned": %s,\n' "$( ((${#PIN[@]} > 0)) && echo true || echo false)"
-    printf '  "pinning": %s,\n' "$(json_str "$pin_note")"
+    printf '  "pinning": %s,\n' "$(nx_json_str "$pin_note")"
     printf '  "rounds": %s,\n  "fmw_seconds_per_kind": %s,\n' "$ROUNDS" "$FMW_SECONDS"
     printf '  "routes": %s,\n' "${res[fmw/1/routes]}"
     printf '  "lookups": {"static": %s, "param": %s, "miss": %s},\n' "$n_static" "$n_param" "$n_miss"
@@ -304,18 +285,8 @@ json="$RESULTS_DIR/router-$stamp.json"
         outer=','
     done
     printf '\n  },\n'
-    printf '  "failures": ['
-    sep=''
-    for f in "${failures[@]}"; do
-        printf '%s%s' "$sep" "$(json_str "$f")"
-        sep=', '
-    done
-    printf ']\n}\n'
+    printf '  "failures": %s\n}\n' "$(nx_json_strings "${failures[@]}")"
 } >"$json"
 printf '\nResults written to %s\n' "${json#"$NX_ROOT"/}"
 
-if ((${#failures[@]} > 0)); then
-    nx_warn "problems during the run:"
-    printf '  - %s\n' "${failures[@]}" >&2
-    exit 1
-fi
+nx_exit_on_failures "${failures[@]}"

@@ -36,14 +36,7 @@ for var in DURATION CONNECTIONS PIPELINE WARMUP ROUNDS; do
         nx_die "$var must be a positive integer, got '${!var}'"
     fi
 done
-read -r -a servers <<<"$SERVERS"
-((${#servers[@]} > 0)) || nx_die "SERVERS is empty"
-for server in "${servers[@]}"; do
-    [[ $server == nexure || $server == nginx ]] ||
-        nx_die "unknown server '$server' in SERVERS (known: nexure nginx)"
-done
-want_nexure=0
-[[ " ${servers[*]} " == *" nexure "* ]] && want_nexure=1
+nx_parse_servers
 
 nx_install_traps
 
@@ -194,11 +187,7 @@ for row in "${rows[@]}"; do
 done
 
 # median VALUES...: the median of numbers ("null" entries are skipped), or "null".
-median() {
-    printf '%s\n' "$@" | grep -v '^null$' | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR == 0) print "null"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
-              else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+median() { nx_fmt3 "$(nx_median "$@")"; }
 if ((ROUNDS > 1)); then
     printf '\nMedians over %s rounds:\n\n' "$ROUNDS"
     printf '| server | workload | req/s | µs CPU/req |\n|--------|----------|------:|-----------:|\n'
@@ -240,38 +229,23 @@ for row in "${rows[@]}"; do
 done
 
 # --- JSON -------------------------------------------------------------------------------------
-json_str() {
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    s=${s//$'\t'/\\t}
-    s=${s//$'\n'/\\n}
-    printf '"%s"' "$s"
-}
-
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-[[ -n $cpu_model ]] || cpu_model=$(lscpu 2>/dev/null | awk -F': *' '/^Model name/ { print $2; exit }')
-git_commit=$(git -C "$NX_ROOT" rev-parse --verify -q HEAD 2>/dev/null || printf 'unknown')
-git_dirty=false
-if [[ -n $(git -C "$NX_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-    git_dirty=true
-fi
+nx_host_info
 wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
 
 mkdir -p "$RESULTS_DIR"
 json="$RESULTS_DIR/bench-$stamp.json"
 {
     printf '{\n'
-    printf '  "timestamp": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "kernel": %s,\n' "$(json_str "$(uname -r)")"
-    printf '  "cpu_model": %s,\n' "$(json_str "${cpu_model:-unknown}")"
-    printf '  "nproc": %s,\n' "$(nproc)"
-    printf '  "git_commit": %s,\n' "$(json_str "$git_commit")"
-    printf '  "git_dirty": %s,\n' "$git_dirty"
-    printf '  "wrk_version": %s,\n' "$(json_str "$wrk_version")"
+    printf '  "timestamp": %s,\n' "$(nx_json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+    printf '  "kernel": %s,\n' "$(nx_json_str "$NX_KERNEL")"
+    printf '  "cpu_model": %s,\n' "$(nx_json_str "$NX_CPU_MODEL")"
+    printf '  "nproc": %s,\n' "$NX_NPROC"
+    printf '  "git_commit": %s,\n' "$(nx_json_str "$NX_GIT_COMMIT")"
+    printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
+    printf '  "wrk_version": %s,\n' "$(nx_json_str "$wrk_version")"
     printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
-    printf '  "pinning": %s,\n' "$(json_str "$NX_PIN_NOTE")"
+    printf '  "pinning": %s,\n' "$(nx_json_str "$NX_PIN_NOTE")"
     printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n  "rounds": %s,\n' \
         "$DURATION" "$CONNECTIONS" "$PIPELINE" "$ROUNDS"
     printf '  "clk_tck": %s,\n' "$clk_tck"
@@ -283,8 +257,8 @@ json="$RESULTS_DIR/bench-$stamp.json"
         bound=false
         if wrk_bound "${res[$key/wrk_cpu_pct]}"; then bound=true; fi
         printf '%s\n    {"server": %s, "version": %s, "workload": %s, ' "$sep" \
-            "$(json_str "$server")" "$(json_str "${res[$server/version]}")" \
-            "$(json_str "$workload")"
+            "$(nx_json_str "$server")" "$(nx_json_str "${res[$server/version]}")" \
+            "$(nx_json_str "$workload")"
         printf '"round": %s, ' "$round"
         printf '"requests": %s, "req_per_sec": %s, "server_cpu_ticks": %s, ' \
             "${res[$key/requests]}" "${res[$key/rps]}" "${res[$key/ticks]}"
@@ -302,18 +276,8 @@ json="$RESULTS_DIR/bench-$stamp.json"
     printf '"plain_cpu_us_per_req": %s, ' "$cpu_ratio"
     printf '"pipelined_req_per_sec_per_round": [%s], ' "$(IFS=,; echo "${rps_ratios[*]}")"
     printf '"plain_cpu_us_per_req_per_round": [%s]},\n' "$(IFS=,; echo "${cpu_ratios[*]}")"
-    printf '  "failures": ['
-    sep=''
-    for f in "${failures[@]}"; do
-        printf '%s%s' "$sep" "$(json_str "$f")"
-        sep=', '
-    done
-    printf ']\n}\n'
+    printf '  "failures": %s\n}\n' "$(nx_json_strings "${failures[@]}")"
 } >"$json"
 printf '\nResults written to %s\n' "${json#"$NX_ROOT"/}"
 
-if ((${#failures[@]} > 0)); then
-    nx_warn "problems during the run:"
-    printf '  - %s\n' "${failures[@]}" >&2
-    exit 1
-fi
+nx_exit_on_failures "${failures[@]}"

@@ -559,3 +559,43 @@ nx_start_nginx() {
 
 # nx_nginx_version: prints the version of the nginx on PATH (e.g. 1.22.1).
 nx_nginx_version() { nginx -v 2>&1 | sed -E 's#.*nginx/##'; }
+
+# nx_fmt3 VALUE: VALUE with three decimals, or "null" as is (for medians and ratios in reports).
+nx_fmt3() {
+    if [[ $1 == null ]]; then printf 'null'; else printf '%.3f' "$1"; fi
+}
+
+# nx_parse_servers: splits $SERVERS into the array `servers` (each must be nexure or nginx) and
+# sets want_nexure=1 when nexure is among them. Dies with a message otherwise.
+nx_parse_servers() {
+    # shellcheck disable=SC2153 # SERVERS is the caller's setting
+    read -r -a servers <<<"$SERVERS"
+    ((${#servers[@]} > 0)) || nx_die "SERVERS is empty"
+    local s
+    for s in "${servers[@]}"; do
+        [[ $s == nexure || $s == nginx ]] ||
+            nx_die "unknown server '$s' in SERVERS (known: nexure nginx)"
+    done
+    want_nexure=0
+    [[ " ${servers[*]} " == *" nexure "* ]] && want_nexure=1
+    return 0
+}
+
+# nx_json_strings STRINGS...: a JSON array of the strings ([] when there are none).
+nx_json_strings() {
+    local sep='' s
+    printf '['
+    for s in "$@"; do
+        printf '%s%s' "$sep" "$(nx_json_str "$s")"
+        sep=', '
+    done
+    printf ']'
+}
+
+# nx_exit_on_failures FAILURES...: when there are any, lists them on stderr and exits 1.
+nx_exit_on_failures() {
+    (($# == 0)) && return 0
+    nx_warn "problems during the run:"
+    printf '  - %s\n' "$@" >&2
+    exit 1
+}
