@@ -313,7 +313,6 @@ if [[ -n ${med[nexure]:-} && ${med[nexure]} != null ]]; then
 fi
 
 # --- JSON -------------------------------------------------------------------------------------
-nx_host_info
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 nginx_version=""
 ! nx_have nginx || nginx_version=$(nx_nginx_version)
@@ -322,12 +321,7 @@ mkdir -p "$RESULTS_DIR"
 json="$RESULTS_DIR/idle-$stamp.json"
 {
     printf '{\n'
-    printf '  "timestamp": %s,\n' "$(nx_json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "kernel": %s,\n' "$(nx_json_str "$NX_KERNEL")"
-    printf '  "cpu_model": %s,\n' "$(nx_json_str "$NX_CPU_MODEL")"
-    printf '  "nproc": %s,\n' "$NX_NPROC"
-    printf '  "git_commit": %s,\n' "$(nx_json_str "$NX_GIT_COMMIT")"
-    printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
+    nx_json_host_fields
     printf '  "nginx_version": %s,\n' "$(nx_json_str "$nginx_version")"
     printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
     printf '  "pinning": %s,\n' "$(nx_json_str "$pin_note")"

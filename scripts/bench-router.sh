@@ -247,20 +247,14 @@ json_medians() {
 }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-nx_host_info
 
 mkdir -p "$RESULTS_DIR"
 json="$RESULTS_DIR/router-$stamp.json"
 {
     printf '{\n'
-    printf '  "timestamp": %s,\n' "$(nx_json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "kernel": %s,\n' "$(nx_json_str "$NX_KERNEL")"
-    printf '  "cpu_model": %s,\n' "$(nx_json_str "$NX_CPU_MODEL")"
-    printf '  "nproc": %s,\n' "$cpus"
+    nx_json_host_fields
     printf '  "node": %s,\n' "$(nx_json_str "$(node --version)")"
     printf '  "find_my_way_version": %s,\n' "$(nx_json_str "$fmw_version")"
-    printf '  "git_commit": %s,\n' "$(nx_json_str "$NX_GIT_COMMIT")"
-    printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
     printf '  "pinned": %s,\n' "$( ((${#PIN[@]} > 0)) && echo true || echo false)"
     printf '  "pinning": %s,\n' "$(nx_json_str "$pin_note")"
     printf '  "rounds": %s,\n  "fmw_seconds_per_kind": %s,\n' "$ROUNDS" "$FMW_SECONDS"

@@ -230,19 +230,13 @@ done
 
 # --- JSON -------------------------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-nx_host_info
 wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
 
 mkdir -p "$RESULTS_DIR"
 json="$RESULTS_DIR/bench-$stamp.json"
 {
     printf '{\n'
-    printf '  "timestamp": %s,\n' "$(nx_json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-    printf '  "kernel": %s,\n' "$(nx_json_str "$NX_KERNEL")"
-    printf '  "cpu_model": %s,\n' "$(nx_json_str "$NX_CPU_MODEL")"
-    printf '  "nproc": %s,\n' "$NX_NPROC"
-    printf '  "git_commit": %s,\n' "$(nx_json_str "$NX_GIT_COMMIT")"
-    printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
+    nx_json_host_fields
     printf '  "wrk_version": %s,\n' "$(nx_json_str "$wrk_version")"
     printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
     printf '  "pinning": %s,\n' "$(nx_json_str "$NX_PIN_NOTE")"

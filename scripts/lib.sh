@@ -560,6 +560,19 @@ nx_start_nginx() {
 # nx_nginx_version: prints the version of the nginx on PATH (e.g. 1.22.1).
 nx_nginx_version() { nginx -v 2>&1 | sed -E 's#.*nginx/##'; }
 
+# nx_json_host_fields: the fields every result file starts with (timestamp, kernel, cpu_model,
+# nproc, git_commit, git_dirty), one per line, indented two spaces, each ending with a comma.
+# Calls nx_host_info.
+nx_json_host_fields() {
+    nx_host_info
+    printf '  "timestamp": %s,\n' "$(nx_json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+    printf '  "kernel": %s,\n' "$(nx_json_str "$NX_KERNEL")"
+    printf '  "cpu_model": %s,\n' "$(nx_json_str "$NX_CPU_MODEL")"
+    printf '  "nproc": %s,\n' "$NX_NPROC"
+    printf '  "git_commit": %s,\n' "$(nx_json_str "$NX_GIT_COMMIT")"
+    printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
+}
+
 # nx_fmt3 VALUE: VALUE with three decimals, or "null" as is (for medians and ratios in reports).
 nx_fmt3() {
     if [[ $1 == null ]]; then printf 'null'; else printf '%.3f' "$1"; fi
