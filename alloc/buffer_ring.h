@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "alloc/numa.h"
 #include "alloc/result.h"
 
 namespace nexure::alloc {
@@ -25,15 +26,19 @@ class BufferRing {
     BufferRing& operator=(const BufferRing&) = delete;
 
     // `count` must be a power of two <= 32768. Registers the ring as buffer group `group_id`.
-    Result<void> init(io_uring* ring, uint16_t group_id, unsigned count, unsigned size);
+    // The buffers are placed on NUMA node `node` (-1: wherever the kernel's policy puts them).
+    Result<void> init(io_uring* ring, uint16_t group_id, unsigned count, unsigned size,
+                      int node = -1);
 
     uint16_t group() const noexcept { return group_; }
     unsigned buffer_size() const noexcept { return size_; }
     unsigned count() const noexcept { return count_; }
-    char* buffer(uint16_t bid) noexcept { return base_ + static_cast<size_t>(bid) * size_; }
+    char* buffer(uint16_t bid) noexcept { return pool_.data() + static_cast<size_t>(bid) * size_; }
     // Whether the kernel accepted MADV_HUGEPAGE for the pool (THP "madvise" or "always" mode).
-    bool huge_pages_requested() const noexcept { return huge_pages_; }
-    size_t mapped_bytes() const noexcept { return buffer_bytes_; }
+    bool huge_pages_requested() const noexcept { return pool_.huge_pages(); }
+    size_t mapped_bytes() const noexcept { return pool_.size(); }
+    // The node the buffers were bound to, or -1 (see Mapping::node()).
+    int node() const noexcept { return pool_.node(); }
 
     // Gives buffer `bid` back to the kernel (visible after the next publish()).
     void recycle(uint16_t bid) noexcept {
@@ -51,15 +56,13 @@ class BufferRing {
   private:
     io_uring* uring_ = nullptr;
     io_uring_buf_ring* ring_ = nullptr;
-    char* base_ = nullptr;
+    Mapping pool_;
     size_t ring_bytes_ = 0;
-    size_t buffer_bytes_ = 0;
     unsigned count_ = 0;
     unsigned size_ = 0;
     int pending_ = 0;
     uint16_t group_ = 0;
     bool registered_ = false;
-    bool huge_pages_ = false;
 };
 
 }  // namespace nexure::alloc

@@ -3,6 +3,11 @@
 // Owned by one thread. clear() keeps the allocation so a buffer reused per request or per
 // connection stops allocating once it has grown to its working size; release() gives it back.
 // Pointers into it stay valid until the next call that may grow it (append/prepare/reserve).
+//
+// A buffer may also write into memory it does not own (adopt(): a send slab, for instance). It
+// never frees that memory; when it must grow past it, it moves its bytes to the heap and from
+// then on owns its storage like any other buffer. The owner of the adopted memory decides when it
+// may be reused (for a send slab: when the connection's output has drained).
 #pragma once
 
 #include <cstddef>
@@ -18,14 +23,14 @@ namespace nexure::alloc {
 class ByteBuffer {
   public:
     ByteBuffer() = default;
-    ~ByteBuffer() { std::free(data_); }
+    ~ByteBuffer() { free_owned(); }
     ByteBuffer(ByteBuffer&& other) noexcept
         : data_(std::exchange(other.data_, nullptr)),
           size_(std::exchange(other.size_, 0)),
           capacity_(std::exchange(other.capacity_, 0)) {}
     ByteBuffer& operator=(ByteBuffer&& other) noexcept {
         if (this != &other) {
-            std::free(data_);
+            free_owned();
             data_ = std::exchange(other.data_, nullptr);
             size_ = std::exchange(other.size_, 0);
             capacity_ = std::exchange(other.capacity_, 0);
@@ -38,15 +43,26 @@ class ByteBuffer {
     char* data() noexcept { return data_; }
     const char* data() const noexcept { return data_; }
     size_t size() const noexcept { return size_; }
-    size_t capacity() const noexcept { return capacity_; }
+    size_t capacity() const noexcept { return capacity_ & ~kAdopted; }
+    // Whether the bytes live in adopted memory (see adopt()).
+    bool adopted() const noexcept { return (capacity_ & kAdopted) != 0; }
     bool empty() const noexcept { return size_ == 0; }
     std::string_view view() const noexcept { return {data_, size_}; }
 
     void clear() noexcept { size_ = 0; }
+    // Frees owned storage, or forgets adopted memory.
     void release() noexcept {
-        std::free(data_);
+        free_owned();
         data_ = nullptr;
         size_ = capacity_ = 0;
+    }
+    // Writes into `capacity` bytes at `memory`, which this buffer will never free. The buffer
+    // must hold no storage (capacity() == 0).
+    void adopt(char* memory, size_t capacity) noexcept {
+        NEXURE_ASSERT(capacity_ == 0 && capacity < kAdopted);
+        data_ = memory;
+        size_ = 0;
+        capacity_ = capacity | kAdopted;
     }
     void swap(ByteBuffer& other) noexcept {
         std::swap(data_, other.data_);
@@ -56,7 +72,7 @@ class ByteBuffer {
 
     // Returns room for `n` more bytes at the end; commit() the part that was written.
     char* prepare(size_t n) noexcept {
-        if (__builtin_expect(capacity_ - size_ < n, 0)) grow(size_ + n);
+        if (__builtin_expect(capacity() - size_ < n, 0)) grow(size_ + n);
         return data_ + size_;
     }
     void commit(size_t n) noexcept { size_ += n; }
@@ -76,16 +92,31 @@ class ByteBuffer {
     }
 
     void reserve(size_t n) noexcept {
-        if (n > capacity_) grow(n);
+        if (n > capacity()) grow(n);
     }
 
   private:
+    // The top bit of capacity_ marks adopted memory (no buffer gets near 2^63 bytes).
+    static constexpr size_t kAdopted = size_t{1} << (sizeof(size_t) * 8 - 1);
+
+    void free_owned() noexcept {
+        if (!adopted()) std::free(data_);
+    }
+
     [[gnu::cold, gnu::noinline]] void grow(size_t need) noexcept {
-        size_t cap = capacity_ < 256 ? 256 : capacity_;
+        size_t cap = capacity() < 256 ? 256 : capacity();
         while (cap < need)
             cap *= 2;
-        void* p = std::realloc(data_, cap);
-        NEXURE_CHECK(p != nullptr);  // out of memory is not survivable here
+        void* p;
+        if (adopted()) {
+            // Leave the adopted memory: copy to the heap; the memory's owner reclaims it.
+            p = std::malloc(cap);
+            NEXURE_CHECK(p != nullptr);
+            if (size_ != 0) std::memcpy(p, data_, size_);
+        } else {
+            p = std::realloc(data_, cap);
+            NEXURE_CHECK(p != nullptr);  // out of memory is not survivable here
+        }
         data_ = static_cast<char*>(p);
         capacity_ = cap;
     }

@@ -5,6 +5,9 @@ find_package(PkgConfig REQUIRED)
 # liburing (liburing-dev)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 
+# libnuma (libnuma-dev): NUMA topology and memory placement.
+pkg_check_modules(NUMA REQUIRED IMPORTED_TARGET numa)
+
 # llhttp (node-llhttp ships the generated C sources, not a library): compiled here once.
 foreach(src llhttp.c api.c http.c)
   if(NOT EXISTS ${NEXURE_LLHTTP_DIR}/${src})

@@ -4,6 +4,9 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace nexure::alloc {
 namespace {
@@ -155,6 +158,181 @@ TEST(ByteBuffer, SwapExchangesContentAndCapacity) {
     EXPECT_EQ(b.view(), "first");
     EXPECT_EQ(a.capacity(), cap_b);
     EXPECT_EQ(b.capacity(), cap_a);
+}
+
+// adopt(): memory the buffer writes into but never frees. The memory comes from inside a vector
+// the test owns (an interior pointer: a stray free() of it aborts, under ASan or glibc alike).
+class AdoptedMemory {
+  public:
+    static constexpr size_t kOffset = 64;
+    explicit AdoptedMemory(size_t capacity) : bytes_(kOffset + capacity + kOffset, '#') {}
+    char* memory() { return bytes_.data() + kOffset; }
+    // The guard bytes before and after the adopted span were never written.
+    bool guards_intact() const {
+        const size_t n = bytes_.size();
+        for (size_t i = 0; i < kOffset; ++i) {
+            if (bytes_[i] != '#' || bytes_[n - 1 - i] != '#') return false;
+        }
+        return true;
+    }
+    std::string_view span(size_t n) const { return {bytes_.data() + kOffset, n}; }
+
+  private:
+    std::vector<char> bytes_;
+};
+
+TEST(ByteBufferAdopt, WritesGoToTheAdoptedMemory) {
+    AdoptedMemory mem(128);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 128);
+    EXPECT_TRUE(b.adopted());
+    EXPECT_EQ(b.data(), mem.memory());
+    EXPECT_EQ(b.capacity(), 128u);
+    EXPECT_EQ(b.size(), 0u);
+    b.append("HTTP/1.1 200 OK\r\n");
+    EXPECT_EQ(b.data(), mem.memory());
+    EXPECT_EQ(mem.span(17), "HTTP/1.1 200 OK\r\n");
+    char* room = b.prepare(100);
+    EXPECT_EQ(room, mem.memory() + 17);
+    std::memcpy(room, "abc", 3);
+    b.commit(3);
+    EXPECT_EQ(b.view(), "HTTP/1.1 200 OK\r\nabc");
+    EXPECT_TRUE(b.adopted());
+    EXPECT_TRUE(mem.guards_intact());
+}
+
+TEST(ByteBufferAdopt, FillingTheAdoptedMemoryExactlyStaysInIt) {
+    AdoptedMemory mem(64);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 64);
+    b.append(std::string(64, 'x'));
+    EXPECT_TRUE(b.adopted());
+    EXPECT_EQ(b.data(), mem.memory());
+    EXPECT_EQ(b.capacity(), 64u);
+    EXPECT_EQ(mem.span(64), std::string(64, 'x'));
+    EXPECT_TRUE(mem.guards_intact());
+}
+
+TEST(ByteBufferAdopt, GrowingPastItMovesToTheHeapWithContentPreserved) {
+    AdoptedMemory mem(32);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 32);
+    b.append("0123456789");
+    b.append(std::string(100, 'y'));  // 110 > 32
+    EXPECT_FALSE(b.adopted());
+    EXPECT_NE(b.data(), mem.memory());
+    EXPECT_GE(b.capacity(), 110u);
+    EXPECT_EQ(b.view(), "0123456789" + std::string(100, 'y'));
+    // The adopted memory kept what was written to it, and nothing was written past it.
+    EXPECT_EQ(mem.span(10), "0123456789");
+    EXPECT_TRUE(mem.guards_intact());
+    // From here on an ordinary buffer: it keeps growing and frees its heap storage itself.
+    b.append(std::string(5000, 'z'));
+    EXPECT_EQ(b.size(), 5110u);
+    EXPECT_FALSE(b.adopted());
+}
+
+TEST(ByteBufferAdopt, ReserveBeyondTheAdoptedMemoryMovesToTheHeap) {
+    AdoptedMemory mem(256);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 256);
+    b.append("keep");
+    b.reserve(200);  // fits: stays
+    EXPECT_TRUE(b.adopted());
+    EXPECT_EQ(b.data(), mem.memory());
+    b.reserve(1000);
+    EXPECT_FALSE(b.adopted());
+    EXPECT_GE(b.capacity(), 1000u);
+    EXPECT_EQ(b.view(), "keep");
+}
+
+TEST(ByteBufferAdopt, DestructionAndReleaseNeverFreeTheAdoptedMemory) {
+    AdoptedMemory mem(128);
+    {
+        ByteBuffer b;
+        b.adopt(mem.memory(), 128);
+        b.append("still here");
+    }  // a free() of the interior pointer would abort here
+    EXPECT_EQ(mem.span(10), "still here");
+    EXPECT_TRUE(mem.guards_intact());
+
+    ByteBuffer b;
+    b.adopt(mem.memory(), 128);
+    b.append("again");
+    b.release();
+    EXPECT_FALSE(b.adopted());
+    EXPECT_EQ(b.data(), nullptr);
+    EXPECT_EQ(b.capacity(), 0u);
+    EXPECT_EQ(b.size(), 0u);
+    EXPECT_EQ(mem.span(10), "again here");
+    // After release it is an ordinary buffer again.
+    b.append("heap");
+    EXPECT_FALSE(b.adopted());
+    EXPECT_NE(b.data(), mem.memory());
+    EXPECT_EQ(b.view(), "heap");
+}
+
+TEST(ByteBufferAdopt, ClearKeepsWritingIntoTheAdoptedMemory) {
+    AdoptedMemory mem(64);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 64);
+    b.append("first");
+    b.clear();
+    EXPECT_TRUE(b.adopted());
+    EXPECT_EQ(b.capacity(), 64u);
+    b.append("second");
+    EXPECT_EQ(b.data(), mem.memory());
+    EXPECT_EQ(mem.span(6), "second");
+}
+
+TEST(ByteBufferAdopt, ConsumeFrontWorksInAdoptedMemory) {
+    AdoptedMemory mem(64);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 64);
+    b.append("0123456789");
+    b.consume_front(4);
+    EXPECT_EQ(b.view(), "456789");
+    EXPECT_EQ(b.data(), mem.memory());
+    EXPECT_TRUE(b.adopted());
+}
+
+TEST(ByteBufferAdopt, MovingAndSwappingCarryTheAdoptedState) {
+    AdoptedMemory mem(64);
+    ByteBuffer a;
+    a.adopt(mem.memory(), 64);
+    a.append("adopted");
+    ByteBuffer b(std::move(a));
+    EXPECT_TRUE(b.adopted());
+    EXPECT_EQ(b.data(), mem.memory());
+    EXPECT_EQ(b.capacity(), 64u);
+    EXPECT_FALSE(a.adopted());  // NOLINT(bugprone-use-after-move): specified state
+
+    ByteBuffer heap;
+    heap.append("owned");
+    heap.swap(b);
+    EXPECT_TRUE(heap.adopted());
+    EXPECT_EQ(heap.view(), "adopted");
+    EXPECT_FALSE(b.adopted());
+    EXPECT_EQ(b.view(), "owned");
+
+    // Move-assigning over an adopted buffer must not free the adopted memory either.
+    heap = std::move(b);
+    EXPECT_FALSE(heap.adopted());
+    EXPECT_EQ(heap.view(), "owned");
+    EXPECT_EQ(mem.span(7), "adopted");
+    EXPECT_TRUE(mem.guards_intact());
+}
+
+TEST(ByteBufferAdopt, AnEmptyAdoptedSpanGrowsOnFirstAppend) {
+    AdoptedMemory mem(0);
+    ByteBuffer b;
+    b.adopt(mem.memory(), 0);
+    EXPECT_TRUE(b.adopted());
+    EXPECT_EQ(b.capacity(), 0u);
+    b.append("x");
+    EXPECT_FALSE(b.adopted());
+    EXPECT_EQ(b.view(), "x");
+    EXPECT_TRUE(mem.guards_intact());
 }
 
 }  // namespace
