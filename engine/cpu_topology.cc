@@ -3,6 +3,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "alloc/numa.h"
+
 namespace nexure::engine {
 
 CpuTopology CpuTopology::detect() {
@@ -19,7 +23,18 @@ CpuTopology CpuTopology::detect() {
         for (long cpu = 0; cpu < (n > 0 ? n : 1); ++cpu)
             topo.cpus_.push_back(static_cast<int>(cpu));
     }
+    topo.nodes_.reserve(topo.cpus_.size());
+    for (int cpu : topo.cpus_)
+        topo.nodes_.push_back(alloc::numa_node_of_cpu(cpu));
     return topo;
+}
+
+unsigned CpuTopology::node_count() const noexcept {
+    std::vector<int> seen;
+    for (int n : nodes_) {
+        if (std::find(seen.begin(), seen.end(), n) == seen.end()) seen.push_back(n);
+    }
+    return static_cast<unsigned>(seen.size());
 }
 
 }  // namespace nexure::engine

@@ -88,8 +88,9 @@ Result<void> Engine::start(HandlerFactory factory, bool block_signals) {
     auto shared_factory = std::make_shared<HandlerFactory>(std::move(factory));
     for (unsigned i = 0; i < n; ++i) {
         auto slot = std::make_unique<Slot>();
-        slot->worker =
-            std::make_unique<Worker>(i, config_.pin_threads ? topo.cpu_for_worker(i) : -1);
+        slot->worker = config_.pin_threads ? std::make_unique<Worker>(i, topo.cpu_for_worker(i),
+                                                                      topo.node_for_worker(i))
+                                           : std::make_unique<Worker>(i, -1, -1);
         Slot* raw = slot.get();
         slot->thread =
             std::thread([this, raw, shared_factory] { worker_main(raw, shared_factory.get()); });

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "alloc/numa.h"
+
 namespace nexure::engine {
 
 namespace {
@@ -22,9 +24,10 @@ uint64_t Worker::monotonic_ns() noexcept {
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-Worker::Worker(unsigned index, int cpu) noexcept
+Worker::Worker(unsigned index, int cpu, int node) noexcept
     : index_(index),
       cpu_(cpu),
+      node_(node),
       timers_(kTickNs, monotonic_ns()),
       drain_timer_(on_drain_deadline, this) {
     now_ns_ = monotonic_ns();
@@ -44,6 +47,12 @@ Result<void> Worker::init(const RingOptions& options) {
             return Error{rc, "cannot pin worker " + std::to_string(index_) + " to CPU " +
                                  std::to_string(cpu_) + ": " + std::strerror(rc)};
         }
+    }
+    if (node_ >= 0) {
+        // Whatever this thread allocates from here on (the ring, malloc's pages) prefers the
+        // worker's node; the pools and buffers bind their memory to it explicitly as well.
+        // Best-effort: without NUMA support there is nothing to prefer.
+        (void)alloc::numa_prefer_node(node_);
     }
     Result<void> ring = ring_.init(options);
     if (!ring) return ring;

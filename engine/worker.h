@@ -34,12 +34,14 @@ class WorkerHandler {
 
 class Worker {
   public:
-    Worker(unsigned index, int cpu) noexcept;
+    // `cpu` < 0: not pinned; `node` < 0: memory placed by the kernel's default policy.
+    Worker(unsigned index, int cpu, int node = -1) noexcept;
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    // On the worker's own thread: pins it (when cpu >= 0), sets up the ring and the doorbell.
+    // On the worker's own thread: pins it (when cpu >= 0), makes its node the thread's preferred
+    // memory node (when node >= 0), sets up the ring and the doorbell.
     Result<void> init(const RingOptions& options);
 
     // Runs the loop until a stop was requested and the handler is drained, or `drain_timeout_ns`
@@ -53,6 +55,8 @@ class Worker {
     TimerWheel& timers() noexcept { return timers_; }
     unsigned index() const noexcept { return index_; }
     int cpu() const noexcept { return cpu_; }
+    // The NUMA node the worker's memory goes to (-1: not placed).
+    int node() const noexcept { return node_; }
     // CLOCK_MONOTONIC at the start of the current loop turn.
     uint64_t now_ns() const noexcept { return now_ns_; }
     bool stopping() const noexcept { return stopping_; }
@@ -65,6 +69,7 @@ class Worker {
 
     unsigned index_;
     int cpu_;
+    int node_;
     Ring ring_;
     TimerWheel timers_;
     Timer drain_timer_;
