@@ -56,6 +56,29 @@ struct Server::Impl {
     }
 };
 
+namespace {
+
+// One per `per` connections, rounded up to a power of two within [lo, hi].
+unsigned budget_share(uint32_t connections, unsigned per, unsigned lo, unsigned hi) noexcept {
+    const uint64_t want = (static_cast<uint64_t>(connections) + per - 1) / per;
+    unsigned n = lo;
+    while (n < want && n < hi)
+        n <<= 1;
+    return n;
+}
+
+}  // namespace
+
+unsigned ServerConfig::recv_buffers() const noexcept {
+    return recv_buffer_count != 0 ? recv_buffer_count
+                                  : budget_share(max_connections_per_worker, 32, 64, 4096);
+}
+
+unsigned ServerConfig::send_buffers() const noexcept {
+    return send_buffer_count != 0 ? send_buffer_count
+                                  : budget_share(max_connections_per_worker, 64, 32, 4096);
+}
+
 Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
 Server::~Server() {

@@ -42,7 +42,8 @@ struct ServerConfig {
     http::Limits limits;
     // Routing: strict trailing slash and case-sensitive by default (net/router/README.md).
     router::RouterOptions routing;
-    // Connections one worker holds at once; new ones beyond this are closed at accept.
+    // Connections one worker holds at once. At the cap the worker stops accepting (new
+    // connections wait in the listen backlog) until one of its connections closes.
     uint32_t max_connections_per_worker = 16384;
     // A connection with no bytes received for this long is closed (408 if mid-request).
     uint32_t idle_timeout_ms = 60'000;
@@ -55,14 +56,33 @@ struct ServerConfig {
     // the peer has read them (backpressure: a client that pipelines without reading cannot grow
     // the server's memory without bound).
     size_t max_pending_output = 1024 * 1024;
-    // Provided receive buffers per worker (a power of two) and their size in bytes. The kernel
-    // takes them in ring order, so every buffer of the pool is touched in turn: a pool on one
-    // transparent huge page (512 x 4 KiB = 2 MiB) costs measurably less per request than a large
-    // one on 4 KiB pages (see alloc/README.md). Requests larger than one buffer are stitched.
-    unsigned recv_buffer_count = 512;
+    // Provided receive buffers per worker (a power of two; 0: sized from the connection budget,
+    // see recv_buffers()) and their size in bytes. The kernel takes them in ring order, so every
+    // buffer of the pool is touched in turn: a pool on one transparent huge page (512 x 4 KiB =
+    // 2 MiB) costs measurably less per request than a large one on 4 KiB pages (see
+    // alloc/README.md). Requests larger than one buffer are stitched.
+    unsigned recv_buffer_count = 0;
     unsigned recv_buffer_size = 4 * 1024;
+    // Send slabs per worker (0: sized from the connection budget, see send_buffers()) and their
+    // size (a multiple of 64, at least 1 KiB). Responses are written into a slab; output that
+    // outgrows its slab, or finds none free, moves to the heap (alloc/README.md).
+    unsigned send_buffer_count = 0;
+    unsigned send_buffer_size = 16 * 1024;
+    // Register the send slabs and use fixed-buffer sends where the kernel supports them.
+    bool fixed_sends = true;
     int listen_backlog = 4096;
     engine::RingMode ring_mode = engine::RingMode::kAuto;
+
+    // The receive buffer count in effect: recv_buffer_count, or when 0 one buffer per 32
+    // connections of the budget, as a power of two from 64 to 4096 (512 for the default 16384).
+    // A buffer is held only from a receive's completion until its bytes are parsed, in the same
+    // loop turn, so this bounds receives completing per turn, not connections; when more
+    // complete at once, the rest wait one turn (ENOBUFS, re-armed), they are not lost.
+    unsigned recv_buffers() const noexcept;
+    // The send slab count in effect: send_buffer_count, or when 0 one slab per 64 connections of
+    // the budget, as a power of two from 32 to 4096 (256 x 16 KiB = 4 MiB for the default). A
+    // connection holds a slab only while it has output queued or in flight.
+    unsigned send_buffers() const noexcept;
 };
 
 class Server {

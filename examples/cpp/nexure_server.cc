@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "alloc/numa.h"
+#include "alloc/send_buffers.h"
 #include "net/server.h"
 
 #ifndef NEXURE_MALLOC_NAME
@@ -36,13 +38,19 @@ void usage(FILE* out) {
         "  --ring-mode MODE       auto | defer | coop | plain (default auto)\n"
         "  --drain-timeout-ms N   graceful-stop limit for in-flight requests (default 10000)\n"
         "  --idle-timeout-ms N    close connections idle this long (default 60000)\n"
-        "  --recv-buffers N       provided receive buffers per worker, a power of two (default "
+        "  --max-connections N    connections per worker; at the cap accepting pauses (default "
         "%u)\n"
+        "  --recv-buffers N       provided receive buffers per worker, a power of two (default: "
+        "from the connection budget, %u)\n"
         "  --recv-buffer-size N   bytes per receive buffer (default %u)\n"
+        "  --send-buffers N       send slabs per worker (default: from the connection budget, %u)\n"
+        "  --send-buffer-size N   bytes per send slab, a multiple of 64 (default %u)\n"
+        "  --no-fixed-sends       never register send slabs for fixed-buffer sends\n"
         "  --version              print the version and the allocator it was built with\n"
         "  --help                 this text\n",
-        nexure::net::ServerConfig{}.recv_buffer_count,
-        nexure::net::ServerConfig{}.recv_buffer_size);
+        nexure::net::ServerConfig{}.max_connections_per_worker,
+        nexure::net::ServerConfig{}.recv_buffers(), nexure::net::ServerConfig{}.recv_buffer_size,
+        nexure::net::ServerConfig{}.send_buffers(), nexure::net::ServerConfig{}.send_buffer_size);
 }
 
 // Appends `s` as the inside of a JSON string.
@@ -92,7 +100,13 @@ int main(int argc, char** argv) {
             usage(stdout);
             return 0;
         } else if (arg == "--version") {
-            std::printf("nexure-server %s\nallocator: %s\n", NEXURE_VERSION, NEXURE_MALLOC_NAME);
+            std::string why;
+            const bool fixed = nexure::alloc::SendBuffers::kernel_supports_fixed_send(&why);
+            std::printf(
+                "nexure-server %s\nallocator: %s\nnuma nodes: %d%s\nfixed-buffer sends: %s (%s)\n",
+                NEXURE_VERSION, NEXURE_MALLOC_NAME, nexure::alloc::numa_node_count(),
+                nexure::alloc::numa_supported() ? "" : " (no NUMA support)", fixed ? "yes" : "no",
+                why.c_str());
             return 0;
         } else if (arg == "--host") {
             if (value == nullptr) {
@@ -113,6 +127,17 @@ int main(int argc, char** argv) {
         } else if (arg == "--idle-timeout-ms") {
             need(86'400'000);
             config.idle_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--max-connections") {
+            need(1u << 24);
+            config.max_connections_per_worker = static_cast<uint32_t>(n);
+        } else if (arg == "--send-buffers") {
+            need(65535);
+            config.send_buffer_count = static_cast<unsigned>(n);
+        } else if (arg == "--send-buffer-size") {
+            need(1u << 24);
+            config.send_buffer_size = static_cast<unsigned>(n);
+        } else if (arg == "--no-fixed-sends") {
+            config.fixed_sends = false;
         } else if (arg == "--recv-buffers") {
             need(32768);
             config.recv_buffer_count = static_cast<unsigned>(n);
@@ -153,10 +178,14 @@ int main(int argc, char** argv) {
     });
 
     const int rc = server.run([](const nexure::net::Server& s) {
+        const bool fixed =
+            s.config().fixed_sends && nexure::alloc::SendBuffers::kernel_supports_fixed_send();
         std::printf(
-            "nexure-server listening on http://%s:%u (%u threads, io_uring %s, allocator %s)\n",
+            "nexure-server listening on http://%s:%u (%u threads, io_uring %s, allocator "
+            "%s, %s sends)\n",
             s.address().c_str(), s.port(), s.threads(),
-            nexure::engine::ring_mode_name(s.ring_mode()), NEXURE_MALLOC_NAME);
+            nexure::engine::ring_mode_name(s.ring_mode()), NEXURE_MALLOC_NAME,
+            fixed ? "fixed-buffer" : "plain");
         std::fflush(stdout);
     });
     if (rc == 0) std::printf("nexure-server stopped\n");

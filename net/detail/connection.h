@@ -1,5 +1,6 @@
-// Connection: the state of one accepted socket. Lives in its worker's slab (stable address, slot
-// index reused with a new generation) and is touched only by that worker.
+// Connection: the state of one accepted socket. Lives in its worker's connection pool
+// (alloc::Pool: stable address, slot index = pool index, reused with a new generation) and is
+// touched only by that worker.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +13,16 @@ namespace nexure::net::detail {
 
 class WorkerServer;
 
+inline constexpr uint16_t kNoSlab = UINT16_MAX;  // == alloc::SendBuffers::kNone
+
 struct Connection {
     int fd = -1;
     uint32_t slot = 0;
     uint32_t generation = 0;  // bumped on every free; stale completions carry an older one
+    // The send slabs (alloc::SendBuffers) `out` and `sending` were given, or kNoSlab. A slab
+    // stays with its buffer until the output drains, even if the bytes outgrew it.
+    uint16_t out_slab = kNoSlab;
+    uint16_t sending_slab = kNoSlab;
     WorkerServer* owner = nullptr;
 
     http::RequestParser parser;

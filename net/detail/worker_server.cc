@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <new>
+#include <utility>
 
 #include "net/http/status.h"
 
@@ -25,9 +27,11 @@ constexpr std::string_view kServerLine = "Server: NexureJS\r\n";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // Output buffers larger than this are freed, not kept, when a connection's output drains.
 constexpr size_t kKeepBufferBytes = 64 * 1024;
-// Drained output buffers a worker keeps for reuse (each <= kKeepBufferBytes, usually 256 B to a
-// few KiB): enough for every busy connection of a loaded worker.
-constexpr size_t kSpareBuffers = 4096;
+// Drained heap output buffers a worker keeps for reuse (each <= kKeepBufferBytes). Most output
+// goes to send slabs; these serve what outgrows a slab or finds none free.
+constexpr size_t kSpareBuffers = 256;
+// Connections per pool block: 256 x 256 bytes = one 64 KiB mapping per step of growth.
+constexpr uint32_t kConnectionsPerBlock = 256;
 
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
 
@@ -43,24 +47,45 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
       shared_(shared),
       config_(shared.config),
       listen_fd_(listen_fd),
-      parse_(shared.config.limits),
+      parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
       date_timer_(on_date_tick, this),
-      accept_retry_timer_(on_accept_retry, this) {}
+      accept_retry_timer_(on_accept_retry, this),
+      connections_(alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
+                                      .max_objects = shared.config.max_connections_per_worker,
+                                      .node = worker.node()},
+                   [this](void* where, uint32_t index) {
+                       auto* c = ::new (where) Connection();
+                       c->slot = index;
+                       c->owner = this;
+                       c->timer.set_callback(on_connection_timer, c);
+                   }) {}
 
 WorkerServer::~WorkerServer() {
     // The loop has ended; whatever is still open is closed synchronously here.
-    for (auto& c : connections_) {
-        if (c->fd >= 0) close(c->fd);
-        c->fd = -1;
-    }
+    connections_.for_each_live([](Connection& c) {
+        if (c.fd >= 0) close(c.fd);
+        c.fd = -1;
+    });
+    for (uint32_t i = 0; i < parked_count_; ++i)
+        close(parked_[(parked_head_ + i) % kMaxParked]);
     if (listen_fd_ >= 0) close(listen_fd_);
 }
 
 Result<void> WorkerServer::init() {
-    Result<void> r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffer_count,
-                                   config_.recv_buffer_size);
+    Result<void> r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffers(),
+                                   config_.recv_buffer_size, worker_.node());
     if (!r) return r;
-    connections_.reserve(1024);
+    r = send_.init(worker_.ring().raw(),
+                   alloc::SendBuffers::Options{.count = config_.send_buffers(),
+                                               .size = config_.send_buffer_size,
+                                               .node = worker_.node(),
+                                               .allow_fixed = config_.fixed_sends});
+    if (!r) return r;
+    if (config_.fixed_sends && send_.mode() == alloc::SendBuffers::Mode::kPlain &&
+        alloc::SendBuffers::kernel_supports_fixed_send()) {
+        // The kernel could, but the registration failed: say so once per worker.
+        std::fprintf(stderr, "nexure: worker %u: %s\n", worker_.index(), send_.mode_note().c_str());
+    }
     spare_buffers_.reserve(kSpareBuffers);
     flush_list_.reserve(1024);
     rearm_list_.reserve(256);
@@ -86,7 +111,7 @@ void WorkerServer::on_date_tick(void* arg) noexcept {
 
 void WorkerServer::on_accept_retry(void* arg) noexcept {
     auto* self = static_cast<WorkerServer*>(arg);
-    if (!self->stopping_ && !self->accept_armed_) self->arm_accept();
+    self->resume_accept();
 }
 
 void WorkerServer::on_connection_timer(void* arg) noexcept {
@@ -128,12 +153,7 @@ void WorkerServer::arm_accept() noexcept {
 void WorkerServer::on_accept(const io_uring_cqe& cqe) noexcept {
     if ((cqe.flags & IORING_CQE_F_MORE) == 0) accept_armed_ = false;
     if (cqe.res >= 0) {
-        const int fd = cqe.res;
-        if (stopping_ || live_ >= config_.max_connections_per_worker) {
-            close(fd);  // over the cap (or shutting down): refuse rather than degrade everyone
-        } else {
-            open_connection(fd);
-        }
+        admit(cqe.res);
     } else if (!accept_armed_ && !stopping_ &&
                (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM ||
                 cqe.res == -ENOBUFS)) {
@@ -145,29 +165,60 @@ void WorkerServer::on_accept(const io_uring_cqe& cqe) noexcept {
         if (stopping_) {
             if (listen_fd_ >= 0) close(listen_fd_);
             listen_fd_ = -1;
-        } else if (!accept_retry_timer_.armed()) {
+        } else if (!accept_paused_ && !accept_retry_timer_.armed()) {
             arm_accept();
         }
     }
 }
 
-Connection* WorkerServer::open_connection(int fd) noexcept {
-    Connection* c;
-    if (!free_slots_.empty()) {
-        c = connections_[free_slots_.back()].get();
-        free_slots_.pop_back();
+// At the connection cap: stop taking connections off the listen queue. Waiting clients stay in
+// the kernel's backlog (and beyond it, their SYNs are retried by TCP) until a connection closes.
+void WorkerServer::pause_accept() noexcept {
+    if (accept_paused_) return;
+    accept_paused_ = true;
+    if (accept_armed_) {
+        io_uring_sqe* sqe = worker_.ring().get_sqe();
+        io_uring_prep_cancel64(sqe, make_tag(kAccept, 0, 0), 0);
+        io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    }
+}
+
+// Also the accept retry timer's action, so it must not check that timer.
+void WorkerServer::resume_accept() noexcept {
+    accept_paused_ = false;
+    if (!stopping_ && !accept_armed_) arm_accept();
+}
+
+void WorkerServer::admit(int fd) noexcept {
+    if (stopping_) {
+        close(fd);
+    } else if (live_ < config_.max_connections_per_worker && parked_count_ == 0) {
+        if (open_connection(fd) == nullptr) close(fd);  // out of memory: see open_connection
+    } else if (parked_count_ < kMaxParked) {
+        // Over the cap: the multishot accept had taken it before the cancellation took effect.
+        parked_[(parked_head_ + parked_count_++) % kMaxParked] = fd;
+        pause_accept();
     } else {
-        connections_.push_back(std::make_unique<Connection>());
-        c = connections_.back().get();
-        c->slot = static_cast<uint32_t>(connections_.size() - 1);
-        c->owner = this;
-        c->timer.set_callback(on_connection_timer, c);
+        close(fd);  // more early arrivals than places to park them: refuse, never queue unboundedly
+    }
+}
+
+Connection* WorkerServer::open_connection(int fd) noexcept {
+    Connection* c = connections_.acquire();
+    if (c == nullptr) {
+        pause_accept();
+        if (live_ == 0) {
+            // Not the cap: the pool could not map a block (out of memory) and no close will
+            // resume accepting, so try again shortly.
+            worker_.timers().schedule(&accept_retry_timer_, worker_.now_ns() + kAcceptRetryNs);
+        }
+        return nullptr;
     }
     c->fd = fd;
     c->sent = 0;
     c->recv_armed = c->send_in_flight = c->queued = false;
     c->close_after_flush = c->lingering = c->peer_eof = c->closing = c->reading_paused = false;
-    ++live_;
+    if (++live_ >= config_.max_connections_per_worker) pause_accept();
     arm_recv(c);
     c->last_active_ns = worker_.now_ns();
     worker_.timers().schedule(&c->timer, c->last_active_ns + config_.idle_timeout_ms * kMs);
@@ -176,8 +227,8 @@ Connection* WorkerServer::open_connection(int fd) noexcept {
 
 Connection* WorkerServer::lookup(uint64_t user_data) noexcept {
     const OpTag tag = OpTag::unpack(user_data);
-    if (tag.slot >= connections_.size()) return nullptr;
-    Connection* c = connections_[tag.slot].get();
+    if (!connections_.valid(tag.slot)) return nullptr;
+    Connection* c = &connections_.at(tag.slot);
     if ((c->generation & OpTag::kGenerationMask) != tag.generation || c->fd < 0) return nullptr;
     return c;
 }
@@ -385,6 +436,7 @@ void WorkerServer::queue_flush(Connection* c) noexcept {
 
 void WorkerServer::start_send(Connection* c) noexcept {
     c->sending.swap(c->out);
+    std::swap(c->sending_slab, c->out_slab);
     c->out.clear();
     c->sent = 0;
     submit_send(c);
@@ -392,8 +444,8 @@ void WorkerServer::start_send(Connection* c) noexcept {
 
 void WorkerServer::submit_send(Connection* c) noexcept {
     io_uring_sqe* sqe = worker_.ring().get_sqe();
-    io_uring_prep_send(sqe, c->fd, c->sending.data() + c->sent, c->sending.size() - c->sent,
-                       MSG_NOSIGNAL);
+    send_.prep_send(sqe, c->fd, c->sending.data() + c->sent, c->sending.size() - c->sent,
+                    MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, make_tag(kSend, c->generation, c->slot));
     c->send_in_flight = true;
 }
@@ -429,12 +481,27 @@ void WorkerServer::on_send(const io_uring_cqe& cqe) noexcept {
 // connection holds no buffer at all while the request path still never calls malloc once the
 // list holds enough buffers for the busy connections.
 void WorkerServer::take_output_buffer(Connection* c) noexcept {
-    if (c->out.capacity() != 0 || spare_buffers_.empty()) return;
-    c->out.swap(spare_buffers_.back());
-    spare_buffers_.pop_back();
+    if (c->out.capacity() != 0) return;
+    const uint16_t slab = send_.acquire();
+    if (slab != alloc::SendBuffers::kNone) {
+        c->out.adopt(send_.slab(slab), send_.slab_size());
+        c->out_slab = slab;
+    } else if (!spare_buffers_.empty()) {
+        // Every slab is in use: a heap buffer instead (allocated here only when none is spare).
+        c->out.swap(spare_buffers_.back());
+        spare_buffers_.pop_back();
+    }
 }
 
-void WorkerServer::give_back(alloc::ByteBuffer& buffer) noexcept {
+void WorkerServer::give_back(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept {
+    if (slab != kNoSlab) {
+        send_.release(slab);
+        slab = kNoSlab;
+    }
+    if (buffer.adopted()) {
+        buffer.release();  // forgets the slab memory
+        return;
+    }
     if (buffer.capacity() == 0) return;
     buffer.clear();
     if (buffer.capacity() > kKeepBufferBytes || spare_buffers_.size() >= kSpareBuffers) {
@@ -445,8 +512,8 @@ void WorkerServer::give_back(alloc::ByteBuffer& buffer) noexcept {
 }
 
 void WorkerServer::after_output_drained(Connection* c) noexcept {
-    give_back(c->sending);
-    if (c->out.empty()) give_back(c->out);
+    give_back(c->sending, c->sending_slab);
+    if (c->out.empty()) give_back(c->out, c->out_slab);
     if (c->reading_paused) {
         c->reading_paused = false;
         if (!c->recv_armed) rearm_list_.push_back(c);
@@ -496,11 +563,20 @@ void WorkerServer::maybe_release(Connection* c) noexcept {
     io_uring_sqe_set_data64(sqe, kIgnoreTag);
     c->fd = -1;
     ++c->generation;
-    c->parser.reset();
-    give_back(c->out);
-    give_back(c->sending);
-    free_slots_.push_back(c->slot);
+    c->parser.reset(parse_);
+    give_back(c->out, c->out_slab);
+    give_back(c->sending, c->sending_slab);
+    connections_.release(c->slot);
     --live_;
+    if (parked_count_ != 0) {
+        // The freed place goes to the longest-waiting parked socket first.
+        const int fd = parked_[parked_head_];
+        parked_head_ = (parked_head_ + 1) % kMaxParked;
+        --parked_count_;
+        if (open_connection(fd) == nullptr) close(fd);
+    } else if (accept_paused_) {
+        resume_accept();
+    }
 }
 
 // ---- the loop's hooks -----------------------------------------------------------------------
@@ -530,6 +606,7 @@ void WorkerServer::on_turn_end() noexcept {
     }
     flush_list_.clear();
     buffers_.publish();
+    parse_.trim();
     for (Connection* c : rearm_list_) {
         if (c->fd >= 0 && !c->closing && !c->recv_armed && !c->reading_paused) arm_recv(c);
     }
@@ -538,6 +615,10 @@ void WorkerServer::on_turn_end() noexcept {
 
 void WorkerServer::on_stop_requested() noexcept {
     stopping_ = true;
+    for (; parked_count_ != 0; --parked_count_) {
+        close(parked_[parked_head_]);  // never read: nothing of theirs is in flight
+        parked_head_ = (parked_head_ + 1) % kMaxParked;
+    }
     worker_.timers().cancel(&accept_retry_timer_);
     if (accept_armed_) {
         io_uring_sqe* sqe = worker_.ring().get_sqe();
@@ -549,13 +630,13 @@ void WorkerServer::on_stop_requested() noexcept {
     }
     // Idle connections close now; busy ones after their current response (which says
     // "Connection: close").
-    for (auto& owned : connections_) {
-        Connection* c = owned.get();
-        if (c->fd < 0 || c->closing || c->lingering) continue;
+    connections_.for_each_live([this](Connection& conn) {
+        Connection* c = &conn;
+        if (c->fd < 0 || c->closing || c->lingering) return;
         const bool busy = c->parser.mid_request() || c->send_in_flight || !c->out.empty();
         if (!busy) close_connection(c);
         if (c->closing) maybe_release(c);
-    }
+    });
 }
 
 bool WorkerServer::drained() const noexcept {
@@ -564,13 +645,13 @@ bool WorkerServer::drained() const noexcept {
 
 void WorkerServer::on_drain_timeout() noexcept {
     unsigned open = 0;
-    for (auto& c : connections_) {
-        if (c->fd < 0) continue;
+    connections_.for_each_live([&open](Connection& c) {
+        if (c.fd < 0) return;
         // The ring's pending operations hold references to the socket, so close() alone would
         // not end the connection until the ring is gone; shutdown() ends it for the peer now.
-        shutdown(c->fd, SHUT_RDWR);
+        shutdown(c.fd, SHUT_RDWR);
         ++open;
-    }
+    });
     if (open > 0) {
         std::fprintf(stderr,
                      "nexure: worker %u: drain timeout, closing %u connection(s) still busy\n",

@@ -4,10 +4,13 @@
 // read-only router and handler table.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <vector>
 
 #include "alloc/buffer_ring.h"
+#include "alloc/pool.h"
+#include "alloc/send_buffers.h"
 #include "engine/worker.h"
 #include "net/detail/connection.h"
 #include "net/http/date_cache.h"
@@ -53,6 +56,7 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     void on_send(const io_uring_cqe& cqe) noexcept;
 
     Connection* open_connection(int fd) noexcept;
+    void admit(int fd) noexcept;
     Connection* lookup(uint64_t user_data) noexcept;
     void arm_recv(Connection* c) noexcept;
     void pause_reading(Connection* c) noexcept;
@@ -62,7 +66,9 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     void submit_send(Connection* c) noexcept;
     void after_output_drained(Connection* c) noexcept;
     void take_output_buffer(Connection* c) noexcept;
-    void give_back(alloc::ByteBuffer& buffer) noexcept;
+    void give_back(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept;
+    void pause_accept() noexcept;
+    void resume_accept() noexcept;
     void start_linger(Connection* c) noexcept;
     void close_connection(Connection* c) noexcept;
     void maybe_release(Connection* c) noexcept;
@@ -83,22 +89,31 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     const ServerConfig& config_;
     int listen_fd_;
     bool accept_armed_ = false;
+    bool accept_paused_ = false;  // at the connection cap: accept resumes when one closes
     bool stopping_ = false;
 
     alloc::BufferRing buffers_;
+    alloc::SendBuffers send_;
     http::ParseContext parse_;
     http::Response response_;
     http::DateCache date_;
     engine::Timer date_timer_;
     engine::Timer accept_retry_timer_;
 
-    std::vector<std::unique_ptr<Connection>> connections_;  // slab: index == slot
-    std::vector<uint32_t> free_slots_;
+    // Connection pool, capped at max_connections_per_worker; index == Connection::slot.
+    alloc::Pool<Connection> connections_;
     uint32_t live_ = 0;
-    std::vector<alloc::ByteBuffer> spare_buffers_;  // drained output buffers, for reuse
-    std::vector<Connection*> flush_list_;           // connections with output queued this turn
-    std::vector<Connection*> rearm_list_;           // connections whose multishot recv ended
-    Connection* current_ = nullptr;                 // the connection being parsed (for on_request)
+    // Sockets accepted at the cap, before the accept cancellation took effect: they wait here,
+    // unread, and are opened in arrival order as places free up (closed if this is full).
+    static constexpr uint32_t kMaxParked = 256;
+    std::array<int, kMaxParked> parked_{};
+    uint32_t parked_head_ = 0;
+    uint32_t parked_count_ = 0;
+    // Drained heap output buffers (output that outgrew its send slab or found none), for reuse.
+    std::vector<alloc::ByteBuffer> spare_buffers_;
+    std::vector<Connection*> flush_list_;  // connections with output queued this turn
+    std::vector<Connection*> rearm_list_;  // connections whose multishot recv ended
+    Connection* current_ = nullptr;        // the connection being parsed (for on_request)
     unsigned handler_errors_reported_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace nexure::net::http {
 
@@ -192,36 +193,64 @@ struct PartialMessage {
     Span body;
     std::vector<std::pair<Span, Span>> headers;
     alloc::ByteBuffer body_buffer;
+    uint32_t index = 0;  // in the context's pool
+
+    size_t retained() const noexcept {
+        return bytes.capacity() + body_buffer.capacity() +
+               headers.capacity() * sizeof(decltype(headers)::value_type);
+    }
 };
 
-ParseContext::ParseContext(const Limits& limits) : limits_(limits) {
+namespace {
+// Handlers' scratch memory rarely needs more than a few decoded strings; one 16 KiB chunk is
+// kept, a few more are cached for the odd request that needs them.
+constexpr size_t kScratchChunkBytes = 16 * 1024;
+constexpr size_t kScratchCachedChunks = 4;
+}  // namespace
+
+namespace {
+// Stitch states per pool block, and what free ones may keep: a buffer above kSpareBufferBytes is
+// always freed, and all together keep at most kRetainedBudget (the worker's memory for requests
+// spanning reads then stays bounded after a burst of them, whatever the pool's size).
+constexpr uint32_t kPartialsPerBlock = 64;
+constexpr size_t kSpareBufferBytes = 64 * 1024;
+constexpr size_t kRetainedBudget = 16 * 1024 * 1024;
+}  // namespace
+
+ParseContext::ParseContext(const Limits& limits, int node, uint32_t max_partials)
+    : limits_(limits),
+      scratch_chunks_(alloc::ChunkCache::Options{
+          .chunk_bytes = kScratchChunkBytes, .max_cached = kScratchCachedChunks, .node = node}),
+      scratch_(scratch_chunks_) {
+    request_.scratch_ = &scratch_;
+    partials_ = std::make_unique<alloc::Pool<PartialMessage>>(
+        alloc::PoolOptions{
+            .objects_per_block = kPartialsPerBlock, .max_objects = max_partials, .node = node},
+        [](void* where, uint32_t index) { (::new (where) PartialMessage())->index = index; });
     headers_.resize(limits.max_header_count == 0 ? 1 : limits.max_header_count);
 }
 
-ParseContext::~ParseContext() = default;
+ParseContext::~ParseContext() = default;  // after every RequestParser that used it
 
-namespace {
-// How many finished stitch states a worker keeps, and the largest buffer one may keep: enough for
-// every connection of a busy worker to span reads at once without growing memory for good.
-constexpr size_t kSparePartials = 256;
-constexpr size_t kSpareBufferBytes = 64 * 1024;
-}  // namespace
-
-std::unique_ptr<PartialMessage> ParseContext::take_partial() {
-    if (spare_partials_.empty()) return std::make_unique<PartialMessage>();
-    std::unique_ptr<PartialMessage> p = std::move(spare_partials_.back());
-    spare_partials_.pop_back();
+PartialMessage* ParseContext::take_partial() noexcept {
+    PartialMessage* p = partials_->acquire();
+    if (p != nullptr) retained_bytes_ -= p->retained();
     return p;
 }
 
-void ParseContext::give_back(std::unique_ptr<PartialMessage> partial) noexcept {
-    if (spare_partials_.size() >= kSparePartials) return;  // freed here
-    if (partial->bytes.capacity() > kSpareBufferBytes) partial->bytes.release();
-    if (partial->body_buffer.capacity() > kSpareBufferBytes) partial->body_buffer.release();
-    partial->bytes.clear();
-    partial->body_buffer.clear();
-    if (spare_partials_.capacity() == 0) spare_partials_.reserve(kSparePartials);
-    spare_partials_.push_back(std::move(partial));
+void ParseContext::give_back(PartialMessage* p) noexcept {
+    if (p->bytes.capacity() > kSpareBufferBytes) p->bytes.release();
+    if (p->body_buffer.capacity() > kSpareBufferBytes) p->body_buffer.release();
+    p->bytes.clear();
+    p->body_buffer.clear();
+    p->headers.clear();
+    if (retained_bytes_ + p->retained() > kRetainedBudget) {
+        p->bytes.release();
+        p->body_buffer.release();
+        std::vector<std::pair<PartialMessage::Span, PartialMessage::Span>>().swap(p->headers);
+    }
+    retained_bytes_ += p->retained();
+    partials_->release(p->index);
 }
 
 void ParseContext::clear_message() noexcept {
@@ -254,21 +283,22 @@ RequestParser::RequestParser() noexcept {
 
 RequestParser::~RequestParser() = default;
 
-void RequestParser::reset() noexcept {
+void RequestParser::reset(ParseContext& ctx) noexcept {
     llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
-    partial_.reset();
+    drop_partial(ctx);
 }
 
 void RequestParser::drop_partial(ParseContext& ctx) noexcept {
-    if (partial_) ctx.give_back(std::move(partial_));
+    if (partial_ != nullptr) ctx.give_back(std::exchange(partial_, nullptr));
 }
 
 size_t RequestParser::buffered_bytes() const noexcept {
     return partial_ ? partial_->bytes.size() : 0;
 }
 
-void RequestParser::park(ParseContext& ctx, const char* end) noexcept {
-    if (!partial_) partial_ = ctx.take_partial();
+bool RequestParser::park(ParseContext& ctx, const char* end) noexcept {
+    if (partial_ == nullptr) partial_ = ctx.take_partial();
+    if (partial_ == nullptr) return false;
     PartialMessage& p = *partial_;
     const char* start = ctx.msg_start_;
     auto span = [start](std::string_view v) {
@@ -292,6 +322,7 @@ void RequestParser::park(ParseContext& ctx, const char* end) noexcept {
         p.bytes.append(start, static_cast<size_t>(end - start));
     }
     p.parsed = p.bytes.size();
+    return true;
 }
 
 void RequestParser::resume(ParseContext& ctx) noexcept {
@@ -340,6 +371,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             const char* next = llhttp_get_error_pos(&parser_);
             llhttp_resume(&parser_);
             const bool go_on = sink.on_request(ctx.finish_message(parser_));
+            ctx.scratch_.reset();  // the response is queued: the handler's scratch goes, in O(1)
             ctx.clear_message();
             ctx.msg_start_ = next;
             pos = next;
@@ -375,7 +407,15 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         ctx.state_.continue_reported = true;
         result.send_continue = true;
     }
-    park(ctx, end);
+    if (!park(ctx, end)) {
+        // No stitch state could be had (the pool is at its cap or out of memory): this request
+        // cannot be continued. Tell the client, and close.
+        llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+        result.outcome = Outcome::kError;
+        result.error_status = 503;
+        result.send_continue = false;
+        return result;
+    }
     return result;
 }
 

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "alloc/byte_buffer.h"
+#include "alloc/pool.h"
+#include "alloc/region.h"
 #include "net/http/limits.h"
 #include "net/http/request.h"
 
@@ -39,12 +41,17 @@ class RequestSink {
 
 class ParseContext {
   public:
-    explicit ParseContext(const Limits& limits);
+    // `node`: the NUMA node for the scratch region and the stitch-state pool (-1: the kernel's
+    // default policy). `max_partials`: the most requests that may span reads at once (one per
+    // connection at most, so the worker's connection cap).
+    explicit ParseContext(const Limits& limits, int node = -1, uint32_t max_partials = 65536);
     ~ParseContext();
     ParseContext(const ParseContext&) = delete;
     ParseContext& operator=(const ParseContext&) = delete;
 
     const Limits& limits() const noexcept { return limits_; }
+    // Unmaps scratch chunks cached beyond the cap; call once per loop turn, off the hot path.
+    void trim() noexcept { scratch_chunks_.trim(); }
 
   private:
     friend class RequestParser;
@@ -76,12 +83,16 @@ class ParseContext {
     std::string_view body_;
     std::vector<Header> headers_;    // max_header_count entries, reused
     alloc::ByteBuffer body_buffer_;  // de-chunked body when it came in several pieces
+    // Request::scratch(): reset as soon as the sink has handled each request.
+    alloc::ChunkCache scratch_chunks_;
+    alloc::Region scratch_;
     Request request_;
-    // Stitch states of finished spanning requests, kept with their buffers so that requests
-    // spanning reads stop allocating once the worker has warmed up. Bounded: see parser.cc.
-    std::vector<std::unique_ptr<PartialMessage>> spare_partials_;
-    std::unique_ptr<PartialMessage> take_partial();
-    void give_back(std::unique_ptr<PartialMessage> partial) noexcept;
+    // Stitch states of requests that span reads, in a pool so that they stop allocating once the
+    // worker has warmed up. Free ones keep their buffers up to a byte budget (see parser.cc).
+    std::unique_ptr<alloc::Pool<PartialMessage>> partials_;
+    size_t retained_bytes_ = 0;  // buffer capacity held by free stitch states
+    PartialMessage* take_partial() noexcept;
+    void give_back(PartialMessage* partial) noexcept;
 };
 
 class RequestParser {
@@ -114,16 +125,18 @@ class RequestParser {
     // Bytes held for a partly received request.
     size_t buffered_bytes() const noexcept;
 
-    // Forget all state (for connection reuse).
-    void reset() noexcept;
+    // Forget all state (for connection reuse); a partly received request's stitch state goes
+    // back to `ctx`.
+    void reset(ParseContext& ctx) noexcept;
 
   private:
-    void park(ParseContext& ctx, const char* end) noexcept;
+    // Keeps the request in progress for the next read; false if no stitch state was available.
+    bool park(ParseContext& ctx, const char* end) noexcept;
     void resume(ParseContext& ctx) noexcept;
     void drop_partial(ParseContext& ctx) noexcept;
 
     llhttp_t parser_{};
-    std::unique_ptr<PartialMessage> partial_;
+    PartialMessage* partial_ = nullptr;  // from ctx's pool while a request spans reads
 };
 
 }  // namespace nexure::net::http

@@ -1,6 +1,7 @@
 // Percent-decoding of URI components (RFC 3986 2.1). Pure functions, any thread.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -10,5 +11,10 @@ namespace nexure::net::http {
 // two hex digits. '+' is left alone: it means a space only in form bodies and query strings of
 // HTML forms, which is for the caller to decide.
 bool percent_decode(std::string_view in, std::string* out);
+
+// The same into `out`, which has room for in.size() bytes (decoding never lengthens). Returns the
+// decoded length, or kMalformed.
+inline constexpr size_t kMalformed = static_cast<size_t>(-1);
+size_t percent_decode_to(std::string_view in, char* out) noexcept;
 
 }  // namespace nexure::net::http

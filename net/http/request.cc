@@ -29,11 +29,17 @@ std::string_view Request::param(std::string_view name) const noexcept {
     return {};
 }
 
-bool Request::param_decoded(std::string_view name, std::string* out) const {
+std::optional<std::string_view> Request::param_decoded(std::string_view name) const noexcept {
     for (uint32_t i = 0; i < param_count_; ++i) {
-        if (params_[i].name == name) return percent_decode(params_[i].value, out);
+        if (params_[i].name != name) continue;
+        const std::string_view raw = params_[i].value;
+        if (raw.find('%') == std::string_view::npos) return raw;  // nothing to decode
+        auto* out = static_cast<char*>(scratch_->allocate(raw.size(), 1));
+        const size_t n = percent_decode_to(raw, out);
+        if (n == kMalformed) return std::nullopt;
+        return std::string_view(out, n);
     }
-    return false;
+    return std::nullopt;
 }
 
 std::optional<std::string_view> Request::query_param(std::string_view name) const noexcept {

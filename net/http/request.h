@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include "alloc/region.h"
 #include "net/http/method.h"
 
 namespace nexure::net::router {
@@ -59,13 +60,20 @@ class Request {
     // Value of route parameter `name` as it appears in the path (not percent-decoded); "" when
     // the route has no such parameter. A catch-all's value is named "*".
     std::string_view param(std::string_view name) const noexcept;
-    // The percent-decoded value of parameter `name` into `out`; false if the route has no such
+    // The percent-decoded value of parameter `name`, in the request's scratch memory (no heap
+    // allocation; valid as long as the request's views); nullopt if the route has no such
     // parameter or its value has a malformed %-escape.
-    bool param_decoded(std::string_view name, std::string* out) const;
+    std::optional<std::string_view> param_decoded(std::string_view name) const noexcept;
     std::span<const Param> params() const noexcept { return {params_.data(), param_count_}; }
 
     // The request body, de-chunked; "" when there is none.
     std::string_view body() const noexcept { return body_; }
+
+    // Scratch memory for the handler: allocations live until the response has been queued and
+    // are then all dropped at once (a Region, reset per request; see alloc/README.md). Use it
+    // for per-request temporaries instead of the heap:
+    //   auto* buf = static_cast<char*>(req.scratch().allocate(n, 1));
+    alloc::Region& scratch() const noexcept { return *scratch_; }
 
   private:
     friend class RequestParser;
@@ -85,6 +93,7 @@ class Request {
     bool keep_alive_ = true;
     std::array<Param, kMaxParams> params_{};  // filled by the router on a match
     uint32_t param_count_ = 0;
+    alloc::Region* scratch_ = nullptr;  // the parse context's request region
 };
 
 }  // namespace nexure::net::http

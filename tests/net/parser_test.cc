@@ -623,6 +623,35 @@ TEST(HttpParser, SinkStoppingAtTheSecondRequestDropsTheRest) {
     EXPECT_EQ(r.requests[1].target, "/2");
 }
 
+TEST(HttpParser, RequestsSpanningReadsBeyondTheStitchPoolGet503) {
+    // The stitch-state pool holds whole blocks of 64: a cap of 1 means 64.
+    ParseContext ctx(Limits{}, -1, 1);
+    CollectingSink sink;
+    std::vector<RequestParser> parsers(65);
+    const std::string half = "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
+    for (size_t i = 0; i < 64; ++i) {
+        EXPECT_EQ(parsers[i].feed(ctx, half.data(), half.size(), sink).outcome, Outcome::kNeedMore)
+            << i;
+        EXPECT_TRUE(parsers[i].mid_request());
+    }
+    const auto r = parsers[64].feed(ctx, half.data(), half.size(), sink);
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 503);
+    EXPECT_FALSE(parsers[64].mid_request());
+    // A place freed by a completed request is reused.
+    const std::string rest = "defghij";
+    EXPECT_EQ(parsers[0].feed(ctx, rest.data(), rest.size(), sink).outcome, Outcome::kNeedMore);
+    EXPECT_FALSE(parsers[0].mid_request());
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].body, "abcdefghij");
+    RequestParser again;
+    EXPECT_EQ(again.feed(ctx, half.data(), half.size(), sink).outcome, Outcome::kNeedMore);
+    EXPECT_TRUE(again.mid_request());
+    for (auto& p : parsers)
+        p.reset(ctx);
+    again.reset(ctx);
+}
+
 TEST(HttpParser, ResetForgetsAPartialRequest) {
     ParseContext ctx(Limits{});
     RequestParser parser;
@@ -631,7 +660,7 @@ TEST(HttpParser, ResetForgetsAPartialRequest) {
     EXPECT_EQ(parser.feed(ctx, half.data(), half.size(), sink).outcome, Outcome::kNeedMore);
     EXPECT_TRUE(parser.mid_request());
     EXPECT_EQ(parser.buffered_bytes(), half.size());
-    parser.reset();
+    parser.reset(ctx);
     EXPECT_FALSE(parser.mid_request());
     EXPECT_EQ(parser.buffered_bytes(), 0u);
     const std::string next = "GET /fresh HTTP/1.1\r\n\r\n";

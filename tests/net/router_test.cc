@@ -58,9 +58,8 @@ class MatchingSink final : public http::RequestSink {
                 result.params_point_into_path = false;
             }
             if (r.param(p.name) != p.value) result.params_point_into_path = false;
-            std::string out;
-            const bool ok = r.param_decoded(p.name, &out);
-            result.decoded.emplace_back(ok, ok ? out : std::string());
+            const std::optional<std::string_view> d = r.param_decoded(p.name);
+            result.decoded.emplace_back(d.has_value(), d ? std::string(*d) : std::string());
         }
         return true;
     }
@@ -833,8 +832,7 @@ TEST(Router, ParamDecodedIsFalseForAParameterTheRouteDoesNotHave) {
         Sink(const Router& r, bool* checked) : router_(r), checked_(checked) {}
         bool on_request(http::Request& req) noexcept override {
             router_.match(req);
-            std::string out;
-            EXPECT_FALSE(req.param_decoded("other", &out));
+            EXPECT_FALSE(req.param_decoded("other").has_value());
             EXPECT_EQ(req.param("other"), "");
             *checked_ = true;
             return true;
