@@ -4,6 +4,7 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
 # NEXURE_SERVER, if set, names the nexure-server binary to use instead of build/release's.
+# NEXURE_VARIANTS, if set, names more nexure-server binaries to compare (nx_parse_variants).
 #
 # It defines NX_ROOT (the repository root, found from this file's own location, so callers work
 # from any directory), logging, process start/stop with bounded waits and an exit trap, port
@@ -578,20 +579,95 @@ nx_fmt3() {
     if [[ $1 == null ]]; then printf 'null'; else printf '%.3f' "$1"; fi
 }
 
-# nx_parse_servers: splits $SERVERS into the array `servers` (each must be nexure or nginx) and
-# sets want_nexure=1 when nexure is among them. Dies with a message otherwise.
+# nx_parse_servers [NAME...]: splits $SERVERS into the array `servers` (each must be nexure,
+# nginx or one of the NAMEs, e.g. the labels of nx_parse_variants) and sets want_nexure=1 when
+# nexure (the NX_SERVER_BIN binary) is among them. Dies with a message otherwise.
+# shellcheck disable=SC2120 # the NAMEs are optional
 nx_parse_servers() {
     # shellcheck disable=SC2153 # SERVERS is the caller's setting
     read -r -a servers <<<"$SERVERS"
     ((${#servers[@]} > 0)) || nx_die "SERVERS is empty"
-    local s
+    local s known=" nexure nginx $* "
     for s in "${servers[@]}"; do
-        [[ $s == nexure || $s == nginx ]] ||
-            nx_die "unknown server '$s' in SERVERS (known: nexure nginx)"
+        [[ $known == *" $s "* ]] ||
+            nx_die "unknown server '$s' in SERVERS (known:$(printf ' %s' nexure nginx "$@"))"
     done
     want_nexure=0
     [[ " ${servers[*]} " == *" nexure "* ]] && want_nexure=1
     return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# nexure-server variants: several nexure-server binaries compared in one run (bench.sh)
+
+# nx_parse_variants: parses $NEXURE_VARIANTS, whitespace-separated LABEL=BINARY pairs such as
+# "before=/work/build-before/bin/nexure-server after=build/release/bin/nexure-server", into
+# NX_VARIANTS (the labels, in order) and NX_VARIANT_BIN[LABEL] (the binary, made absolute from the
+# current directory, without ./ and ../). A label is letters, digits and ._+- (it names files and
+# result keys) and is neither "nexure" nor "nginx", which SERVERS already uses; a binary path holds
+# no whitespace. Both are empty when NEXURE_VARIANTS is unset or blank. Dies on a malformed or
+# repeated label.
+NX_VARIANTS=()
+declare -gA NX_VARIANT_BIN=()
+nx_parse_variants() {
+    NX_VARIANTS=()
+    NX_VARIANT_BIN=()
+    local -a pairs=()
+    read -r -a pairs <<<"${NEXURE_VARIANTS:-}"
+    local pair label bin
+    for pair in "${pairs[@]}"; do
+        [[ $pair == *=* ]] || nx_die "NEXURE_VARIANTS: '$pair' is not LABEL=BINARY" \
+            "(e.g. after=build/release/bin/nexure-server)"
+        label=${pair%%=*} bin=${pair#*=}
+        [[ $label =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]] ||
+            nx_die "NEXURE_VARIANTS: label '$label' must be letters, digits and ._+- only"
+        [[ $label != nexure && $label != nginx ]] || nx_die "NEXURE_VARIANTS: the label '$label'" \
+            "is reserved (SERVERS' own nexure and nginx); choose another one"
+        [[ -z ${NX_VARIANT_BIN[$label]:-} ]] ||
+            nx_die "NEXURE_VARIANTS: the label '$label' is given twice"
+        [[ -n $bin ]] || nx_die "NEXURE_VARIANTS: '$label=' names no binary"
+        [[ $bin == /* ]] || bin=$PWD/$bin
+        bin=$(realpath -ms -- "$bin")
+        NX_VARIANTS+=("$label")
+        NX_VARIANT_BIN[$label]=$bin
+    done
+}
+
+# nx_is_variant NAME: true when NAME is a label of nx_parse_variants.
+nx_is_variant() { [[ -n ${NX_VARIANT_BIN[$1]:-} ]]; }
+
+# nx_nexure_bin SERVER: prints the nexure-server binary of SERVER (nexure or a variant label).
+nx_nexure_bin() {
+    if [[ $1 == nexure ]]; then
+        printf '%s\n' "$NX_SERVER_BIN"
+    else
+        printf '%s\n' "${NX_VARIANT_BIN[$1]}"
+    fi
+}
+
+# nx_nexure_version BINARY: prints what `BINARY --version` says (its non-empty lines joined by
+# ", ", e.g. "nexure-server 0.1.0, allocator: mimalloc"), or "unknown" when it says nothing or
+# fails within 5 s.
+nx_nexure_version() {
+    local out
+    out=$(timeout -k 2 5 "$1" --version 2>/dev/null |
+        awk 'NF { sub(/[ \t\r]+$/, ""); printf "%s%s", sep, $0; sep = ", " }') || out=""
+    printf '%s\n' "${out:-unknown}"
+}
+
+# nx_build_release DIR TIMEOUT_S TARGET [CMAKE-ARG...]: configures the "release" preset of
+# CMakePresets.json (its generator and cache variables) into the binary directory DIR, with the
+# CMAKE-ARGs (e.g. -DNEXURE_MALLOC=jemalloc) on top, and builds TARGET there with one job per CPU.
+# Each of the two steps is stopped after TIMEOUT_S seconds. CMake's output goes to stderr, so the
+# caller's stdout keeps only its report. Fails when either step does.
+nx_build_release() {
+    local dir=$1 limit=$2 target=$3
+    shift 3
+    (
+        cd "$NX_ROOT" &&
+            timeout -k 10 "$limit" cmake --preset release -B "$dir" "$@" &&
+            timeout -k 10 "$limit" cmake --build "$dir" --target "$target" -j "$(nproc)"
+    ) >&2
 }
 
 # nx_json_strings STRINGS...: a JSON array of the strings ([] when there are none).
