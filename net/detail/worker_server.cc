@@ -66,8 +66,8 @@ WorkerServer::~WorkerServer() {
         if (c.fd >= 0) close(c.fd);
         c.fd = -1;
     });
-    for (uint32_t i = 0; i < parked_count_; ++i)
-        close(parked_[(parked_head_ + i) % kMaxParked]);
+    for (int fd = pop_parked(); fd >= 0; fd = pop_parked())
+        close(fd);
     if (listen_fd_ >= 0) close(listen_fd_);
 }
 
@@ -192,8 +192,8 @@ void WorkerServer::resume_accept() noexcept {
 void WorkerServer::admit(int fd) noexcept {
     if (stopping_) {
         close(fd);
-    } else if (live_ < config_.max_connections_per_worker && parked_count_ == 0) {
-        if (open_connection(fd) == nullptr) close(fd);  // out of memory: see open_connection
+    } else if (connections_.live() < config_.max_connections_per_worker && parked_count_ == 0) {
+        open_connection(fd);
     } else if (parked_count_ < kMaxParked) {
         // Over the cap: the multishot accept had taken it before the cancellation took effect.
         parked_[(parked_head_ + parked_count_++) % kMaxParked] = fd;
@@ -203,11 +203,20 @@ void WorkerServer::admit(int fd) noexcept {
     }
 }
 
+int WorkerServer::pop_parked() noexcept {
+    if (parked_count_ == 0) return -1;
+    const int fd = parked_[parked_head_];
+    parked_head_ = (parked_head_ + 1) % kMaxParked;
+    --parked_count_;
+    return fd;
+}
+
 Connection* WorkerServer::open_connection(int fd) noexcept {
     Connection* c = connections_.acquire();
     if (c == nullptr) {
+        close(fd);
         pause_accept();
-        if (live_ == 0) {
+        if (connections_.live() == 0) {
             // Not the cap: the pool could not map a block (out of memory) and no close will
             // resume accepting, so try again shortly.
             worker_.timers().schedule(&accept_retry_timer_, worker_.now_ns() + kAcceptRetryNs);
@@ -218,7 +227,7 @@ Connection* WorkerServer::open_connection(int fd) noexcept {
     c->sent = 0;
     c->recv_armed = c->send_in_flight = c->queued = false;
     c->close_after_flush = c->lingering = c->peer_eof = c->closing = c->reading_paused = false;
-    if (++live_ >= config_.max_connections_per_worker) pause_accept();
+    if (connections_.live() >= config_.max_connections_per_worker) pause_accept();
     arm_recv(c);
     c->last_active_ns = worker_.now_ns();
     worker_.timers().schedule(&c->timer, c->last_active_ns + config_.idle_timeout_ms * kMs);
@@ -567,13 +576,8 @@ void WorkerServer::maybe_release(Connection* c) noexcept {
     give_back(c->out, c->out_slab);
     give_back(c->sending, c->sending_slab);
     connections_.release(c->slot);
-    --live_;
-    if (parked_count_ != 0) {
-        // The freed place goes to the longest-waiting parked socket first.
-        const int fd = parked_[parked_head_];
-        parked_head_ = (parked_head_ + 1) % kMaxParked;
-        --parked_count_;
-        if (open_connection(fd) == nullptr) close(fd);
+    if (const int fd = pop_parked(); fd >= 0) {
+        open_connection(fd);  // the freed place goes to the longest-waiting parked socket
     } else if (accept_paused_) {
         resume_accept();
     }
@@ -615,10 +619,8 @@ void WorkerServer::on_turn_end() noexcept {
 
 void WorkerServer::on_stop_requested() noexcept {
     stopping_ = true;
-    for (; parked_count_ != 0; --parked_count_) {
-        close(parked_[parked_head_]);  // never read: nothing of theirs is in flight
-        parked_head_ = (parked_head_ + 1) % kMaxParked;
-    }
+    for (int fd = pop_parked(); fd >= 0; fd = pop_parked())
+        close(fd);  // never read: nothing of theirs is in flight
     worker_.timers().cancel(&accept_retry_timer_);
     if (accept_armed_) {
         io_uring_sqe* sqe = worker_.ring().get_sqe();
@@ -640,7 +642,7 @@ void WorkerServer::on_stop_requested() noexcept {
 }
 
 bool WorkerServer::drained() const noexcept {
-    return live_ == 0 && !accept_armed_;
+    return connections_.live() == 0 && !accept_armed_;
 }
 
 void WorkerServer::on_drain_timeout() noexcept {

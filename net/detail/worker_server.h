@@ -55,8 +55,10 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     void on_recv(const io_uring_cqe& cqe) noexcept;
     void on_send(const io_uring_cqe& cqe) noexcept;
 
+    // Takes a connection from the pool for `fd`; on failure closes `fd` and returns nullptr.
     Connection* open_connection(int fd) noexcept;
     void admit(int fd) noexcept;
+    int pop_parked() noexcept;  // the longest-parked socket, or -1
     Connection* lookup(uint64_t user_data) noexcept;
     void arm_recv(Connection* c) noexcept;
     void pause_reading(Connection* c) noexcept;
@@ -102,7 +104,6 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
 
     // Connection pool, capped at max_connections_per_worker; index == Connection::slot.
     alloc::Pool<Connection> connections_;
-    uint32_t live_ = 0;
     // Sockets accepted at the cap, before the accept cancellation took effect: they wait here,
     // unread, and are opened in arrival order as places free up (closed if this is full).
     static constexpr uint32_t kMaxParked = 256;
