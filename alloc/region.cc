@@ -28,7 +28,8 @@ size_t round_to_pages(size_t n) noexcept {
 ChunkCache::ChunkCache(const Options& options) noexcept
     : chunk_bytes_(round_to_pages(options.chunk_bytes < 4096 ? 4096 : options.chunk_bytes)),
       max_cached_(options.max_cached),
-      node_(options.node) {}
+      node_(options.node),
+      max_oversize_bytes_(options.max_cached_oversize_bytes) {}
 
 ChunkCache::~ChunkCache() {
     // Regions must be gone (they return their chunks); what is cached is unmapped here.
@@ -36,6 +37,11 @@ ChunkCache::~ChunkCache() {
         Chunk* c = free_;
         free_ = c->next;
         unmap_chunk(c, chunk_bytes_);
+    }
+    while (oversize_free_ != nullptr) {
+        Chunk* c = oversize_free_;
+        oversize_free_ = c->next;
+        unmap_chunk(c, c->size + sizeof(Chunk));
     }
 }
 
@@ -70,13 +76,34 @@ Chunk* ChunkCache::take() noexcept {
 }
 
 Chunk* ChunkCache::make_oversize(size_t usable) noexcept {
+    // The smallest kept mapping that fits (the list is short: the budget over a quarter chunk).
+    Chunk** best = nullptr;
+    for (Chunk** at = &oversize_free_; *at != nullptr; at = &(*at)->next) {
+        if ((*at)->size >= usable && (best == nullptr || (*at)->size < (*best)->size)) best = at;
+    }
+    if (best != nullptr) {
+        Chunk* c = *best;
+        *best = c->next;
+        oversize_cached_bytes_ -= c->size + sizeof(Chunk);
+        c->next = nullptr;
+        unpoison(c->data(), c->size);
+        return c;
+    }
     Chunk* c = map_chunk(round_to_pages(usable + sizeof(Chunk)));
     c->oversize = true;
     return c;
 }
 
 void ChunkCache::release_oversize(Chunk* chunk) noexcept {
-    unmap_chunk(chunk, chunk->size + sizeof(Chunk));
+    const size_t bytes = chunk->size + sizeof(Chunk);
+    if (oversize_cached_bytes_ + bytes > max_oversize_bytes_) {
+        unmap_chunk(chunk, bytes);
+        return;
+    }
+    poison(chunk->data(), chunk->size);
+    chunk->next = oversize_free_;
+    oversize_free_ = chunk;
+    oversize_cached_bytes_ += bytes;
 }
 
 void ChunkCache::give_list(Chunk* first, Chunk* last, size_t count) noexcept {

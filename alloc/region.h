@@ -5,12 +5,15 @@
 // the first back to the cache with one list splice and rewinds the cursor, so its cost does not
 // depend on how many allocations were made. (A request that does not fit in the current chunk and
 // needs more than a quarter of a chunk gets a mapping of its own, so that the current chunk is not
-// abandoned half empty; reset() unmaps it: a munmap each, meant to be rare.) Destructors are never
-// run, so only trivially destructible objects may be placed in a region (make<T>() checks this at
-// compile time).
+// abandoned half empty; reset() gives it back to the cache, which keeps it for the next large
+// request up to a byte budget and unmaps it beyond.) Destructors are never run, so only trivially
+// destructible objects may be placed in a region (make<T>() checks this at compile time).
 //
 // ChunkCache: the chunks of one worker, of one size, placed on the worker's NUMA node, kept for
 // reuse up to a cap (chunks returned beyond the cap are unmapped by trim(), never on reset()).
+// Mappings made for large allocations are kept too, up to a byte budget, and reused for any later
+// large allocation that fits: a worker that keeps receiving large bodies maps and faults their
+// pages once, not per request.
 //
 // AddressSanitizer builds poison what a region has not handed out and everything reset() takes
 // back, so a use after reset is reported as use-after-poison. Owner thread only; no atomics.
@@ -40,7 +43,7 @@ namespace detail {
 struct Chunk {
     Chunk* next;
     size_t size;    // usable bytes after the header
-    bool oversize;  // made for one large request: unmapped on reset, never cached
+    bool oversize;  // made for one large request: back to the cache's oversize list on reset
     char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
 };
 
@@ -64,6 +67,7 @@ class ChunkCache {
         size_t chunk_bytes = 64 * 1024;  // per chunk, header included (rounded to the page size)
         size_t max_cached = 64;          // chunks kept for reuse beyond those in use
         int node = -1;                   // NUMA node for chunk memory (-1: kernel default)
+        size_t max_cached_oversize_bytes = 0;  // large-allocation mappings kept for reuse
     };
 
     ChunkCache() : ChunkCache(Options{}) {}
@@ -78,6 +82,8 @@ class ChunkCache {
     size_t cached() const noexcept { return cached_; }
     // Chunks currently mapped (in regions or cached), standard size only.
     size_t mapped() const noexcept { return mapped_; }
+    // Bytes of large-allocation mappings kept for reuse.
+    size_t oversize_cached_bytes() const noexcept { return oversize_cached_bytes_; }
 
     // Unmaps cached chunks beyond the cap. Called off the hot path (once per loop turn).
     void trim() noexcept;
@@ -96,9 +102,12 @@ class ChunkCache {
     size_t chunk_bytes_;
     size_t max_cached_;
     int node_;
+    size_t max_oversize_bytes_;
     detail::Chunk* free_ = nullptr;
     size_t cached_ = 0;
     size_t mapped_ = 0;
+    detail::Chunk* oversize_free_ = nullptr;  // kept large-allocation mappings
+    size_t oversize_cached_bytes_ = 0;
 };
 
 class Region {

@@ -279,8 +279,46 @@ TEST(Region, OversizeAllocationsGetAMappingOfTheirOwnThatResetUnmaps) {
         EXPECT_FALSE(is_mapped(bigs[i] + sizes[i] - 1)) << sizes[i];
     }
     EXPECT_TRUE(is_mapped(small));  // the kept chunk stays
-    EXPECT_EQ(cache.cached(), 0u);  // oversize chunks are never cached
+    EXPECT_EQ(cache.cached(), 0u);  // the default budget keeps no large mapping
+    EXPECT_EQ(cache.oversize_cached_bytes(), 0u);
     EXPECT_EQ(cache.mapped(), 1u);
+}
+
+TEST(Region, LargeMappingsAreKeptUpToTheBudgetAndReusedForWhatFits) {
+    const size_t mib = size_t{1} << 20;
+    ChunkCache cache(ChunkCache::Options{.max_cached_oversize_bytes = 4 * mib});
+    Region r(cache);
+    auto* one = static_cast<char*>(r.allocate(mib - 4096));
+    std::memset(one, 1, mib - 4096);
+    r.reset();
+    EXPECT_TRUE(is_mapped(one));  // kept, pages and all
+    EXPECT_EQ(cache.oversize_cached_bytes(), mib);
+
+    // A smaller large request reuses it; a larger one cannot and gets a mapping of its own.
+    auto* again = static_cast<char*>(r.allocate(mib / 2));
+    EXPECT_EQ(again, one);
+    EXPECT_EQ(cache.oversize_cached_bytes(), 0u);
+    auto* larger = static_cast<char*>(r.allocate(2 * mib));
+    EXPECT_NE(larger, one);
+    std::memset(larger, 2, 2 * mib);
+    r.reset();
+    EXPECT_EQ(cache.oversize_cached_bytes(), 3 * mib + 4096);
+
+    // Of several that fit, the smallest is taken.
+    auto* fits = static_cast<char*>(r.allocate(mib / 2));
+    EXPECT_EQ(fits, one);
+    r.reset();
+
+    // Beyond the budget, what comes back is unmapped.
+    std::vector<char*> many;
+    for (int i = 0; i < 4; ++i)
+        many.push_back(static_cast<char*>(r.allocate(mib)));
+    r.reset();
+    EXPECT_LE(cache.oversize_cached_bytes(), 4 * mib);
+    size_t still_mapped = 0;
+    for (char* p : many)
+        still_mapped += is_mapped(p) ? 1 : 0;
+    EXPECT_LT(still_mapped, many.size());
 }
 
 TEST(Region, ARequestOfAtMostAQuarterChunkThatDoesNotFitTakesANewStandardChunk) {
@@ -542,6 +580,20 @@ TEST(RegionDeathTest, ReadingAChunkHandedBackByResetIsReported) {
             Region r(cache);
             fill_chunks(r, 3);
             auto* p = static_cast<volatile char*>(r.allocate(16));  // in the third chunk
+            p[0] = 1;
+            r.reset();
+            const char c = p[0];
+            (void)c;
+        },
+        "use-after-poison");
+}
+
+TEST(RegionDeathTest, ReadingAKeptLargeMappingAfterResetIsReported) {
+    EXPECT_DEATH(
+        {
+            ChunkCache cache(ChunkCache::Options{.max_cached_oversize_bytes = size_t{1} << 22});
+            Region r(cache);
+            auto* p = static_cast<volatile char*>(r.allocate(size_t{1} << 20));
             p[0] = 1;
             r.reset();
             const char c = p[0];
