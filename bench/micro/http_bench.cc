@@ -2,6 +2,7 @@
 // Reports time per operation; asserts nothing.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <string>
 
 #include "net/http/parser.h"
@@ -55,6 +56,38 @@ void BM_ParseBrowserLikeRequest(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<int64_t>(sink.count * req.size()));
 }
 BENCHMARK(BM_ParseBrowserLikeRequest);
+
+// Requests that span reads, fed in 4 KiB pieces (the default receive buffer): the stitching cost.
+// Arg: the body's length; Content-Length (whole body known ahead) or chunked (1 KiB chunks).
+void feed_in_reads(benchmark::State& state, const std::string& request) {
+    http::ParseContext ctx{http::Limits{}};
+    http::RequestParser parser;
+    CountingSink sink;
+    constexpr size_t kRead = 4096;
+    for (auto _ : state) {
+        for (size_t at = 0; at < request.size(); at += kRead) {
+            parser.feed(ctx, request.data() + at, std::min(kRead, request.size() - at), sink);
+        }
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(sink.count));
+    state.SetBytesProcessed(static_cast<int64_t>(sink.count * request.size()));
+}
+
+void BM_ParseBodySpanningReads(benchmark::State& state) {
+    const std::string body(static_cast<size_t>(state.range(0)), 'b');
+    feed_in_reads(state, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+BENCHMARK(BM_ParseBodySpanningReads)->Arg(6 * 1024)->Arg(48 * 1024)->Arg(512 * 1024);
+
+void BM_ParseChunkedBodySpanningReads(benchmark::State& state) {
+    std::string request = "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::string chunk(1024, 'c');
+    for (int64_t left = state.range(0); left > 0; left -= 1024)
+        request += "400\r\n" + chunk + "\r\n";
+    feed_in_reads(state, request + "0\r\n\r\n");
+}
+BENCHMARK(BM_ParseChunkedBodySpanningReads)->Arg(6 * 1024)->Arg(48 * 1024);
 
 // Routes a parsed request through a small API table.
 class RouteSink final : public http::RequestSink {

@@ -3,22 +3,25 @@
 //
 // Zero copy in the common case: when a request lies wholly inside one receive buffer, its target,
 // headers and body are views into that buffer. Only a request that spans reads is stitched: its
-// bytes so far are kept in the connection's own buffer (once), the following bytes are appended,
-// and parsing continues from there. Chunked bodies with more than one chunk are copied into one
-// contiguous buffer.
+// bytes so far are copied into a region that the connection holds while the request is
+// incomplete, with room for the rest (the whole body when Content-Length says how long it is), so
+// that the following reads are appended in place and each byte is copied once. Chunked bodies
+// with more than one chunk are copied into one contiguous block of the request's region.
 //
 // Split into two parts: a ParseContext per worker (the message being assembled; scratch reused
 // for every connection of that worker) and a RequestParser per connection (llhttp's state and the
-// stitched bytes). Both belong to one worker thread.
+// stitch state, taken from the worker's pool only while a request spans reads). Both belong to
+// one worker thread.
 #pragma once
 
 #include <llhttp.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <string_view>
 #include <vector>
 
-#include "alloc/byte_buffer.h"
 #include "alloc/pool.h"
 #include "alloc/region.h"
 #include "net/http/limits.h"
@@ -50,8 +53,13 @@ class ParseContext {
     ParseContext& operator=(const ParseContext&) = delete;
 
     const Limits& limits() const noexcept { return limits_; }
-    // Unmaps scratch chunks cached beyond the cap; call once per loop turn, off the hot path.
-    void trim() noexcept { scratch_chunks_.trim(); }
+    // Unmaps region chunks cached beyond the caps; call once per loop turn, off the hot path.
+    void trim() noexcept {
+        scratch_chunks_.trim();
+        stitch_chunks_.trim();
+    }
+    // Standard chunks mapped for stitching (held by requests spanning reads, or cached).
+    size_t stitch_chunks_mapped() const noexcept { return stitch_chunks_.mapped(); }
 
   private:
     friend class RequestParser;
@@ -59,6 +67,23 @@ class ParseContext {
     friend struct PartialMessage;
 
     enum class Last : uint8_t { kNone, kField, kFieldDone, kValue, kValueDone };
+
+    // A growable byte block in a region: grows in place while it is the region's most recent
+    // allocation, otherwise moves (the old block is reclaimed when the region is reset).
+    struct Block {
+        alloc::Region* region = nullptr;
+        char* data = nullptr;
+        size_t size = 0;
+        size_t capacity = 0;
+
+        void reserve(size_t n) noexcept;
+        void append(const char* p, size_t n) noexcept {
+            if (size + n > capacity) reserve(size + n > 2 * capacity ? size + n : 2 * capacity);
+            std::memcpy(data + size, p, n);
+            size += n;
+        }
+        std::string_view view() const noexcept { return {data, size}; }
+    };
 
     // Everything about the message in progress that is not a pointer (copied whole when a
     // message is parked between reads).
@@ -81,16 +106,17 @@ class ParseContext {
     State state_;
     std::string_view target_;
     std::string_view body_;
-    std::vector<Header> headers_;    // max_header_count entries, reused
-    alloc::ByteBuffer body_buffer_;  // de-chunked body when it came in several pieces
-    // Request::scratch(): reset as soon as the sink has handled each request.
+    std::vector<Header> headers_;  // max_header_count entries, reused
+    // The request's region: Request::scratch() and de-chunked bodies; reset as soon as the sink
+    // has handled each request.
     alloc::ChunkCache scratch_chunks_;
     alloc::Region scratch_;
+    Block body_block_;  // de-chunked body when it came in several pieces
     Request request_;
-    // Stitch states of requests that span reads, in a pool so that they stop allocating once the
-    // worker has warmed up. Free ones keep their buffers up to a byte budget (see parser.cc).
+    // Stitch states of requests that span reads, in a pool; their regions draw on stitch_chunks_
+    // and give everything back when the request is complete.
+    alloc::ChunkCache stitch_chunks_;
     std::unique_ptr<alloc::Pool<PartialMessage>> partials_;
-    size_t retained_bytes_ = 0;  // buffer capacity held by free stitch states
     PartialMessage* take_partial() noexcept;
     void give_back(PartialMessage* partial) noexcept;
 };
@@ -132,6 +158,8 @@ class RequestParser {
   private:
     // Keeps the request in progress for the next read; false if no stitch state was available.
     bool park(ParseContext& ctx, const char* end) noexcept;
+    // The request's body bytes still to come, when Content-Length says (0 otherwise).
+    size_t body_bytes_due(const ParseContext& ctx) const noexcept;
     void resume(ParseContext& ctx) noexcept;
     void drop_partial(ParseContext& ctx) noexcept;
 

@@ -1,8 +1,9 @@
 // Request: a parsed HTTP/1.1 request as views into the bytes it arrived in.
 //
 // Lifetime: every string_view here (target, headers, params, body) borrows the worker's receive
-// buffer or the connection's stitch buffer, and is valid only while the handler that received
-// the Request runs. Copy what must outlive the call. Owned by one worker; read on its thread.
+// buffer, the connection's stitch region or the request's region (a de-chunked body), and is
+// valid only while the handler that received the Request runs. Copy what must outlive the call.
+// Owned by one worker; read on its thread.
 #pragma once
 
 #include <array>
