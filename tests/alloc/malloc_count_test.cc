@@ -31,7 +31,7 @@ std::atomic<uint64_t> g_allocations{0};
 // Constant-initialised TLS: safe to read inside malloc, even while a thread starts.
 thread_local bool t_not_counted = false;
 
-void count() noexcept {
+[[maybe_unused]] void count() noexcept {  // unused where a sanitizer owns malloc
     if (!t_not_counted) g_allocations.fetch_add(1, std::memory_order_relaxed);
 }
 
