@@ -45,8 +45,21 @@ struct ServerConfig {
     // Connections one worker holds at once. At the cap the worker stops accepting (new
     // connections wait in the listen backlog) until one of its connections closes.
     uint32_t max_connections_per_worker = 16384;
-    // A connection with no bytes received for this long is closed (408 if mid-request).
+    // Timeouts (0 turns one off). A connection with no bytes received for this long, and no
+    // output waiting for the peer, is closed (408 if mid-request). (nginx keepalive_timeout 75 s)
     uint32_t idle_timeout_ms = 60'000;
+    // An absolute deadline for a request's head, from its first byte: a client that sends its
+    // header fields slowly (slowloris) gets 408 and is closed after this long, however steadily
+    // it trickles. (Apache RequestReadTimeout header=20)
+    uint32_t request_head_timeout_ms = 20'000;
+    // A request body must arrive within body_timeout_ms plus one second for every
+    // min_body_rate bytes received (so a large upload at a reasonable rate always finishes, a
+    // trickle does not); 408 and close otherwise. (Apache RequestReadTimeout body=20,MinRate=500)
+    uint32_t body_timeout_ms = 20'000;
+    uint32_t min_body_rate = 500;  // bytes per second; 0: no minimum rate
+    // A peer that takes none of our output for this long is closed (it stopped reading).
+    // (nginx send_timeout 60 s)
+    uint32_t send_timeout_ms = 60'000;
     // After the last response of a closing connection, how long to wait for the peer's FIN
     // before closing anyway (so an unread request does not turn the close into a reset).
     uint32_t linger_timeout_ms = 2'000;
@@ -56,6 +69,10 @@ struct ServerConfig {
     // the peer has read them (backpressure: a client that pipelines without reading cannot grow
     // the server's memory without bound).
     size_t max_pending_output = 1024 * 1024;
+    // Responses answered on a connection but not yet all sent, above which the server stops
+    // reading from it until they are (the pipelining queue per connection; one receive buffer
+    // of requests beyond it may be answered before reading stops). At most 65535.
+    uint32_t max_unsent_responses = 1024;
     // Provided receive buffers per worker (a power of two; 0: sized from the connection budget,
     // see recv_buffers()) and their size in bytes. The kernel takes them in ring order, so every
     // buffer of the pool is touched in turn: a pool on one transparent huge page (512 x 4 KiB =

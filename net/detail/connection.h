@@ -26,20 +26,28 @@ struct Connection {
     WorkerServer* owner = nullptr;
 
     http::RequestParser parser;
-    alloc::ByteBuffer out;        // responses queued this turn, not yet handed to the kernel
-    alloc::ByteBuffer sending;    // the bytes of the one send in flight
-    size_t sent = 0;              // how much of `sending` the kernel has taken
-    engine::Timer timer;          // idle timeout, or linger deadline once lingering
-    uint64_t last_active_ns = 0;  // last receive; the idle timer re-arms from it when it fires
+    alloc::ByteBuffer out;      // responses queued this turn, not yet handed to the kernel
+    alloc::ByteBuffer sending;  // the bytes of the one send in flight
+    size_t sent = 0;            // how much of `sending` the kernel has taken
+    engine::Timer timer;        // the next deadline of the connection (see WorkerServer::due)
 
-    bool recv_armed = false;
-    bool send_in_flight = false;
-    bool queued = false;             // on the worker's flush list for this turn
-    bool close_after_flush = false;  // the last response is queued: close once it is sent
-    bool lingering = false;          // write side shut; waiting for the peer's FIN
-    bool peer_eof = false;           // the peer shut its write side
-    bool closing = false;            // cancel/close in progress; no more I/O
-    bool reading_paused = false;     // too much unsent output: recv cancelled until it drains
+    // Times in milliseconds of the worker's clock, truncated to 32 bits (compared by
+    // difference, so they stay right across the wrap for intervals under 24 days).
+    uint32_t last_active_ms = 0;    // last receive
+    uint32_t phase_start_ms = 0;    // start of the request head, of its body, or of lingering
+    uint32_t send_progress_ms = 0;  // last time the kernel took output (or output became due)
+    uint32_t phase_bytes = 0;       // body bytes received since phase_start_ms (saturating)
+    uint16_t unsent_responses = 0;  // responses written since the output last drained
+
+    bool recv_armed : 1 = false;
+    bool send_in_flight : 1 = false;
+    bool queued : 1 = false;             // on the worker's flush list for this turn
+    bool close_after_flush : 1 = false;  // the last response is queued: close once it is sent
+    bool lingering : 1 = false;          // write side shut; waiting for the peer's FIN
+    bool peer_eof : 1 = false;           // the peer shut its write side
+    bool closing : 1 = false;            // cancel/close in progress; no more I/O
+    bool reading_paused : 1 = false;     // too much unsent output: recv cancelled until it drains
+    bool timed_out : 1 = false;          // answered 408: close within the linger timeout
 };
 
 }  // namespace nexure::net::detail

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +26,9 @@ constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kAcceptRetryNs = 100 * kMs;  // back-off after EMFILE/ENFILE/ENOMEM
 constexpr std::string_view kServerLine = "Server: NexureJS\r\n";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// The most one send SQE carries. io_uring completes a stream send only when all of it is sent, so
+// this is also how often a slow reader reports progress (for the send timeout).
+constexpr size_t kMaxSendBytes = 256 * 1024;
 // Output buffers larger than this are freed, not kept, when a connection's output drains.
 constexpr size_t kKeepBufferBytes = 64 * 1024;
 // Drained heap output buffers a worker keeps for reuse (each <= kKeepBufferBytes). Most output
@@ -47,6 +51,13 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
       shared_(shared),
       config_(shared.config),
       listen_fd_(listen_fd),
+      send_timeout_first_(shared.config.send_timeout_ms != 0 &&
+                          (shared.config.idle_timeout_ms == 0 ||
+                           shared.config.send_timeout_ms < shared.config.idle_timeout_ms)),
+      max_unsent_responses_(static_cast<uint16_t>(
+          shared.config.max_unsent_responses == 0 || shared.config.max_unsent_responses > UINT16_MAX
+              ? UINT16_MAX
+              : shared.config.max_unsent_responses)),
       parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
       date_timer_(on_date_tick, this),
       accept_retry_timer_(on_accept_retry, this),
@@ -89,6 +100,7 @@ Result<void> WorkerServer::init() {
     spare_buffers_.reserve(kSpareBuffers);
     flush_list_.reserve(1024);
     rearm_list_.reserve(256);
+    held_.reserve(64);
     schedule_date_tick();
     arm_accept();
     return {};
@@ -114,29 +126,78 @@ void WorkerServer::on_accept_retry(void* arg) noexcept {
     self->resume_accept();
 }
 
+WorkerServer::Deadline WorkerServer::next_deadline(const Connection* c) const noexcept {
+    const uint32_t now = now_ms();
+    Deadline next;
+    // `limit_ms` after `since`; a rule whose limit is 0 is off.
+    auto consider = [&next, now](Due due, uint32_t since, uint64_t limit_ms) {
+        if (limit_ms == 0) return;
+        const int64_t left = static_cast<int64_t>(limit_ms) -
+                             static_cast<int64_t>(static_cast<uint32_t>(now - since));
+        if (left < next.in_ms) next = Deadline{due, left};
+    };
+    if (c->lingering || c->timed_out) {
+        // Closing: the last response (or the 408) goes out and the peer's FIN comes in, or not.
+        const uint64_t linger = config_.linger_timeout_ms == 0 ? 1 : config_.linger_timeout_ms;
+        consider(Due::kLinger, c->phase_start_ms, linger);
+        return next;
+    }
+    if (c->send_in_flight || !c->out.empty()) {
+        consider(Due::kSend, c->send_progress_ms, config_.send_timeout_ms);
+    } else {
+        consider(Due::kIdle, c->last_active_ms, config_.idle_timeout_ms);
+    }
+    if (c->parser.mid_request() && !c->close_after_flush) {
+        if (!c->parser.receiving_body()) {
+            consider(Due::kHead, c->phase_start_ms, config_.request_head_timeout_ms);
+        } else if (config_.body_timeout_ms != 0 && config_.min_body_rate != 0) {
+            consider(
+                Due::kBody, c->phase_start_ms,
+                config_.body_timeout_ms + uint64_t{c->phase_bytes} * 1000 / config_.min_body_rate);
+        }
+    }
+    return next;
+}
+
+void WorkerServer::schedule_deadline(Connection* c) noexcept {
+    const Deadline d = next_deadline(c);
+    if (d.due == Due::kNone) {
+        worker_.timers().cancel(&c->timer);
+        return;
+    }
+    const uint64_t in_ms = d.in_ms > 0 ? static_cast<uint64_t>(d.in_ms) : 0;
+    worker_.timers().schedule(&c->timer, worker_.now_ns() + in_ms * kMs);
+}
+
 void WorkerServer::on_connection_timer(void* arg) noexcept {
     auto* c = static_cast<Connection*>(arg);
     WorkerServer* self = c->owner;
     if (c->closing || c->fd < 0) return;
-    if (c->lingering || c->close_after_flush) {
-        self->close_connection(c);  // the peer did not close in time
+    const Deadline d = self->next_deadline(c);
+    if (d.in_ms > 0) {
+        // Not due yet: receives and sends only record their time (one store) and the timer
+        // catches up here, instead of being re-linked on every read.
+        self->schedule_deadline(c);
         return;
     }
-    const uint64_t idle_deadline = c->last_active_ns + self->config_.idle_timeout_ms * kMs;
-    if (idle_deadline > self->worker_.now_ns()) {
-        // Bytes arrived since the timer was armed: receives only record the time (one store)
-        // and the timer catches up here, instead of re-linking it on every read.
-        self->worker_.timers().schedule(&c->timer, idle_deadline);
-        return;
-    }
-    if (c->parser.mid_request()) {
-        // Idle in the middle of a request: tell the client why, then close.
-        self->write_error(c, 408, false);
-        self->queue_flush(c);
-        // Bound the wait for a peer that does not read its 408 either.
-        self->worker_.timers().schedule(
-            &c->timer, self->worker_.now_ns() + self->config_.linger_timeout_ms * kMs);
-        return;
+    switch (d.due) {
+        case Due::kIdle:
+            if (!c->parser.mid_request()) break;
+            [[fallthrough]];
+        case Due::kHead:
+        case Due::kBody:
+            // The request did not arrive in time: tell the client why, then close (within the
+            // linger timeout, whether or not it reads the answer).
+            self->write_error(c, 408, false);
+            c->timed_out = true;
+            c->phase_start_ms = self->now_ms();
+            self->queue_flush(c);
+            self->schedule_deadline(c);
+            return;
+        case Due::kSend:    // the peer stopped reading: nothing more can be delivered
+        case Due::kLinger:  // the peer did not close in time
+        case Due::kNone:
+            break;
     }
     self->close_connection(c);
 }
@@ -227,10 +288,13 @@ Connection* WorkerServer::open_connection(int fd) noexcept {
     c->sent = 0;
     c->recv_armed = c->send_in_flight = c->queued = false;
     c->close_after_flush = c->lingering = c->peer_eof = c->closing = c->reading_paused = false;
+    c->timed_out = false;
+    c->unsent_responses = 0;
+    c->phase_bytes = 0;
+    c->last_active_ms = c->phase_start_ms = c->send_progress_ms = now_ms();
     if (connections_.live() >= config_.max_connections_per_worker) pause_accept();
     arm_recv(c);
-    c->last_active_ns = worker_.now_ns();
-    worker_.timers().schedule(&c->timer, c->last_active_ns + config_.idle_timeout_ms * kMs);
+    schedule_deadline(c);
     return c;
 }
 
@@ -266,14 +330,17 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
 
     if (cqe.res > 0) {
         if (!c->closing && !c->lingering && !c->close_after_flush) {
-            handle_bytes(c, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
-            c->last_active_ns = worker_.now_ns();
+            c->last_active_ms = now_ms();
+            if (c->reading_paused) {
+                // Read before the cancellation took effect: parsed once the output drains.
+                hold_input(c, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+            } else {
+                handle_bytes(c, buffers_.buffer(bid), static_cast<size_t>(cqe.res));
+            }
         }
         // else: after the last response, input is read and dropped until the peer closes.
         buffers_.recycle(bid);
-        if (!c->closing && c->out.size() + c->sending.size() > config_.max_pending_output) {
-            pause_reading(c);
-        }
+        if (!c->closing && over_output_bounds(c)) pause_reading(c);
         if (!more && !c->closing && !c->reading_paused) rearm_list_.push_back(c);
     } else {
         if (has_buffer) buffers_.recycle(bid);
@@ -296,6 +363,54 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
     if (c->closing) maybe_release(c);
 }
 
+bool WorkerServer::over_output_bounds(const Connection* c) const noexcept {
+    return c->out.size() + c->sending.size() > config_.max_pending_output ||
+           c->unsent_responses >= max_unsent_responses_;
+}
+
+void WorkerServer::hold_input(Connection* c, const char* data, size_t len) noexcept {
+    for (HeldInput& h : held_) {
+        if (h.connection == c) {
+            h.bytes.append(data, len);
+            return;
+        }
+    }
+    held_.push_back(HeldInput{c, {}, 0});
+    held_.back().bytes.append(data, len);
+}
+
+bool WorkerServer::feed_held_input(Connection* c) noexcept {
+    for (size_t i = 0; i < held_.size(); ++i) {
+        if (held_[i].connection != c) continue;
+        // One receive buffer's worth at a time, as if it had just been read, until the output
+        // bounds are reached again.
+        while (!over_output_bounds(c) && !c->closing && !c->close_after_flush &&
+               held_[i].parsed < held_[i].bytes.size()) {
+            HeldInput& h = held_[i];
+            const size_t n = std::min<size_t>(config_.recv_buffer_size, h.bytes.size() - h.parsed);
+            const char* piece = h.bytes.data() + h.parsed;
+            h.parsed += n;
+            handle_bytes(c, piece, n);
+        }
+        if (held_[i].parsed < held_[i].bytes.size() && !c->closing && !c->close_after_flush) {
+            return false;
+        }
+        held_[i] = std::move(held_.back());
+        held_.pop_back();
+        return true;
+    }
+    return true;
+}
+
+void WorkerServer::drop_held_input(const Connection* c) noexcept {
+    for (size_t i = 0; i < held_.size(); ++i) {
+        if (held_[i].connection != c) continue;
+        held_[i] = std::move(held_.back());
+        held_.pop_back();
+        return;
+    }
+}
+
 void WorkerServer::pause_reading(Connection* c) noexcept {
     if (c->reading_paused) return;
     c->reading_paused = true;
@@ -308,7 +423,10 @@ void WorkerServer::pause_reading(Connection* c) noexcept {
 }
 
 void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noexcept {
+    const bool was_mid = c->parser.mid_request();
+    const bool was_body = was_mid && c->parser.receiving_body();
     current_ = c;
+    answered_in_feed_ = 0;
     const http::RequestParser::FeedResult r = c->parser.feed(parse_, data, len, *this);
     current_ = nullptr;
     if (r.outcome == http::RequestParser::Outcome::kError) {
@@ -318,6 +436,24 @@ void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noe
         c->out.append(kContinue);
     }
     if (!c->out.empty()) queue_flush(c);
+    if (c->parser.mid_request()) track_request(c, was_mid, was_body, len);
+}
+
+void WorkerServer::track_request(Connection* c, bool was_mid, bool was_body, size_t len) noexcept {
+    if (c->close_after_flush) return;
+    const bool body = c->parser.receiving_body();
+    if (was_mid && answered_in_feed_ == 0 && body == was_body) {
+        // The same request, in the same phase: only a body's bytes count (for its minimum rate).
+        if (body) {
+            c->phase_bytes =
+                len > UINT32_MAX - c->phase_bytes ? UINT32_MAX : c->phase_bytes + uint32_t(len);
+        }
+        return;
+    }
+    // A request began in this read, or its head is complete: a new phase with its own deadline.
+    c->phase_start_ms = now_ms();
+    c->phase_bytes = 0;
+    schedule_deadline(c);
 }
 
 bool WorkerServer::on_request(http::Request& req) noexcept {
@@ -363,6 +499,8 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
     }
     const bool keep = req.keep_alive() && !res.wants_close() && !stopping_;
     write_response(c, res, req.method() == Method::kHead, keep, req.version_minor() == 0);
+    ++answered_in_feed_;
+    if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
     if (!keep) c->close_after_flush = true;
     return keep;
 }
@@ -448,13 +586,16 @@ void WorkerServer::start_send(Connection* c) noexcept {
     std::swap(c->sending_slab, c->out_slab);
     c->out.clear();
     c->sent = 0;
+    c->send_progress_ms = now_ms();
     submit_send(c);
+    // The idle timer would notice a stalled send only at the idle deadline.
+    if (send_timeout_first_) schedule_deadline(c);
 }
 
 void WorkerServer::submit_send(Connection* c) noexcept {
     io_uring_sqe* sqe = worker_.ring().get_sqe();
-    send_.prep_send(sqe, c->fd, c->sending.data() + c->sent, c->sending.size() - c->sent,
-                    MSG_NOSIGNAL);
+    send_.prep_send(sqe, c->fd, c->sending.data() + c->sent,
+                    std::min(c->sending.size() - c->sent, kMaxSendBytes), MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, make_tag(kSend, c->generation, c->slot));
     c->send_in_flight = true;
 }
@@ -473,6 +614,7 @@ void WorkerServer::on_send(const io_uring_cqe& cqe) noexcept {
         return;
     }
     c->sent += static_cast<size_t>(cqe.res);
+    c->send_progress_ms = now_ms();
     if (c->sent < c->sending.size()) {
         submit_send(c);  // short send: the rest, from where the kernel stopped
         return;
@@ -521,12 +663,14 @@ void WorkerServer::give_back(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept
 }
 
 void WorkerServer::after_output_drained(Connection* c) noexcept {
+    c->unsent_responses = 0;
     give_back(c->sending, c->sending_slab);
     if (c->out.empty()) give_back(c->out, c->out_slab);
-    if (c->reading_paused) {
+    if (c->reading_paused && feed_held_input(c) && !over_output_bounds(c)) {
         c->reading_paused = false;
         if (!c->recv_armed) rearm_list_.push_back(c);
     }
+    if (!c->out.empty()) return;  // held input produced more responses: they go out first
     if (c->close_after_flush) {
         start_linger(c);
     } else if (c->peer_eof) {
@@ -549,7 +693,8 @@ void WorkerServer::start_linger(Connection* c) noexcept {
     c->lingering = true;
     c->close_after_flush = true;
     shutdown(c->fd, SHUT_WR);
-    worker_.timers().schedule(&c->timer, worker_.now_ns() + config_.linger_timeout_ms * kMs);
+    c->phase_start_ms = now_ms();
+    schedule_deadline(c);
     if (!c->recv_armed) rearm_list_.push_back(c);
 }
 
@@ -573,6 +718,7 @@ void WorkerServer::maybe_release(Connection* c) noexcept {
     c->fd = -1;
     ++c->generation;
     c->parser.reset(parse_);
+    drop_held_input(c);
     give_back(c->out, c->out_slab);
     give_back(c->sending, c->sending_slab);
     connections_.release(c->slot);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -62,6 +63,13 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     Connection* lookup(uint64_t user_data) noexcept;
     void arm_recv(Connection* c) noexcept;
     void pause_reading(Connection* c) noexcept;
+    bool over_output_bounds(const Connection* c) const noexcept;
+    // Input that arrived after reading paused (the receive was being cancelled): kept, and
+    // parsed one receive buffer's worth at a time as the output drains.
+    void hold_input(Connection* c, const char* data, size_t len) noexcept;
+    // Parses held input until none is left (true) or the output bounds are reached (false).
+    bool feed_held_input(Connection* c) noexcept;
+    void drop_held_input(const Connection* c) noexcept;
     void handle_bytes(Connection* c, const char* data, size_t len) noexcept;
     void queue_flush(Connection* c) noexcept;
     void start_send(Connection* c) noexcept;
@@ -81,6 +89,18 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     void write_error(Connection* c, int status, bool head_only) noexcept;
     [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
 
+    // A connection's deadlines. Each rule that applies to its state gives one; the earliest is
+    // what its timer waits for (rules and defaults: ServerConfig).
+    enum class Due : uint8_t { kNone, kIdle, kHead, kBody, kSend, kLinger };
+    struct Deadline {
+        Due due = Due::kNone;
+        int64_t in_ms = INT64_MAX;  // from now; <= 0 when passed
+    };
+    Deadline next_deadline(const Connection* c) const noexcept;
+    void schedule_deadline(Connection* c) noexcept;
+    uint32_t now_ms() const noexcept { return static_cast<uint32_t>(worker_.now_ns() / 1'000'000); }
+    // Notes where the connection's request in progress stands after a read.
+    void track_request(Connection* c, bool was_mid, bool was_body, size_t len) noexcept;
     static void on_connection_timer(void* arg) noexcept;
     static void on_accept_retry(void* arg) noexcept;
     static void on_date_tick(void* arg) noexcept;
@@ -90,6 +110,8 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     const SharedState& shared_;
     const ServerConfig& config_;
     int listen_fd_;
+    bool send_timeout_first_;        // the send timeout is shorter than the idle timeout
+    uint16_t max_unsent_responses_;  // config_.max_unsent_responses, clamped
     bool accept_armed_ = false;
     bool accept_paused_ = false;  // at the connection cap: accept resumes when one closes
     bool stopping_ = false;
@@ -114,7 +136,14 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     std::vector<alloc::ByteBuffer> spare_buffers_;
     std::vector<Connection*> flush_list_;  // connections with output queued this turn
     std::vector<Connection*> rearm_list_;  // connections whose multishot recv ended
-    Connection* current_ = nullptr;        // the connection being parsed (for on_request)
+    struct HeldInput {
+        const Connection* connection;
+        alloc::ByteBuffer bytes;
+        size_t parsed = 0;
+    };
+    std::vector<HeldInput> held_;    // few: only connections whose reading is paused
+    Connection* current_ = nullptr;  // the connection being parsed (for on_request)
+    uint32_t answered_in_feed_ = 0;  // requests on_request() answered in this feed()
     unsigned handler_errors_reported_ = 0;
 };
 

@@ -327,6 +327,10 @@ size_t RequestParser::buffered_bytes() const noexcept {
     return partial_ ? partial_->bytes.size : 0;
 }
 
+bool RequestParser::receiving_body() const noexcept {
+    return partial_ != nullptr && partial_->state.head_done;
+}
+
 size_t RequestParser::body_bytes_due(const ParseContext& ctx) const noexcept {
     const bool by_length =
         (parser_.flags & F_CONTENT_LENGTH) != 0 && (parser_.flags & F_CHUNKED) == 0;

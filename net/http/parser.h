@@ -150,6 +150,8 @@ class RequestParser {
     bool mid_request() const noexcept { return partial_ != nullptr; }
     // Bytes held for a partly received request.
     size_t buffered_bytes() const noexcept;
+    // True while a partly received request has its whole head and awaits (more of) its body.
+    bool receiving_body() const noexcept;
 
     // Forget all state (for connection reuse); a partly received request's stitch state goes
     // back to `ctx`.

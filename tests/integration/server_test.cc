@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/server_fixture.h"
 #include "tests/support/http_client.h"
 
 namespace nexure::net {
@@ -26,119 +27,6 @@ using test::HttpClient;
 using test::kIoTimeout;
 using test::Response;
 using namespace std::chrono_literals;
-
-ServerConfig test_config() {
-    ServerConfig c;
-    c.host = "127.0.0.1";
-    c.port = 0;
-    c.threads = 1;
-    c.pin_threads = false;
-    c.recv_buffer_count = 256;
-    c.drain_timeout_ms = 5000;
-    c.linger_timeout_ms = 1000;
-    return c;
-}
-
-void add_test_routes(Server& s) {
-    s.get("/", [](const Request&, http::Response& res) {
-        res.type("text/plain").body("Hello, World!");
-    });
-    s.get("/json", [](const Request&, http::Response& res) {
-        res.type("application/json").body(R"({"message":"Hello, World!"})");
-    });
-    s.get("/users/:id", [](const Request& req, http::Response& res) {
-        res.type("text/plain").body("user ").append(req.param("id"));
-    });
-    s.post("/echo", [](const Request& req, http::Response& res) {
-        res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
-    });
-    s.get("/headers", [](const Request& req, http::Response& res) {
-        size_t bytes = 0;
-        for (const http::Header& h : req.headers())
-            bytes += h.name.size() + h.value.size();
-        res.type("text/plain")
-            .body(std::to_string(req.headers().size()) + " " + std::to_string(bytes));
-    });
-    s.get("/throw", [](const Request&, http::Response& res) {
-        res.body("partial output that must not leak");
-        throw std::runtime_error("handler failure for the test");
-    });
-    s.get("/throw-int", [](const Request&, http::Response&) { throw 42; });
-    s.get("/bad-header", [](const Request&, http::Response& res) {
-        res.type("text/plain").header("X-Bad", "a\r\nX-Injected: yes").body("should not be sent");
-    });
-    s.get("/no-content",
-          [](const Request&, http::Response& res) { res.status(204).body("dropped"); });
-    s.get("/close",
-          [](const Request&, http::Response& res) { res.type("text/plain").body("bye").close(); });
-    s.get("/bytes/:n", [](const Request& req, http::Response& res) {
-        // n bytes of a pattern that encodes the request's n, so a mixed-up response shows.
-        const std::string n(req.param("n"));
-        const size_t count = std::stoul(n);
-        std::string body;
-        body.reserve(count);
-        while (body.size() < count)
-            body += n + ";";
-        body.resize(count);
-        res.type("application/octet-stream").body(body);
-    });
-    s.get("/custom", [](const Request&, http::Response& res) {
-        res.status(201).type("text/plain").header("X-Custom", "yes").body("created");
-    });
-    s.get("/static/*", [](const Request& req, http::Response& res) {
-        res.type("text/plain").body("static [").append(req.param("*")).append("]");
-    });
-    s.get("/files/:name.json", [](const Request& req, http::Response& res) {
-        res.type("text/plain").body("json [").append(req.param("name")).append("]");
-    });
-    s.get("/decoded/:value", [](const Request& req, http::Response& res) {
-        const std::optional<std::string_view> value = req.param_decoded("value");
-        if (!value) {
-            res.status(400).type("text/plain").body("bad escape");
-            return;
-        }
-        res.type("text/plain").body("[").append(*value).append("]");
-    });
-}
-
-class ServerTest : public ::testing::Test {
-  protected:
-    // Starts the server; skips the test when the kernel does not let this process use io_uring.
-    void start(ServerConfig config = test_config()) {
-        server_ = std::make_unique<Server>(config);
-        add_test_routes(*server_);
-        Result<void> r = server_->start();
-        if (!r && r.error().message.find("io_uring is not available") != std::string::npos) {
-            server_.reset();
-            GTEST_SKIP() << r.error().message;
-        }
-        ASSERT_TRUE(r.ok()) << r.error().message;
-        port_ = server_->port();
-        ASSERT_NE(port_, 0);
-    }
-
-    void TearDown() override {
-        if (server_) {
-            server_->stop();
-            server_->wait();
-        }
-    }
-
-    ::testing::AssertionResult connect(HttpClient& c) { return c.connect(port_); }
-
-    // One request on a fresh connection.
-    Response exchange(const std::string& request, bool head = false) {
-        HttpClient c;
-        Response r;
-        EXPECT_TRUE(connect(c));
-        EXPECT_TRUE(c.send_all(request));
-        EXPECT_TRUE(c.read_response(&r, deadline_in(kIoTimeout), head));
-        return r;
-    }
-
-    std::unique_ptr<Server> server_;
-    uint16_t port_ = 0;
-};
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7) and within a minute of now.
 ::testing::AssertionResult is_current_imf_fixdate(const std::string& value) {
