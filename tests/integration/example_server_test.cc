@@ -9,12 +9,21 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/support/http_client.h"
@@ -43,11 +52,13 @@ bool mentions(const std::string& text, const std::string& what) {
 // Runs nexure-server on a free port with `extra` arguments and waits until it listens.
 class ExampleServer {
   public:
-    ::testing::AssertionResult start(std::vector<std::string> extra = {}) {
+    // `in_child` (optional) runs in the child before exec (async-signal-safe calls only).
+    ::testing::AssertionResult start(std::vector<std::string> extra = {},
+                                     std::function<void()> in_child = {}) {
         std::vector<std::string> argv = {server_binary(),      "--port", "0", "--threads", "1",
                                          "--drain-timeout-ms", "5000"};
         argv.insert(argv.end(), extra.begin(), extra.end());
-        ::testing::AssertionResult r = process.start(argv);
+        ::testing::AssertionResult r = process.start(argv, std::move(in_child));
         if (!r) return r;
         port = process.wait_for_listening_port(deadline_in(kIoTimeout));
         if (port == 0) {
@@ -319,6 +330,118 @@ TEST(ExampleServer, IoUringDeniedBySeccompExitsOneNamingTheCause) {
     GTEST_SKIP() << "the seccomp filter in this test is written for x86-64";
 }
 #endif
+
+// ---- resource exhaustion and recovery (issue 5) ------------------------------------------------
+
+// Open descriptors of process `pid`.
+size_t fd_count(pid_t pid) {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        ++n;
+    return n;
+}
+
+// A field of /proc/<pid>/status in KiB (VmRSS), or -1.
+long status_kib(pid_t pid, const std::string& field) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    }
+    return -1;
+}
+
+// User + system CPU time of `pid` in clock ticks.
+long long cpu_ticks(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream fields(text.substr(close + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i)
+        fields >> skip;  // fields 3..13
+    long long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return utime + stime;
+}
+
+TEST(ExampleServer, OutOfDescriptorsItBacksOffWithoutSpinningAndRecovers) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start({}, [] {
+        const rlimit low{256, 256};
+        setrlimit(RLIMIT_NOFILE, &low);
+    }));
+    // More connections than the server has descriptors for: the kernel completes them all, the
+    // server accepts until accept() fails with EMFILE.
+    std::vector<HttpClient> clients(400);
+    for (HttpClient& c : clients)
+        ASSERT_TRUE(c.connect(s.port));
+    const long long before = cpu_ticks(s.process.pid());
+    std::this_thread::sleep_for(1000ms);
+    const long long spent = cpu_ticks(s.process.pid()) - before;
+    const long hz = sysconf(_SC_CLK_TCK);
+    RecordProperty("cpu_ticks_while_out_of_fds", std::to_string(spent));
+    EXPECT_LT(spent, hz / 4) << "the server spun while out of descriptors";
+    EXPECT_TRUE(s.process.running()) << s.process.stderr_text();
+    // The last ones could not be accepted (the limit is real): their requests wait unanswered.
+    Response stuck;
+    ASSERT_TRUE(clients.back().send_all(get_request("/")));
+    EXPECT_FALSE(clients.back().read_response(&stuck, deadline_in(300ms)));
+    // The first ones it accepted are served.
+    Response r;
+    ASSERT_TRUE(clients[0].send_all(get_request("/")));
+    ASSERT_TRUE(clients[0].read_response(&r));
+    EXPECT_EQ(r.status, 200);
+    // Once the clients go, it takes new connections again.
+    clients.clear();
+    const Deadline until = deadline_in(5000ms);
+    bool served = false;
+    while (!served && Clock::now() < until) {
+        HttpClient c;
+        Response again;
+        served = c.connect(s.port) && c.send_all(get_request("/")) &&
+                 c.read_response(&again, deadline_in(500ms)) && again.status == 200;
+    }
+    EXPECT_TRUE(served) << "no recovery after the clients closed";
+    EXPECT_TRUE(s.process.running()) << s.process.stderr_text();
+}
+
+TEST(ExampleServer, TenThousandConnectCloseCyclesLeaveNoDescriptorsOrMemoryBehind) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    const pid_t pid = s.process.pid();
+    auto cycle = [&s] {
+        HttpClient c;
+        Response r;
+        return c.connect(s.port) && c.send_all(get_request("/")) && c.read_response(&r) &&
+               r.status == 200;
+    };
+    for (int i = 0; i < 500; ++i)
+        ASSERT_TRUE(cycle()) << "warm-up " << i;
+    std::this_thread::sleep_for(200ms);
+    const size_t fds_before = fd_count(pid);
+    const long rss_before = status_kib(pid, "VmRSS");
+    for (int i = 0; i < 10000; ++i)
+        ASSERT_TRUE(cycle()) << "cycle " << i;
+    // The server closes its side as the clients go; give it a moment to finish.
+    size_t fds_after = fd_count(pid);
+    for (int i = 0; i < 50 && fds_after > fds_before; ++i) {
+        std::this_thread::sleep_for(20ms);
+        fds_after = fd_count(pid);
+    }
+    const long rss_after = status_kib(pid, "VmRSS");
+    RecordProperty("fds_before", std::to_string(fds_before));
+    RecordProperty("fds_after", std::to_string(fds_after));
+    RecordProperty("rss_kib_before", std::to_string(rss_before));
+    RecordProperty("rss_kib_after", std::to_string(rss_after));
+    EXPECT_EQ(fds_after, fds_before);
+    ASSERT_GT(rss_before, 0);
+    EXPECT_LT(rss_after - rss_before, 1024) << rss_before << " KiB -> " << rss_after << " KiB";
+}
 
 }  // namespace
 }  // namespace nexure::test
