@@ -38,6 +38,13 @@ void usage(FILE* out) {
         "  --ring-mode MODE       auto | defer | coop | plain (default auto)\n"
         "  --drain-timeout-ms N   graceful-stop limit for in-flight requests (default 10000)\n"
         "  --idle-timeout-ms N    close connections idle this long (default 60000)\n"
+        "  --head-timeout-ms N    deadline for a request head, from its first byte (default "
+        "20000)\n"
+        "  --body-timeout-ms N    grace period for a request body (default 20000)\n"
+        "  --min-body-rate N      bytes per second a body must arrive at after the grace period "
+        "(default 500; 0: none)\n"
+        "  --send-timeout-ms N    close peers that take none of our output this long (default "
+        "60000)\n"
         "  --max-connections N    connections per worker; at the cap accepting pauses (default "
         "%u)\n"
         "  --recv-buffers N       provided receive buffers per worker, a power of two (default: "
@@ -127,6 +134,18 @@ int main(int argc, char** argv) {
         } else if (arg == "--idle-timeout-ms") {
             need(86'400'000);
             config.idle_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--head-timeout-ms") {
+            need(86'400'000);
+            config.request_head_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--body-timeout-ms") {
+            need(86'400'000);
+            config.body_timeout_ms = static_cast<uint32_t>(n);
+        } else if (arg == "--min-body-rate") {
+            need(1u << 30);
+            config.min_body_rate = static_cast<uint32_t>(n);
+        } else if (arg == "--send-timeout-ms") {
+            need(86'400'000);
+            config.send_timeout_ms = static_cast<uint32_t>(n);
         } else if (arg == "--max-connections") {
             need(1u << 24);
             config.max_connections_per_worker = static_cast<uint32_t>(n);

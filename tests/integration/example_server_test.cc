@@ -443,5 +443,19 @@ TEST(ExampleServer, TenThousandConnectCloseCyclesLeaveNoDescriptorsOrMemoryBehin
     EXPECT_LT(rss_after - rss_before, 1024) << rss_before << " KiB -> " << rss_after << " KiB";
 }
 
+TEST(ExampleServer, TimeoutFlagsReachTheServer) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start({"--head-timeout-ms", "300", "--send-timeout-ms", "5000",
+                         "--body-timeout-ms", "5000", "--min-body-rate", "100"}));
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    ASSERT_TRUE(c.send_all("GET / HTTP/1.1\r\nHost: t\r\nX-Slow: "));
+    bool closed = false;
+    const std::string got = c.read_until_eof(deadline_in(3000ms), &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(got.rfind("HTTP/1.1 408 ", 0), 0u) << got;
+}
+
 }  // namespace
 }  // namespace nexure::test
