@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: installs dependencies, builds the release preset and runs every
-# test suite. Exits with the status of the first suite that failed (0 when all passed).
+# test suite, then builds the asan preset and runs them all again under the sanitizers. Exits
+# with the status of the first suite that failed (0 when all passed).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,6 +31,18 @@ run_suite() {
 
 run_suite ctest \
     ctest --test-dir "$NX_ROOT/build/release" --output-on-failure -j2 --timeout 600
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (the asan preset).
+# NEXURE_SKIP_ASAN=1 skips it for a quick local run; CI always runs it.
+if [[ "${NEXURE_SKIP_ASAN:-0}" == "1" && "${CI:-}" != "true" ]]; then
+    nx_log "skipping the asan suite (NEXURE_SKIP_ASAN=1)"
+else
+    run_suite "asan build" bash "$NX_SCRIPTS/build.sh" asan
+    if [[ " ${failed[*]} " != *"asan build"* ]]; then
+        run_suite "ctest (asan)" \
+            ctest --test-dir "$NX_ROOT/build/asan" --output-on-failure -j2 --timeout 900
+    fi
+fi
 # Further suites go here, one run_suite line each.
 
 if ((${#failed[@]} > 0)); then

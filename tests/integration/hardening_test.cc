@@ -140,13 +140,16 @@ TEST_F(ServerTest, APeerThatStopsReadingIsClosedAfterTheSendTimeout) {
     HttpClient c;
     ASSERT_TRUE(connect(c));
     const size_t size = 64u << 20;  // far more than the socket buffers hold
-    ASSERT_TRUE(c.send_all(get_request("/bytes/" + std::to_string(size))));
-    std::this_thread::sleep_for(1500ms);  // read nothing: the server's send makes no progress
+    ASSERT_TRUE(c.send_all(get_request("/fill/" + std::to_string(size))));
+    // Once the response has begun, read nothing more: the server's send stops progressing.
+    char first[64];
+    ASSERT_EQ(recv(c.fd(), first, sizeof first, MSG_WAITALL), 64);
+    std::this_thread::sleep_for(1500ms);
     bool closed = false;
     const std::string got = c.read_until_eof(deadline_in(5000ms), &closed);
     EXPECT_TRUE(closed);
-    EXPECT_GT(got.size(), 0u);    // what the kernel had taken before the timeout
-    EXPECT_LT(got.size(), size);  // but not the whole response: the server gave up
+    EXPECT_GT(got.size(), 0u);         // what the kernel had taken before the timeout
+    EXPECT_LT(got.size() + 64, size);  // but not the whole response: the server gave up
 }
 
 TEST_F(ServerTest, APipeliningClientThatNeverReadsCannotGrowServerMemory) {
@@ -158,7 +161,7 @@ TEST_F(ServerTest, APipeliningClientThatNeverReadsCannotGrowServerMemory) {
     // 3,000 requests for 64 KiB each: 192 MiB of responses if the server kept producing them.
     std::string batch;
     for (int i = 0; i < 3000; ++i)
-        batch += get_request("/bytes/65536");
+        batch += get_request("/fill/65536");
     const long before = rss_kib();
     std::thread writer([&c, &batch] { (void)c.send_all(batch); });  // blocks when windows fill
     std::this_thread::sleep_for(1000ms);
@@ -169,8 +172,9 @@ TEST_F(ServerTest, APipeliningClientThatNeverReadsCannotGrowServerMemory) {
     writer.join();
     ASSERT_GT(before, 0);
     RecordProperty("rss_growth_kib", std::to_string(during - before));
-    // Bounded by max_pending_output (1 MiB) plus buffers; 192 MiB would show.
-    EXPECT_LT(during - before, 24 * 1024)
+    // Bounded by max_pending_output (1 MiB) plus one receive buffer of requests' responses
+    // (~100 x 64 KiB) plus allocator slack (more under ASan); 192 MiB would show.
+    EXPECT_LT(during - before, 64 * 1024)
         << "RSS grew from " << before << " to " << during << " KiB";
 }
 
@@ -214,10 +218,10 @@ TEST_F(ServerTest, AnsweredButUnsentResponsesStopReadingAtTheirCap) {
 
 TEST_F(ServerTest, AClientThatResetsMidResponseDoesNotDisturbTheServer) {
     start();
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < 10; ++i) {
         HttpClient c;
         ASSERT_TRUE(connect(c));
-        ASSERT_TRUE(c.send_all(get_request("/bytes/8000000")));
+        ASSERT_TRUE(c.send_all(get_request("/bytes/3000000")));  // more than the socket buffers
         std::this_thread::sleep_for(5ms);
         linger abort{1, 0};  // close() sends RST
         ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);

@@ -63,6 +63,10 @@ void add_test_routes(Server& s) {
         body.resize(count);
         res.type("application/octet-stream").body(body);
     });
+    s.get("/fill/:n", [](const Request& req, http::Response& res) {
+        const size_t n = std::stoul(std::string(req.param("n")));
+        res.type("application/octet-stream").body(std::string(n, 'f'));
+    });
     s.get("/custom", [](const Request&, http::Response& res) {
         res.status(201).type("text/plain").header("X-Custom", "yes").body("created");
     });

@@ -16,8 +16,8 @@ namespace nexure::net {
 ServerConfig test_config();
 
 // GET /, /json, /users/:id, /headers, /throw, /throw-int, /bad-header, /no-content, /close,
-// /bytes/:n (n bytes that encode n), /custom, /static/*, /files/:name.json, /decoded/:value;
-// POST /echo (the body back, with the request's Content-Type).
+// /bytes/:n (n bytes that encode n), /fill/:n (n bytes of 'f', made fast), /custom, /static/*,
+// /files/:name.json, /decoded/:value; POST /echo (the body back, with the request's Content-Type).
 void add_test_routes(Server& s);
 
 class ServerTest : public ::testing::Test {
