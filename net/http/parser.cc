@@ -5,6 +5,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__SSSE3__)
+#include <tmmintrin.h>
+#endif
+
 namespace nexure::net::http {
 
 namespace {
@@ -19,24 +23,214 @@ bool extend(std::string_view* view, const char* at, size_t len) noexcept {
     return true;
 }
 
-// RFC 9110 5.6.2 token characters, the only ones allowed in a field name, as a lookup table.
-constexpr std::array<bool, 256> kTokenChars = [] {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c)
-        t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c)
-        t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c)
-        t[c] = true;
-    for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~"))
-        t[c] = true;
-    return t;
-}();
+// A set of printable ASCII characters, as a lookup table and, for SSSE3, as two 16-byte tables for
+// PSHUFB: a byte is in the set when the entry for its low nibble and the entry for its high
+// nibble share a bit. Rows 0x20..0x70 get one bit each and the other rows (control characters,
+// non-ASCII) none, so that any set of printable characters is exact.
+struct ByteClass {
+    std::array<bool, 256> table{};
+    std::array<uint8_t, 16> low{};
+    std::array<uint8_t, 16> high{};
+
+    constexpr explicit ByteClass(std::string_view others) {
+        for (int c = '0'; c <= '9'; ++c)
+            table[c] = true;
+        for (int c = 'a'; c <= 'z'; ++c)
+            table[c] = true;
+        for (int c = 'A'; c <= 'Z'; ++c)
+            table[c] = true;
+        for (char c : others)
+            table[static_cast<unsigned char>(c)] = true;
+        for (int row = 2; row <= 7; ++row) {
+            high[row] = static_cast<uint8_t>(1u << (row - 2));
+            for (int n = 0; n < 16; ++n) {
+                if (table[row * 16 + n]) low[n] |= high[row];
+            }
+        }
+    }
+};
+
+// RFC 9110 5.6.2 token characters, the only ones allowed in a field name.
+constexpr ByteClass kToken("!#$%&'*+-.^_`|~");
+// The characters of a Host value (RFC 9110 7.2: uri-host [":" port], with RFC 3986 3.2.2's
+// reg-name, IPv4address and IP-literal): unreserved, pct-encoded, sub-delims, ':', '[' and ']'.
+constexpr ByteClass kHost("-._~%!$&'()*+,;=:[]");
+
+#if defined(__SSSE3__)
+// Bit i set: byte i of `x` is not in `set`.
+[[gnu::always_inline]] inline unsigned bytes_outside(__m128i x, const ByteClass& set) noexcept {
+    const __m128i nibble = _mm_set1_epi8(0x0f);
+    const __m128i low =
+        _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(set.low.data())),
+                         _mm_and_si128(x, nibble));
+    const __m128i high =
+        _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(set.high.data())),
+                         _mm_and_si128(_mm_srli_epi16(x, 4), nibble));
+    return static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(low, high), _mm_setzero_si128())));
+}
+#endif
+
+// Every byte of `v` is in `set`. Runs for every field name and every Host value, so with SSSE3 it
+// takes 16 bytes at a time, the last (or only) block being the 16 bytes that end with `v`.
+// Precondition: those 16 bytes are readable. They are for a field name or a Host value: a
+// message's bytes are contiguous from its first one (in one receive buffer, or in the stitch
+// buffer), and a field name ends at least 16 bytes into it, after a request line with a version
+// ("GET / HTTP/1.1" CRLF at the shortest) and at least one byte of name. on_header_field sees to
+// that: it refuses fields after an HTTP/0.9 request line, which may have no version ("GET /").
+[[gnu::always_inline]] inline bool all_in(std::string_view v, const ByteClass& set) noexcept {
+#if defined(__SSSE3__)
+    if (v.empty()) return true;
+    const char* p = v.data();
+    const char* end = p + v.size();
+    for (; end - p > 16; p += 16) {
+        if (bytes_outside(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), set) != 0) {
+            return false;
+        }
+    }
+    const unsigned lanes = (0xffffu << (16 - (end - p))) & 0xffffu;  // the bytes of `v`
+    return (bytes_outside(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16)), set) &
+            lanes) == 0;
+#else
+    bool ok = true;
+    for (unsigned char ch : v)
+        ok &= set.table[ch];
+    return ok;
+#endif
+}
 
 std::string_view trim_trailing_ows(std::string_view v) noexcept {
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
         v.remove_suffix(1);
     return v;
+}
+
+// llhttp (in its default, non-strict build) lets a horizontal tab and a form feed through inside
+// the request-target; no control character belongs there (RFC 9112 3.2), and whitespace inside
+// the target is how request lines get split differently by different parsers.
+//
+// Eight bytes at a time: a word has a byte below 0x20 exactly when (x - 0x20..) & ~x & 0x80..
+// is not zero (no borrow crosses bytes unless one is below 0x20 already, and a byte of 0x80 or
+// more has its top bit cleared by ~x). The last word may run up to 7 bytes past the target: into
+// " HTTP/1", which llhttp has checked and the caller has seen begin, none of it below 0x20.
+bool target_has_control(std::string_view target) noexcept {
+    constexpr uint64_t kOnes = 0x0101010101010101u;
+    uint64_t found = 0;
+    for (size_t i = 0; i < target.size(); i += 8) {
+        uint64_t x;
+        std::memcpy(&x, target.data() + i, 8);
+        found |= (x - 0x20 * kOnes) & ~x & (0x80 * kOnes);
+    }
+    return found != 0;
+}
+
+// "host", ASCII case-insensitive, for a name already known to be 4 bytes long. OR-ing 0x20 into
+// each byte maps only 'H', 'O', 'S' and 'T' onto these letters, so the comparison is exact.
+bool is_host_name(std::string_view name) noexcept {
+    uint32_t word;
+    std::memcpy(&word, name.data(), 4);
+    uint32_t host;
+    std::memcpy(&host, "host", 4);
+    return (word | 0x20202020u) == host;
+}
+
+// The bytes just before `p` are a CRLF: how every line of a head ends (RFC 9112 2.1). llhttp's
+// non-strict build also takes a bare LF, and after the CR that ends the head or a chunk-size
+// line it consumes any byte at all in place of the LF, which would let "\r\r" or "\rX" end a
+// head here and not in the server in front of us.
+bool crlf_before(const char* p) noexcept {
+    return p[-1] == '\n' && p[-2] == '\r';
+}
+
+// A head (and a chunked message's trailer section) ends with an empty line: CRLF CRLF.
+bool empty_line_before(const char* p) noexcept {
+    return std::memcmp(p - 4, "\r\n\r\n", 4) == 0;
+}
+
+bool is_ows(char ch) noexcept {
+    return ch == ' ' || ch == '\t';
+}
+
+// Transfer-Encoding (RFC 9112 6.1 and 6.3, RFC 9110 10.1.4), read when llhttp saw the header:
+// 0 when the codings are exactly "chunked" (empty list elements and OWS aside), 400 when chunked
+// is absent, applied twice, not the final coding, given parameters, or the list is malformed, and
+// 501 when chunked is final but another coding precedes it: the engine decodes none of them.
+// Multiple Transfer-Encoding lines form one list, in order (RFC 9110 5.3).
+[[gnu::cold, gnu::noinline]] int transfer_coding_status(const Header* headers, uint32_t count,
+                                                        uint16_t llhttp_flags) noexcept {
+    unsigned chunked = 0;
+    bool chunked_last = false;
+    bool other = false;
+    for (uint32_t h = 0; h < count; ++h) {
+        if (!iequals(headers[h].name, "transfer-encoding")) continue;
+        const std::string_view v = headers[h].value;
+        const size_t n = v.size();
+        size_t i = 0;
+        auto skip_ows = [&] {
+            while (i < n && is_ows(v[i]))
+                ++i;
+        };
+        auto token = [&] {
+            const size_t start = i;
+            while (i < n && kToken.table[static_cast<unsigned char>(v[i])])
+                ++i;
+            return v.substr(start, i - start);
+        };
+        for (;;) {
+            skip_ows();
+            if (i == n) break;
+            if (v[i] == ',') {  // an empty list element (RFC 9110 5.6.1)
+                ++i;
+                continue;
+            }
+            const std::string_view coding = token();
+            if (coding.empty()) return 400;
+            bool parameters = false;
+            skip_ows();
+            while (i < n && v[i] == ';') {  // transfer-parameter: token BWS "=" BWS value
+                parameters = true;
+                ++i;
+                skip_ows();
+                if (token().empty()) return 400;
+                skip_ows();
+                if (i == n || v[i] != '=') return 400;
+                ++i;
+                skip_ows();
+                if (i < n && v[i] == '"') {  // quoted-string
+                    for (++i;; ++i) {
+                        if (i == n) return 400;
+                        if (v[i] == '"') break;
+                        if (v[i] == '\\' && ++i == n) return 400;
+                    }
+                    ++i;
+                } else if (token().empty()) {
+                    return 400;
+                }
+                skip_ows();
+            }
+            if (i < n && v[i] != ',') return 400;
+            if (iequals(coding, "chunked")) {
+                // Chunked takes no parameters, and may be applied only once (RFC 9112 6.1).
+                if (parameters || ++chunked > 1) return 400;
+                chunked_last = true;
+            } else {
+                other = true;
+                chunked_last = false;
+            }
+        }
+    }
+    if (!chunked_last || (llhttp_flags & F_CHUNKED) == 0) return 400;
+    return other ? 501 : 0;
+}
+
+// RFC 9112 3.2.2: an absolute-form target ("http://host:8080/a?b") is routed by its path and
+// query like the origin-form "/a?b"; an empty path is "/". Authority-form (CONNECT's
+// "host:443") has no "://" and stays as it is.
+[[gnu::cold, gnu::noinline]] std::string_view origin_part(std::string_view target) noexcept {
+    const size_t scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos) return target;
+    const size_t path = target.find_first_of("/?", scheme_end + 3);
+    return path == std::string_view::npos ? std::string_view{} : target.substr(path);
 }
 }  // namespace
 
@@ -75,10 +269,18 @@ struct ParserCallbacks {
     static int on_header_field(llhttp_t* p, const char* at, size_t len) noexcept {
         ParseContext& c = ctx(p);
         ParseContext::State& s = c.state_;
+        if (s.head_done) return on_trailer_field(c, at, len);
         if (s.last == ParseContext::Last::kField) {
             Header& h = c.headers_[s.header_count - 1];
             if (!extend(&h.name, at, len)) return fail(c, 400);
         } else {
+            // HTTP/0.9 requests ("GET /" CRLF, or an explicit HTTP/0.x version) have no header
+            // fields: this is not a request at all, 400 (all_in also relies on a request line
+            // with a version before any field). The same 400 whichever read a field starts in.
+            if (p->http_major == 0) return fail(c, 400);
+            // The line before (request line or field line) must have ended with CRLF. The bytes
+            // of a message are contiguous from its first one, so at[-2] is always readable.
+            if (!crlf_before(at)) return fail(c, 400);
             if (s.header_count == c.limits_.max_header_count) return fail(c, 431);
             c.headers_[s.header_count++] = Header{std::string_view(at, len), {}};
             s.last = ParseContext::Last::kField;
@@ -89,17 +291,19 @@ struct ParserCallbacks {
 
     static int on_header_field_complete(llhttp_t* p) noexcept {
         ParseContext& c = ctx(p);
-        c.state_.last = ParseContext::Last::kFieldDone;
-        // llhttp's lenient default lets e.g. a space through inside a name; names are tokens.
-        for (unsigned char ch : c.headers_[c.state_.header_count - 1].name) {
-            if (!kTokenChars[ch]) return fail(c, 400);
-        }
-        return 0;
+        ParseContext::State& s = c.state_;
+        s.last = ParseContext::Last::kFieldDone;
+        if (s.head_done) return s.item_bytes ? 0 : fail(c, 400);
+        // llhttp's lenient default lets e.g. a space through inside a name, and an empty name;
+        // a field name is a token: one or more token characters (RFC 9110 5.1).
+        const std::string_view name = c.headers_[s.header_count - 1].name;
+        return !name.empty() && all_in(name, kToken) ? 0 : fail(c, 400);
     }
 
     static int on_header_value(llhttp_t* p, const char* at, size_t len) noexcept {
         ParseContext& c = ctx(p);
         ParseContext::State& s = c.state_;
+        if (s.head_done) return on_trailer_bytes(c, len);
         Header& h = c.headers_[s.header_count - 1];
         if (s.last == ParseContext::Last::kValue) {
             if (!extend(&h.value, at, len)) return fail(c, 400);
@@ -113,7 +317,7 @@ struct ParserCallbacks {
 
     static int on_header_value_complete(llhttp_t* p) noexcept {
         ParseContext& c = ctx(p);
-        if (c.state_.header_count > 0) {
+        if (c.state_.header_count > 0 && !c.state_.head_done) {
             Header& h = c.headers_[c.state_.header_count - 1];
             h.value = trim_trailing_ows(h.value);
         }
@@ -121,26 +325,167 @@ struct ParserCallbacks {
         return 0;
     }
 
+    // Trailer fields (after a chunked body) are checked like header fields but not kept: a
+    // recipient must not merge them into the header section it hands on (RFC 9110 6.5.1), and
+    // none of them means anything to the engine. They have a budget of their own, as many fields
+    // and bytes as the head may have, so that a long body does not count against the head limit.
+    [[gnu::cold, gnu::noinline]] static int on_trailer_field(ParseContext& c, const char* at,
+                                                             size_t len) noexcept {
+        ParseContext::State& s = c.state_;
+        if (s.last != ParseContext::Last::kField) {
+            if (!crlf_before(at)) return fail(c, 400);
+            if (s.trailer_count == c.limits_.max_header_count) return fail(c, 431);
+            ++s.trailer_count;
+            s.item_bytes = false;
+            s.last = ParseContext::Last::kField;
+        }
+        // Piece by piece (a name split by a read has a piece that starts the read's bytes).
+        for (size_t i = 0; i < len; ++i) {
+            if (!kToken.table[static_cast<unsigned char>(at[i])]) return fail(c, 400);
+        }
+        if (len > 0) s.item_bytes = true;
+        return on_trailer_bytes(c, len);
+    }
+
+    static int on_trailer_bytes(ParseContext& c, size_t len) noexcept {
+        c.state_.trailer_bytes += len;
+        return c.state_.trailer_bytes > c.limits_.max_head_size ? fail(c, 431) : 0;
+    }
+
+    // The request line is method SP target SP version (RFC 9112 3): llhttp skips any run of
+    // spaces between the three, which other parsers read differently, and lets a tab or a form
+    // feed through inside the target. (The request line is in the message's contiguous bytes, so
+    // the bytes around the target are readable.)
+    static bool clean_request_line(std::string_view target) noexcept {
+        return !target.empty() && target.data()[-2] != ' ' &&
+               target.data()[target.size() + 1] == 'H' && !target_has_control(target);
+    }
+
+    static bool has_body(const llhttp_t* p) noexcept {
+        return (p->flags & F_CHUNKED) != 0 ||
+               ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+    }
+
+    // Pauses llhttp at the end of the head of a request with a body, so that feed() can check
+    // that the head ended with CRLF CRLF before the body is read (a request without a body is
+    // checked when it completes).
+    static int head_complete(ParseContext& c, const llhttp_t* p) noexcept {
+        if (!has_body(p)) return 0;
+        c.state_.head_pause = true;
+        return kPaused;
+    }
+
+    // The common request (HTTP/1.x, a clean request line, exactly one valid Host or none in
+    // HTTP/1.0, no Transfer-Encoding, no Expect, a body within the limit) is checked here in one
+    // pass; anything else goes to on_headers_complete_slow, which finds its status in order.
     static int on_headers_complete(llhttp_t* p) noexcept {
         ParseContext& c = ctx(p);
-        c.state_.head_done = true;
+        ParseContext::State& s = c.state_;
+        s.head_done = true;
+        bool plain =
+            p->http_major == 1 && (p->flags & F_TRANSFER_ENCODING) == 0 &&
+            ((p->flags & F_CONTENT_LENGTH) == 0 || p->content_length <= c.limits_.max_body_size) &&
+            clean_request_line(c.target_);
+        uint32_t hosts = 0;
+        for (uint32_t i = 0; plain && i < s.header_count; ++i) {
+            const Header& h = c.headers_[i];
+            switch (h.name.size()) {
+                case 4:
+                    if (is_host_name(h.name)) {
+                        ++hosts;
+                        plain = all_in(h.value, kHost);
+                    }
+                    break;
+                case 6:
+                    plain = !iequals(h.name, "expect");
+                    break;
+                case 17:  // llhttp ignores a Transfer-Encoding line with an empty value
+                    plain = !iequals(h.name, "transfer-encoding");
+                    break;
+                default:
+                    break;
+            }
+        }
+        if (!plain || hosts > 1 || (hosts == 0 && p->http_minor != 0)) {
+            return on_headers_complete_slow(c, p);
+        }
+        return head_complete(c, p);
+    }
+
+    [[gnu::cold, gnu::noinline]] static int on_headers_complete_slow(ParseContext& c,
+                                                                     llhttp_t* p) noexcept {
+        ParseContext::State& s = c.state_;
+        // RFC 9110 2.5: a minor version above 1 is handled as HTTP/1.1 (llhttp is told to let
+        // any digit through); another major version is not HTTP/1.x at all.
         if (p->http_major != 1) return fail(c, 505);
-        const bool has_body = (p->flags & F_CHUNKED) != 0 ||
-                              ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+        if (!clean_request_line(c.target_)) return fail(c, 400);
+        uint32_t hosts = 0;
+        bool host_ok = true;
+        bool expect_ok = true;
+        bool transfer_encoding = (p->flags & F_TRANSFER_ENCODING) != 0;
+        for (uint32_t i = 0; i < s.header_count; ++i) {
+            const Header& h = c.headers_[i];
+            if (h.name.size() == 4 && is_host_name(h.name)) {
+                ++hosts;
+                host_ok &= all_in(h.value, kHost);
+            } else if (iequals(h.name, "expect")) {
+                if (!iequals(h.value, "100-continue")) expect_ok = false;
+                s.expect_continue = has_body(p) && p->http_minor >= 1;
+            } else if (iequals(h.name, "transfer-encoding")) {
+                transfer_encoding = true;
+            }
+        }
+        // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, for more than one Host, and for
+        // a Host value that is not a host.
+        if (hosts > 1 || (hosts == 0 && p->http_minor >= 1) || !host_ok) return fail(c, 400);
+        if (transfer_encoding) {
+            // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
+            const int status =
+                p->http_minor == 0
+                    ? 400
+                    : transfer_coding_status(c.headers_.data(), s.header_count, p->flags);
+            if (status != 0) return fail(c, status);
+        }
         if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > c.limits_.max_body_size) {
             return fail(c, 413);
         }
-        for (uint32_t i = 0; i < c.state_.header_count; ++i) {
-            const Header& h = c.headers_[i];
-            if (h.name.size() != 6 || !iequals(h.name, "expect")) continue;
-            if (!iequals(h.value, "100-continue")) return fail(c, 417);
-            c.state_.expect_continue = has_body && p->http_minor >= 1;
-        }
+        if (!expect_ok) return fail(c, 417);
+        return head_complete(c, p);
+    }
+
+    // Each chunk-size line: the chunk must fit in the body limit (413 before its data arrives),
+    // and its data must follow a CRLF (checked by on_body).
+    static int on_chunk_header(llhttp_t* p) noexcept {
+        ParseContext& c = ctx(p);
+        if (p->content_length > c.limits_.max_body_size - c.body_.size()) return fail(c, 413);
+        c.state_.chunk_start = true;
+        return 0;
+    }
+
+    // Chunk extensions: llhttp checks their characters but lets an empty name (";=v") and an empty
+    // value (";n=") through; both are tokens or a quoted string (RFC 9112 7.1.1). Their total
+    // length is bounded like the head's (7.1.1: "a server ought to limit the total length of
+    // chunk extensions received in a request"), or they would pile up in the stitch buffer.
+    static int on_chunk_extension_piece(llhttp_t* p, const char*, size_t len) noexcept {
+        ParseContext& c = ctx(p);
+        if (len > 0) c.state_.item_bytes = true;
+        c.state_.extension_bytes += len;
+        return c.state_.extension_bytes > c.limits_.max_head_size ? fail(c, 413) : 0;
+    }
+    static int on_chunk_extension_piece_complete(llhttp_t* p) noexcept {
+        ParseContext& c = ctx(p);
+        if (!c.state_.item_bytes) return fail(c, 400);
+        c.state_.item_bytes = false;
         return 0;
     }
 
     static int on_body(llhttp_t* p, const char* at, size_t len) noexcept {
         ParseContext& c = ctx(p);
+        if (c.state_.chunk_start) {
+            // The first data of a chunk: its size line (and extensions) ended with CRLF.
+            c.state_.chunk_start = false;
+            if (!crlf_before(at)) return fail(c, 400);
+        }
         if (c.body_.size() + len > c.limits_.max_body_size) return fail(c, 413);
         if (c.body_.empty() && !c.state_.body_in_buffer) {
             c.body_ = std::string_view(at, len);
@@ -176,6 +521,11 @@ struct ParserCallbacks {
             v.on_headers_complete = on_headers_complete;
             v.on_body = on_body;
             v.on_message_complete = on_message_complete;
+            v.on_chunk_header = on_chunk_header;
+            v.on_chunk_extension_name = on_chunk_extension_piece;
+            v.on_chunk_extension_name_complete = on_chunk_extension_piece_complete;
+            v.on_chunk_extension_value = on_chunk_extension_piece;
+            v.on_chunk_extension_value_complete = on_chunk_extension_piece_complete;
             return v;
         }();
         return &s;
@@ -295,9 +645,11 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
     r.method_ = method_from_llhttp(parser.method);
     r.method_name_ = llhttp_method_name(static_cast<llhttp_method_t>(parser.method));
     r.target_ = target_;
-    const size_t q = target_.find('?');
-    r.path_ = target_.substr(0, q);
-    r.query_ = q == std::string_view::npos ? std::string_view{} : target_.substr(q + 1);
+    std::string_view rest = target_;
+    if (!rest.empty() && rest[0] != '/' && rest[0] != '*') rest = origin_part(rest);
+    const size_t q = rest.find('?');
+    r.path_ = q == 0 || rest.empty() ? std::string_view("/") : rest.substr(0, q);
+    r.query_ = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
     r.version_major_ = parser.http_major;
     r.version_minor_ = parser.http_minor;
     r.keep_alive_ = llhttp_should_keep_alive(&parser) != 0;
@@ -309,13 +661,21 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
 }
 
 RequestParser::RequestParser() noexcept {
-    llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+    init_llhttp();
 }
 
 RequestParser::~RequestParser() = default;
 
-void RequestParser::reset(ParseContext& ctx) noexcept {
+void RequestParser::init_llhttp() noexcept {
     llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+    // Let any single-digit version through: on_headers_complete answers a major version other
+    // than 1 with 505 rather than 400, and handles HTTP/1.2 and up as HTTP/1.1 (RFC 9110 2.5).
+    // llhttp 8.1 has the flag but no setter for it.
+    parser_.lenient_flags |= LENIENT_VERSION;
+}
+
+void RequestParser::reset(ParseContext& ctx) noexcept {
+    init_llhttp();
     drop_partial(ctx);
 }
 
@@ -405,6 +765,17 @@ void RequestParser::resume(ParseContext& ctx) noexcept {
     }
 }
 
+RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status) noexcept {
+    drop_partial(ctx);
+    ctx.scratch_.reset();  // a de-chunked body of the rejected request
+    FeedResult result;
+    result.outcome = Outcome::kError;
+    result.error_status = status;
+    // Errors found once the head was parsed (413, 417, 505) know the method for sure.
+    result.head_request = ctx.state_.head_done && parser_.method == HTTP_HEAD;
+    return result;
+}
+
 RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* data, size_t len,
                                               RequestSink& sink) noexcept {
     parser_.data = &ctx;
@@ -430,6 +801,20 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         if (err == HPE_PAUSED) {
             const char* next = llhttp_get_error_pos(&parser_);
             llhttp_resume(&parser_);
+            if (ctx.state_.head_pause) {
+                // on_headers_complete paused at the end of the head of a request with a body.
+                ctx.state_.head_pause = false;
+                if (!empty_line_before(next)) return reject(ctx, 400);
+                pos = next;
+                continue;
+            }
+            // The message is complete. One without a body ends with its head, a chunked one
+            // with its trailer section: either way with an empty line, which llhttp does not
+            // check (see crlf_before). The message's bytes are contiguous, so next[-4] is its.
+            if ((ctx.body_.empty() || (parser_.flags & F_CHUNKED) != 0) &&
+                !empty_line_before(next)) {
+                return reject(ctx, 400);
+            }
             const bool go_on = sink.on_request(ctx.finish_message(parser_));
             ctx.scratch_.reset();  // the response is queued: the handler's scratch goes, in O(1)
             ctx.clear_message();
@@ -451,13 +836,11 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             pos = next;
             continue;
         }
-        drop_partial(ctx);
-        ctx.scratch_.reset();  // a de-chunked body of the rejected request
-        result.outcome = Outcome::kError;
-        result.error_status = ctx.state_.error_status != 0 ? ctx.state_.error_status : 400;
-        // Errors found once the head was parsed (413, 417, 505) know the method for sure.
-        result.head_request = ctx.state_.head_done && parser_.method == HTTP_HEAD;
-        return result;
+        if (err == HPE_PAUSED_H2_UPGRADE) {
+            // The HTTP/2 connection preface ("PRI * HTTP/2.0 ... SM"): not HTTP/1.x.
+            return reject(ctx, 505);
+        }
+        return reject(ctx, ctx.state_.error_status != 0 ? ctx.state_.error_status : 400);
     }
 
     if (!ctx.state_.in_message) {
@@ -473,7 +856,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
     if (!parked) {
         // No stitch state could be had (the pool is at its cap or out of memory): this request
         // cannot be continued. Tell the client, and close.
-        llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+        init_llhttp();
         result.outcome = Outcome::kError;
         result.error_status = 503;
         result.send_continue = false;

@@ -8,6 +8,13 @@
 // that the following reads are appended in place and each byte is copied once. Chunked bodies
 // with more than one chunk are copied into one contiguous block of the request's region.
 //
+// Strict on purpose (RFC 9110/9112, and wherever the RFC leaves a choice, the reading that no
+// other parser on the path can take differently): llhttp does the grammar, and the callbacks add
+// what its non-strict build lets through or does not check — CRLF line ends, single spaces in the
+// request line, Host, Transfer-Encoding, chunk extensions, the empty line that ends a head or a
+// trailer section. Every rejection is an error status and a close. The cases, and the decisions
+// where the RFC allows a choice, are in tests/conformance/ (README.md there).
+//
 // Split into two parts: a ParseContext per worker (the message being assembled; scratch reused
 // for every connection of that worker) and a RequestParser per connection (llhttp's state and the
 // stitch state, taken from the worker's pool only while a request spans reads). Both belong to
@@ -93,8 +100,17 @@ class ParseContext {
         bool body_in_buffer = false;
         bool expect_continue = false;
         bool continue_reported = false;
+        // on_headers_complete paused llhttp so that feed() can check how the head ended.
+        bool head_pause = false;
+        // A chunk-size line has been parsed and its chunk's data not yet begun.
+        bool chunk_start = false;
+        // The chunk-extension name or value, or the trailer field name, in progress has bytes.
+        bool item_bytes = false;
         Last last = Last::kNone;
         uint32_t header_count = 0;
+        uint32_t trailer_count = 0;  // trailer fields are checked and counted, not kept
+        uint32_t trailer_bytes = 0;
+        uint32_t extension_bytes = 0;  // chunk extensions, all chunks together
         int error_status = 0;
     };
 
@@ -158,6 +174,10 @@ class RequestParser {
     void reset(ParseContext& ctx) noexcept;
 
   private:
+    // llhttp_init with the lenient flags this parser relies on.
+    void init_llhttp() noexcept;
+    // Gives up on the request in progress: the kError result for `status`.
+    FeedResult reject(ParseContext& ctx, int status) noexcept;
     // Keeps the request in progress for the next read; false if no stitch state was available.
     bool park(ParseContext& ctx, const char* end) noexcept;
     // The request's body bytes still to come, when Content-Length says (0 otherwise).

@@ -42,7 +42,8 @@ class Request {
     std::string_view method_name() const noexcept { return method_name_; }
     // The request-target exactly as sent ("/users/42?x=1").
     std::string_view target() const noexcept { return target_; }
-    // The target up to '?' (not percent-decoded).
+    // The target up to '?' (not percent-decoded). For an absolute-form target
+    // ("http://host/p?q", RFC 9112 3.2.2) the path part only ("/p"; "/" when it is empty).
     std::string_view path() const noexcept { return path_; }
     // The part after '?', without it; empty when there is none.
     std::string_view query() const noexcept { return query_; }

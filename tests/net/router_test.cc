@@ -69,7 +69,8 @@ class MatchingSink final : public http::RequestSink {
 };
 
 Routed route(const Router& router, std::string_view method, std::string_view target) {
-    const std::string text = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\n\r\n";
+    const std::string text =
+        std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n";
     http::Limits limits;
     limits.max_target_size = 1 << 20;
     limits.max_head_size = 1 << 21;
@@ -842,7 +843,7 @@ TEST(Router, ParamDecodedIsFalseForAParameterTheRouteDoesNotHave) {
         const Router& router_;
         bool* checked_;
     } sink(router, &checked);
-    const std::string text = "GET /files/x HTTP/1.1\r\n\r\n";
+    const std::string text = "GET /files/x HTTP/1.1\r\nHost: x\r\n\r\n";
     const http::Limits limits;
     http::ParseContext ctx(limits);
     http::RequestParser parser;
