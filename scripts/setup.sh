@@ -17,6 +17,8 @@ packages=(
     liburing-dev node-llhttp libsimdjson-dev libmimalloc-dev libjemalloc-dev libnuma-dev
     # tests and micro-benchmarks
     googletest libgtest-dev libbenchmark-dev
+    # fuzzing (the fuzz preset, scripts/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtimes
+    clang-14 libclang-rt-14-dev
     # benchmark and demo tools: wrk, the reference nginx, curl, pgrep (procps), taskset
     # (util-linux), /usr/bin/time (time), ss (iproute2)
     wrk nginx curl procps util-linux time iproute2

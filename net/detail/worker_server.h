@@ -42,6 +42,10 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     bool drained() const noexcept override;
     void on_drain_timeout() noexcept override;
 
+    // The provided receive buffers (tests/fuzz/connection_fuzz.cc writes the bytes of the
+    // completions it makes up into them, as the kernel would).
+    alloc::BufferRing& receive_buffers() noexcept { return buffers_; }
+
   private:
     enum Op : uint8_t {
         kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
