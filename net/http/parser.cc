@@ -255,6 +255,17 @@ struct ParserCallbacks {
         return 0;
     }
 
+    // The message starts at its request-line: empty lines before it (RFC 9112 2.2) count towards
+    // no limit and are not stitched, wherever the reads that carry them were cut.
+    static int on_method(llhttp_t* p, const char* at, size_t) noexcept {
+        ParseContext& c = ctx(p);
+        if (!c.state_.method_seen) {
+            c.state_.method_seen = true;
+            c.msg_start_ = at;
+        }
+        return 0;
+    }
+
     static int on_url(llhttp_t* p, const char* at, size_t len) noexcept {
         ParseContext& c = ctx(p);
         if (c.target_.empty())
@@ -513,6 +524,7 @@ struct ParserCallbacks {
             llhttp_settings_t v;
             llhttp_settings_init(&v);
             v.on_message_begin = on_message_begin;
+            v.on_method = on_method;
             v.on_url = on_url;
             v.on_header_field = on_header_field;
             v.on_header_field_complete = on_header_field_complete;
@@ -598,6 +610,8 @@ constexpr size_t kCachedLargeBytes = 4 * 1024 * 1024;
 constexpr uint32_t kPartialsPerBlock = 64;
 // Room kept for the rest of a request head that spans reads (it grows as needed).
 constexpr size_t kStitchHeadRoom = 2 * 1024;
+// Bytes a stitched request may hold beyond its head and twice its body (chunk framing).
+constexpr size_t kStitchFramingSlack = 64 * 1024;
 }  // namespace
 
 ParseContext::ParseContext(const Limits& limits, int node, uint32_t max_partials)
@@ -685,6 +699,10 @@ void RequestParser::drop_partial(ParseContext& ctx) noexcept {
 
 size_t RequestParser::buffered_bytes() const noexcept {
     return partial_ ? partial_->bytes.size : 0;
+}
+
+size_t RequestParser::max_stitched_bytes(const Limits& limits) noexcept {
+    return limits.max_head_size + 2 * limits.max_body_size + kStitchFramingSlack;
 }
 
 bool RequestParser::receiving_body() const noexcept {
@@ -782,7 +800,18 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
     const char* pos;
     const char* end;
     if (partial_) {
-        // Continue a stitched message: append, then parse only the new bytes.
+        // Continue a stitched message: append, then parse only the new bytes. What one request
+        // may hold is bounded whatever its framing (a chunk-size line of endless leading zeros,
+        // one-byte chunks): its head, its body, and as much again for chunk framing.
+        if (partial_->bytes.size + len > max_stitched_bytes(ctx.limits_)) {
+            drop_partial(ctx);
+            llhttp_init(&parser_, HTTP_REQUEST, ParserCallbacks::settings());
+            ctx.scratch_.reset();
+            FeedResult result;
+            result.outcome = Outcome::kError;
+            result.error_status = 413;
+            return result;
+        }
         partial_->bytes.append(data, len);
         resume(ctx);
         pos = partial_->bytes.data + partial_->parsed;

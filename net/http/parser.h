@@ -100,6 +100,8 @@ class ParseContext {
         bool body_in_buffer = false;
         bool expect_continue = false;
         bool continue_reported = false;
+        // The request-line has begun: msg_start_ is its first byte.
+        bool method_seen = false;
         // on_headers_complete paused llhttp so that feed() can check how the head ended.
         bool head_pause = false;
         // A chunk-size line has been parsed and its chunk's data not yet begun.
@@ -168,6 +170,9 @@ class RequestParser {
     size_t buffered_bytes() const noexcept;
     // True while a partly received request has its whole head and awaits (more of) its body.
     bool receiving_body() const noexcept;
+    // The most bytes a request spanning reads may hold (head, body and chunk framing together):
+    // max_head_size + 2 * max_body_size + 64 KiB. Beyond it the request gets 413.
+    static size_t max_stitched_bytes(const Limits& limits) noexcept;
 
     // Forget all state (for connection reuse); a partly received request's stitch state goes
     // back to `ctx`.

@@ -821,5 +821,48 @@ TEST(HttpParser, AHeadArrivingOneByteAtATimeHoldsOneChunk) {
     EXPECT_EQ(sink.requests[0].headers.back().second, std::string(60, 'v'));
 }
 
+TEST(HttpParser, AChunkSizeLineOfEndlessZerosIsCutOffWith413) {
+    // Leading zeros are valid hex, but no request may hold more than its limits allow.
+    Limits limits;
+    limits.max_head_size = 1024;
+    limits.max_body_size = 1024;
+    ParseContext ctx(limits);
+    RequestParser parser;
+    CollectingSink sink;
+    const std::string head = "POST /z HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ASSERT_EQ(parser.feed(ctx, head.data(), head.size(), sink).outcome, Outcome::kNeedMore);
+    const std::string zeros(4096, '0');
+    size_t fed = head.size();
+    RequestParser::FeedResult r;
+    while (fed < 10 * RequestParser::max_stitched_bytes(limits)) {
+        r = parser.feed(ctx, zeros.data(), zeros.size(), sink);
+        if (r.outcome != Outcome::kNeedMore) break;
+        fed += zeros.size();
+    }
+    EXPECT_EQ(r.outcome, Outcome::kError);
+    EXPECT_EQ(r.error_status, 413);
+    EXPECT_LE(fed, RequestParser::max_stitched_bytes(limits));
+    EXPECT_FALSE(parser.mid_request());
+    EXPECT_TRUE(sink.requests.empty());
+}
+
+TEST(HttpParser, OneByteChunksUpToTheBodyLimitStayWithinTheStitchBound) {
+    Limits limits;
+    limits.max_body_size = 4096;
+    ParseContext ctx(limits);
+    RequestParser parser;
+    CollectingSink sink;
+    std::string request = "POST /z HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t i = 0; i < limits.max_body_size; ++i)
+        request += "1\r\nx\r\n";
+    request += "0\r\n\r\n";
+    for (size_t at = 0; at < request.size(); at += 512) {
+        const size_t n = std::min<size_t>(512, request.size() - at);
+        ASSERT_EQ(parser.feed(ctx, request.data() + at, n, sink).outcome, Outcome::kNeedMore) << at;
+    }
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].body, std::string(limits.max_body_size, 'x'));
+}
+
 }  // namespace
 }  // namespace nexure::net::http
