@@ -6,9 +6,10 @@
 #   scripts/fuzz.sh parser 600
 #   scripts/fuzz.sh router 60 -- -max_len=512 -dict=my.dict
 #
-# TARGET is a tests/fuzz/TARGET_fuzz.cc (parser, router); SECONDS defaults to 60. The run works on
-# a corpus outside the repository, build/fuzz/corpus-TARGET, seeded (again on every run) from
-# tests/fuzz/corpus/TARGET and kept between runs; the seed corpus itself is never written to.
+# TARGET is a tests/fuzz/TARGET_fuzz.cc (parser, router, connection); SECONDS defaults to 60.
+# The run works on a corpus outside the repository, build/fuzz/corpus-TARGET, seeded (again on
+# every run) from tests/fuzz/corpus/TARGET and kept between runs; the seed corpus itself is never
+# written to.
 # Crash, leak and timeout inputs go to build/fuzz/artifacts-TARGET/, the whole libFuzzer log to
 # build/fuzz/fuzz-TARGET.log. To keep a reproducer, minimise it
 # (build/fuzz/bin/nexure-fuzz-TARGET -minimize_crash=1 -runs=10000 ARTIFACT) and copy the result
