@@ -1,0 +1,270 @@
+#include "bench/load/report.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <iterator>
+#include <utility>
+
+namespace nexure::load {
+
+namespace {
+
+constexpr std::array<const char*, 5> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+class JsonWriter {
+  public:
+    std::string take() { return std::move(out_); }
+
+    void open(std::string_view key = {}) {
+        item(key);
+        out_ += '{';
+        first_ = true;
+        ++depth_;
+    }
+    void close() {
+        --depth_;
+        newline();
+        out_ += '}';
+        first_ = false;
+    }
+    void number(std::string_view key, uint64_t v) {
+        item(key);
+        char buf[24];
+        out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    }
+    void number(std::string_view key, double v) {
+        item(key);
+        if (!std::isfinite(v)) v = 0;
+        char buf[32];
+        out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    }
+    // [[index, count], ...] on one line.
+    void pairs(std::string_view key, const std::vector<std::pair<uint32_t, uint64_t>>& pairs) {
+        item(key);
+        out_ += '[';
+        char buf[24];
+        for (size_t i = 0; i < pairs.size(); ++i) {
+            if (i != 0) out_ += ',';
+            out_ += '[';
+            out_.append(buf, std::to_chars(buf, buf + sizeof buf, pairs[i].first).ptr);
+            out_ += ',';
+            out_.append(buf, std::to_chars(buf, buf + sizeof buf, pairs[i].second).ptr);
+            out_ += ']';
+        }
+        out_ += ']';
+    }
+
+  private:
+    void item(std::string_view key) {
+        if (depth_ > 0) {
+            if (!first_) out_ += ',';
+            newline();
+        }
+        first_ = false;
+        if (!key.empty()) {
+            out_ += '"';
+            out_ += key;  // keys are ours: no escaping needed
+            out_ += "\": ";
+        }
+    }
+    void newline() {
+        out_ += '\n';
+        out_.append(2 * static_cast<size_t>(depth_), ' ');
+    }
+
+    std::string out_;
+    int depth_ = 0;
+    bool first_ = true;
+};
+
+void write_latency(JsonWriter& w, std::string_view key, const LatencyHistogram& h) {
+    w.open(key);
+    w.number("p50", h.percentile(50));
+    w.number("p90", h.percentile(90));
+    w.number("p99", h.percentile(99));
+    w.number("p999", h.percentile(99.9));
+    w.number("p9999", h.percentile(99.99));
+    w.number("max", h.max());
+    w.number("min", h.min());
+    w.number("mean", h.mean());
+    w.number("count", h.count());
+    w.open("histogram");
+    w.number("min", h.min());
+    w.number("max", h.max());
+    w.number("saturated", h.saturated());
+    w.pairs("counts", h.counts());
+    w.close();
+    w.close();
+}
+
+Error bad(std::string_view field, std::string_view what) {
+    return Error{EINVAL, "report: \"" + std::string(field) + "\" " + std::string(what)};
+}
+
+Result<uint64_t> get_uint(simdjson::dom::object o, std::string_view field) {
+    uint64_t v = 0;
+    if (o[field].get_uint64().get(v) != simdjson::SUCCESS) {
+        return bad(field, "is missing or not a non-negative integer");
+    }
+    return v;
+}
+
+Result<std::unique_ptr<LatencyHistogram>> read_latency(simdjson::dom::object root,
+                                                       std::string_view field) {
+    simdjson::dom::object latency;
+    if (root[field].get_object().get(latency) != simdjson::SUCCESS) {
+        return bad(field, "is missing or not an object");
+    }
+    simdjson::dom::object hist;
+    if (latency["histogram"].get_object().get(hist) != simdjson::SUCCESS) {
+        return bad(std::string(field) + ".histogram", "is missing or not an object");
+    }
+    const std::string where = std::string(field) + ".histogram.";
+    Result<uint64_t> min = get_uint(hist, "min");
+    Result<uint64_t> max = get_uint(hist, "max");
+    Result<uint64_t> saturated = get_uint(hist, "saturated");
+    if (!min || !max || !saturated) {
+        return bad(where + "min/max/saturated", "are missing or not non-negative integers");
+    }
+    simdjson::dom::array counts;
+    if (hist["counts"].get_array().get(counts) != simdjson::SUCCESS) {
+        return bad(where + "counts", "is missing or not an array");
+    }
+    std::vector<std::pair<uint32_t, uint64_t>> pairs;
+    for (simdjson::dom::element e : counts) {
+        simdjson::dom::array pair;
+        uint64_t index = 0;
+        uint64_t count = 0;
+        if (e.get_array().get(pair) != simdjson::SUCCESS || pair.size() != 2 ||
+            pair.at(0).get_uint64().get(index) != simdjson::SUCCESS ||
+            pair.at(1).get_uint64().get(count) != simdjson::SUCCESS || index > UINT32_MAX) {
+            return bad(where + "counts", "must hold [index, count] pairs of integers");
+        }
+        pairs.emplace_back(static_cast<uint32_t>(index), count);
+    }
+    auto h = std::make_unique<LatencyHistogram>();
+    if (!LatencyHistogram::from_counts(pairs, min.value(), max.value(), saturated.value(),
+                                       h.get())) {
+        return bad(where + "counts",
+                   "do not fit together (order, range, or min/max outside the first/last counter)");
+    }
+    return h;
+}
+
+}  // namespace
+
+std::string to_json(const Report& r) {
+    JsonWriter w;
+    w.open();
+    w.number("requests", r.requests);
+    w.number("duration_s", r.duration_s);
+    w.number("rps", r.rps());
+    w.number("bytes", r.bytes);
+    w.open("errors");
+    w.number("connect", r.errors.connect);
+    w.number("read", r.errors.read);
+    w.number("write", r.errors.write);
+    w.number("timeout", r.errors.timeout);
+    w.number("parse", r.errors.parse);
+    w.number("total", r.errors.total());
+    w.close();
+    w.open("status");
+    for (size_t i = 0; i < kClasses.size(); ++i)
+        w.number(kClasses[i], r.status[i]);
+    w.close();
+    write_latency(w, "latency_us", *r.latency);
+    if (r.corrected) write_latency(w, "corrected_latency_us", *r.corrected);
+    w.close();
+    std::string out = w.take();
+    out += '\n';
+    return out;
+}
+
+Result<Report> report_from_json(std::string_view json) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    const simdjson::padded_string padded(json);
+    if (const auto error = parser.parse(padded).get(doc); error != simdjson::SUCCESS) {
+        return Error{EINVAL,
+                     std::string("report: not valid JSON: ") + simdjson::error_message(error)};
+    }
+    simdjson::dom::object root;
+    if (doc.get_object().get(root) != simdjson::SUCCESS) {
+        return Error{EINVAL, "report: the top level is not an object"};
+    }
+    Report r;
+    Result<uint64_t> requests = get_uint(root, "requests");
+    if (!requests) return requests.error();
+    r.requests = requests.value();
+    if (root["duration_s"].get_double().get(r.duration_s) != simdjson::SUCCESS ||
+        !(r.duration_s >= 0)) {
+        return bad("duration_s", "is missing or not a non-negative number");
+    }
+    Result<uint64_t> bytes = get_uint(root, "bytes");
+    if (!bytes) return bytes.error();
+    r.bytes = bytes.value();
+
+    simdjson::dom::object errors;
+    if (root["errors"].get_object().get(errors) != simdjson::SUCCESS) {
+        return bad("errors", "is missing or not an object");
+    }
+    uint64_t* const error_fields[] = {&r.errors.connect, &r.errors.read, &r.errors.write,
+                                      &r.errors.timeout, &r.errors.parse};
+    const char* const error_names[] = {"connect", "read", "write", "timeout", "parse"};
+    for (size_t i = 0; i < std::size(error_fields); ++i) {
+        Result<uint64_t> v = get_uint(errors, error_names[i]);
+        if (!v) return bad(std::string("errors.") + error_names[i], "is missing or invalid");
+        *error_fields[i] = v.value();
+    }
+    simdjson::dom::object status;
+    if (root["status"].get_object().get(status) != simdjson::SUCCESS) {
+        return bad("status", "is missing or not an object");
+    }
+    for (size_t i = 0; i < kClasses.size(); ++i) {
+        Result<uint64_t> v = get_uint(status, kClasses[i]);
+        if (!v) return bad(std::string("status.") + kClasses[i], "is missing or invalid");
+        r.status[i] = v.value();
+    }
+    Result<std::unique_ptr<LatencyHistogram>> latency = read_latency(root, "latency_us");
+    if (!latency) return latency.error();
+    r.latency = std::move(latency).value();
+    if (root["corrected_latency_us"].error() == simdjson::SUCCESS) {
+        Result<std::unique_ptr<LatencyHistogram>> corrected =
+            read_latency(root, "corrected_latency_us");
+        if (!corrected) return corrected.error();
+        r.corrected = std::move(corrected).value();
+    }
+    return r;
+}
+
+Result<Report> merge_reports(const std::vector<Report>& reports) {
+    if (reports.empty()) return Error{EINVAL, "merge: no reports given"};
+    const bool corrected = reports.front().corrected != nullptr;
+    Report out;
+    if (corrected) out.corrected = std::make_unique<LatencyHistogram>();
+    for (const Report& r : reports) {
+        if ((r.corrected != nullptr) != corrected) {
+            return Error{EINVAL,
+                         "merge: some reports are constant-rate runs (-R, with corrected "
+                         "latency) and some are not; merge runs of one kind"};
+        }
+        out.requests += r.requests;
+        out.bytes += r.bytes;
+        out.duration_s = std::max(out.duration_s, r.duration_s);
+        out.errors.connect += r.errors.connect;
+        out.errors.read += r.errors.read;
+        out.errors.write += r.errors.write;
+        out.errors.timeout += r.errors.timeout;
+        out.errors.parse += r.errors.parse;
+        for (size_t i = 0; i < out.status.size(); ++i)
+            out.status[i] += r.status[i];
+        out.latency->merge(*r.latency);
+        if (corrected) out.corrected->merge(*r.corrected);
+    }
+    return out;
+}
+
+}  // namespace nexure::load
