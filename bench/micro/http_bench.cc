@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "bench/load/response_parser.h"
 #include "net/http/parser.h"
 #include "net/router/router.h"
 
@@ -88,6 +89,26 @@ void BM_ParseChunkedBodySpanningReads(benchmark::State& state) {
     feed_in_reads(state, request + "0\r\n\r\n");
 }
 BENCHMARK(BM_ParseChunkedBodySpanningReads)->Arg(6 * 1024)->Arg(48 * 1024);
+
+// nexload's response parser over 16 pipelined responses like nexure-server's (one read).
+void BM_ParseResponses16(benchmark::State& state) {
+    const std::string one =
+        "HTTP/1.1 200 OK\r\nServer: NexureJS\r\nDate: Sat, 21 Nov 2026 10:00:00 GMT\r\n"
+        "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+    std::string batch;
+    for (int i = 0; i < 16; ++i)
+        batch += one;
+    struct Count final : nexure::load::ResponseSink {
+        int64_t n = 0;
+        void on_response(int, uint64_t) noexcept override { ++n; }
+    } sink;
+    nexure::load::ResponseParser parser;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(parser.feed(batch.data(), batch.size(), sink));
+    }
+    state.SetItemsProcessed(sink.n);
+}
+BENCHMARK(BM_ParseResponses16);
 
 // Routes a parsed request through a small API table.
 class RouteSink final : public http::RequestSink {
