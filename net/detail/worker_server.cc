@@ -368,47 +368,41 @@ bool WorkerServer::over_output_bounds(const Connection* c) const noexcept {
            c->unsent_responses >= max_unsent_responses_;
 }
 
-void WorkerServer::hold_input(Connection* c, const char* data, size_t len) noexcept {
+WorkerServer::HeldInput* WorkerServer::find_held_input(const Connection* c) noexcept {
     for (HeldInput& h : held_) {
-        if (h.connection == c) {
-            h.bytes.append(data, len);
-            return;
-        }
+        if (h.connection == c) return &h;
     }
-    held_.push_back(HeldInput{c, {}, 0});
-    held_.back().bytes.append(data, len);
+    return nullptr;
+}
+
+void WorkerServer::hold_input(Connection* c, const char* data, size_t len) noexcept {
+    HeldInput* h = find_held_input(c);
+    if (h == nullptr) h = &held_.emplace_back(HeldInput{c, {}, 0});
+    h->bytes.append(data, len);
 }
 
 bool WorkerServer::feed_held_input(Connection* c) noexcept {
-    for (size_t i = 0; i < held_.size(); ++i) {
-        if (held_[i].connection != c) continue;
-        // One receive buffer's worth at a time, as if it had just been read, until the output
-        // bounds are reached again.
-        while (!over_output_bounds(c) && !c->closing && !c->close_after_flush &&
-               held_[i].parsed < held_[i].bytes.size()) {
-            HeldInput& h = held_[i];
-            const size_t n = std::min<size_t>(config_.recv_buffer_size, h.bytes.size() - h.parsed);
-            const char* piece = h.bytes.data() + h.parsed;
-            h.parsed += n;
-            handle_bytes(c, piece, n);
-        }
-        if (held_[i].parsed < held_[i].bytes.size() && !c->closing && !c->close_after_flush) {
-            return false;
-        }
-        held_[i] = std::move(held_.back());
-        held_.pop_back();
-        return true;
+    HeldInput* h = find_held_input(c);
+    if (h == nullptr) return true;
+    // One receive buffer's worth at a time, as if it had just been read, until the output bounds
+    // are reached again. (handle_bytes() never adds to held_, so `h` stays valid.)
+    auto usable = [this, c] { return !c->closing && !c->close_after_flush; };
+    while (usable() && !over_output_bounds(c) && h->parsed < h->bytes.size()) {
+        const size_t n = std::min<size_t>(config_.recv_buffer_size, h->bytes.size() - h->parsed);
+        const char* piece = h->bytes.data() + h->parsed;
+        h->parsed += n;
+        handle_bytes(c, piece, n);
     }
+    if (usable() && h->parsed < h->bytes.size()) return false;
+    drop_held_input(c);
     return true;
 }
 
 void WorkerServer::drop_held_input(const Connection* c) noexcept {
-    for (size_t i = 0; i < held_.size(); ++i) {
-        if (held_[i].connection != c) continue;
-        held_[i] = std::move(held_.back());
-        held_.pop_back();
-        return;
-    }
+    HeldInput* h = find_held_input(c);
+    if (h == nullptr) return;
+    if (h != &held_.back()) *h = std::move(held_.back());
+    held_.pop_back();
 }
 
 void WorkerServer::pause_reading(Connection* c) noexcept {

@@ -74,6 +74,8 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     // Parses held input until none is left (true) or the output bounds are reached (false).
     bool feed_held_input(Connection* c) noexcept;
     void drop_held_input(const Connection* c) noexcept;
+    struct HeldInput;
+    HeldInput* find_held_input(const Connection* c) noexcept;
     void handle_bytes(Connection* c, const char* data, size_t len) noexcept;
     void queue_flush(Connection* c) noexcept;
     void start_send(Connection* c) noexcept;
