@@ -5,6 +5,10 @@
 #include <cstring>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace nexure::load {
 
 namespace {
@@ -82,6 +86,30 @@ bool parse_chunk_size(std::string_view line, uint64_t* out) noexcept {
 
 constexpr std::string_view kEndOfHead = "\r\n\r\n";
 
+// The first byte in [p, end) that a field value cannot hold (a control other than HTAB, or DEL,
+// which includes the CR that ends the value), or `end`. Values are most of a head's bytes (dates,
+// types, the reason phrase), so this looks at 16 at a time where it can.
+const char* find_value_end(const char* p, const char* end) noexcept {
+#if defined(__SSE2__)
+    const __m128i max_control = _mm_set1_epi8(0x1f);
+    const __m128i tab = _mm_set1_epi8('\t');
+    const __m128i del = _mm_set1_epi8(0x7f);
+    while (end - p >= 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(x, max_control), x);  // x <= 0x1f
+        const __m128i special =
+            _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(x, tab), control), _mm_cmpeq_epi8(x, del));
+        if (const int mask = _mm_movemask_epi8(special); mask != 0) {
+            return p + __builtin_ctz(static_cast<unsigned>(mask));
+        }
+        p += 16;
+    }
+#endif
+    while (p < end && !(kClass[static_cast<unsigned char>(*p)] & kBadInValue))
+        ++p;
+    return p;
+}
+
 }  // namespace
 
 bool ResponseParser::fail(std::string why) {
@@ -103,21 +131,16 @@ size_t ResponseParser::parse_head(const char* p, const char* end) {
     // Scans a value (or reason) up to its CR; false when the bytes run out. Sets *bad for a
     // control byte or a CR not followed by LF.
     auto scan_to_crlf = [&q, end](bool* bad) {
-        while (q < end) {
-            const auto c = static_cast<unsigned char>(*q);
-            if (c == '\r') {
-                if (q + 1 == end) return false;
-                *bad = q[1] != '\n';
-                q += 2;
-                return true;
-            }
-            if (kClass[c] & kBadInValue) {
-                *bad = true;
-                return true;
-            }
-            ++q;
+        q = find_value_end(q, end);
+        if (q == end) return false;
+        if (*q != '\r') {
+            *bad = true;
+            return true;
         }
-        return false;
+        if (q + 1 == end) return false;
+        *bad = q[1] != '\n';
+        q += 2;
+        return true;
     };
 
     // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF.
