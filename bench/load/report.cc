@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 #include <utility>
 
@@ -40,6 +41,24 @@ class JsonWriter {
         if (!std::isfinite(v)) v = 0;
         char buf[32];
         out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    }
+    // A string value, escaped as JSON requires.
+    void text(std::string_view key, std::string_view v) {
+        item(key);
+        out_ += '"';
+        for (const char c : v) {
+            if (c == '"' || c == '\\') {
+                out_ += '\\';
+                out_ += c;
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+                out_ += buf;
+            } else {
+                out_ += c;
+            }
+        }
+        out_ += '"';
     }
     // [[index, count], ...] on one line.
     void pairs(std::string_view key, const std::vector<std::pair<uint32_t, uint64_t>>& pairs) {
@@ -154,6 +173,41 @@ Result<std::unique_ptr<LatencyHistogram>> read_latency(simdjson::dom::object roo
     return h;
 }
 
+// 1234567 -> "1,234,567".
+std::string grouped(uint64_t v) {
+    std::string digits = std::to_string(v);
+    std::string out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+std::string micros_text(double us) {
+    char buf[32];
+    if (us < 1000) {
+        std::snprintf(buf, sizeof buf, "%.0f us", us);
+    } else if (us < 1e6) {
+        std::snprintf(buf, sizeof buf, "%.2f ms", us / 1e3);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f s", us / 1e6);
+    }
+    return buf;
+}
+
+std::string bytes_text(double bytes) {
+    char buf[32];
+    const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+    while (bytes >= 1024 && u + 1 < std::size(units)) {
+        bytes /= 1024;
+        ++u;
+    }
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
 }  // namespace
 
 std::string to_json(const Report& r) {
@@ -177,9 +231,78 @@ std::string to_json(const Report& r) {
     w.close();
     write_latency(w, "latency_us", *r.latency);
     if (r.corrected) write_latency(w, "corrected_latency_us", *r.corrected);
+    if (!r.first_error.empty()) w.text("first_error", r.first_error);
     w.close();
     std::string out = w.take();
     out += '\n';
+    return out;
+}
+
+std::string to_text(const Report& r, bool distribution) {
+    std::string out;
+    char line[256];
+    std::snprintf(line, sizeof line, "  requests   %s in %.2f s: %s req/s\n",
+                  grouped(r.requests).c_str(), r.duration_s,
+                  grouped(static_cast<uint64_t>(r.rps() + 0.5)).c_str());
+    out += line;
+    const double rate = r.duration_s > 0 ? static_cast<double>(r.bytes) / r.duration_s : 0;
+    std::snprintf(line, sizeof line, "  transfer   %s (%s/s)\n",
+                  bytes_text(static_cast<double>(r.bytes)).c_str(), bytes_text(rate).c_str());
+    out += line;
+    out += "  status    ";
+    bool any = false;
+    for (size_t i = 0; i < kClasses.size(); ++i) {
+        if (r.status[i] == 0) continue;
+        out += ' ';
+        out += kClasses[i];
+        out += ' ';
+        out += grouped(r.status[i]);
+        any = true;
+    }
+    out += any ? "\n" : " none\n";
+    if (r.errors.total() == 0) {
+        out += "  errors     none\n";
+    } else {
+        out += "  errors     connect " + grouped(r.errors.connect) + ", read " +
+               grouped(r.errors.read) + ", write " + grouped(r.errors.write) + ", timeout " +
+               grouped(r.errors.timeout) + ", parse " + grouped(r.errors.parse) + "\n";
+        if (!r.first_error.empty()) out += "             first: " + r.first_error + "\n";
+    }
+    const auto summary = [&](const char* label, const LatencyHistogram& h) {
+        std::snprintf(line, sizeof line, "  %-10s p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n",
+                      label, micros_text(static_cast<double>(h.percentile(50))).c_str(),
+                      micros_text(static_cast<double>(h.percentile(90))).c_str(),
+                      micros_text(static_cast<double>(h.percentile(99))).c_str(),
+                      micros_text(static_cast<double>(h.percentile(99.9))).c_str(),
+                      micros_text(static_cast<double>(h.max())).c_str());
+        out += line;
+    };
+    if (r.corrected) {
+        summary("latency", *r.corrected);
+        summary("service", *r.latency);
+    } else {
+        summary("latency", *r.latency);
+    }
+    if (distribution) {
+        out += r.corrected ? "  latency distribution (corrected for coordinated omission | service "
+                             "time):\n"
+                           : "  latency distribution:\n";
+        for (const double p : {50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+            const LatencyHistogram& first = r.corrected ? *r.corrected : *r.latency;
+            std::snprintf(line, sizeof line, "    %8.3f%%  %12s", p,
+                          micros_text(static_cast<double>(first.percentile(p))).c_str());
+            out += line;
+            if (r.corrected) {
+                std::snprintf(line, sizeof line, "  | %12s",
+                              micros_text(static_cast<double>(r.latency->percentile(p))).c_str());
+                out += line;
+            }
+            out += '\n';
+        }
+        std::snprintf(line, sizeof line, "    mean %s over %s responses\n",
+                      micros_text(r.latency->mean()).c_str(), grouped(r.latency->count()).c_str());
+        out += line;
+    }
     return out;
 }
 
@@ -237,6 +360,13 @@ Result<Report> report_from_json(std::string_view json) {
         if (!corrected) return corrected.error();
         r.corrected = std::move(corrected).value();
     }
+    if (root["first_error"].error() == simdjson::SUCCESS) {
+        std::string_view first_error;
+        if (root["first_error"].get_string().get(first_error) != simdjson::SUCCESS) {
+            return bad("first_error", "is not a string");
+        }
+        r.first_error = first_error;
+    }
     return r;
 }
 
@@ -263,6 +393,7 @@ Result<Report> merge_reports(const std::vector<Report>& reports) {
             out.status[i] += r.status[i];
         out.latency->merge(*r.latency);
         if (corrected) out.corrected->merge(*r.corrected);
+        if (out.first_error.empty()) out.first_error = r.first_error;
     }
     return out;
 }

@@ -40,12 +40,20 @@ struct Report {
     // Constant-rate runs (-R) only: from each request's intended send time, which corrects for
     // coordinated omission. Null otherwise.
     std::unique_ptr<LatencyHistogram> corrected;
+    // What the first connect, read, write or parse error was, in words ("" when none): counts
+    // say how often, this says why.
+    std::string first_error;
 
     double rps() const noexcept { return duration_s > 0 ? requests / duration_s : 0; }
 };
 
 // The run as JSON (one object, two-space indented, ending in a newline).
 std::string to_json(const Report& report);
+
+// The run for a reader, as nexload prints it: requests and rate, transfer, status classes,
+// errors, latency percentiles (with --latency, the whole distribution and, for constant-rate runs,
+// corrected and uncorrected side by side).
+std::string to_text(const Report& report, bool distribution);
 
 // A report from JSON written by to_json(). Errors name the field and what is wrong with it.
 Result<Report> report_from_json(std::string_view json);

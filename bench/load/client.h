@@ -1,0 +1,49 @@
+// The nexload client: runs the load LoadOptions describe and returns what it measured.
+//
+// One thread per -t, each pinned to a CPU of the process's affinity mask, each with its own
+// io_uring (SINGLE_ISSUER | DEFER_TASKRUN when the kernel has it), its own provided-buffer ring for
+// multishot receives, and its share of the connections. Nothing is shared between threads while
+// the load runs; their reports are merged at the end.
+//
+// Closed loop (like wrk): each connection writes --pipeline requests in one send, waits until all
+// their responses arrived, then writes the next batch. Latency runs from the send to the response's
+// last byte.
+//
+// Constant rate (-R, like wrk2): request k of a thread is due at start + k / (rate / threads), and
+// requests are dealt to the thread's connections in turn. A connection sends what is due as soon as
+// it has room (at most --pipeline outstanding), so a stalled server does not slow the schedule
+// down. Two histograms: service time (from the actual send) and corrected latency (from the
+// intended send time), which counts the waiting that a stalled server causes (coordinated
+// omission).
+//
+// Every response is parsed and validated (ResponseParser). Errors are counted, never fatal:
+// a refused or failed connect (connect), a connection closed or reset with requests outstanding
+// (read), a failed send (write), a response later than --timeout (timeout: the connection is
+// closed), bytes that are not a valid response (parse: the connection is closed). A closed
+// connection is opened again (after 10 ms when the connect itself failed) until the run ends.
+//
+// The run ends when the duration has passed, or (with -n) when that many responses arrived;
+// responses to requests still outstanding then are not waited for and not counted.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "alloc/result.h"
+#include "bench/load/options.h"
+#include "bench/load/report.h"
+
+namespace nexure::load {
+
+// What a run has done so far, for the progress line; updated by the load threads about once per
+// millisecond, readable from any thread.
+struct Progress {
+    std::atomic<uint64_t> requests{0};
+    std::atomic<uint64_t> errors{0};
+};
+
+// Runs the load. Fails only when the run cannot start (a ring cannot be set up, a thread cannot be
+// pinned): the message says why. `progress` may be null.
+Result<Report> run_load(const LoadOptions& options, Progress* progress = nullptr);
+
+}  // namespace nexure::load
