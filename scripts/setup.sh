@@ -22,6 +22,9 @@ packages=(
     # benchmark and demo tools: wrk, the reference nginx, curl, pgrep (procps), taskset
     # (util-linux), /usr/bin/time (time), ss (iproute2)
     wrk nginx curl procps util-linux time iproute2
+    # the comparison suite (scripts/compare.sh: charts with gnuplot, tables with python3) and
+    # profiling (scripts/profile.sh: perf, flame graphs with python3)
+    gnuplot-nox python3 linux-perf
 )
 if ! nx_have node; then
     packages+=(nodejs)
