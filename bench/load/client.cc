@@ -62,6 +62,7 @@ struct Conn {
     uint32_t gen = 0;
     State state = State::kClosed;
     bool sending = false;
+    bool closing = false;  // the server said it closes after a response: no more requests here
     uint32_t outstanding = 0;  // requests sent (or being sent) whose response has not arrived
     uint32_t head = 0;         // the oldest outstanding request's slot in the time FIFOs
     size_t send_off = 0;       // the current send: bytes of the batch buffer written so far
@@ -295,6 +296,7 @@ class LoadThread final : public ResponseSink {
         c.outstanding = 0;
         c.head = 0;
         c.sending = false;
+        c.closing = false;
         c.send_off = c.send_len = 0;
         c.parser = ResponseParser(options_.method == "HEAD");
         c.reconnect_at = reopen_at;
@@ -337,7 +339,7 @@ class LoadThread final : public ResponseSink {
 
     // Closed loop: the next batch once the last one is answered and written.
     void send_batch(Conn& c, uint64_t now) {
-        if (c.state != Conn::State::kOpen || c.sending || c.outstanding != 0) return;
+        if (c.state != Conn::State::kOpen || c.sending || c.closing || c.outstanding != 0) return;
         const auto count = static_cast<uint32_t>(std::min<uint64_t>(pipeline_, to_send_));
         if (count != 0) send(c, count, now);
     }
@@ -351,7 +353,10 @@ class LoadThread final : public ResponseSink {
     void send_due_all(uint64_t now) {
         uint64_t next = UINT64_MAX;
         for (Conn& c : conns_) {
-            if (c.state != Conn::State::kOpen || c.sending || c.outstanding >= pipeline_) continue;
+            if (c.state != Conn::State::kOpen || c.sending || c.closing ||
+                c.outstanding >= pipeline_) {
+                continue;
+            }
             uint32_t count = 0;
             while (c.outstanding + count < pipeline_ && count < to_send_ &&
                    intended(c, c.next_index + count) <= now) {
@@ -418,6 +423,12 @@ class LoadThread final : public ResponseSink {
                 return;
             }
             if (finished_) return;
+            if (c.closing) {
+                // The server announced its close: requests written after that response will not
+                // be answered (with -n they are sent again); open a new connection now.
+                close(c, now);
+                return;
+            }
             if ((flags & IORING_CQE_F_MORE) == 0) arm_recv(c);
             if (!rate_mode_) send_batch(c, now);
             return;
@@ -455,6 +466,7 @@ class LoadThread final : public ResponseSink {
             unexpected_ = true;
             return;
         }
+        if (c.parser.closes()) c.closing = true;
         const size_t slot = static_cast<size_t>(slot_of(c)) * pipeline_ + c.head;
         c.head = (c.head + 1) % pipeline_;
         --c.outstanding;

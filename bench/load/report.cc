@@ -269,6 +269,11 @@ std::string to_text(const Report& r, bool distribution) {
         if (!r.first_error.empty()) out += "             first: " + r.first_error + "\n";
     }
     const auto summary = [&](const char* label, const LatencyHistogram& h) {
+        if (h.count() == 0) {
+            std::snprintf(line, sizeof line, "  %-10s none (no responses)\n", label);
+            out += line;
+            return;
+        }
         std::snprintf(line, sizeof line, "  %-10s p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n",
                       label, micros_text(static_cast<double>(h.percentile(50))).c_str(),
                       micros_text(static_cast<double>(h.percentile(90))).c_str(),
@@ -283,7 +288,7 @@ std::string to_text(const Report& r, bool distribution) {
     } else {
         summary("latency", *r.latency);
     }
-    if (distribution) {
+    if (distribution && r.latency->count() != 0) {
         out += r.corrected ? "  latency distribution (corrected for coordinated omission | service "
                              "time):\n"
                            : "  latency distribution:\n";

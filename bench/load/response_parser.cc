@@ -152,6 +152,7 @@ size_t ResponseParser::parse_head(const char* p, const char* end) {
         return 0;
     }
     const int status = (q[9] - '0') * 100 + (q[10] - '0') * 10 + (q[11] - '0');
+    const bool http10 = q[7] == '0';
     q += 12;
     bool bad = false;
     if (!scan_to_crlf(&bad)) return 0;
@@ -162,6 +163,8 @@ size_t ResponseParser::parse_head(const char* p, const char* end) {
 
     bool has_length = false;
     bool chunked = false;
+    bool close = false;
+    bool keep_alive = false;
     uint64_t length = 0;
     for (;;) {
         if (need(2)) return 0;
@@ -211,6 +214,16 @@ size_t ResponseParser::parse_head(const char* p, const char* end) {
                 return 0;
             }
             chunked = true;
+        } else if (field_name.size() == 10 && iequals(field_name, "connection")) {
+            // A comma-separated list of options: only close and keep-alive matter here.
+            std::string_view v(value, static_cast<size_t>(q - 2 - value));
+            while (!v.empty()) {
+                const size_t comma = v.find(',');
+                const std::string_view option = trim(v.substr(0, comma));
+                if (iequals(option, "close")) close = true;
+                if (iequals(option, "keep-alive")) keep_alive = true;
+                v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+            }
         }
     }
     if (chunked && has_length) {
@@ -221,6 +234,7 @@ size_t ResponseParser::parse_head(const char* p, const char* end) {
     // RFC 9112 6.3: no body for HEAD, 1xx, 204 and 304; then chunked; then Content-Length; then
     // until the connection closes.
     status_ = status;
+    closes_ = close || (http10 && !keep_alive);
     if (head_ || status < 200 || status == 204 || status == 304) {
         remaining_ = 0;
         state_ = State::kBody;

@@ -44,6 +44,11 @@ class ResponseParser {
     // false if the stream ended inside a response in any other way.
     bool finish(ResponseSink& sink);
 
+    // Inside on_response(): whether the server ends the connection after this response
+    // (Connection: close, or HTTP/1.0 without Connection: keep-alive), so that no further
+    // request should be written on it.
+    bool closes() const noexcept { return closes_; }
+
     // True between responses (nothing of a next response received yet).
     bool idle() const noexcept { return state_ == State::kHead && partial_.empty(); }
     const std::string& error() const noexcept { return error_; }
@@ -70,6 +75,7 @@ class ResponseParser {
 
     State state_ = State::kHead;
     bool head_;
+    bool closes_ = false;
     int status_ = 0;
     uint64_t remaining_ = 0;  // body or chunk bytes still to come, or CRLF bytes after a chunk
     uint64_t bytes_ = 0;      // of the current response so far

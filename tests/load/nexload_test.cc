@@ -304,6 +304,24 @@ TEST_F(Nexload, AHostHeaderFromDashHReplacesTheDefault) {
     EXPECT_EQ(server.first_request(), "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
 }
 
+// A response that announces the connection's close (Connection: close, or HTTP/1.0 without
+// keep-alive) is the last one written on it: nexload opens a new connection for the next request
+// rather than writing it where it will not be answered, and counts no error.
+TEST_F(Nexload, AnAnnouncedCloseMeansANewConnectionPerRequest) {
+    for (const std::string& response :
+         {std::string("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"),
+          std::string("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")}) {
+        TinyServer server([&](uint64_t, std::string_view) { return Reply::respond(response); });
+        ASSERT_TRUE(server.ok()) << server.error();
+        RUN_LOAD(r, server.url(), {"-t", "1", "-c", "2", "-n", "300", "-d", "5"});
+        EXPECT_EQ(r.requests, 300u) << response << ": " << describe(r);
+        EXPECT_EQ(r.errors.total(), 0u) << describe(r);
+        EXPECT_TRUE(server.wait_until_idle(test::deadline_in(5000ms)));
+        EXPECT_EQ(server.requests(), 300u) << response;
+        EXPECT_GE(server.connections(), 300u) << response;
+    }
+}
+
 // ---- the nexload binary ------------------------------------------------------------------------
 
 #ifdef NEXLOAD_BIN

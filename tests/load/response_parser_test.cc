@@ -177,3 +177,40 @@ TEST(ResponseParser, AnOverlongHeadIsAnError) {
 
 }  // namespace
 }  // namespace nexure::load
+
+namespace nexure::load {
+namespace {
+
+// closes() inside on_response: whether the server ends the connection after that response.
+struct CloseCollector final : ResponseSink {
+    explicit CloseCollector(const ResponseParser* p) : parser(p) {}
+    const ResponseParser* parser;
+    std::vector<bool> closes;
+    void on_response(int, uint64_t) noexcept override { closes.push_back(parser->closes()); }
+};
+
+TEST(ResponseParserClose, ConnectionCloseAndHttp10WithoutKeepAliveEndTheConnection) {
+    const std::pair<std::string, bool> cases[] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false},
+        {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true},
+        {"HTTP/1.1 200 OK\r\nconnection: Upgrade, CLOSE \r\nContent-Length: 0\r\n\r\n", true},
+        {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", false},
+        {"HTTP/1.1 200 OK\r\nConnection: closed\r\nContent-Length: 0\r\n\r\n", false},
+        {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", true},
+        {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", false},
+    };
+    for (const auto& [response, closes] : cases) {
+        ResponseParser parser;
+        CloseCollector sink(&parser);
+        // The same response twice in a row: the flag is per response, not sticky.
+        const std::string plain = "HTTP/1.1 204 No Content\r\n\r\n";
+        const std::string stream = response + plain;
+        ASSERT_TRUE(parser.feed(stream.data(), stream.size(), sink)) << parser.error();
+        ASSERT_EQ(sink.closes.size(), 2u) << response;
+        EXPECT_EQ(sink.closes[0], closes) << response;
+        EXPECT_FALSE(sink.closes[1]) << response;
+    }
+}
+
+}  // namespace
+}  // namespace nexure::load
