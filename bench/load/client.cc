@@ -184,6 +184,7 @@ class LoadThread final : public ResponseSink {
             if (rate_mode_) send_due_all(now);
             if (now >= next_tick) {
                 next_tick = now + kTickNs;
+                if (progress_ != nullptr && progress_->stop.load(std::memory_order_relaxed)) break;
                 tick(now);
                 if (progress_ != nullptr) {
                     progress_->requests.fetch_add(report_.requests - reported_requests,

@@ -40,6 +40,9 @@ namespace nexure::load {
 struct Progress {
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> errors{0};
+    // Set (from any thread, or a signal handler) to end the run early: the load threads stop
+    // within about 10 ms and the report covers the time until then.
+    std::atomic<bool> stop{false};
 };
 
 // Runs the load. Fails only when the run cannot start (a ring cannot be set up, a thread cannot be

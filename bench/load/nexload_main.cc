@@ -1,4 +1,5 @@
 // nexload: the command line around run_load() (a run) and merge_reports() (`nexload merge`).
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -157,13 +158,20 @@ int main(int argc, char** argv) {
                                     : "");
     std::fflush(stdout);
 
-    Progress progress;
+    // Ctrl-C (or SIGTERM) ends the run early, with its report; a second one ends the process.
+    static Progress progress;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { progress.stop.store(true); };
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
     const bool show_progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
     nexure::Result<Report> result = [&] {
-        if (!show_progress) return run_load(o, nullptr);
+        if (!show_progress) return run_load(o, &progress);
         ProgressLine line(&progress, o.duration_s);
         return run_load(o, &progress);
     }();
+    if (progress.stop.load()) std::fputs("nexload: stopped early by a signal\n", stdout);
     if (!result) {
         std::fprintf(stderr, "nexload: %s\n", result.error().message.c_str());
         return 1;

@@ -446,6 +446,26 @@ TEST_F(Nexload, TheCannedServerAnswersEveryPipelinedRequest) {
 }
 #endif
 
+// Ctrl-C ends a run early and still prints its report (the duration is the time until then).
+TEST_F(NexloadBinary, SigintEndsTheRunEarlyWithItsReport) {
+    TinyServer server;
+    ASSERT_TRUE(server.ok()) << server.error();
+    TempPath json("sigint.json");
+    test::Process p;
+    ASSERT_TRUE(p.start({kNexload, "-t", "1", "-c", "2", "-d", "60s", "--no-pin", "--json",
+                         json.str(), server.url()}));
+    ASSERT_TRUE(p.wait_for_line("nexload http://", test::deadline_in(10'000ms)).has_value());
+    std::this_thread::sleep_for(1000ms);
+    ASSERT_TRUE(p.kill(SIGINT));
+    const test::ExitStatus status = p.wait(test::deadline_in(10'000ms));
+    ASSERT_TRUE(status.exited && status.code == 0) << status << "\nstderr: " << p.stderr_text();
+    EXPECT_NE(p.stdout_text().find("stopped early"), std::string::npos) << p.stdout_text();
+    Result<Report> report = report_from_json(read_file(json.str()));
+    ASSERT_TRUE(report.ok()) << report.error().message;
+    EXPECT_GT(report.value().requests, 0u);
+    EXPECT_LT(report.value().duration_s, 10.0);
+}
+
 // --progress forces the progress line even into a pipe: once a second, over itself.
 TEST_F(NexloadBinary, ProgressPrintsOnceASecondWhenAsked) {
     TinyServer server;
