@@ -148,6 +148,34 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # --- report ---------------------------------------------------------------------------------
+# Per server and workload, over the rounds that have both tools: sum[KEY/wrk|nexload] (medians of
+# req/s), sum[KEY/ratios] (per-round nexload/wrk), sum[KEY/ratio] (their median), sum[KEY/cpu] and
+# sum[KEY/scpu] (per-round CPU of the load generators and of the server, "wrk/nexload%").
+declare -A sum=()
+for server in "${servers[@]}"; do
+    for workload in "${workloads[@]}"; do
+        wrk_rps=() nl_rps=() ratios=() cpu=() scpu=()
+        for ((round = 1; round <= ROUNDS; round++)); do
+            k="$server/$workload/$round"
+            a=${res[$k/wrk/rps]:-}
+            b=${res[$k/nexload/rps]:-}
+            [[ -n $a && -n $b ]] || continue
+            wrk_rps+=("$a")
+            nl_rps+=("$b")
+            ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print "null" }')")
+            cpu+=("${res[$k/wrk/load_cpu_pct]}/${res[$k/nexload/load_cpu_pct]}%")
+            scpu+=("${res[$k/wrk/server_cpu_pct]}/${res[$k/nexload/server_cpu_pct]}%")
+        done
+        k="$server/$workload"
+        sum[$k/wrk]=$(nx_median "${wrk_rps[@]}")
+        sum[$k/nexload]=$(nx_median "${nl_rps[@]}")
+        sum[$k/ratio]=$(nx_median "${ratios[@]}")
+        sum[$k/ratios]="${ratios[*]}"
+        sum[$k/cpu]="${cpu[*]}"
+        sum[$k/scpu]="${scpu[*]}"
+    done
+done
+
 mkdir -p "$RESULTS_DIR"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 json="$RESULTS_DIR/nexload-$stamp.json"
@@ -180,19 +208,11 @@ json="$RESULTS_DIR/nexload-$stamp.json"
     sep=''
     for server in "${servers[@]}"; do
         for workload in "${workloads[@]}"; do
-            wrk_rps=() nl_rps=() ratios=()
-            for ((round = 1; round <= ROUNDS; round++)); do
-                a=${res[$server/$workload/$round/wrk/rps]:-}
-                b=${res[$server/$workload/$round/nexload/rps]:-}
-                [[ -n $a && -n $b ]] || continue
-                wrk_rps+=("$a")
-                nl_rps+=("$b")
-                ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print "null" }')")
-            done
+            k="$server/$workload"
             printf '%s\n    {"server": "%s", "workload": "%s", "wrk_rps": %s, "nexload_rps": %s, ' \
-                "$sep" "$server" "$workload" "$(nx_median "${wrk_rps[@]}")" "$(nx_median "${nl_rps[@]}")"
-            printf '"ratio": %s, "ratios": [%s]}' "$(nx_median "${ratios[@]}")" \
-                "$(IFS=,; printf '%s' "${ratios[*]}")"
+                "$sep" "$server" "$workload" "${sum[$k/wrk]}" "${sum[$k/nexload]}"
+            printf '"ratio": %s, "ratios": [%s]}' "${sum[$k/ratio]}" \
+                "$(tr ' ' ',' <<<"${sum[$k/ratios]}")"
             sep=','
         done
     done
@@ -203,20 +223,10 @@ printf '\n| server | workload | wrk req/s | nexload req/s | nexload / wrk (per-r
 printf '|---|---|---:|---:|---|---|---|\n'
 for server in "${servers[@]}"; do
     for workload in "${workloads[@]}"; do
-        wrk_rps=() nl_rps=() ratios=() cpu=() scpu=()
-        for ((round = 1; round <= ROUNDS; round++)); do
-            a=${res[$server/$workload/$round/wrk/rps]:-}
-            b=${res[$server/$workload/$round/nexload/rps]:-}
-            [[ -n $a && -n $b ]] || continue
-            wrk_rps+=("$a")
-            nl_rps+=("$b")
-            ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')")
-            cpu+=("${res[$server/$workload/$round/wrk/load_cpu_pct]}/${res[$server/$workload/$round/nexload/load_cpu_pct]}%")
-            scpu+=("${res[$server/$workload/$round/wrk/server_cpu_pct]}/${res[$server/$workload/$round/nexload/server_cpu_pct]}%")
-        done
-        printf '| %s | %s | %.0f | %.0f | %s (%s) | %s | %s |\n' "$server" "$workload" \
-            "$(nx_median "${wrk_rps[@]}")" "$(nx_median "${nl_rps[@]}")" \
-            "$(nx_median "${ratios[@]}")" "${ratios[*]}" "${cpu[*]}" "${scpu[*]}"
+        k="$server/$workload"
+        printf '| %s | %s | %s | %s | %s (%s) | %s | %s |\n' "$server" "$workload" \
+            "${sum[$k/wrk]}" "${sum[$k/nexload]}" "${sum[$k/ratio]}" "${sum[$k/ratios]}" \
+            "${sum[$k/cpu]}" "${sum[$k/scpu]}"
     done
 done
 printf '\nresults: %s\n' "${json#"$NX_ROOT"/}"
