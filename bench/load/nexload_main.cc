@@ -138,6 +138,10 @@ int main(int argc, char** argv) {
             std::fputs(load_usage(), stdout);
             return 0;
         }
+        if (a == "--version") {
+            std::printf("nexload %s\n", NEXURE_VERSION);
+            return 0;
+        }
     }
     auto parsed = parse_load_options(args);
     if (!parsed) return usage_error(parsed.error().message);

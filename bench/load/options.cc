@@ -393,6 +393,7 @@ Output:
       --no-progress     never print it
       --no-pin          do not pin threads to CPUs
   -h, --help            this text
+      --version         print nexload's version
 
 merge combines reports of runs made at the same time (on several machines): counts and
 histograms add up, the duration is the longest.

@@ -416,6 +416,14 @@ TEST_F(NexloadBinary, MergeAddsUpReports) {
     EXPECT_EQ(m.value().latency->max(), 5000u);
 }
 
+TEST_F(NexloadBinary, VersionPrintsTheProjectVersion) {
+    test::Process p;
+    ASSERT_TRUE(p.start({kNexload, "--version"}));
+    const test::ExitStatus status = p.wait(test::deadline_in(10'000ms));
+    EXPECT_TRUE(status.exited && status.code == 0) << status;
+    EXPECT_EQ(p.stdout_text().rfind("nexload 0.", 0), 0u) << p.stdout_text();
+}
+
 TEST_F(NexloadBinary, ABadFlagExitsWithTwoAndIsNamed) {
     test::Process p;
     ASSERT_TRUE(p.start({kNexload, "--frobnicate", "-c", "2", "http://127.0.0.1:1/"}));
