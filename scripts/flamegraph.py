@@ -170,11 +170,11 @@ def build_tree(stacks):
 
 def depth_of(node):
     best = 0
-    todo = [(node, 0)]
-    while todo:
-        n, d = todo.pop()
+    pending = [(node, 0)]
+    while pending:
+        n, d = pending.pop()
         best = max(best, d)
-        todo.extend((c, d + 1) for c in n.children.values())
+        pending.extend((c, d + 1) for c in n.children.values())
     return best
 
 
@@ -316,9 +316,9 @@ def render_svg(stacks, title, subtitle, width):
             % (width // 2, TOP + FRAME_H)
         )
     # Frames: the root at the bottom, children above their parent, in name order.
-    todo = [(root, 0, 0)]
-    while todo:
-        node, x, d = todo.pop()
+    pending = [(root, 0, 0)]
+    while pending:
+        node, x, d = pending.pop()
         w_px = node.value / total * plot_w if total else 0
         if w_px < MIN_WIDTH_PX:
             continue
@@ -350,7 +350,7 @@ def render_svg(stacks, title, subtitle, width):
         child_x = x
         for child_name in sorted(node.children):
             child = node.children[child_name]
-            todo.append((child, child_x, d + 1))
+            pending.append((child, child_x, d + 1))
             child_x += child.value
     out.append("<script><![CDATA[%s]]></script>" % SCRIPT)
     out.append("</svg>")

@@ -94,14 +94,18 @@ class LoadThread final : public ResponseSink {
           budget_(budget),
           to_send_(budget),
           rate_mode_(options.rate > 0),
+          head_requests_(options.method == "HEAD"),
           pipeline_(options.pipeline),
           request_len_(request.size()),
           progress_(progress) {
         batch_.reserve(request.size() * pipeline_);
         for (unsigned i = 0; i < pipeline_; ++i) batch_ += request;
-        const bool head = options.method == "HEAD";
         conns_.reserve(connections);
-        for (unsigned i = 0; i < connections; ++i) conns_.emplace_back(head);
+        for (unsigned i = 0; i < connections; ++i) conns_.emplace_back(head_requests_);
+        // A connect that hangs (a host that drops SYNs) ends after --timeout as -ECANCELED.
+        connect_timeout_.tv_sec = static_cast<int64_t>(options.timeout_s);
+        connect_timeout_.tv_nsec = static_cast<long long>(
+            (options.timeout_s - static_cast<double>(connect_timeout_.tv_sec)) * 1e9);
         sent_at_.assign(static_cast<size_t>(connections) * pipeline_, 0);
         if (rate_mode_) {
             intended_at_.assign(sent_at_.size(), 0);
@@ -274,12 +278,8 @@ class LoadThread final : public ResponseSink {
         io_uring_prep_connect(sqe, c.fd, addr, options_.target.addr_len);
         io_uring_sqe_set_data64(sqe, tag_of(kOpConnect, c));
         sqe->flags |= IOSQE_IO_LINK;
-        // A connect that hangs (a host that drops SYNs) ends after --timeout as -ECANCELED.
-        timeout_ts_.tv_sec = static_cast<int64_t>(options_.timeout_s);
-        timeout_ts_.tv_nsec = static_cast<long long>(
-            (options_.timeout_s - static_cast<double>(timeout_ts_.tv_sec)) * 1e9);
         io_uring_sqe* link = ring_.get_sqe();
-        io_uring_prep_link_timeout(link, &timeout_ts_, 0);
+        io_uring_prep_link_timeout(link, &connect_timeout_, 0);
         io_uring_sqe_set_data64(link, engine::make_tag(kOpIgnore, 0, 0));
     }
 
@@ -299,7 +299,7 @@ class LoadThread final : public ResponseSink {
         c.sending = false;
         c.closing = false;
         c.send_off = c.send_len = 0;
-        c.parser = ResponseParser(options_.method == "HEAD");
+        c.parser = ResponseParser(head_requests_);
         c.reconnect_at = reopen_at;
         if (reopen_at <= now_) open(c, now_);
     }
@@ -524,6 +524,7 @@ class LoadThread final : public ResponseSink {
     const uint64_t budget_;  // responses this thread waits for (kNoLimit: no limit)
     uint64_t to_send_;       // requests this thread may still write
     const bool rate_mode_;
+    const bool head_requests_;  // responses carry no body (ResponseParser's HEAD mode)
     const uint32_t pipeline_;
     const size_t request_len_;
     Progress* const progress_;
@@ -534,7 +535,7 @@ class LoadThread final : public ResponseSink {
     std::vector<uint64_t> intended_at_;  //   and (constant rate) when it was due
     double interval_ns_ = 0;
     uint64_t next_due_ = 0;
-    __kernel_timespec timeout_ts_{};
+    __kernel_timespec connect_timeout_{};  // --timeout, for the timeout linked to each connect
 
     engine::Ring ring_;         // destroyed after the buffer ring registered with it
     alloc::BufferRing buffers_;
