@@ -72,8 +72,12 @@ void Worker::arm_doorbell() noexcept {
 
 void Worker::request_stop() noexcept {
     if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return;
+    wake();
+}
+
+void Worker::wake() noexcept {
     const uint64_t one = 1;
-    // A failed write only delays the stop until the next completion; nothing to do about it.
+    // Fails only when the counter would overflow, i.e. a wake-up is pending anyway.
     (void)!write(doorbell_fd_, &one, sizeof(one));
 }
 
@@ -98,7 +102,9 @@ void Worker::run(WorkerHandler& handler, uint64_t drain_timeout_ns) noexcept {
         }
 
         // now_ns_ was read at the end of the previous turn, just before on_turn_end().
-        const int rc = ring_.submit_and_wait(timers_.ns_until_next(now_ns_));
+        const bool sleep = handler.prepare_to_sleep();
+        const int rc = ring_.submit_and_wait(sleep ? timers_.ns_until_next(now_ns_) : 0);
+        if (sleep) handler.awake();
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             std::fprintf(stderr, "nexure: worker %u: io_uring_enter failed: %s\n", index_,
                          std::strerror(-rc));

@@ -30,6 +30,12 @@ class WorkerHandler {
     virtual bool drained() const noexcept = 0;
     // The drain deadline passed with work still in flight: close everything now.
     virtual void on_drain_timeout() noexcept = 0;
+    // The loop is about to block in io_uring_enter. False: work arrived from another thread
+    // meanwhile, so the loop turns again without blocking. True: it blocks, and whoever hands it
+    // work later calls Worker::wake().
+    virtual bool prepare_to_sleep() noexcept { return true; }
+    // The loop woke up after prepare_to_sleep() returned true.
+    virtual void awake() noexcept {}
 };
 
 class Worker {
@@ -50,6 +56,8 @@ class Worker {
 
     // Any thread: asks the loop to begin a graceful stop. Idempotent.
     void request_stop() noexcept;
+    // Any thread: interrupts the loop's wait (one eventfd write), so that it turns once.
+    void wake() noexcept;
 
     Ring& ring() noexcept { return ring_; }
     TimerWheel& timers() noexcept { return timers_; }

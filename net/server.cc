@@ -14,6 +14,12 @@ struct Server::Impl {
     ListenerSet listeners;
     std::unique_ptr<engine::Engine> engine;
     bool started = false;
+    bool has_handoff_routes = false;
+
+    void check_not_started() const {
+        if (started)
+            throw std::logic_error("routes must be registered before the server starts");
+    }
 
     explicit Impl(ServerConfig config) {
         shared.config = std::move(config);
@@ -22,6 +28,11 @@ struct Server::Impl {
 
     Result<void> start(bool block_signals) {
         if (started) return Error{EALREADY, "the server is already started"};
+        if (has_handoff_routes && !shared.handoff) {
+            return Error{EINVAL,
+                         "routes were registered with handoff_route() but no handoff was set: "
+                         "call Server::set_handoff() before start()"};
+        }
         const ServerConfig& cfg = shared.config;
         engine::EngineConfig ec;
         ec.threads = cfg.threads;
@@ -90,8 +101,7 @@ Server::~Server() {
 }
 
 Server& Server::route(Method method, std::string_view path, Handler handler) {
-    if (impl_->started)
-        throw std::logic_error("routes must be registered before the server starts");
+    impl_->check_not_started();
     if (!handler)
         throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
     auto& shared = impl_->shared;
@@ -100,6 +110,45 @@ Server& Server::route(Method method, std::string_view path, Handler handler) {
     meta.kind = router::HandlerKind::kNative;
     shared.router.add(method, path, meta);
     shared.handlers.push_back(std::move(handler));
+    return *this;
+}
+
+Server& Server::fixed(Method method, std::string_view path, const FixedResponse& response) {
+    impl_->check_not_started();
+    auto res = std::make_unique<http::Response>();
+    res->status(response.status);
+    if (!response.content_type.empty()) res->type(response.content_type);
+    for (const auto& [name, value] : response.headers)
+        res->header(name, value);
+    res->body(response.body);
+    if (!res->error().empty()) {
+        std::string why(res->error());
+        // The checks speak of "handler": here the fixed response is the author.
+        if (why.starts_with("handler ")) why.replace(0, 7, "the fixed response");
+        throw std::invalid_argument("route " + std::string(path) + ": " + why);
+    }
+    auto& shared = impl_->shared;
+    router::RouteMeta meta;
+    meta.handler = static_cast<uint32_t>(shared.fixed.size());
+    meta.kind = router::HandlerKind::kFixed;
+    shared.router.add(method, path, meta);
+    shared.fixed.push_back(std::move(res));
+    return *this;
+}
+
+Server& Server::handoff_route(Method method, std::string_view path, uint32_t id) {
+    impl_->check_not_started();
+    router::RouteMeta meta;
+    meta.handler = id;
+    meta.kind = router::HandlerKind::kJavaScript;
+    impl_->shared.router.add(method, path, meta);
+    impl_->has_handoff_routes = true;
+    return *this;
+}
+
+Server& Server::set_handoff(HandoffFactory factory) {
+    if (impl_->started) throw std::logic_error("the handoff must be set before the server starts");
+    impl_->shared.handoff = std::move(factory);
     return *this;
 }
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "alloc/result.h"
@@ -24,6 +25,7 @@
 #include "net/http/limits.h"
 #include "net/http/method.h"
 #include "net/http/request.h"
+#include "net/handoff.h"
 #include "net/http/response.h"
 #include "net/router/router.h"
 
@@ -33,6 +35,16 @@ using http::Method;
 using http::Request;
 using http::Response;
 using Handler = std::function<void(const Request&, Response&)>;
+
+// A response the engine serves by itself, the same for every request of its route (health
+// checks, static answers): no handler runs. The engine adds Date, Server, Content-Length and
+// Connection as for any response; HEAD gets the head only.
+struct FixedResponse {
+    int status = 200;
+    std::string content_type;  // empty: no Content-Type
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
 
 struct ServerConfig {
     std::string host = "127.0.0.1";
@@ -63,6 +75,9 @@ struct ServerConfig {
     // After the last response of a closing connection, how long to wait for the peer's FIN
     // before closing anyway (so an unread request does not turn the close into a reset).
     uint32_t linger_timeout_ms = 2'000;
+    // A handed-off request (net/handoff.h) not answered within this long is answered 503 and its
+    // late answer dropped; the connection stays open. 0: no limit.
+    uint32_t handler_timeout_ms = 30'000;
     // How long SIGINT/SIGTERM waits for in-flight requests before closing what is left.
     uint32_t drain_timeout_ms = 10'000;
     // Unsent response bytes per connection above which the server stops reading from it until
@@ -133,6 +148,16 @@ class Server {
     Server& options(std::string_view path, Handler h) {
         return route(Method::kOptions, path, std::move(h));
     }
+
+    // Serves `response` for `method` and `path` from the engine itself. Throws
+    // std::invalid_argument for an invalid route or response (the message names the field).
+    Server& fixed(Method method, std::string_view path, const FixedResponse& response);
+
+    // Registers a route answered through the handoff (net/handoff.h): its requests go to
+    // Handoff::submit() with `id`. Needs set_handoff() before start().
+    Server& handoff_route(Method method, std::string_view path, uint32_t id);
+    // The factory that builds each worker's handoff.
+    Server& set_handoff(HandoffFactory factory);
 
     // Binds the listeners and starts the workers; returns once they accept connections. The
     // error message names the cause (port in use, io_uring unavailable, ...) and the fix.

@@ -12,6 +12,7 @@
 namespace nexure::net::detail {
 
 class WorkerServer;
+struct Deferred;
 
 inline constexpr uint16_t kNoSlab = UINT16_MAX;  // == alloc::SendBuffers::kNone
 
@@ -30,6 +31,9 @@ struct Connection {
     alloc::ByteBuffer sending;  // the bytes of the one send in flight
     size_t sent = 0;            // how much of `sending` the kernel has taken
     engine::Timer timer;        // the next deadline of the connection (see WorkerServer::due)
+    // The places its handed-off requests hold in its response order (net/handoff.h); null for a
+    // connection that never handed one off. Kept until the connection closes.
+    Deferred* deferred = nullptr;
 
     // Times in milliseconds of the worker's clock, truncated to 32 bits (compared by
     // difference, so they stay right across the wrap for intervals under 24 days).
@@ -38,6 +42,7 @@ struct Connection {
     uint32_t send_progress_ms = 0;  // last time the kernel took output (or output became due)
     uint32_t phase_bytes = 0;       // body bytes received since phase_start_ms (saturating)
     uint16_t unsent_responses = 0;  // responses written since the output last drained
+    uint32_t next_seq = 0;          // the Ticket::seq of its next held place (never reused)
 
     bool recv_armed : 1 = false;
     bool send_in_flight : 1 = false;
@@ -48,6 +53,7 @@ struct Connection {
     bool closing : 1 = false;            // cancel/close in progress; no more I/O
     bool reading_paused : 1 = false;     // too much unsent output: recv cancelled until it drains
     bool timed_out : 1 = false;          // answered 408: close within the linger timeout
+    bool handoff_paused : 1 = false;     // reading paused until the handoff has room again
 };
 
 }  // namespace nexure::net::detail

@@ -76,7 +76,11 @@ WorkerServer::~WorkerServer() {
     connections_.for_each_live([](Connection& c) {
         if (c.fd >= 0) close(c.fd);
         c.fd = -1;
+        delete c.deferred;
+        c.deferred = nullptr;
     });
+    for (Deferred* d : spare_deferred_)
+        delete d;
     for (int fd = pop_parked(); fd >= 0; fd = pop_parked())
         close(fd);
     if (listen_fd_ >= 0) close(listen_fd_);
@@ -96,6 +100,15 @@ Result<void> WorkerServer::init() {
         alloc::SendBuffers::kernel_supports_fixed_send()) {
         // The kernel could, but the registration failed: say so once per worker.
         std::fprintf(stderr, "nexure: worker %u: %s\n", worker_.index(), send_.mode_note().c_str());
+    }
+    if (shared_.handoff) {
+        Result<std::unique_ptr<Handoff>> h = shared_.handoff(worker_);
+        if (!h) return h.error();
+        handoff_ = std::move(h).value();
+        if (!handoff_) return Error{EINVAL, "the handoff factory returned no handoff"};
+        handoff_paused_.reserve(64);
+        resume_scratch_.reserve(64);
+        spare_deferred_.reserve(kSpareBuffers);
     }
     spare_buffers_.reserve(kSpareBuffers);
     flush_list_.reserve(1024);
@@ -144,8 +157,12 @@ WorkerServer::Deadline WorkerServer::next_deadline(const Connection* c) const no
     }
     if (c->send_in_flight || !c->out.empty()) {
         consider(Due::kSend, c->send_progress_ms, config_.send_timeout_ms);
-    } else {
+    } else if (!has_waiting(c)) {
         consider(Due::kIdle, c->last_active_ms, config_.idle_timeout_ms);
+    }
+    if (has_waiting(c)) {
+        // The oldest unanswered request; the ones behind it started later.
+        consider(Due::kHandler, c->deferred->front().start_ms, config_.handler_timeout_ms);
     }
     if (c->parser.mid_request() && !c->close_after_flush) {
         if (!c->parser.receiving_body()) {
@@ -194,6 +211,23 @@ void WorkerServer::on_connection_timer(void* arg) noexcept {
             self->queue_flush(c);
             self->schedule_deadline(c);
             return;
+        case Due::kHandler: {
+            // The handler did not answer in time: 503 in its place, its late answer is dropped.
+            if (self->handler_timeouts_reported_ < 20) {
+                ++self->handler_timeouts_reported_;
+                std::fprintf(stderr,
+                             "nexure: worker %u: a handler did not answer within %u ms, "
+                             "answered 503%s\n",
+                             self->worker_.index(), self->config_.handler_timeout_ms,
+                             self->handler_timeouts_reported_ == 20 ? " (further ones not logged)" : "");
+            }
+            http::Response& res = self->response_;
+            res.reset();
+            res.status(503).type("text/plain").body("Service Unavailable\n");
+            self->answer(c, 0, res);
+            if (!c->closing) self->schedule_deadline(c);
+            return;
+        }
         case Due::kSend:    // the peer stopped reading: nothing more can be delivered
         case Due::kLinger:  // the peer did not close in time
         case Due::kNone:
@@ -288,7 +322,7 @@ Connection* WorkerServer::open_connection(int fd) noexcept {
     c->sent = 0;
     c->recv_armed = c->send_in_flight = c->queued = false;
     c->close_after_flush = c->lingering = c->peer_eof = c->closing = c->reading_paused = false;
-    c->timed_out = false;
+    c->timed_out = c->handoff_paused = false;
     c->unsent_responses = 0;
     c->phase_bytes = 0;
     c->last_active_ms = c->phase_start_ms = c->send_progress_ms = now_ms();
@@ -354,7 +388,9 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
         } else if (cqe.res == 0) {
             // The peer closed its side: answer what it already sent, then close.
             c->peer_eof = true;
-            if (c->lingering || (!c->send_in_flight && c->out.empty())) close_connection(c);
+            if (c->lingering || (!c->send_in_flight && c->out.empty() && !has_waiting(c))) {
+                close_connection(c);
+            }
         } else if (cqe.res != -ECANCELED || !c->closing) {
             // ECONNRESET and friends: nothing more can be delivered.
             close_connection(c);
@@ -364,8 +400,9 @@ void WorkerServer::on_recv(const io_uring_cqe& cqe) noexcept {
 }
 
 bool WorkerServer::over_output_bounds(const Connection* c) const noexcept {
+    const size_t waiting = c->deferred != nullptr ? c->deferred->waiting() : 0;
     return c->out.size() + c->sending.size() > config_.max_pending_output ||
-           c->unsent_responses >= max_unsent_responses_;
+           c->unsent_responses + waiting >= max_unsent_responses_;
 }
 
 WorkerServer::HeldInput* WorkerServer::find_held_input(const Connection* c) noexcept {
@@ -386,8 +423,10 @@ bool WorkerServer::feed_held_input(Connection* c) noexcept {
     if (h == nullptr) return true;
     // One receive buffer's worth at a time, as if it had just been read, until the output bounds
     // are reached again. (handle_bytes() never adds to held_, so `h` stays valid.)
-    auto usable = [this, c] { return !c->closing && !c->close_after_flush; };
-    while (usable() && !over_output_bounds(c) && h->parsed < h->bytes.size()) {
+    auto usable = [c] { return !c->closing && !c->close_after_flush; };
+    // (A saturated handoff stops the feeding too, but keeps the rest, like the output bounds.)
+    while (usable() && !over_output_bounds(c) && !handoff_saturated() &&
+           h->parsed < h->bytes.size()) {
         const size_t n = std::min<size_t>(config_.recv_buffer_size, h->bytes.size() - h->parsed);
         const char* piece = h->bytes.data() + h->parsed;
         h->parsed += n;
@@ -421,11 +460,22 @@ void WorkerServer::handle_bytes(Connection* c, const char* data, size_t len) noe
     const bool was_body = was_mid && c->parser.receiving_body();
     current_ = c;
     answered_in_feed_ = 0;
+    handed_off_in_feed_ = false;
     const http::RequestParser::FeedResult r = c->parser.feed(parse_, data, len, *this);
     current_ = nullptr;
+    if (handed_off_in_feed_ && handoff_saturated() && !c->closing) {
+        // The other side is behind: read no more from this connection until it catches up.
+        pause_reading(c);
+        if (!c->handoff_paused) {
+            c->handoff_paused = true;
+            handoff_paused_.emplace_back(c, c->generation);
+        }
+    }
     if (r.outcome == http::RequestParser::Outcome::kError) {
         write_error(c, r.error_status, r.head_request);
-    } else if (r.send_continue) {
+    } else if (r.send_continue && !has_waiting(c)) {
+        // (Behind unanswered requests an interim response would overtake their answers: the
+        // client then sends the body after its own wait, as RFC 9110 10.1.1 allows.)
         take_output_buffer(c);
         c->out.append(kContinue);
     }
@@ -454,11 +504,20 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
     Connection* c = current_;
     http::Response& res = response_;
     res.reset();
+    const http::Response* answer = &res;
     const router::Match m = shared_.router.match(req);
     switch (m.kind) {
-        case router::Match::Kind::kFound:
+        case router::Match::Kind::kFound: {
+            const router::RouteMeta& meta = shared_.router.meta(m.route);
+            if (meta.kind == router::HandlerKind::kJavaScript) {
+                return hand_off(c, req, meta.handler);
+            }
+            if (meta.kind == router::HandlerKind::kFixed) {
+                answer = shared_.fixed[meta.handler].get();
+                break;
+            }
             try {
-                shared_.handlers[shared_.router.meta(m.route).handler](req, res);
+                shared_.handlers[meta.handler](req, res);
             } catch (const std::exception& e) {
                 report_handler_error(e.what());
                 res.reset();
@@ -474,6 +533,7 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
                 res.status(500).type("text/plain").body("Internal Server Error\n");
             }
             break;
+        }
         case router::Match::Kind::kNotFound:
             res.status(404).type("text/plain").body("Not Found\n");
             break;
@@ -491,12 +551,186 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
             res.status(501).type("text/plain").body("Not Implemented\n");
             break;
     }
-    const bool keep = req.keep_alive() && !res.wants_close() && !stopping_;
-    write_response(c, res, req.method() == Method::kHead, keep, req.version_minor() == 0);
+    const bool keep = req.keep_alive() && !answer->wants_close() && !stopping_;
+    uint8_t flags = keep ? kKeepAlive : 0;
+    if (req.method() == Method::kHead) flags |= kHeadOnly;
+    if (req.version_minor() == 0) flags |= kHttp10;
+    emit(c, *answer, flags);
     ++answered_in_feed_;
-    if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
     if (!keep) c->close_after_flush = true;
     return keep;
+}
+
+// ---- handed-off requests (net/handoff.h) ---------------------------------------------------
+
+bool WorkerServer::hand_off(Connection* c, const http::Request& req, uint32_t id) noexcept {
+    if (c->deferred == nullptr) {
+        if (!spare_deferred_.empty()) {
+            c->deferred = spare_deferred_.back();
+            spare_deferred_.pop_back();
+        } else {
+            c->deferred = new (std::nothrow) Deferred();
+            if (c->deferred == nullptr) {
+                write_error(c, 503, req.method() == Method::kHead);
+                return false;
+            }
+        }
+    }
+    Deferred* d = c->deferred;
+    const bool keep = req.keep_alive() && !stopping_;
+    uint8_t flags = keep ? kKeepAlive : 0;
+    if (req.method() == Method::kHead) flags |= kHeadOnly;
+    if (req.version_minor() == 0) flags |= kHttp10;
+    if (d->waiting() == 0) {
+        d->entries.clear();
+        d->head = 0;
+        d->first_seq = c->next_seq;
+    }
+    if (d->entries.size() == d->entries.capacity() && d->head > 0) {
+        // Reclaim the answered prefix instead of growing.
+        d->entries.erase(d->entries.begin(), d->entries.begin() + static_cast<ptrdiff_t>(d->head));
+        d->head = 0;
+    }
+    Deferred::Entry& e = d->entries.emplace_back();
+    e.start_ms = now_ms();
+    e.flags = flags;
+    e.ready = false;
+    e.bytes.clear();
+    const Ticket ticket{c->slot, c->generation, c->next_seq++, flags};
+    handoff_->submit(req, id, ticket);
+    handed_off_in_feed_ = true;
+    ++answered_in_feed_;
+    if (d->waiting() == 1) schedule_deadline(c);  // its handler timeout
+    if (!keep) c->close_after_flush = true;
+    return keep;
+}
+
+void WorkerServer::emit(Connection* c, const http::Response& res, uint8_t flags) noexcept {
+    if (!has_waiting(c)) {
+        write_response(c, res, (flags & kHeadOnly) != 0, (flags & kKeepAlive) != 0,
+                       (flags & kHttp10) != 0);
+        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
+        return;
+    }
+    // Behind an unanswered handed-off request: it takes the next place, answered already.
+    Deferred* d = c->deferred;
+    Deferred::Entry& e = d->entries.emplace_back();
+    ++c->next_seq;
+    e.start_ms = now_ms();
+    e.flags = flags;
+    e.ready = true;
+    e.bytes.clear();
+    frame(e.bytes, res, (flags & kHeadOnly) != 0, (flags & kKeepAlive) != 0,
+          (flags & kHttp10) != 0);
+}
+
+http::Response& WorkerServer::response() noexcept {
+    response_.reset();
+    return response_;
+}
+
+bool WorkerServer::complete(const Ticket& ticket) noexcept {
+    if (!connections_.valid(ticket.slot)) return false;
+    Connection* c = &connections_.at(ticket.slot);
+    if (c->generation != ticket.generation || c->fd < 0 || c->closing || !has_waiting(c)) {
+        return false;  // closed (or closing) meanwhile: nobody to answer
+    }
+    Deferred* d = c->deferred;
+    const uint32_t index = ticket.seq - d->first_seq;  // wraps for seqs before the head: too big
+    if (index >= d->waiting() || d->entries[d->head + index].ready) {
+        return false;  // answered already (by the handler timeout), or never issued
+    }
+    http::Response& res = response_;
+    if (!res.error().empty()) {
+        report_handler_error(res.error());
+        res.reset();
+        res.status(500).type("text/plain").body("Internal Server Error\n");
+    }
+    answer(c, index, res);
+    return true;
+}
+
+void WorkerServer::answer(Connection* c, size_t index, const http::Response& res) noexcept {
+    Deferred* d = c->deferred;
+    Deferred::Entry& e = d->entries[d->head + index];
+    // Connection: close when the request or the response asks for it, or when the server stops
+    // and nothing is queued behind this answer.
+    const bool last = index + 1 == d->waiting();
+    const bool keep = (e.flags & kKeepAlive) != 0 && !res.wants_close() && !(stopping_ && last);
+    const bool head_only = (e.flags & kHeadOnly) != 0;
+    const bool http10 = (e.flags & kHttp10) != 0;
+    if (!keep) {
+        // Nothing behind it will be sent: drop the places of requests that came after it.
+        d->entries.resize(d->head + index + 1);
+        c->close_after_flush = true;
+    }
+    if (index == 0) {
+        write_response(c, res, head_only, keep, http10);
+        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
+        ++d->head;
+        ++d->first_seq;
+        pop_answered(c);
+    } else {
+        frame(e.bytes, res, head_only, keep, http10);
+        e.ready = true;
+    }
+}
+
+void WorkerServer::pop_answered(Connection* c) noexcept {
+    Deferred* d = c->deferred;
+    while (d->waiting() != 0 && d->front().ready) {
+        Deferred::Entry& e = d->front();
+        take_output_buffer(c);
+        c->out.append(e.bytes.data(), e.bytes.size());
+        if (e.bytes.capacity() > kKeepBufferBytes) e.bytes.release();
+        e.bytes.clear();
+        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
+        ++d->head;
+        ++d->first_seq;
+    }
+    if (!c->out.empty()) queue_flush(c);
+    // A new oldest request (its own deadline), or none: back to the idle/send rules.
+    schedule_deadline(c);
+}
+
+void WorkerServer::release_deferred(Connection* c) noexcept {
+    Deferred* d = c->deferred;
+    if (d == nullptr) return;
+    c->deferred = nullptr;
+    if (spare_deferred_.size() >= kSpareBuffers) {
+        delete d;
+        return;
+    }
+    for (Deferred::Entry& e : d->entries) {
+        if (e.bytes.capacity() > kKeepBufferBytes) e.bytes.release();
+    }
+    d->entries.clear();
+    d->head = 0;
+    spare_deferred_.push_back(d);
+}
+
+void WorkerServer::resume_handoff_paused() noexcept {
+    if (handoff_saturated()) return;
+    // Feeding held input may pause connections again, which lists them anew: walk a copy.
+    resume_scratch_.swap(handoff_paused_);
+    for (const auto& [c, generation] : resume_scratch_) {
+        if (c->generation != generation || c->fd < 0 || c->closing || !c->handoff_paused) continue;
+        if (handoff_saturated()) {
+            handoff_paused_.emplace_back(c, generation);  // still waiting for room
+            continue;
+        }
+        c->handoff_paused = false;
+        if (!c->reading_paused || over_output_bounds(c)) continue;  // after_output_drained() resumes
+        if (!feed_held_input(c) || over_output_bounds(c) || c->handoff_paused) continue;
+        if (handoff_saturated()) {
+            c->handoff_paused = true;
+            handoff_paused_.emplace_back(c, generation);
+            continue;
+        }
+        c->reading_paused = false;
+        if (!c->recv_armed) rearm_list_.push_back(c);
+    }
+    resume_scratch_.clear();
 }
 
 void WorkerServer::report_handler_error(std::string_view what) noexcept {
@@ -513,6 +747,12 @@ void WorkerServer::report_handler_error(std::string_view what) noexcept {
 
 void WorkerServer::write_response(Connection* c, const http::Response& res, bool head_only,
                                   bool keep_alive, bool http10) noexcept {
+    take_output_buffer(c);
+    frame(c->out, res, head_only, keep_alive, http10);
+}
+
+void WorkerServer::frame(alloc::ByteBuffer& output, const http::Response& res, bool head_only,
+                         bool keep_alive, bool http10) noexcept {
     const int status = res.status_code();
     // 1xx, 204 and 304 carry no body (RFC 9110 6.4.1); 304 and 1xx/204 get no Content-Length.
     const bool no_body = status < 200 || status == 204 || status == 304;
@@ -533,8 +773,7 @@ void WorkerServer::write_response(Connection* c, const http::Response& res, bool
                          (type.empty() ? 0 : type.size() + 16) + extra.size() +
                          (no_body ? 0 : 18 + length_digits.size()) + connection.size() + 2 +
                          (head_only ? 0 : body.size());
-    take_output_buffer(c);
-    char* out = c->out.prepare(total);
+    char* out = output.prepare(total);
     char* p = out;
     p = put(p, status_line);
     p = put(p, kServerLine);
@@ -553,7 +792,7 @@ void WorkerServer::write_response(Connection* c, const http::Response& res, bool
     p = put(p, connection);
     p = put(p, "\r\n");
     if (!head_only) p = put(p, body);
-    c->out.commit(static_cast<size_t>(p - out));
+    output.commit(static_cast<size_t>(p - out));
 }
 
 void WorkerServer::write_error(Connection* c, int status, bool head_only) noexcept {
@@ -562,7 +801,7 @@ void WorkerServer::write_error(Connection* c, int status, bool head_only) noexce
     res.status(status).type("text/plain");
     const std::string_view reason = http::reason_phrase(status);
     res.body(reason).append("\n");
-    write_response(c, res, head_only, false, false);
+    emit(c, res, head_only ? kHeadOnly : 0);
     c->close_after_flush = true;
 }
 
@@ -660,11 +899,17 @@ void WorkerServer::after_output_drained(Connection* c) noexcept {
     c->unsent_responses = 0;
     give_back(c->sending, c->sending_slab);
     if (c->out.empty()) give_back(c->out, c->out_slab);
-    if (c->reading_paused && feed_held_input(c) && !over_output_bounds(c)) {
-        c->reading_paused = false;
-        if (!c->recv_armed) rearm_list_.push_back(c);
+    if (c->reading_paused && !c->handoff_paused && feed_held_input(c) && !over_output_bounds(c)) {
+        if (handoff_saturated()) {
+            c->handoff_paused = true;  // resumed when the handoff has room
+            handoff_paused_.emplace_back(c, c->generation);
+        } else {
+            c->reading_paused = false;
+            if (!c->recv_armed) rearm_list_.push_back(c);
+        }
     }
     if (!c->out.empty()) return;  // held input produced more responses: they go out first
+    if (has_waiting(c)) return;   // answers still to come: they go out first
     if (c->close_after_flush) {
         start_linger(c);
     } else if (c->peer_eof) {
@@ -713,6 +958,8 @@ void WorkerServer::maybe_release(Connection* c) noexcept {
     ++c->generation;
     c->parser.reset(parse_);
     drop_held_input(c);
+    release_deferred(c);
+    c->handoff_paused = false;
     give_back(c->out, c->out_slab);
     give_back(c->sending, c->sending_slab);
     connections_.release(c->slot);
@@ -742,6 +989,11 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
 }
 
 void WorkerServer::on_turn_end() noexcept {
+    if (handoff_) {
+        if (!handoff_paused_.empty()) resume_handoff_paused();
+        // After every submit of this turn: publishes them and takes the answers back.
+        handoff_->on_turn_end(*this);
+    }
     // One send per connection per turn carries every response produced this turn.
     for (Connection* c : flush_list_) {
         c->queued = false;
@@ -775,10 +1027,22 @@ void WorkerServer::on_stop_requested() noexcept {
     connections_.for_each_live([this](Connection& conn) {
         Connection* c = &conn;
         if (c->fd < 0 || c->closing || c->lingering) return;
-        const bool busy = c->parser.mid_request() || c->send_in_flight || !c->out.empty();
+        const bool busy =
+            c->parser.mid_request() || c->send_in_flight || !c->out.empty() || has_waiting(c);
         if (!busy) close_connection(c);
         if (c->closing) maybe_release(c);
     });
+}
+
+bool WorkerServer::prepare_to_sleep() noexcept {
+    if (!handoff_) return true;
+    // Connections paused for room the handoff now has: turn again to resume them.
+    if (!handoff_paused_.empty() && !handoff_->saturated()) return false;
+    return handoff_->prepare_to_sleep();
+}
+
+void WorkerServer::awake() noexcept {
+    if (handoff_) handoff_->awake();
 }
 
 bool WorkerServer::drained() const noexcept {

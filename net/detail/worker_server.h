@@ -16,6 +16,7 @@
 #include "net/detail/connection.h"
 #include "net/http/date_cache.h"
 #include "net/http/parser.h"
+#include "net/handoff.h"
 #include "net/http/response.h"
 #include "net/router/router.h"
 #include "net/server.h"
@@ -26,10 +27,33 @@ namespace nexure::net::detail {
 struct SharedState {
     ServerConfig config;
     router::Router router;
-    std::vector<Handler> handlers;  // indexed by RouteId
+    std::vector<Handler> handlers;  // C++ routes, by RouteMeta::handler
+    std::vector<std::unique_ptr<http::Response>> fixed;  // fixed routes, by RouteMeta::handler
+    HandoffFactory handoff;                              // builds each worker's handoff
 };
 
-class WorkerServer final : public engine::WorkerHandler, private http::RequestSink {
+// A connection's responses still to be written in order, from its oldest handed-off request
+// that is not answered yet: one entry per request, each with the seq of its ticket (first_seq
+// and up). An entry is answered out of order (its bytes wait, framed) or in order (framed
+// straight into the connection's output and popped with the entries answered behind it).
+struct Deferred {
+    struct Entry {
+        uint32_t start_ms = 0;  // when the request was handed off (its handler timeout)
+        uint8_t flags = 0;      // WorkerServer::kHeadOnly | kKeepAlive | kHttp10
+        bool ready = false;     // answered: `bytes` is its framed response
+        alloc::ByteBuffer bytes;
+    };
+    uint32_t first_seq = 0;      // seq of entries[head]
+    std::vector<Entry> entries;  // [head, size): the waiting places; a ring would save moves
+    size_t head = 0;
+
+    size_t waiting() const noexcept { return entries.size() - head; }
+    Entry& front() noexcept { return entries[head]; }
+};
+
+class WorkerServer final : public engine::WorkerHandler,
+                           private http::RequestSink,
+                           private Completions {
   public:
     WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd);
     ~WorkerServer() override;
@@ -41,6 +65,13 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     void on_stop_requested() noexcept override;
     bool drained() const noexcept override;
     void on_drain_timeout() noexcept override;
+    bool prepare_to_sleep() noexcept override;
+    void awake() noexcept override;
+
+    // Ticket::flags of a handed-off request (only the worker reads them back).
+    static constexpr uint8_t kHeadOnly = 1;
+    static constexpr uint8_t kKeepAlive = 2;
+    static constexpr uint8_t kHttp10 = 4;
 
     // The provided receive buffers (tests/fuzz/connection_fuzz.cc writes the bytes of the
     // completions it makes up into them, as the kernel would).
@@ -54,6 +85,27 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     };
 
     bool on_request(http::Request& request) noexcept override;
+
+    // Completions (net/handoff.h), called by the handoff from on_turn_end().
+    http::Response& response() noexcept override;
+    bool complete(const Ticket& ticket) noexcept override;
+
+    // Gives `req` to the handoff and holds its place in `c`'s response order.
+    bool hand_off(Connection* c, const http::Request& req, uint32_t id) noexcept;
+    // Writes `res` for a request of `c`: straight to its output, or into the order's next place
+    // while earlier handed-off requests are unanswered.
+    void emit(Connection* c, const http::Response& res, uint8_t flags) noexcept;
+    // Answers the waiting entry `index` (from head) of `c` with `res`.
+    void answer(Connection* c, size_t index, const http::Response& res) noexcept;
+    // Moves answered entries at the head of `c`'s order to its output.
+    void pop_answered(Connection* c) noexcept;
+    bool has_waiting(const Connection* c) const noexcept {
+        return c->deferred != nullptr && c->deferred->waiting() != 0;
+    }
+    bool handoff_saturated() const noexcept { return handoff_ && handoff_->saturated(); }
+    // Resumes reading on connections paused because the handoff was saturated.
+    void resume_handoff_paused() noexcept;
+    void release_deferred(Connection* c) noexcept;
 
     void arm_accept() noexcept;
     void on_accept(const io_uring_cqe& cqe) noexcept;
@@ -92,12 +144,14 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     // Frames the worker's Response (or an engine-generated one) into `c->out`.
     void write_response(Connection* c, const http::Response& res, bool head_only, bool keep_alive,
                         bool http10) noexcept;
+    void frame(alloc::ByteBuffer& out, const http::Response& res, bool head_only, bool keep_alive,
+               bool http10) noexcept;
     void write_error(Connection* c, int status, bool head_only) noexcept;
     [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
 
     // A connection's deadlines. Each rule that applies to its state gives one; the earliest is
     // what its timer waits for (rules and defaults: ServerConfig).
-    enum class Due : uint8_t { kNone, kIdle, kHead, kBody, kSend, kLinger };
+    enum class Due : uint8_t { kNone, kIdle, kHead, kBody, kSend, kLinger, kHandler };
     struct Deadline {
         Due due = Due::kNone;
         int64_t in_ms = INT64_MAX;  // from now; <= 0 when passed
@@ -151,6 +205,14 @@ class WorkerServer final : public engine::WorkerHandler, private http::RequestSi
     Connection* current_ = nullptr;  // the connection being parsed (for on_request)
     uint32_t answered_in_feed_ = 0;  // requests on_request() answered in this feed()
     unsigned handler_errors_reported_ = 0;
+
+    std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
+    bool handed_off_in_feed_ = false;   // the feed in progress handed a request off
+    // Connections whose reading paused because the handoff was saturated, with their generation.
+    std::vector<std::pair<Connection*, uint32_t>> handoff_paused_;
+    std::vector<std::pair<Connection*, uint32_t>> resume_scratch_;
+    std::vector<Deferred*> spare_deferred_;  // freed Deferred objects, for reuse
+    unsigned handler_timeouts_reported_ = 0;
 };
 
 }  // namespace nexure::net::detail

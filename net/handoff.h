@@ -1,0 +1,85 @@
+// Handoff: routes whose answer is produced on another thread and arrives later.
+//
+// The JavaScript bridge (napi/) is the main user: the worker parses and routes, hands the matched
+// request to the JS thread, and frames the response the JS thread gives back. A C++ service can
+// use the same mechanism for work it runs elsewhere (a thread pool, a backend call).
+//
+//   server.handoff_route(Method::kGet, "/users/:id", 7);   // 7: the handoff's own handler id
+//   server.set_handoff([](engine::Worker& w) { return make_my_handoff(w); });
+//
+// One Handoff per worker, created and driven on that worker's thread. The worker keeps every
+// connection's responses in request order: a handed-off request holds its place, and responses
+// produced after it (by later handed-off requests, C++ routes or the engine's own 404s) wait
+// until it is answered. A request not answered within ServerConfig::handler_timeout_ms gets 503;
+// its late answer is dropped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "alloc/result.h"
+#include "net/http/request.h"
+#include "net/http/response.h"
+
+namespace nexure::engine {
+class Worker;
+}
+
+namespace nexure::net {
+
+// Where a handed-off request's answer goes: its connection and its place in that connection's
+// order. Opaque to the handoff, which gives it back unchanged with the answer.
+struct Ticket {
+    uint32_t slot = 0;
+    uint32_t generation = 0;
+    uint32_t seq = 0;
+    uint32_t flags = 0;
+};
+static_assert(sizeof(Ticket) == 16);
+
+// Implemented by the worker: how a handoff delivers answers (from Handoff::on_turn_end only).
+class Completions {
+  public:
+    // The response to fill for the next complete(), already reset.
+    virtual http::Response& response() noexcept = 0;
+    // Sends response() as the answer to `ticket`, in its connection's order. False when the
+    // answer is dropped: the connection has closed, the request timed out (503) or the ticket is
+    // not one this worker issued. A response whose error() is set is answered 500 (and logged).
+    virtual bool complete(const Ticket& ticket) noexcept = 0;
+
+  protected:
+    ~Completions() = default;
+};
+
+class Handoff {
+  public:
+    virtual ~Handoff() = default;
+
+    // A request for a route registered with Server::handoff_route(..., id). The request's views
+    // are valid only during the call: copy what the other side needs. This cannot refuse: when
+    // there is no room, the handoff keeps the request in a bounded overflow and reports
+    // saturated() until it has room again.
+    virtual void submit(const http::Request& request, uint32_t id, const Ticket& ticket) noexcept = 0;
+
+    // True while the handoff should be given no more requests: the worker stops reading from
+    // connections that hand requests off until it turns false (backpressure into TCP).
+    virtual bool saturated() const noexcept = 0;
+
+    // Once per loop turn, after the turn's requests were submitted: make them visible to the
+    // other side (and wake it), and deliver the answers that came back through `done`.
+    virtual void on_turn_end(Completions& done) noexcept = 0;
+
+    // The worker is about to block waiting for I/O or a timer. True: it may sleep, and the other
+    // side will wake it (engine::Worker::wake()) when it has answers or room for it. False:
+    // there is something to do already; the worker turns again without blocking.
+    virtual bool prepare_to_sleep() noexcept = 0;
+    // The worker woke up after prepare_to_sleep() returned true.
+    virtual void awake() noexcept = 0;
+};
+
+// Builds the handoff of one worker, on that worker's thread (before it accepts connections). An
+// error stops the server from starting, with its message.
+using HandoffFactory = std::function<Result<std::unique_ptr<Handoff>>(engine::Worker&)>;
+
+}  // namespace nexure::net

@@ -1,0 +1,475 @@
+// Handed-off routes (net/handoff.h): requests answered later, on another thread, must still leave
+// in request order, be bounded by the handler timeout, and push back when the other side is full.
+// The other side here is the test thread itself, behind a mutex-protected queue.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/worker.h"
+#include "net/handoff.h"
+#include "net/server.h"
+#include "tests/integration/server_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace nexure::net {
+namespace {
+
+using test::deadline_in;
+using test::get_request;
+using test::HttpClient;
+using test::Response;
+using namespace std::chrono_literals;
+
+constexpr uint32_t kRouteId = 7;
+
+struct Taken {
+    Ticket ticket;
+    uint32_t id = 0;
+    std::string method;
+    std::string target;
+    std::string body;
+};
+
+struct Answer {
+    Ticket ticket;
+    int status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    bool close = false;
+};
+
+// What the worker's handoff and the test share.
+struct Exchange {
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::vector<Taken> requests;  // submitted, not yet taken by the test
+    std::vector<Answer> answers;  // given by the test, delivered at the worker's next turn end
+    engine::Worker* worker = nullptr;
+    bool sleeping = false;
+    size_t capacity = SIZE_MAX;  // requests outstanding at which the handoff is saturated
+    size_t outstanding = 0;      // submitted and not answered
+    size_t max_outstanding = 0;
+    size_t delivered = 0;
+    size_t dropped = 0;
+
+    // Test side: waits until `n` requests were submitted and takes them.
+    std::vector<Taken> take(size_t n, std::chrono::milliseconds within = 5000ms) {
+        std::unique_lock lock(mutex);
+        arrived.wait_for(lock, within, [&] { return requests.size() >= n; });
+        std::vector<Taken> out;
+        const size_t count = std::min(n, requests.size());
+        out.assign(requests.begin(), requests.begin() + static_cast<ptrdiff_t>(count));
+        requests.erase(requests.begin(), requests.begin() + static_cast<ptrdiff_t>(count));
+        return out;
+    }
+    void answer(Answer a) {
+        std::lock_guard lock(mutex);
+        answers.push_back(std::move(a));
+        if (sleeping) {
+            sleeping = false;
+            worker->wake();
+        }
+    }
+    size_t dropped_count() {
+        std::lock_guard lock(mutex);
+        return dropped;
+    }
+};
+
+class TestHandoff final : public Handoff {
+  public:
+    TestHandoff(Exchange& x, engine::Worker& w) : x_(x) {
+        std::lock_guard lock(x_.mutex);
+        x_.worker = &w;
+    }
+
+    void submit(const http::Request& req, uint32_t id, const Ticket& ticket) noexcept override {
+        std::lock_guard lock(x_.mutex);
+        x_.requests.push_back(Taken{ticket, id, std::string(req.method_name()),
+                                    std::string(req.target()), std::string(req.body())});
+        ++x_.outstanding;
+        x_.max_outstanding = std::max(x_.max_outstanding, x_.outstanding);
+        x_.arrived.notify_all();
+    }
+    bool saturated() const noexcept override {
+        std::lock_guard lock(x_.mutex);
+        return x_.outstanding >= x_.capacity;
+    }
+    void on_turn_end(Completions& done) noexcept override {
+        std::vector<Answer> answers;
+        {
+            std::lock_guard lock(x_.mutex);
+            answers.swap(x_.answers);
+        }
+        for (const Answer& a : answers) {
+            http::Response& res = done.response();
+            res.status(a.status);
+            for (const auto& [name, value] : a.headers)
+                res.header(name, value);
+            res.body(a.body);
+            if (a.close) res.close();
+            const bool ok = done.complete(a.ticket);
+            std::lock_guard lock(x_.mutex);
+            --x_.outstanding;
+            ++(ok ? x_.delivered : x_.dropped);
+        }
+    }
+    bool prepare_to_sleep() noexcept override {
+        std::lock_guard lock(x_.mutex);
+        x_.sleeping = x_.answers.empty();
+        return x_.sleeping;
+    }
+    void awake() noexcept override {
+        std::lock_guard lock(x_.mutex);
+        x_.sleeping = false;
+    }
+
+  private:
+    Exchange& x_;
+};
+
+Answer text(const Taken& t, std::string body, int status = 200) {
+    Answer a;
+    a.ticket = t.ticket;
+    a.status = status;
+    a.headers = {{"Content-Type", "text/plain"}};
+    a.body = std::move(body);
+    return a;
+}
+
+class HandoffTest : public ServerTest {
+  protected:
+    void start_handoff(ServerConfig config = test_config()) {
+        auto s = std::make_unique<Server>(config);
+        s->handoff_route(Method::kGet, "/h/:n", kRouteId);
+        s->handoff_route(Method::kPost, "/h/:n", kRouteId + 1);
+        s->get("/native", [](const Request&, http::Response& res) {
+            res.type("text/plain").body("native");
+        });
+        s->fixed(Method::kGet, "/fixed",
+                 FixedResponse{.status = 200,
+                               .content_type = "text/plain",
+                               .headers = {{"Cache-Control", "no-store"}},
+                               .body = "fixed answer"});
+        s->set_handoff([this](engine::Worker& w) -> Result<std::unique_ptr<Handoff>> {
+            return std::unique_ptr<Handoff>(std::make_unique<TestHandoff>(x_, w));
+        });
+        start_server(std::move(s));
+    }
+
+    Exchange x_;
+};
+
+std::string pipelined(int first, int count) {
+    std::string out;
+    for (int i = first; i < first + count; ++i)
+        out += get_request("/h/" + std::to_string(i));
+    return out;
+}
+
+TEST_F(HandoffTest, AnAnswerFromAnotherThreadIsFramedLikeAnyResponse) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/42?x=1")));
+    std::vector<Taken> got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].id, kRouteId);
+    EXPECT_EQ(got[0].method, "GET");
+    EXPECT_EQ(got[0].target, "/h/42?x=1");
+    Answer a = text(got[0], "hello", 201);
+    a.headers.emplace_back("X-Answer", "yes");
+    x_.answer(a);
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(r.body, "hello");
+    EXPECT_EQ(r.header("Content-Type"), "text/plain");
+    EXPECT_EQ(r.header("X-Answer"), "yes");
+    EXPECT_EQ(r.header("Content-Length"), "5");
+    EXPECT_TRUE(r.has_header("Date"));
+    EXPECT_EQ(r.header("Server"), "NexureJS");
+    EXPECT_FALSE(r.has_header("Connection"));
+}
+
+TEST_F(HandoffTest, PipelinedAnswersGivenInReverseLeaveInRequestOrder) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(pipelined(0, 16)));
+    std::vector<Taken> got = x_.take(16);
+    ASSERT_EQ(got.size(), 16u);
+    for (auto it = got.rbegin(); it != got.rend(); ++it)
+        x_.answer(text(*it, "answer to " + it->target));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(16, &rs));
+    for (int i = 0; i < 16; ++i)
+        EXPECT_EQ(rs[i].body, "answer to /h/" + std::to_string(i));
+}
+
+TEST_F(HandoffTest, EngineAnswersWaitBehindAnEarlierHandedOffRequest) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1") + get_request("/native") +
+                           get_request("/missing") + get_request("/h/2") +
+                           get_request("/fixed")));
+    std::vector<Taken> got = x_.take(2);
+    ASSERT_EQ(got.size(), 2u);
+    // Nothing may leave before the first request is answered.
+    EXPECT_FALSE(c.detect_peer_closed(deadline_in(100ms)));
+    EXPECT_EQ(c.pending(), "");
+    x_.answer(text(got[1], "second"));
+    x_.answer(text(got[0], "first"));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(5, &rs));
+    EXPECT_EQ(rs[0].body, "first");
+    EXPECT_EQ(rs[1].body, "native");
+    EXPECT_EQ(rs[2].status, 404);
+    EXPECT_EQ(rs[3].body, "second");
+    EXPECT_EQ(rs[4].body, "fixed answer");
+}
+
+TEST_F(HandoffTest, AnUnansweredRequestGets503AndItsLateAnswerIsDropped) {
+    ServerConfig config = test_config();
+    config.handler_timeout_ms = 200;
+    start_handoff(config);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    const auto sent = test::Clock::now();
+    ASSERT_TRUE(c.send_all(get_request("/h/1")));
+    std::vector<Taken> first = x_.take(1);
+    ASSERT_EQ(first.size(), 1u);
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    const auto waited = test::Clock::now() - sent;
+    EXPECT_EQ(r.status, 503);
+    EXPECT_GE(waited, 190ms);
+    EXPECT_FALSE(r.has_header("Connection"));  // the connection stays usable
+
+    x_.answer(text(first[0], "too late"));
+    ASSERT_TRUE(c.send_all(get_request("/h/2")));
+    std::vector<Taken> second = x_.take(1);
+    ASSERT_EQ(second.size(), 1u);
+    x_.answer(text(second[0], "on time"));
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "on time");
+    EXPECT_EQ(x_.dropped_count(), 1u);
+}
+
+TEST_F(HandoffTest, ASaturatedHandoffStopsReadingAndEveryRequestIsStillAnswered) {
+    x_.capacity = 8;
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    constexpr int kCount = 2000;
+    std::thread sender([&] { EXPECT_TRUE(c.send_all(pipelined(0, kCount))); });
+    int answered = 0;
+    while (answered < kCount) {
+        std::vector<Taken> got = x_.take(1, 5000ms);
+        ASSERT_EQ(got.size(), 1u) << "after " << answered << " answers";
+        x_.answer(text(got[0], got[0].target));
+        ++answered;
+    }
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(kCount, &rs, deadline_in(20s)));
+    sender.join();
+    for (int i = 0; i < kCount; ++i)
+        ASSERT_EQ(rs[i].body, "/h/" + std::to_string(i));
+    // At most the capacity plus what one receive buffer holds ("GET /h/n HTTP/1.1\r\nHost:
+    // localhost\r\n\r\n" is at least 40 bytes) got in before reading stopped.
+    std::lock_guard lock(x_.mutex);
+    EXPECT_LE(x_.max_outstanding, 8u + 4096 / 40 + 1);
+    EXPECT_GE(x_.max_outstanding, 8u);
+}
+
+TEST_F(HandoffTest, AFixedRouteIsServedByTheEngine) {
+    start_handoff();
+    Response r = exchange(get_request("/fixed"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "fixed answer");
+    EXPECT_EQ(r.header("Content-Type"), "text/plain");
+    EXPECT_EQ(r.header("Cache-Control"), "no-store");
+    EXPECT_TRUE(r.has_header("Date"));
+    r = exchange("HEAD /fixed HTTP/1.1\r\nHost: x\r\n\r\n", true);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "");
+    EXPECT_EQ(r.header("Content-Length"), "12");
+    std::lock_guard lock(x_.mutex);
+    EXPECT_EQ(x_.max_outstanding, 0u);  // never handed off
+}
+
+TEST(HandoffRoutes, AnInvalidFixedResponseIsRefusedWithTheReason) {
+    Server s(test_config());
+    try {
+        FixedResponse bad;
+        bad.headers = {{"X-Bad", "a\r\nb"}};
+        s.fixed(Method::kGet, "/bad", bad);
+        FAIL() << "accepted a header value with CR LF";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("/bad"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fixed response"), std::string::npos) << e.what();
+    }
+    FixedResponse status;
+    status.status = 999;
+    EXPECT_THROW(s.fixed(Method::kGet, "/status", status), std::invalid_argument);
+    FixedResponse length;
+    length.headers = {{"Content-Length", "3"}};
+    EXPECT_THROW(s.fixed(Method::kGet, "/length", length), std::invalid_argument);
+}
+
+TEST(HandoffRoutes, StartingWithoutAHandoffNamesTheMissingCall) {
+    Server s(test_config());
+    s.handoff_route(Method::kGet, "/h", 1);
+    Result<void> r = s.start();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("set_handoff"), std::string::npos) << r.error().message;
+}
+
+TEST_F(HandoffTest, AnInvalidHeaderInAnAnswerGives500) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1")));
+    std::vector<Taken> got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    Answer a = text(got[0], "must not be sent");
+    a.headers.emplace_back("X-Split", "a\r\nX-Injected: 1");
+    x_.answer(a);
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 500);
+    EXPECT_FALSE(r.has_header("X-Injected"));
+    EXPECT_EQ(r.body.find("must not"), std::string::npos);
+}
+
+TEST_F(HandoffTest, TheAnswerForAResetConnectionIsDroppedAndServingGoesOn) {
+    start_handoff();
+    {
+        HttpClient c;
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(c.send_all(get_request("/h/1")));
+        std::vector<Taken> got = x_.take(1);
+        ASSERT_EQ(got.size(), 1u);
+        // A reset, not a FIN: a peer that only half-closed may still read its answer.
+        const linger reset{1, 0};
+        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)), 0);
+        c.close();
+        std::this_thread::sleep_for(100ms);  // the server sees the reset
+        x_.answer(text(got[0], "nobody reads this"));
+    }
+    for (int i = 0; i < 50 && x_.dropped_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(x_.dropped_count(), 1u);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/native")));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "native");
+}
+
+TEST_F(HandoffTest, APeerThatHalfClosedStillGetsItsAnswer) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1")));
+    c.shutdown_write();
+    std::vector<Taken> got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    std::this_thread::sleep_for(50ms);  // the server has seen the FIN
+    x_.answer(text(got[0], "still delivered"));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "still delivered");
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(2000ms)));
+}
+
+TEST_F(HandoffTest, ARequestThatClosesGetsConnectionCloseAndTheConnectionEnds) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1", "Connection: close\r\n") + get_request("/h/2")));
+    std::vector<Taken> got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    x_.answer(text(got[0], "last"));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "last");
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(2000ms)));
+    EXPECT_TRUE(x_.take(1, 50ms).empty());  // the request after it was never handed off
+}
+
+TEST_F(HandoffTest, AnAnswerThatClosesDropsThePlacesBehindIt) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(pipelined(1, 2)));
+    std::vector<Taken> got = x_.take(2);
+    ASSERT_EQ(got.size(), 2u);
+    Answer a = text(got[0], "closing");
+    a.close = true;
+    x_.answer(a);
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "closing");
+    EXPECT_EQ(r.header("Connection"), "close");
+    x_.answer(text(got[1], "dropped"));
+    bool closed = false;
+    EXPECT_EQ(c.read_until_eof(deadline_in(2000ms), &closed), "");
+    EXPECT_TRUE(closed);
+    for (int i = 0; i < 50 && x_.dropped_count() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(x_.dropped_count(), 1u);
+}
+
+TEST_F(HandoffTest, HeadOnAHandedOffRouteGetsTheHeadOnly) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all("HEAD /h/1 HTTP/1.1\r\nHost: x\r\n\r\n" + get_request("/native")));
+    std::vector<Taken> got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].method, "HEAD");
+    x_.answer(text(got[0], "twelve bytes"));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs, deadline_in(test::kIoTimeout), {true, false}));
+    EXPECT_EQ(rs[0].header("Content-Length"), "12");
+    EXPECT_EQ(rs[0].body, "");
+    EXPECT_EQ(rs[1].body, "native");
+}
+
+TEST_F(HandoffTest, AGracefulStopWaitsForTheAnswer) {
+    start_handoff();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1", "Content-Length: 4\r\n") + "body"));
+    std::vector<Taken> got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].body, "body");
+    server_->stop();
+    std::this_thread::sleep_for(100ms);
+    x_.answer(text(got[0], "finished"));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "finished");
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(2000ms)));
+    server_->wait();
+}
+
+}  // namespace
+}  // namespace nexure::net
