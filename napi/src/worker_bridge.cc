@@ -1,0 +1,289 @@
+#include "napi/src/worker_bridge.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "engine/worker.h"
+#include "napi/src/records.h"
+#include "napi/src/thread_role.h"
+
+namespace nexure::napi {
+
+namespace {
+
+using net::http::Request;
+
+// Whether `inner` lies inside `outer`: then the record points into the copy of `outer` instead
+// of copying `inner` again (path, query and parameter values are views into the target).
+bool within(std::string_view inner, std::string_view outer) noexcept {
+    return !inner.empty() && !outer.empty() && inner.data() >= outer.data() &&
+           inner.data() + inner.size() <= outer.data() + outer.size();
+}
+
+// Bytes of the fixed part, the entries and the strings, before the body's alignment.
+uint64_t head_bytes(const Request& request) noexcept {
+    using namespace request_record;
+    const std::string_view target = request.target();
+    uint64_t n = kFixedBytes +
+                 uint64_t{kEntryBytes} * (request.params().size() + request.headers().size()) +
+                 target.size();
+    if (!within(request.path(), target)) n += request.path().size();
+    if (!within(request.query(), target)) n += request.query().size();
+    for (const net::http::Param& p : request.params()) {
+        n += p.name.size();
+        if (!within(p.value, target)) n += p.value.size();
+    }
+    for (const net::http::Header& h : request.headers())
+        n += h.name.size() + h.value.size();
+    return n;
+}
+
+uint64_t total_bytes(const Request& request) noexcept {
+    return ((head_bytes(request) + 7) & ~uint64_t{7}) + request.body().size();
+}
+
+// Writes the record for `request` to `out` (room for `size` bytes, 8-byte aligned).
+void encode(char* out, const Request& request, uint32_t id, const net::Ticket& ticket,
+            uint32_t size) noexcept {
+    using namespace request_record;
+    std::memcpy(out + kTicket, &ticket, sizeof(ticket));
+    store_u32(out + kHandler, id);
+    out[kMethod] = static_cast<char>(request.method());
+    out[kMinorVersion] = static_cast<char>(request.version_minor());
+    out[kParamCount] = static_cast<char>(request.params().size());
+    out[kKeepAlive] = request.keep_alive() ? 1 : 0;
+    store_u32(out + kHeaderCount, static_cast<uint32_t>(request.headers().size()));
+    store_u32(out + kBodyLength, static_cast<uint32_t>(request.body().size()));
+
+    uint32_t pos = kFixedBytes + kEntryBytes * static_cast<uint32_t>(request.params().size() +
+                                                                     request.headers().size());
+    auto put = [out, &pos](std::string_view s) noexcept {
+        const uint32_t at = pos;
+        if (!s.empty()) std::memcpy(out + pos, s.data(), s.size());
+        pos += static_cast<uint32_t>(s.size());
+        return at;
+    };
+    const std::string_view target = request.target();
+    const uint32_t target_at = put(target);
+    auto place = [&](std::string_view s) noexcept {
+        if (within(s, target)) return target_at + static_cast<uint32_t>(s.data() - target.data());
+        return put(s);
+    };
+    store_u32(out + kTargetOffset, target_at);
+    store_u32(out + kTargetLength, static_cast<uint32_t>(target.size()));
+    store_u32(out + kPathOffset, place(request.path()));
+    store_u32(out + kPathLength, static_cast<uint32_t>(request.path().size()));
+    store_u32(out + kQueryOffset, place(request.query()));
+    store_u32(out + kQueryLength, static_cast<uint32_t>(request.query().size()));
+
+    char* entry = out + kFixedBytes;
+    auto put_entry = [&entry](uint32_t a, size_t al, uint32_t b, size_t bl) noexcept {
+        store_u32(entry, a);
+        store_u32(entry + 4, static_cast<uint32_t>(al));
+        store_u32(entry + 8, b);
+        store_u32(entry + 12, static_cast<uint32_t>(bl));
+        entry += kEntryBytes;
+    };
+    for (const net::http::Param& p : request.params()) {
+        const uint32_t name_at = put(p.name);
+        put_entry(name_at, p.name.size(), place(p.value), p.value.size());
+    }
+    for (const net::http::Header& h : request.headers()) {
+        const uint32_t name_at = put(h.name);
+        put_entry(name_at, h.name.size(), put(h.value), h.value.size());
+    }
+    const uint32_t body_at = align8(pos);
+    if (body_at != pos) std::memset(out + pos, 0, body_at - pos);
+    const std::string_view body = request.body();
+    if (!body.empty()) std::memcpy(out + body_at, body.data(), body.size());
+    store_u32(out + kBodyOffset, body_at);
+    store_u32(out + kTotalLength, size);
+}
+
+}  // namespace
+
+WorkerBridge::WorkerBridge(Ref<Channel> channel) noexcept
+    : channel_(std::move(channel)),
+      requests_(channel_->requests()),
+      responses_(channel_->responses()) {
+    overflow_.reserve(64 * 1024);
+    overflow_sizes_.reserve(256);
+    rejected_.reserve(16);
+}
+
+WorkerBridge::~WorkerBridge() {
+    // Requests still in the ring or the overflow belong to connections that are gone: the JS
+    // side skips a finished channel. The release store pairs with JsSide's acquire load.
+    channel_->finished.store(true, std::memory_order_release);
+    channel_->ring_js();
+}
+
+uint32_t WorkerBridge::record_size(const Request& request) noexcept {
+    const uint64_t n = total_bytes(request);
+    return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+}
+
+void WorkerBridge::submit(const Request& request, uint32_t id, const net::Ticket& ticket) noexcept {
+    const uint32_t size = record_size(request);
+    if (overflow_count_ == 0) [[likely]] {
+        if (char* out = requests_.try_reserve(size)) [[likely]] {
+            encode(out, request, id, ticket, size);
+            return;
+        }
+    }
+    submit_slow(request, id, ticket, size);
+}
+
+void WorkerBridge::submit_slow(const Request& request, uint32_t id, const net::Ticket& ticket,
+                               uint32_t size) noexcept {
+    if (size > requests_.max_record()) {
+        // Cannot happen within the limits the ring was sized from (addon.cc); answered 500.
+        rejected_.push_back(ticket);
+        return;
+    }
+    // The ring is full (or older records wait here): keep the order, and report saturated()
+    // so that the worker stops reading until the JS side has caught up.
+    const size_t at = overflow_.size();
+    overflow_.resize(at + align8(size));
+    encode(overflow_.data() + at, request, id, ticket, size);
+    overflow_sizes_.push_back(size);
+    ++overflow_count_;
+}
+
+uint32_t WorkerBridge::move_overflow() noexcept {
+    uint32_t moved = 0;
+    while (overflow_count_ != 0) {
+        const uint32_t size = overflow_sizes_[overflow_first_];
+        char* out = requests_.try_reserve(size);
+        if (out == nullptr) break;
+        std::memcpy(out, overflow_.data() + overflow_read_, size);
+        overflow_read_ += align8(size);
+        ++overflow_first_;
+        --overflow_count_;
+        ++moved;
+    }
+    if (overflow_count_ == 0 && !overflow_sizes_.empty()) {
+        overflow_.clear();
+        overflow_sizes_.clear();
+        overflow_read_ = 0;
+        overflow_first_ = 0;
+    }
+    return moved;
+}
+
+void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completions& done) noexcept {
+    using namespace response_record;
+    // JsSide validated the record's structure before moving it into the ring (js_side.cc); the
+    // bounds are checked again because a corrupt record must not make the worker read outside it.
+    const char* r = record.data;
+    if (record.size < kFixedBytes) return;
+    net::Ticket ticket;
+    std::memcpy(&ticket, r + kTicket, sizeof(ticket));
+    net::http::Response& res = done.response();
+    res.status(load_u16(r + kStatus));
+    const uint32_t header_count = load_u32(r + kHeaderCount);
+    const uint32_t block = load_u32(r + kHeaderBlockLength);
+    const uint32_t body_length = load_u32(r + kBodyLength);
+    const uint32_t kind = load_u32(r + kBodyKind);
+    const char* h = r + kFixedBytes;
+    const char* block_end = h + block;
+    const char* record_end = r + record.size;
+    if (block_end > record_end) block_end = h;  // not reachable after validation
+    for (uint32_t i = 0; i < header_count && h + 4 <= block_end; ++i) {
+        const uint16_t name_length = load_u16(h);
+        const uint16_t value_length = load_u16(h + 2);
+        h += 4;
+        if (h + name_length + value_length > block_end) break;
+        res.header(std::string_view(h, name_length),
+                   std::string_view(h + name_length, value_length));
+        h += name_length + value_length;
+    }
+    void* stashed = nullptr;
+    if (kind == kBodyStashed && record.size >= kFixedBytes + kStashPointerBytes) {
+        std::memcpy(&stashed, record_end - kStashPointerBytes, sizeof(stashed));
+        if (stashed != nullptr)
+            res.body(std::string_view(static_cast<const char*>(stashed), body_length));
+    } else if (kind == kBodyInline && block_end + body_length <= record_end) {
+        res.body(std::string_view(block_end, body_length));
+    }
+    if (load_u32(r + kFlags) & kFlagClose) res.close();
+    (void)done.complete(ticket);  // false: the client went away or the request timed out
+    std::free(stashed);
+}
+
+void WorkerBridge::on_turn_end(net::Completions& done) noexcept {
+    // Answers first: they free their connections' pipelines for this turn's sends.
+    engine::Mailbox::Record record;
+    bool took = false;
+    while (responses_.next(&record)) {
+        deliver(record, done);
+        took = true;
+    }
+    if (took) {
+        responses_.release();
+        // Pairs with the fence in JsSide::retry_responses(): either it sees the room released
+        // here, or this sees its flag.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (channel_->js_wants_room.load(std::memory_order_relaxed) &&
+            channel_->js_wants_room.exchange(false, std::memory_order_acq_rel)) {
+            channel_->ring_js();
+        }
+    }
+    if (!rejected_.empty()) [[unlikely]] {
+        for (const net::Ticket& ticket : rejected_) {
+            net::http::Response& res = done.response();
+            res.status(500).body("request too large for the JavaScript bridge\n");
+            (void)done.complete(ticket);
+        }
+        rejected_.clear();
+    }
+    if (overflow_count_ != 0) move_overflow();
+    if (requests_.has_unpublished() && requests_.publish()) channel_->ring_js();
+}
+
+bool WorkerBridge::prepare_to_sleep() noexcept {
+    if (overflow_count_ != 0) {
+        // Ask the JS side for a wake-up once it releases records, then look again: pairs with
+        // the fence in JsSide after Mailbox::release().
+        channel_->worker_wants_room.store(true, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (move_overflow() != 0) {
+            channel_->worker_wants_room.store(false, std::memory_order_relaxed);
+            return false;  // on_turn_end() publishes them
+        }
+    }
+    if (requests_.has_unpublished()) return false;
+    return responses_.prepare_to_sleep();
+}
+
+void WorkerBridge::awake() noexcept {
+    responses_.awake();
+    channel_->worker_wants_room.store(false, std::memory_order_relaxed);
+}
+
+Result<std::unique_ptr<net::Handoff>> make_worker_bridge(engine::Worker& worker,
+                                                         BridgeRegistry& registry) noexcept {
+    mark_engine_thread();
+    Result<Ref<Channel>> made = Channel::create(
+        registry.request_capacity, registry.response_capacity, &worker, registry.js_doorbell_fd);
+    if (!made) return made.error();
+    Ref<Channel> channel = std::move(made).value();
+    try {
+        {
+            std::lock_guard lock(registry.mutex);
+            if (registry.channels.size() <= worker.index())
+                registry.channels.resize(worker.index() + 1);
+            registry.channels[worker.index()] = channel;
+        }
+        return std::unique_ptr<net::Handoff>(new WorkerBridge(std::move(channel)));
+    } catch (const std::bad_alloc&) {
+        return Error{ENOMEM, "out of memory for the JavaScript bridge of worker " +
+                                 std::to_string(worker.index())};
+    }
+}
+
+}  // namespace nexure::napi

@@ -1,0 +1,81 @@
+// WorkerBridge: one engine worker's end of the JavaScript bridge (a net::Handoff).
+//
+// The worker hands each request of a JS route to submit(), which encodes it as a request record
+// (napi/PROTOCOL.md) straight into the worker's request ring; on_turn_end() publishes the turn's
+// records (ringing the JS doorbell only when the JS thread announced it sleeps) and frames the
+// response records the JS thread sent back. Built, driven and destroyed on the worker's thread
+// (engine/README.md: the handler, and with it its handoff, is destroyed on the worker thread
+// after its loop returned). Never calls N-API or libuv: the JS thread is reached only through
+// the rings and the eventfd write in Channel::ring_js().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engine/mailbox.h"
+#include "napi/src/channel.h"
+#include "net/handoff.h"
+
+namespace nexure::napi {
+
+class WorkerBridge final : public net::Handoff {
+  public:
+    explicit WorkerBridge(Ref<Channel> channel) noexcept;
+    // Marks the channel finished and rings the JS doorbell, so the JS side learns that this
+    // worker has ended (binding.stopped()).
+    ~WorkerBridge() override;
+
+    void submit(const net::http::Request& request, uint32_t id,
+                const net::Ticket& ticket) noexcept override;
+    bool saturated() const noexcept override { return overflow_count_ != 0; }
+    void on_turn_end(net::Completions& done) noexcept override;
+    bool prepare_to_sleep() noexcept override;
+    void awake() noexcept override;
+
+    // The request record's size for `request` (exposed for tests and ring sizing).
+    static uint32_t record_size(const net::http::Request& request) noexcept;
+
+  private:
+    [[gnu::cold, gnu::noinline]] void submit_slow(const net::http::Request& request, uint32_t id,
+                                                  const net::Ticket& ticket,
+                                                  uint32_t size) noexcept;
+    // Moves overflowed records into the ring, oldest first, while they fit; returns how many.
+    uint32_t move_overflow() noexcept;
+    void deliver(const engine::Mailbox::Record& record, net::Completions& done) noexcept;
+
+    Ref<Channel> channel_;
+    engine::Mailbox& requests_;
+    engine::Mailbox& responses_;
+    // Records that found the ring full, encoded, in order: [overflow_read_, end) of the bytes,
+    // their sizes from overflow_sizes_[overflow_first_]. Bounded by what one loop turn parses:
+    // saturated() stops the worker from reading more.
+    std::vector<char> overflow_;
+    std::vector<uint32_t> overflow_sizes_;
+    size_t overflow_read_ = 0;
+    size_t overflow_first_ = 0;
+    uint32_t overflow_count_ = 0;
+    // Requests whose record cannot fit the ring at all (the ring is sized so that this does not
+    // happen within the configured limits); answered 500 at the end of the turn.
+    std::vector<net::Ticket> rejected_;
+};
+
+// What the handoff factory needs to build each worker's bridge. Owned by the JS-side server; the
+// factory runs on each worker thread during Server::start(), which returns only after every
+// worker ran it, so the JS thread may read `channels` once start() has returned.
+struct BridgeRegistry {
+    size_t request_capacity = 0;
+    size_t response_capacity = 0;
+    int js_doorbell_fd = -1;
+    std::mutex mutex;
+    std::vector<Ref<Channel>> channels;  // by worker index
+};
+
+// The handoff factory: on the worker's thread, marks it as an engine thread (thread_role.h),
+// maps its two rings and registers the channel under the worker's index.
+Result<std::unique_ptr<net::Handoff>> make_worker_bridge(engine::Worker& worker,
+                                                         BridgeRegistry& registry) noexcept;
+
+}  // namespace nexure::napi
