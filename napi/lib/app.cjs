@@ -1,0 +1,1090 @@
+'use strict';
+// The application: route table, hooks, plugins, the request pipeline, the drain loop over the
+// native binding (napi/PROTOCOL.md), listen/close, and inject (inject.cjs).
+//
+// One State per createApp(): everything shared by the root App and the scoped Apps that
+// register() gives plugins (a scoped App only adds a route prefix).
+//
+// Request lifetime (see README "Request lifetime"): a request record stays in the worker's ring
+// until the next pull(). Before each pull, every request of the current batch that is not done
+// (response handed over, handler and hooks settled) is copied out of the ring; the done ones are
+// detached. `req._running` counts what still runs for a request (its handler chain, an error
+// handler, onSend or onResponse hooks); `reply._phase` says whether the response was handed over.
+
+const { Request } = require('./request.cjs');
+const { Reply, STATE_OPEN, STATE_SENDING, STATE_DONE } = require('./reply.cjs');
+const { REQ, RES, Staging, decodeComponent } = require('./records.cjs');
+const { reasonPhrase, statusOf, ErrorLog } = require('./errors.cjs');
+const { inject } = require('./inject.cjs');
+
+let binding = null;
+function loadBinding() {
+  if (binding === null) binding = require('./binding.cjs');
+  return binding;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+const OCTET = 'application/octet-stream';
+const BATCH = 64;
+
+// The methods the engine routes (net/http/method.h), and 'ALL' for every one of them.
+const ROUTABLE = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+// What the binding registers for 'ALL' (napi/src/addon.cc): HEAD is served by GET, CONNECT and
+// TRACE are left out.
+const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+const HOOK_NAMES = ['onRequest', 'preHandler', 'onSend', 'onResponse'];
+const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config']);
+
+// ---- options -------------------------------------------------------------------------------
+
+const LIMIT_KEYS = ['maxBodySize', 'maxHeadSize', 'maxHeaderCount', 'maxTargetSize'];
+
+function checkInteger(name, v, min) {
+  if (!Number.isInteger(v) || v < min) {
+    throw new TypeError(`createApp(): option ${name} must be an integer >= ${min}, got ${v}`);
+  }
+  return v;
+}
+
+function checkBoolean(name, v) {
+  if (typeof v !== 'boolean') {
+    throw new TypeError(`createApp(): option ${name} must be a boolean, got ${typeof v}`);
+  }
+  return v;
+}
+
+// createApp() options → the binding's createServer config (without host, port, routes), plus
+// the values inject() emulates the engine with.
+function normalizeOptions(options) {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw new TypeError('createApp(): options must be an object');
+  const config = {};
+  const limits = {};
+  const routing = {};
+  for (const key of Object.keys(options)) {
+    const v = options[key];
+    if (v === undefined) continue;
+    switch (key) {
+      case 'threads': config.threads = checkInteger(key, v, 0); break;
+      case 'pinThreads': config.pinThreads = checkBoolean(key, v); break;
+      case 'handlerTimeoutMs': config.handlerTimeoutMs = checkInteger(key, v, 0); break;
+      case 'idleTimeoutMs': config.idleTimeoutMs = checkInteger(key, v, 0); break;
+      case 'drainTimeoutMs': config.drainTimeoutMs = checkInteger(key, v, 0); break;
+      case 'maxConnectionsPerWorker': config.maxConnectionsPerWorker = checkInteger(key, v, 1); break;
+      case 'bodyLimit': limits.maxBodySize = checkInteger(key, v, 0); break;
+      case 'limits': {
+        if (v === null || typeof v !== 'object') throw new TypeError('createApp(): option limits must be an object');
+        for (const k of Object.keys(v)) {
+          if (!LIMIT_KEYS.includes(k)) {
+            throw new TypeError(`createApp(): unknown option limits.${k} (known: ${LIMIT_KEYS.join(', ')})`);
+          }
+          if (v[k] === undefined) continue;
+          if (k === 'maxBodySize' && options.bodyLimit !== undefined && options.bodyLimit !== v[k]) {
+            throw new TypeError('createApp(): bodyLimit and limits.maxBodySize disagree; give one');
+          }
+          limits[k] = checkInteger(`limits.${k}`, v[k], k === 'maxBodySize' ? 0 : 1);
+        }
+        break;
+      }
+      case 'ignoreTrailingSlash': routing.ignoreTrailingSlash = checkBoolean(key, v); break;
+      case 'caseSensitive': routing.caseInsensitive = !checkBoolean(key, v); break;
+      default:
+        throw new TypeError(`createApp(): unknown option ${key}`);
+    }
+  }
+  if (Object.keys(limits).length > 0) config.limits = limits;
+  if (Object.keys(routing).length > 0) config.routing = routing;
+  // What inject() needs to answer as the engine would (the engine's defaults: net/server.h).
+  const emulate = {
+    handlerTimeoutMs: config.handlerTimeoutMs ?? 30000,
+    maxBodySize: limits.maxBodySize ?? 1024 * 1024,
+    maxTargetSize: limits.maxTargetSize ?? 8 * 1024,
+    maxHeaderCount: limits.maxHeaderCount ?? 100,
+  };
+  return { config, emulate, ignoreTrailingSlash: routing.ignoreTrailingSlash === true };
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+function isThenable(v) {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+}
+
+function toHookList(name, v, scope) {
+  const list = Array.isArray(v) ? v : [v];
+  for (const fn of list) {
+    if (typeof fn !== 'function') throw new TypeError(`route option ${name} must be a function or an array of functions`);
+  }
+  return list.map((fn) => adaptHook(name, fn, scope));
+}
+
+// A hook as the pipeline calls it: `this` is the app (scope) it was added to, and Fastify-style
+// callback hooks (a `done` parameter) become promise-returning ones.
+function adaptHook(name, fn, scope) {
+  if (name === 'onSend') {
+    if (fn.length < 4) return fn.bind(scope);
+    return (req, reply, payload) => new Promise((resolve, reject) => {
+      fn.call(scope, req, reply, payload, (err, value) => (err ? reject(err) : resolve(value)));
+    });
+  }
+  if (fn.length < 3) return fn.bind(scope);
+  return (req, reply) => new Promise((resolve, reject) => {
+    fn.call(scope, req, reply, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+// The paths a route registers under a prefix. The root of a prefixed plugin answers both
+// '/api' and '/api/' (one path when trailing slashes are ignored anyway).
+function joinPath(prefix, path, ignoreTrailingSlash) {
+  if (prefix === '') return [path];
+  if (path === '/') return ignoreTrailingSlash ? [prefix] : [prefix, prefix + '/'];
+  return [prefix + path];
+}
+
+function normalizePrefix(prefix) {
+  if (prefix === undefined || prefix === '' || prefix === '/') return '';
+  if (typeof prefix !== 'string' || prefix[0] !== '/') {
+    throw new TypeError(`register(): prefix must be a string starting with '/', got ${String(prefix)}`);
+  }
+  return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+}
+
+function checkMethod(method) {
+  const m = String(method).toUpperCase();
+  if (m !== 'ALL' && !ROUTABLE.includes(m)) {
+    throw new TypeError(`unknown method ${method} (one of ${ROUTABLE.join(', ')} or ALL)`);
+  }
+  return m;
+}
+
+// A fixed response's body and headers as createServer takes them.
+function fixedResponse(response) {
+  if (response === undefined || response === null || typeof response !== 'object') {
+    throw new TypeError('fixed(): the response must be an object { status, headers, body }');
+  }
+  for (const k of Object.keys(response)) {
+    if (k !== 'status' && k !== 'headers' && k !== 'body') throw new TypeError(`fixed(): unknown field ${k}`);
+  }
+  const status = response.status === undefined ? 200 : response.status;
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    throw new RangeError(`fixed(): invalid status ${status}: an integer from 100 to 599`);
+  }
+  const headers = [];
+  const given = response.headers;
+  if (Array.isArray(given)) {
+    for (const [n, v] of given) headers.push([String(n), String(v)]);
+  } else if (given !== undefined && given !== null) {
+    for (const n of Object.keys(given)) {
+      const v = given[n];
+      if (Array.isArray(v)) for (const x of v) headers.push([n, String(x)]);
+      else headers.push([n, String(v)]);
+    }
+  }
+  let body = response.body;
+  let type = null;
+  if (body === undefined || body === null) {
+    body = Buffer.alloc(0);
+  } else if (typeof body === 'string') {
+    body = Buffer.from(body, 'utf8');
+    type = TEXT;
+  } else if (body instanceof Uint8Array) {
+    body = Buffer.from(body);
+    type = OCTET;
+  } else {
+    body = Buffer.from(JSON.stringify(body), 'utf8');
+    type = JSON_TYPE;
+  }
+  if (type !== null && !headers.some(([n]) => n.toLowerCase() === 'content-type')) {
+    headers.push(['content-type', type]);
+  }
+  return { status, headers, body };
+}
+
+// The pseudo-route used for answers that emulate the engine's own (no hooks run).
+const ENGINE_ROUTE = {
+  id: -1, path: '', handler: null, scope: null, config: {}, fast: true, fallback: false,
+  onRequest: [], preHandler: [], onSend: [], onResponse: [],
+};
+
+// ---- State ---------------------------------------------------------------------------------
+
+class State {
+  constructor(options) {
+    const { config, emulate, ignoreTrailingSlash } = normalizeOptions(options);
+    this.config = config;
+    this.emulate = emulate;
+    this.ignoreTrailingSlash = ignoreTrailingSlash;
+    this.routes = [];          // JS routes, index = id
+    this.routeConfigs = [];    // createServer route entries
+    this.hooks = { onRequest: [], preHandler: [], onSend: [], onResponse: [] };
+    this.errorHandler = null;
+    this.errorScope = null;
+    this.notFound = null;      // the not-found pseudo-route, once setNotFoundHandler() was called
+    this.pending = [];         // plugin promises
+    this.pluginError = null;
+    this.frozen = false;
+    this.readyPromise = null;
+    this.root = null;
+
+    this.handle = null;        // the native server (createServer), idle or started
+    this.handleAddress = null; // the host/port it was created with
+    this.shadow = null;        // routes without the not-found catch-all (setNotFoundHandler)
+    this.started = false;
+    this.listening = false;
+    this.info = null;          // start()'s result
+    this.url = null;
+    this.closePromise = null;
+    this.closeResolve = null;
+    this.closing = false;
+    this.stoppedSeen = false;
+
+    this.staging = null;
+    this.index = null;
+    this.ringU8 = [];
+    this.ringU32 = [];
+    this.methods = null;
+    this.batch = new Array(BATCH).fill(null);
+    this.batchLength = 0;
+    this.afterFlush = [];
+    this.inDrain = false;
+    this.flushScheduled = false;
+    this.nextId = 1;
+    this.errorLog = new ErrorLog();
+    this.warnedSent = false;
+
+    this.drain = this.drain.bind(this);
+    this.flushTask = this.flushTask.bind(this);
+  }
+
+  checkOpen(what) {
+    if (this.frozen) {
+      throw new Error(`${what}: the app has started (listen(), inject() or ready() was called); ` +
+        'register routes, hooks and handlers before that');
+    }
+  }
+
+  // ---- registration ----
+
+  addRoute(scope, method, path, options, handler) {
+    this.checkOpen(`${method} ${path}`);
+    if (typeof options === 'function' && handler === undefined) {
+      handler = options;
+      options = undefined;
+    }
+    if (typeof path !== 'string' || path[0] !== '/') {
+      throw new TypeError(`route path must be a string starting with '/', got ${String(path)}`);
+    }
+    if (typeof handler !== 'function') throw new TypeError(`${method} ${path}: the handler must be a function`);
+    const paths = joinPath(scope.prefix, path, this.ignoreTrailingSlash);
+    const route = {
+      id: this.routes.length, path: paths[0], handler, scope, config: {}, fast: true, fallback: false,
+      own: { onRequest: [], preHandler: [], onSend: [], onResponse: [] },
+      onRequest: null, preHandler: null, onSend: null, onResponse: null,
+    };
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new TypeError(`${method} ${path}: route options must be an object`);
+      for (const key of Object.keys(options)) {
+        if (!ROUTE_OPTIONS.has(key)) {
+          throw new TypeError(`${method} ${path}: unknown route option ${key} (known: ${[...ROUTE_OPTIONS].join(', ')})`);
+        }
+        if (key === 'config') route.config = options.config;
+        else if (options[key] !== undefined) route.own[key] = toHookList(key, options[key], scope);
+      }
+    }
+    const methods = Array.isArray(method) ? method.map(checkMethod) : [checkMethod(method)];
+    this.routes.push(route);
+    for (const m of methods) {
+      for (const p of paths) this.routeConfigs.push({ method: m, path: p, id: route.id });
+    }
+  }
+
+  addFixed(scope, method, path, response) {
+    this.checkOpen(`fixed ${method} ${path}`);
+    if (typeof path !== 'string' || path[0] !== '/') {
+      throw new TypeError(`route path must be a string starting with '/', got ${String(path)}`);
+    }
+    const m = checkMethod(method);
+    const fixed = fixedResponse(response);
+    for (const p of joinPath(scope.prefix, path, this.ignoreTrailingSlash)) {
+      this.routeConfigs.push({ method: m, path: p, fixed });
+    }
+  }
+
+  addHook(scope, name, fn) {
+    this.checkOpen(`addHook(${name})`);
+    if (!HOOK_NAMES.includes(name)) {
+      throw new TypeError(`addHook(): unknown hook ${name} (one of ${HOOK_NAMES.join(', ')})`);
+    }
+    if (typeof fn !== 'function') throw new TypeError('addHook(): the hook must be a function');
+    this.hooks[name].push(adaptHook(name, fn, scope));
+  }
+
+  setErrorHandler(scope, fn) {
+    this.checkOpen('setErrorHandler()');
+    if (typeof fn !== 'function') throw new TypeError('setErrorHandler(): the handler must be a function');
+    this.errorHandler = fn;
+    this.errorScope = scope;
+  }
+
+  setNotFoundHandler(scope, fn) {
+    this.checkOpen('setNotFoundHandler()');
+    if (typeof fn !== 'function') throw new TypeError('setNotFoundHandler(): the handler must be a function');
+    this.notFound = {
+      id: -1, path: '/*', handler: fn, scope, config: {}, fast: true, fallback: true,
+      own: { onRequest: [], preHandler: [], onSend: [], onResponse: [] },
+      onRequest: null, preHandler: null, onSend: null, onResponse: null,
+    };
+  }
+
+  register(scope, plugin, options) {
+    this.checkOpen('register()');
+    if (plugin !== null && typeof plugin === 'object' && typeof plugin.default === 'function') plugin = plugin.default;
+    if (typeof plugin !== 'function') throw new TypeError('register(): the plugin must be a function');
+    if (options === undefined || options === null) options = {};
+    if (typeof options !== 'object') throw new TypeError('register(): options must be an object');
+    const child = new App(this, scope.prefix + normalizePrefix(options.prefix));
+    let result;
+    if (plugin.length >= 3) {
+      result = new Promise((resolve, reject) => {
+        plugin.call(child, child, options, (err) => (err ? reject(err) : resolve()));
+      });
+    } else {
+      result = plugin.call(child, child, options);
+    }
+    if (isThenable(result)) {
+      this.pending.push(Promise.resolve(result).then(undefined, (err) => {
+        if (this.pluginError === null) this.pluginError = err;
+      }));
+    }
+  }
+
+  // ---- start-up ----
+
+  ready() {
+    if (this.readyPromise === null) this.readyPromise = this.prepare();
+    return this.readyPromise;
+  }
+
+  async prepare() {
+    while (this.pending.length > 0) {
+      const list = this.pending;
+      this.pending = [];
+      await Promise.all(list);
+    }
+    if (this.pluginError !== null) throw this.pluginError;
+    this.freeze();
+  }
+
+  freeze() {
+    this.frozen = true;
+    const b = loadBinding();
+    this.methods = b.methods;
+    const compile = (route) => {
+      let fast = true;
+      for (const name of HOOK_NAMES) {
+        route[name] = this.hooks[name].concat(route.own[name]);
+        if (route[name].length > 0) fast = false;
+      }
+      route.fast = fast;
+    };
+    for (const route of this.routes) compile(route);
+    if (this.notFound !== null) {
+      compile(this.notFound);
+      this.notFound.id = this.routes.length;
+      this.routes.push(this.notFound);
+    }
+    this.createHandle('127.0.0.1', 0);
+    if (this.notFound !== null) {
+      this.shadow = b.createServer({ ...this.config, host: '127.0.0.1', port: 0, routes: this.routeConfigs },
+        () => {});
+    }
+  }
+
+  // The routes createServer gets: the user's, plus (with a not-found handler) a catch-all '/*'
+  // for every method that has none of its own. Not for HEAD: the router serves HEAD with the GET
+  // route when there is no HEAD route, and the GET catch-all is then what HEAD falls back to.
+  serverRoutes() {
+    if (this.notFound === null) return this.routeConfigs;
+    const routes = this.routeConfigs.slice();
+    const taken = new Set();
+    for (const r of this.routeConfigs) {
+      if (r.path !== '/*') continue;
+      if (r.method === 'ALL') for (const m of ALL_METHODS) taken.add(m);
+      else taken.add(r.method);
+    }
+    for (const m of ROUTABLE) {
+      if (m !== 'HEAD' && !taken.has(m)) routes.push({ method: m, path: '/*', id: this.notFound.id });
+    }
+    return routes;
+  }
+
+  createHandle(host, port) {
+    const b = loadBinding();
+    this.handle = b.createServer({ ...this.config, host, port, routes: this.serverRoutes() }, this.drain);
+    this.handleAddress = `${host}|${port}`;
+  }
+
+  destroyHandles() {
+    const b = binding;
+    if (this.handle !== null) {
+      const h = this.handle;
+      this.handle = null;
+      b.destroy(h);
+    }
+    if (this.shadow !== null) {
+      const h = this.shadow;
+      this.shadow = null;
+      b.destroy(h);
+    }
+  }
+
+  async listen(options, hostArg) {
+    let port = 0;
+    let host = '127.0.0.1';
+    if (typeof options === 'number' || typeof options === 'string') {
+      port = Number(options);
+      if (typeof hostArg === 'string') host = hostArg;
+    } else if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new TypeError('listen(): options must be { port, host }');
+      for (const k of Object.keys(options)) {
+        if (k !== 'port' && k !== 'host') throw new TypeError(`listen(): unknown option ${k}`);
+      }
+      if (options.port !== undefined && options.port !== null) port = Number(options.port);
+      if (options.host !== undefined) host = options.host;
+    }
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`listen(): invalid port ${String(options && options.port !== undefined ? options.port : options)}`);
+    }
+    if (typeof host !== 'string' || host === '') throw new TypeError('listen(): host must be a string');
+    if (host === 'localhost') host = '127.0.0.1';
+    if (this.closePromise !== null) throw new Error('listen(): the app was closed');
+    if (this.listening) throw new Error('listen(): the app is already listening');
+    this.listening = true;
+    try {
+      await this.ready();
+      if (this.closePromise !== null) throw new Error('listen(): the app was closed');
+      const b = binding;
+      if (this.handleAddress !== `${host}|${port}`) {
+        if (this.handle !== null) b.destroy(this.handle);
+        this.handle = null;
+        this.createHandle(host, port);
+      }
+      let info;
+      try {
+        info = b.start(this.handle);
+      } catch (err) {
+        // The handle may not be started twice: build a fresh one for a later listen().
+        b.destroy(this.handle);
+        this.handle = null;
+        this.handleAddress = null;
+        this.createHandle('127.0.0.1', 0);
+        throw err;
+      }
+      const h = this.handle;
+      this.staging = new Staging(b.staging(h));
+      this.index = b.index(h);
+      const views = b.requestViews(h);
+      this.ringU8 = views.map((ab) => Buffer.from(ab));
+      this.ringU32 = views.map((ab) => new Uint32Array(ab));
+      this.started = true;
+      this.info = { port: info.port, address: info.address ?? host, threads: info.threads };
+      const shown = this.info.address.includes(':') ? `[${this.info.address}]` : this.info.address;
+      this.url = `http://${shown}:${info.port}`;
+      return this.url;
+    } catch (err) {
+      this.listening = false;
+      throw err;
+    }
+  }
+
+  close() {
+    if (this.closePromise !== null) return this.closePromise;
+    this.closePromise = new Promise((resolve) => { this.closeResolve = resolve; });
+    if (!this.started) {
+      if (this.frozen || this.readyPromise !== null) {
+        // ready() may still be creating the handles: destroy them once it settled.
+        this.ready().then(() => this.destroyHandles(), () => this.destroyHandles())
+          .then(() => this.closeResolve());
+      } else {
+        this.closeResolve();
+      }
+    } else {
+      this.closing = true;
+      binding.stop(this.handle);
+      // drain() runs once more when binding.stopped() turns true, and finishes the close.
+    }
+    return this.closePromise;
+  }
+
+  finishClose() {
+    if (this.stoppedSeen) return;
+    this.stoppedSeen = true;
+    // Not from inside the drain callback: destroy() tears down the doorbell that called it.
+    setImmediate(() => {
+      this.destroyHandles();
+      this.started = false;
+      this.listening = false;
+      this.info = null;
+      this.closeResolve();
+    });
+  }
+
+  // ---- the drain loop (PROTOCOL.md) ----
+
+  drain() {
+    const h = this.handle;
+    if (h === null || !this.started || this.stoppedSeen) return;
+    const b = binding;
+    const index = this.index;
+    const staging = this.staging;
+    let staged = staging.pos;
+    staging.pos = 0;
+    this.inDrain = true;
+    try {
+      for (;;) {
+        if (this.batchLength !== 0) this.retainBatch();
+        let n;
+        try {
+          n = b.pull(h, staged, BATCH);
+        } catch (err) {
+          // A staged record was refused (a bug on this side): the records before it were handed
+          // over, the batch was released; carry on with the next one.
+          this.errorLog.log('the native binding refused staged responses', err);
+          staged = 0;
+          continue;
+        }
+        staged = 0;
+        if (this.afterFlush.length !== 0) this.runAfterFlush();
+        if (n === 0) break;
+        const routes = this.routes;
+        const methods = this.methods;
+        for (let i = 0, j = 0; i < n; i++, j += 3) {
+          const w = index[j];
+          const off = index[j + 1];
+          const u8 = this.ringU8[w];
+          const u32 = this.ringU32[w];
+          const route = routes[u32[(off >>> 2) + REQ.HANDLER]];
+          const req = new Request(u8, u32, off, w, route, methods[u8[off + REQ.METHOD_BYTE]], this.nextId++);
+          const reply = new Reply(this, req);
+          this.batch[i] = reply;
+          if (route.fallback) this.fallback(route, req, reply);
+          else this.dispatch(route, req, reply);
+        }
+        this.batchLength = n;
+        staged = staging.pos;
+        staging.pos = 0;
+      }
+    } finally {
+      this.inDrain = false;
+    }
+    if (this.closing && b.stopped(h)) this.finishClose();
+  }
+
+  // The current batch is about to be released by pull(): keep what is still in use.
+  retainBatch() {
+    const batch = this.batch;
+    for (let i = 0; i < this.batchLength; i++) {
+      const reply = batch[i];
+      batch[i] = null;
+      const req = reply.request;
+      if (req._running === 0 && reply._phase === STATE_DONE) req._detach();
+      else req._retain();
+    }
+    this.batchLength = 0;
+  }
+
+  flushTask() {
+    this.flushScheduled = false;
+    const h = this.handle;
+    if (h === null || this.stoppedSeen || !this.started) return;
+    if (this.staging.pos !== 0) {
+      const staged = this.staging.pos;
+      this.staging.pos = 0;
+      try {
+        binding.flush(h, staged);
+      } catch (err) {
+        this.errorLog.log('the native binding refused staged responses', err);
+      }
+    }
+    if (this.afterFlush.length !== 0) this.runAfterFlush();
+  }
+
+  runAfterFlush() {
+    const list = this.afterFlush;
+    this.afterFlush = [];
+    for (let i = 0; i < list.length; i++) this.runOnResponse(list[i]);
+  }
+
+  // ---- the pipeline ----
+
+  dispatch(route, req, reply) {
+    if (!route.fast) {
+      this.runHooked(route, req, reply);
+      return;
+    }
+    let v;
+    try {
+      v = route.handler.call(route.scope, req, reply);
+    } catch (err) {
+      req._running = 0;
+      this.fail(req, reply, err);
+      return;
+    }
+    if (isThenable(v)) {
+      this.awaitHandler(req, reply, v);
+      return;
+    }
+    req._running = 0;
+    if (v !== undefined && v !== reply) this.answer(reply, v);
+  }
+
+  async awaitHandler(req, reply, promise) {
+    let v;
+    try {
+      v = await promise;
+    } catch (err) {
+      req._running = 0;
+      this.fail(req, reply, err);
+      return;
+    }
+    req._running = 0;
+    if (v !== undefined && v !== reply) this.answer(reply, v);
+  }
+
+  async runHooked(route, req, reply) {
+    try {
+      const scope = route.scope;
+      let hooks = route.onRequest;
+      for (let i = 0; i < hooks.length; i++) {
+        const r = hooks[i](req, reply);
+        if (isThenable(r)) await r;
+        if (reply._phase !== STATE_OPEN) return;
+      }
+      hooks = route.preHandler;
+      for (let i = 0; i < hooks.length; i++) {
+        const r = hooks[i](req, reply);
+        if (isThenable(r)) await r;
+        if (reply._phase !== STATE_OPEN) return;
+      }
+      let v = route.handler.call(scope, req, reply);
+      if (isThenable(v)) v = await v;
+      if (v !== undefined && v !== reply) this.answer(reply, v);
+    } catch (err) {
+      this.fail(req, reply, err);
+    } finally {
+      req._running--;
+    }
+  }
+
+  // A value a handler returned (or resolved with).
+  answer(reply, v) {
+    if (reply._phase === STATE_OPEN) this.send(reply, v);
+    else this.warnAlreadySent();
+  }
+
+  warnAlreadySent() {
+    if (this.warnedSent) return;
+    this.warnedSent = true;
+    process.emitWarning('a reply was sent twice (reply.send() called again, or a value returned ' +
+      'after reply.send()); the second payload is ignored. Further cases are not reported.',
+    { code: 'NEXURE_REPLY_ALREADY_SENT' });
+  }
+
+  send(reply, payload) {
+    reply._phase = STATE_SENDING;
+    const req = reply.request;
+    let body;
+    if (typeof payload === 'string') {
+      body = payload;
+      if (reply._type === null) reply._type = TEXT;
+    } else if (payload === undefined) {
+      body = null;
+    } else if (payload instanceof Uint8Array) {
+      body = payload;
+      if (reply._type === null) reply._type = OCTET;
+    } else if (payload instanceof ArrayBuffer) {
+      body = Buffer.from(payload);
+      if (reply._type === null) reply._type = OCTET;
+    } else {
+      try {
+        body = JSON.stringify(payload);
+      } catch (err) {
+        this.fail(req, reply, err);
+        return;
+      }
+      if (body === undefined) body = null;
+      else if (reply._type === null) reply._type = JSON_TYPE;
+    }
+    if (req._route.onSend.length !== 0) {
+      this.runOnSend(req, reply, body);
+      return;
+    }
+    try {
+      this.commit(reply, body);
+    } catch (err) {
+      this.fail(req, reply, err);
+    }
+  }
+
+  async runOnSend(req, reply, body) {
+    req._running++;
+    try {
+      const route = req._route;
+      const hooks = route.onSend;
+      for (let i = 0; i < hooks.length; i++) {
+        let r = hooks[i](req, reply, body);
+        if (isThenable(r)) r = await r;
+        if (r !== undefined) {
+          if (r === null || typeof r === 'string' || r instanceof Uint8Array) body = r;
+          else if (r instanceof ArrayBuffer) body = Buffer.from(r);
+          else throw new TypeError('an onSend hook must return a string, a Buffer, null or undefined');
+        }
+      }
+      this.commit(reply, body);
+    } catch (err) {
+      this.fail(req, reply, err);
+    } finally {
+      req._running--;
+    }
+  }
+
+  // Hands the response over: a record in the staging buffer (or the inject result).
+  commit(reply, body) {
+    if (reply._phase === STATE_DONE) return;
+    const req = reply.request;
+    if (req._inject !== null) {
+      reply._phase = STATE_DONE;
+      req._inject.finish(reply, body);
+      this.afterCommit(req, reply);
+      return;
+    }
+    const h = this.handle;
+    if (h === null || this.stoppedSeen) {
+      // The server is gone; the engine has answered or closed the connection already.
+      reply._phase = STATE_DONE;
+      return;
+    }
+    let inline = body;
+    let stashId = 0;
+    let stashLength = 0;
+    if (body !== null) {
+      let big = null;
+      if (typeof body === 'string') {
+        if (body.length > RES.MAX_INLINE_BODY / 3 && Buffer.byteLength(body) > RES.MAX_INLINE_BODY) {
+          big = Buffer.from(body, 'utf8');
+        }
+      } else if (body.length > RES.MAX_INLINE_BODY) {
+        big = body;
+      }
+      if (big !== null) {
+        stashId = binding.stash(h, big);
+        stashLength = big.length;
+        inline = null;
+      }
+    }
+    const staging = this.staging;
+    const flags = reply._close ? RES.FLAG_CLOSE : 0;
+    const ticket = req._off >>> 2;
+    if (!staging.write(req._worker, req._u32, ticket, reply.statusCode, flags, reply._type,
+      reply._headers, inline, stashId, stashLength)) {
+      const staged = staging.pos;
+      staging.pos = 0;
+      try {
+        binding.flush(h, staged);
+      } catch (err) {
+        this.errorLog.log('the native binding refused staged responses', err);
+      }
+      staging.write(req._worker, req._u32, ticket, reply.statusCode, flags, reply._type,
+        reply._headers, inline, stashId, stashLength);
+    }
+    reply._phase = STATE_DONE;
+    if (!this.inDrain && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+    this.afterCommit(req, reply);
+  }
+
+  afterCommit(req, reply) {
+    if (req._route.onResponse.length === 0) return;
+    req._running++;
+    if (req._inject !== null) queueMicrotask(() => this.runOnResponse(reply));
+    else this.afterFlush.push(reply);
+  }
+
+  async runOnResponse(reply) {
+    const req = reply.request;
+    try {
+      const route = req._route;
+      const hooks = route.onResponse;
+      for (let i = 0; i < hooks.length; i++) {
+        const r = hooks[i](req, reply);
+        if (isThenable(r)) await r;
+      }
+    } catch (err) {
+      this.errorLog.log('an onResponse hook failed', err);
+    } finally {
+      req._running--;
+    }
+  }
+
+  // ---- errors ----
+
+  fail(req, reply, err) {
+    if (reply._phase === STATE_DONE) {
+      this.errorLog.log(`error after the response to ${describe(req)} was sent`, err);
+      return;
+    }
+    if (reply._errored) {
+      this.plain500(req, reply, err);
+      return;
+    }
+    reply._errored = true;
+    reply._phase = STATE_OPEN;
+    reply._type = null;
+    reply.statusCode = statusOf(err);
+    const handler = this.errorHandler;
+    if (handler === null) {
+      this.defaultError(req, reply, err);
+      return;
+    }
+    req._running++;
+    let v;
+    try {
+      v = handler.call(this.errorScope, err, req, reply);
+    } catch (err2) {
+      req._running--;
+      this.plain500(req, reply, err2);
+      return;
+    }
+    if (isThenable(v)) {
+      this.awaitErrorHandler(req, reply, v);
+      return;
+    }
+    req._running--;
+    if (v !== undefined && v !== reply) this.answer(reply, v);
+  }
+
+  async awaitErrorHandler(req, reply, promise) {
+    let v;
+    try {
+      v = await promise;
+    } catch (err) {
+      req._running--;
+      this.plain500(req, reply, err);
+      return;
+    }
+    req._running--;
+    if (v !== undefined && v !== reply) this.answer(reply, v);
+  }
+
+  defaultError(req, reply, err) {
+    const status = reply.statusCode;
+    if (status >= 500) this.errorLog.log(`${describe(req)} answered ${status}`, err);
+    const body = { statusCode: status, error: reasonPhrase(status), message: messageOf(err) };
+    if (err !== null && typeof err === 'object' && typeof err.code === 'string') body.code = err.code;
+    this.send(reply, body);
+  }
+
+  // The answer when handling an error failed too: 500, text, no hooks.
+  plain500(req, reply, err) {
+    if (reply._phase === STATE_DONE) {
+      this.errorLog.log(`error after the response to ${describe(req)} was sent`, err);
+      return;
+    }
+    this.errorLog.log(`the error handler failed for ${describe(req)}; answered 500`, err);
+    reply._phase = STATE_SENDING;
+    reply.statusCode = 500;
+    reply._type = 'text/plain';
+    reply._headers = null;
+    try {
+      this.commit(reply, 'Internal Server Error\n');
+    } catch (err2) {
+      this.errorLog.log(`could not answer ${describe(req)}`, err2);
+    }
+  }
+
+  // ---- not-found handling (setNotFoundHandler) ----
+
+  // A request that reached the catch-all '/*' registered for the not-found handler: route it
+  // again without that catch-all, and answer as the engine would have (the real route, a fixed
+  // response, 405, OPTIONS), or call the not-found handler.
+  fallback(route, req, reply) {
+    let m;
+    try {
+      m = binding.match(this.shadow, req.method, req.path);
+    } catch (err) {
+      this.fail(req, reply, err);
+      return;
+    }
+    switch (m.kind) {
+      case 'found': {
+        const target = this.routes[m.id];
+        req._route = target;
+        const params = {};
+        for (const name of Object.keys(m.params)) params[name] = decodeString(m.params[name]);
+        req._params = params;
+        this.dispatch(target, req, reply);
+        return;
+      }
+      case 'fixed':
+        this.engineAnswer(req, reply, m.status, null, fixedHeaders(m.headers), m.body);
+        return;
+      case 'methodNotAllowed':
+        this.engineAnswer(req, reply, 405, 'text/plain', { allow: m.allow }, 'Method Not Allowed\n');
+        return;
+      case 'options':
+        this.engineAnswer(req, reply, 204, null, { allow: m.allow }, null);
+        return;
+      case 'notImplemented':
+        this.engineAnswer(req, reply, 501, 'text/plain', null, 'Not Implemented\n');
+        return;
+      default:
+        // The '*' of the internal catch-all is not a parameter of the user's.
+        req._params = {};
+        reply.statusCode = 404;
+        this.dispatch(route, req, reply);
+    }
+  }
+
+  engineAnswer(req, reply, status, type, headers, body) {
+    req._route = ENGINE_ROUTE;
+    req._running = 0;
+    reply._phase = STATE_SENDING;
+    reply.statusCode = status;
+    reply._type = type;
+    reply._headers = headers;
+    try {
+      this.commit(reply, body);
+    } catch (err) {
+      this.plain500(req, reply, err);
+    }
+  }
+}
+
+// A fixed route's headers from binding.match() as a reply's header object.
+function fixedHeaders(list) {
+  const out = { __proto__: null };
+  const pairs = Array.isArray(list) ? list : Object.entries(list || {});
+  for (const [n, v] of pairs) {
+    const k = n.toLowerCase();
+    const prev = out[k];
+    if (prev === undefined) out[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[k] = [prev, v];
+  }
+  return out;
+}
+
+function decodeString(s) {
+  const b = Buffer.from(s, 'latin1');
+  return decodeComponent(b, 0, b.length, false);
+}
+
+function messageOf(err) {
+  if (err instanceof Error) return err.message;
+  if (err !== null && typeof err === 'object' && typeof err.message === 'string') return err.message;
+  return String(err);
+}
+
+function describe(req) {
+  let url = req._url;
+  if (url === undefined) {
+    try {
+      url = req.url;
+    } catch {
+      url = '(released)';
+    }
+  }
+  return `${req.method} ${url}`;
+}
+
+// ---- App: the public object (the root, or a plugin's scope with a prefix) -----------------
+
+class App {
+  constructor(state, prefix) {
+    this._state = state;
+    this.prefix = prefix;
+  }
+
+  route(options) {
+    if (options === null || typeof options !== 'object') throw new TypeError('route(): options must be an object');
+    const { method, url, path, handler, ...rest } = options;
+    this._state.addRoute(this, method, url ?? path, rest, handler);
+    return this;
+  }
+
+  get(path, options, handler) { this._state.addRoute(this, 'GET', path, options, handler); return this; }
+  head(path, options, handler) { this._state.addRoute(this, 'HEAD', path, options, handler); return this; }
+  post(path, options, handler) { this._state.addRoute(this, 'POST', path, options, handler); return this; }
+  put(path, options, handler) { this._state.addRoute(this, 'PUT', path, options, handler); return this; }
+  patch(path, options, handler) { this._state.addRoute(this, 'PATCH', path, options, handler); return this; }
+  delete(path, options, handler) { this._state.addRoute(this, 'DELETE', path, options, handler); return this; }
+  options(path, options, handler) { this._state.addRoute(this, 'OPTIONS', path, options, handler); return this; }
+  all(path, options, handler) { this._state.addRoute(this, 'ALL', path, options, handler); return this; }
+
+  fixed(method, path, response) {
+    this._state.addFixed(this, method, path, response);
+    return this;
+  }
+
+  addHook(name, fn) {
+    this._state.addHook(this, name, fn);
+    return this;
+  }
+
+  setErrorHandler(fn) {
+    this._state.setErrorHandler(this, fn);
+    return this;
+  }
+
+  setNotFoundHandler(fn) {
+    this._state.setNotFoundHandler(this, fn);
+    return this;
+  }
+
+  register(plugin, options) {
+    this._state.register(this, plugin, options);
+    return this;
+  }
+
+  async ready() {
+    await this._state.ready();
+    return this;
+  }
+
+  listen(options, host) {
+    return this._state.listen(options, host);
+  }
+
+  close() {
+    return this._state.close();
+  }
+
+  inject(options) {
+    return inject(this._state, options);
+  }
+
+  // { address, family, port } while listening, else null.
+  address() {
+    const info = this._state.info;
+    if (info === null) return null;
+    return { address: info.address, family: info.address.includes(':') ? 'IPv6' : 'IPv4', port: info.port };
+  }
+
+  // { port, address, threads, url } while listening, else null.
+  get server() {
+    const s = this._state;
+    return s.info === null ? null : { ...s.info, url: s.url };
+  }
+}
+
+function createApp(options) {
+  const state = new State(options);
+  const app = new App(state, '');
+  state.root = app;
+  return app;
+}
+
+module.exports = { createApp, App, State, loadBinding, ROUTABLE, TEXT, JSON_TYPE, OCTET };

@@ -1,0 +1,312 @@
+// Type declarations for nexurejs (napi/lib/README.md documents the API).
+//
+// Route parameters are inferred from the path literal, with the router's syntax
+// (net/router/router.h): `:name` is a parameter (letters, digits, '_'), several may share a
+// segment (`/geo/:lat-:lng`, `/files/:name.json`), `::` is a literal ':', and a final `*` is the
+// catch-all, named '*'. A path that is not a literal gives Record<string, string>.
+
+// ---- route parameters ----------------------------------------------------------------------
+
+type Lower = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i' | 'j' | 'k' | 'l' | 'm' | 'n' |
+  'o' | 'p' | 'q' | 'r' | 's' | 't' | 'u' | 'v' | 'w' | 'x' | 'y' | 'z';
+type Digit = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9';
+type NameChar = Lower | Uppercase<Lower> | Digit | '_';
+
+// [name, rest]: the longest run of name characters at the start of S.
+type TakeName<S extends string, Acc extends string = ''> =
+  S extends `${infer C}${infer R}`
+    ? C extends NameChar ? TakeName<R, `${Acc}${C}`> : [Acc, S]
+    : [Acc, ''];
+
+// The parameter names in a path pattern.
+type ParamNames<P extends string> =
+  P extends `${string}:${infer Rest}`
+    ? Rest extends `:${infer After}`
+      ? ParamNames<After>
+      : TakeName<Rest> extends [infer N extends string, infer Tail extends string]
+        ? (N extends '' ? never : N) | ParamNames<Tail>
+        : never
+    : never;
+
+type CatchAll<P extends string> = P extends `${string}*` ? '*' : never;
+
+/** The `req.params` type of a route path: `RouteParams<'/users/:id'>` is `{ id: string }`. */
+export type RouteParams<P extends string> = string extends P
+  ? Record<string, string>
+  : { [K in ParamNames<P> | CatchAll<P>]: string };
+
+// ---- requests and replies ------------------------------------------------------------------
+
+/** `Buffer` when Node's types are loaded (@types/node), else `Uint8Array`. */
+export type BodyBuffer = typeof globalThis extends { Buffer: { prototype: infer B } } ? B : Uint8Array;
+
+export type HTTPMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'CONNECT' | 'OPTIONS' |
+  'TRACE' | 'PATCH';
+
+/** Request headers: names lower-cased, repeated ones joined with ', ', set-cookie an array. */
+export interface IncomingHeaders {
+  [name: string]: string | string[] | undefined;
+  'set-cookie'?: string[];
+}
+
+/** A parsed query string: a repeated key gives an array. */
+export interface Query {
+  [key: string]: string | string[] | undefined;
+}
+
+export interface Request<Params = Record<string, string>> {
+  /** A number unique within the app. */
+  readonly id: number;
+  readonly method: HTTPMethod;
+  /** The request-target as sent: `/a/b?x=1`. */
+  readonly url: string;
+  /** The path, without the query, not decoded. */
+  readonly path: string;
+  /** The query string without '?', not decoded ('' when none). */
+  readonly querystring: string;
+  /** The query string, parsed on first access (%XX and '+' decoded). */
+  readonly query: Query;
+  /** Route parameters, percent-decoded, on first access. */
+  readonly params: Params;
+  /** Request headers, decoded on first access. */
+  readonly headers: IncomingHeaders;
+  readonly httpVersion: '1.0' | '1.1';
+  /** The route pattern that matched, with its prefix. */
+  readonly routePath: string;
+  /** The route's `config` option ({} when none). */
+  readonly routeConfig: Record<string, unknown>;
+  /** The body (a copy of its own). */
+  readonly body: BodyBuffer;
+  header(name: 'set-cookie'): string[] | undefined;
+  header(name: string): string | undefined;
+  /** The body as UTF-8 text. */
+  text(): Promise<string>;
+  /** The body parsed as JSON; rejects with a 400 error (statusCode 400) when it is not. */
+  json<T = any>(): Promise<T>;
+}
+
+export type HeaderValue = string | number | readonly string[];
+
+export interface Reply {
+  readonly request: Request<Record<string, string>>;
+  statusCode: number;
+  /** True once send() was called. */
+  readonly sent: boolean;
+  code(statusCode: number): this;
+  status(statusCode: number): this;
+  header(name: string, value: HeaderValue): this;
+  headers(values: Record<string, HeaderValue>): this;
+  getHeader(name: string): HeaderValue | undefined;
+  hasHeader(name: string): boolean;
+  removeHeader(name: string): this;
+  getHeaders(): Record<string, HeaderValue>;
+  type(contentType: string): this;
+  redirect(url: string, statusCode?: number): this;
+  redirect(statusCode: number, url: string): this;
+  /**
+   * Sends the response: a string as text/plain, a Buffer/Uint8Array as bytes, undefined as an
+   * empty body, anything else as JSON. A second call is ignored (with a warning).
+   */
+  send(payload?: unknown): this;
+}
+
+/** Errors with a `statusCode` (4xx/5xx) are answered with that status by the default handler. */
+export interface HttpError extends Error {
+  statusCode: number;
+}
+
+// ---- handlers, hooks, plugins --------------------------------------------------------------
+
+export type Handler<P extends string = string> =
+  (this: App, req: Request<RouteParams<P>>, reply: Reply) => unknown;
+
+/**
+ * A hook: may return a Promise (awaited), or take `done` and call it (Fastify's callback style,
+ * chosen when the function declares three parameters).
+ */
+export type HookFn =
+  (this: App, req: Request, reply: Reply, done: (err?: unknown) => void) => unknown;
+
+export type SendPayload = string | Uint8Array | null;
+
+/**
+ * An onSend hook gets the serialized payload and may return a replacement (or a Promise of one);
+ * with four parameters it is callback style: done(err, replacement).
+ */
+export type OnSendFn =
+  (this: App, req: Request, reply: Reply, payload: SendPayload,
+    done: (err?: unknown, payload?: SendPayload) => void) =>
+    SendPayload | undefined | void | Promise<SendPayload | undefined | void>;
+
+export interface Hooks {
+  onRequest: HookFn;
+  preHandler: HookFn;
+  onSend: OnSendFn;
+  onResponse: HookFn;
+}
+
+export interface RouteOptions {
+  onRequest?: HookFn | HookFn[];
+  preHandler?: HookFn | HookFn[];
+  onSend?: OnSendFn | OnSendFn[];
+  onResponse?: HookFn | HookFn[];
+  /** Arbitrary data, available as req.routeConfig. */
+  config?: Record<string, unknown>;
+}
+
+export interface RouteDefinition<P extends string> extends RouteOptions {
+  method: HTTPMethod | 'ALL' | Array<HTTPMethod | 'ALL'>;
+  url: P;
+  handler: Handler<P>;
+}
+
+export type ErrorHandler =
+  (this: App, error: any, req: Request, reply: Reply) => unknown;
+
+export type NotFoundHandler =
+  (this: App, req: Request<{}>, reply: Reply) => unknown;
+
+export interface PluginOptions {
+  /** Prefix for the routes the plugin registers ('/api'). */
+  prefix?: string;
+}
+
+/**
+ * A plugin gets a scoped app (its routes are prefixed) and its options; it may be async (awaited
+ * before listen) or take `done` (callback style, chosen when it declares three parameters).
+ */
+export type Plugin<O = {}> =
+  (app: App, options: O & PluginOptions, done: (err?: unknown) => void) => unknown;
+
+/** A response the engine serves by itself, in C++, without calling JavaScript. */
+export interface FixedResponse {
+  /** Default 200. */
+  status?: number;
+  headers?: Record<string, string | number | readonly string[]> | ReadonlyArray<readonly [string, string]>;
+  /** A string (text/plain unless a content-type header is given), bytes, or a JSON value. */
+  body?: unknown;
+}
+
+// ---- inject --------------------------------------------------------------------------------
+
+export interface InjectOptions {
+  method?: HTTPMethod | Lowercase<HTTPMethod> | (string & {});
+  url?: string;
+  path?: string;
+  query?: string | Record<string, string | readonly string[]>;
+  headers?: Record<string, string | number | readonly string[] | undefined>;
+  /** A string, bytes, or a value sent as JSON (with content-type application/json). */
+  body?: unknown;
+  payload?: unknown;
+}
+
+export interface InjectResponse {
+  statusCode: number;
+  statusMessage: string;
+  headers: Record<string, string | string[]>;
+  /** The body as UTF-8 text. */
+  body: string;
+  payload: string;
+  rawPayload: BodyBuffer;
+  /** The body parsed as JSON. */
+  json<T = any>(): T;
+}
+
+// ---- the app -------------------------------------------------------------------------------
+
+export interface Limits {
+  /** Largest request body in bytes (413 beyond). Default 1 MiB. */
+  maxBodySize?: number;
+  /** Longest request head (431 beyond). Default 32 KiB. */
+  maxHeadSize?: number;
+  /** Most header fields (431 beyond). Default 100. */
+  maxHeaderCount?: number;
+  /** Longest request-target (414 beyond). Default 8 KiB. */
+  maxTargetSize?: number;
+}
+
+export interface AppOptions {
+  /** Engine worker threads; 0 (default): one per CPU. */
+  threads?: number;
+  /** Pin each worker to a CPU. Default true. */
+  pinThreads?: boolean;
+  /** A request not answered within this long gets 503. Default 30000; 0: no limit. */
+  handlerTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this long. Default 60000. */
+  idleTimeoutMs?: number;
+  /** close() waits this long for in-flight requests. Default 10000. */
+  drainTimeoutMs?: number;
+  maxConnectionsPerWorker?: number;
+  /** Same as limits.maxBodySize. */
+  bodyLimit?: number;
+  limits?: Limits;
+  /** '/a/' matches '/a' and the other way round. Default false. */
+  ignoreTrailingSlash?: boolean;
+  /** Static path text is case-sensitive. Default true. */
+  caseSensitive?: boolean;
+}
+
+export interface ListenOptions {
+  /** Default 0: a free port, chosen by the kernel. */
+  port?: number;
+  /** Default '127.0.0.1'; '0.0.0.0' for every interface. */
+  host?: string;
+}
+
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+export interface ServerInfo {
+  address: string;
+  port: number;
+  threads: number;
+  url: string;
+}
+
+/** app.get(path, [options], handler) and its siblings. */
+export interface RouteMethod {
+  <P extends string>(path: P, handler: Handler<P>): App;
+  <P extends string>(path: P, options: RouteOptions, handler: Handler<P>): App;
+}
+
+export interface App {
+  /** The route prefix of this scope ('' for the app itself). */
+  readonly prefix: string;
+  get: RouteMethod;
+  head: RouteMethod;
+  post: RouteMethod;
+  put: RouteMethod;
+  patch: RouteMethod;
+  delete: RouteMethod;
+  options: RouteMethod;
+  all: RouteMethod;
+  route<P extends string>(definition: RouteDefinition<P>): this;
+  /** A response served entirely by the engine (no JavaScript runs for it). */
+  fixed(method: HTTPMethod | 'ALL', path: string, response: FixedResponse): this;
+  addHook<K extends keyof Hooks>(name: K, fn: Hooks[K]): this;
+  setErrorHandler(handler: ErrorHandler): this;
+  setNotFoundHandler(handler: NotFoundHandler): this;
+  register<O = {}>(plugin: Plugin<O> | { default: Plugin<O> }, options?: O & PluginOptions): this;
+  /** Loads the plugins and freezes the routes. */
+  ready(): Promise<this>;
+  /** Resolves with the URL, e.g. 'http://127.0.0.1:3000'. */
+  listen(options?: ListenOptions): Promise<string>;
+  listen(port: number, host?: string): Promise<string>;
+  /** Graceful: stops accepting, lets in-flight requests finish, then frees the server. */
+  close(): Promise<void>;
+  inject(options?: InjectOptions | string): Promise<InjectResponse>;
+  address(): AddressInfo | null;
+  readonly server: ServerInfo | null;
+}
+
+export declare function createApp(options?: AppOptions): App;
+export declare function httpError(statusCode: number, message: string, cause?: unknown): HttpError;
+
+declare const nexurejs: {
+  createApp: typeof createApp;
+  httpError: typeof httpError;
+};
+export default nexurejs;

@@ -1,0 +1,189 @@
+'use strict';
+// app.inject(): answers a request without a socket, for tests. The request is routed by the
+// native router (binding.match), encoded as the same record a worker would write, and run
+// through the same pipeline (hooks, handler, error handler); what the engine itself would
+// answer (404, 405, OPTIONS, 501, fixed routes, limits, the handler timeout) is emulated with
+// the engine's bodies and headers.
+
+const { Request } = require('./request.cjs');
+const { Reply } = require('./reply.cjs');
+const { encodeRequestRecord } = require('./records.cjs');
+const { reasonPhrase } = require('./errors.cjs');
+
+const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload']);
+
+class InjectResponse {
+  constructor(statusCode, headers, rawPayload) {
+    this.statusCode = statusCode;
+    this.statusMessage = reasonPhrase(statusCode);
+    this.headers = headers;
+    this.rawPayload = rawPayload;
+    this.body = rawPayload.toString('utf8');
+  }
+
+  get payload() {
+    return this.body;
+  }
+
+  json() {
+    return JSON.parse(this.body);
+  }
+}
+
+// The response as it would come off the wire: the engine's Server and Date, Content-Type, the
+// handler's headers, Content-Length (not for 1xx/204/304), no body for HEAD.
+function response(status, type, headers, body, head) {
+  const noBody = status < 200 || status === 204 || status === 304;
+  const out = { server: 'NexureJS', date: new Date().toUTCString() };
+  if (type !== null && type !== undefined) out['content-type'] = type;
+  if (headers !== null && headers !== undefined) {
+    for (const name of Object.keys(headers)) {
+      const v = headers[name];
+      if (Array.isArray(v)) out[name] = name === 'set-cookie' ? v.map(String) : v.join(', ');
+      else out[name] = String(v);
+    }
+  }
+  let payload = body === null || body === undefined ? Buffer.alloc(0)
+    : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+  if (noBody) payload = Buffer.alloc(0);
+  else out['content-length'] = String(payload.length);
+  if (head) payload = Buffer.alloc(0);
+  return new InjectResponse(status, out, payload);
+}
+
+function engineText(status, head, extra) {
+  return response(status, 'text/plain', extra, `${reasonPhrase(status)}\n`, head);
+}
+
+// Non-ASCII and spaces in an inject URL are percent-encoded, as a client would send them.
+function wireTarget(url) {
+  return url.replace(/[^\x21-\x7e]+/g, (s) => encodeURIComponent(s));
+}
+
+function normalize(options) {
+  if (typeof options === 'string') options = { url: options };
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw new TypeError('inject(): options must be an object or a URL string');
+  for (const k of Object.keys(options)) {
+    if (!INJECT_OPTIONS.has(k)) throw new TypeError(`inject(): unknown option ${k}`);
+  }
+  const method = String(options.method ?? 'GET').toUpperCase();
+  let url = options.url ?? options.path ?? '/';
+  if (typeof url !== 'string') throw new TypeError('inject(): url must be a string');
+  if (options.query !== undefined && options.query !== null) {
+    const q = typeof options.query === 'string' ? options.query
+      : new URLSearchParams(options.query).toString();
+    if (q !== '') url += (url.includes('?') ? '&' : '?') + q;
+  }
+  const headers = [];
+  let hasHost = false;
+  let hasLength = false;
+  let hasType = false;
+  if (options.headers !== undefined && options.headers !== null) {
+    for (const name of Object.keys(options.headers)) {
+      const v = options.headers[name];
+      if (v === undefined) continue;
+      const lower = name.toLowerCase();
+      if (lower === 'host') hasHost = true;
+      if (lower === 'content-length') hasLength = true;
+      if (lower === 'content-type') hasType = true;
+      if (Array.isArray(v)) for (const x of v) headers.push([name, String(x)]);
+      else headers.push([name, String(v)]);
+    }
+  }
+  let body = options.body ?? options.payload ?? null;
+  if (body !== null) {
+    if (typeof body === 'string') {
+      body = Buffer.from(body, 'utf8');
+    } else if (body instanceof Uint8Array) {
+      body = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    } else {
+      body = Buffer.from(JSON.stringify(body), 'utf8');
+      if (!hasType) headers.push(['content-type', 'application/json']);
+    }
+  }
+  if (!hasHost) headers.unshift(['host', 'localhost']);
+  if (body !== null && !hasLength) headers.push(['content-length', String(body.length)]);
+  return { method, target: wireTarget(url), headers, body };
+}
+
+async function inject(state, options) {
+  const { method, target, headers, body } = normalize(options);
+  await state.ready();
+  if (state.handle === null) throw new Error('inject(): the app was closed');
+  const binding = require('./binding.cjs');
+  const head = method === 'HEAD';
+  const em = state.emulate;
+
+  // What the engine checks while parsing, before routing.
+  if (target.length > em.maxTargetSize) return engineText(414, head, { connection: 'close' });
+  if (headers.length > em.maxHeaderCount) return engineText(431, head, { connection: 'close' });
+  if (body !== null && body.length > em.maxBodySize) return engineText(413, head, { connection: 'close' });
+  const methodIndex = state.methods.indexOf(method);
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  if (target[0] !== '/' && !(method === 'OPTIONS' && target === '*')) {
+    return engineText(400, head, { connection: 'close' });
+  }
+  if (methodIndex === -1 || state.methods[methodIndex] === 'OTHER') return engineText(501, head, null);
+
+  const m = binding.match(state.handle, method, path);
+  switch (m.kind) {
+    case 'found':
+      break;
+    case 'fixed': {
+      const hs = {};
+      let type = null;
+      const pairs = Array.isArray(m.headers) ? m.headers : Object.entries(m.headers || {});
+      for (const [n, v] of pairs) {
+        const k = n.toLowerCase();
+        if (k === 'content-type') type = v;
+        else hs[k] = k in hs ? [].concat(hs[k], v) : v;
+      }
+      return response(m.status, type, hs, m.body, head);
+    }
+    case 'methodNotAllowed':
+      return response(405, 'text/plain', { allow: m.allow }, 'Method Not Allowed\n', head);
+    case 'options':
+      return response(204, null, { allow: m.allow }, null, head);
+    case 'notImplemented':
+      return engineText(501, head, null);
+    default:
+      return engineText(404, head, null);
+  }
+
+  const route = state.routes[m.id];
+  const params = Object.keys(m.params || {}).map((name) => [name, String(m.params[name])]);
+  const record = encodeRequestRecord({
+    handler: m.id, method: methodIndex, target, params, headers, body,
+  });
+  const u32 = new Uint32Array(record.buffer, record.byteOffset, record.length >>> 2);
+  const req = new Request(record, u32, 0, -1, route, method, state.nextId++);
+  const reply = new Reply(state, req);
+
+  return new Promise((resolve) => {
+    const sink = {
+      done: false,
+      timer: null,
+      finish(r, payload) {
+        if (sink.done) return;
+        sink.done = true;
+        if (sink.timer !== null) clearTimeout(sink.timer);
+        const hs = r._close ? { ...r._headers, connection: 'close' } : r._headers;
+        resolve(response(r.statusCode, r._type, hs, payload, head));
+      },
+    };
+    if (em.handlerTimeoutMs > 0) {
+      sink.timer = setTimeout(() => {
+        if (sink.done) return;
+        sink.done = true;
+        resolve(engineText(503, head, null));
+      }, em.handlerTimeoutMs);
+    }
+    req._inject = sink;
+    if (route.fallback) state.fallback(route, req, reply);
+    else state.dispatch(route, req, reply);
+  });
+}
+
+module.exports = { inject, InjectResponse };

@@ -1,0 +1,274 @@
+'use strict';
+// The bridge's record formats (napi/PROTOCOL.md), as the JavaScript side reads and writes them:
+// - request records (written by an engine worker into its request ring, read here in place);
+//   encodeRequestRecord() builds the same layout in a Buffer for app.inject();
+// - response records, appended to the server's staging buffer by Staging.
+// Plus the byte-level decoders the request object uses (percent-decoding, query strings).
+// All integers are little-endian; the typed-array views assume a little-endian host (x86-64 and
+// arm64 Linux, the only targets of the engine).
+
+// ---- request record ------------------------------------------------------------------------
+// u32 word indexes from the record's first byte.
+const REQ = {
+  SLOT: 0, GENERATION: 1, SEQ: 2, FLAGS: 3, HANDLER: 4,
+  // byte offsets of the u8 fields
+  METHOD_BYTE: 20, MINOR_BYTE: 21, PARAMS_BYTE: 22, KEEPALIVE_BYTE: 23,
+  HEADER_COUNT: 6, BODY_LENGTH: 7, TARGET: 8, TARGET_LENGTH: 9, PATH: 10, PATH_LENGTH: 11,
+  QUERY: 12, QUERY_LENGTH: 13, BODY: 14, TOTAL: 15,
+  FIXED_BYTES: 64, ENTRY_BYTES: 16,
+};
+
+// ---- response record -----------------------------------------------------------------------
+const RES = {
+  HEAD_BYTES: 48,
+  // bodies larger than this are stashed (binding.stash) instead of written inline
+  MAX_INLINE_BODY: 64 * 1024,
+  KIND_INLINE: 0, KIND_STASHED: 1,
+  FLAG_CLOSE: 1,
+};
+
+const EMPTY = Buffer.alloc(0);
+
+function align8(n) {
+  return (n + 7) & ~7;
+}
+
+// Hex digit value, or -1.
+function hexValue(c) {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+// Scratch space for percent-decoding: decoded bytes never outnumber encoded ones.
+let scratch = Buffer.allocUnsafe(4096);
+
+// Decodes bytes [start, end) of `u8` as a URL component: %XX becomes the byte XX, and with
+// `plus` a '+' becomes a space (query strings); the bytes are then read as UTF-8 (invalid
+// sequences become U+FFFD). A malformed escape ("%zz", a lone "%") stays as written. Bytes
+// without escapes and all ASCII come back as one latin1 slice, without copying.
+function decodeComponent(u8, start, end, plus) {
+  let i = start;
+  for (; i < end; i++) {
+    const c = u8[i];
+    if (c === 37 /* % */ || c > 127 || (plus && c === 43 /* + */)) break;
+  }
+  if (i === end) return u8.latin1Slice(start, end);
+  const n = end - start;
+  if (scratch.length < n) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2));
+  const out = scratch;
+  let o = 0;
+  for (let j = start; j < end; j++) {
+    const c = u8[j];
+    if (c === 37 && j + 2 < end) {
+      const hi = hexValue(u8[j + 1]);
+      const lo = hexValue(u8[j + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out[o++] = (hi << 4) | lo;
+        j += 2;
+        continue;
+      }
+    } else if (c === 43 && plus) {
+      out[o++] = 32;
+      continue;
+    }
+    out[o++] = c;
+  }
+  return out.utf8Slice(0, o);
+}
+
+// Parses a query string (bytes [start, end), without the '?') into an object without a
+// prototype: `a=1&b=x+y&a=2` → { a: ['1', '2'], b: 'x y' }. Keys and values are percent-decoded
+// with '+' as space; a key without '=' has the value ''; empty pairs are skipped.
+function parseQuery(u8, start, end) {
+  const query = { __proto__: null };
+  let pair = start;
+  while (pair < end) {
+    let amp = u8.indexOf(38 /* & */, pair);
+    if (amp === -1 || amp > end) amp = end;
+    if (amp > pair) {
+      let eq = u8.indexOf(61 /* = */, pair);
+      if (eq === -1 || eq > amp) eq = amp;
+      const key = decodeComponent(u8, pair, eq, true);
+      const value = eq < amp ? decodeComponent(u8, eq + 1, amp, true) : '';
+      const prev = query[key];
+      if (prev === undefined) query[key] = value;
+      else if (typeof prev === 'string') query[key] = [prev, value];
+      else prev.push(value);
+    }
+    pair = amp + 1;
+  }
+  return query;
+}
+
+// Builds a request record (PROTOCOL.md) in a Buffer of its own, as a worker would write it into
+// its ring: used by app.inject() and by tests. `params` and `headers` are arrays of [name, value]
+// strings; `target` is the request-target ('/a?x=1'), ASCII; `body` a Buffer or null. Names and
+// values are written as latin1 (like the bytes received from a socket).
+function encodeRequestRecord({ ticket = [0, 0, 0, 0], handler, method, minor = 1, keepAlive = true,
+                               target, params = [], headers = [], body = null }) {
+  const bodyLength = body === null ? 0 : body.length;
+  const entries = params.length + headers.length;
+  let strings = target.length + bodyLength;
+  for (let i = 0; i < params.length; i++) strings += params[i][0].length + params[i][1].length;
+  for (let i = 0; i < headers.length; i++) strings += headers[i][0].length + headers[i][1].length;
+  const total = REQ.FIXED_BYTES + entries * REQ.ENTRY_BYTES + strings;
+  const buf = Buffer.alloc(align8(total));
+  const u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  u32[REQ.SLOT] = ticket[0];
+  u32[REQ.GENERATION] = ticket[1];
+  u32[REQ.SEQ] = ticket[2];
+  u32[REQ.FLAGS] = ticket[3];
+  u32[REQ.HANDLER] = handler;
+  buf[REQ.METHOD_BYTE] = method;
+  buf[REQ.MINOR_BYTE] = minor;
+  buf[REQ.PARAMS_BYTE] = params.length;
+  buf[REQ.KEEPALIVE_BYTE] = keepAlive ? 1 : 0;
+  u32[REQ.HEADER_COUNT] = headers.length;
+  u32[REQ.BODY_LENGTH] = bodyLength;
+
+  let pos = REQ.FIXED_BYTES + entries * REQ.ENTRY_BYTES;
+  const put = (s) => {
+    const at = pos;
+    pos += buf.latin1Write(s, pos);
+    return at;
+  };
+  const q = target.indexOf('?');
+  const targetAt = put(target);
+  u32[REQ.TARGET] = targetAt;
+  u32[REQ.TARGET_LENGTH] = target.length;
+  u32[REQ.PATH] = targetAt;
+  u32[REQ.PATH_LENGTH] = q === -1 ? target.length : q;
+  u32[REQ.QUERY] = q === -1 ? targetAt + target.length : targetAt + q + 1;
+  u32[REQ.QUERY_LENGTH] = q === -1 ? 0 : target.length - q - 1;
+  let e = REQ.FIXED_BYTES >>> 2;
+  const list = params.concat(headers);
+  for (let i = 0; i < list.length; i++, e += 4) {
+    const [name, value] = list[i];
+    u32[e] = put(name);
+    u32[e + 1] = name.length;
+    u32[e + 2] = put(value);
+    u32[e + 3] = value.length;
+  }
+  u32[REQ.BODY] = pos;
+  if (bodyLength > 0) body.copy(buf, pos);
+  u32[REQ.TOTAL] = total;
+  return buf;
+}
+
+// Bytes one header takes in a response record's header block.
+function headerBytes(name, value) {
+  return 4 + name.length + value.length;
+}
+
+// The server's staging buffer (binding.staging(handle)) and the position of the next record.
+// write() appends one response record; it returns false, writing nothing, when the record does
+// not fit in the space left (the caller flushes and writes again).
+class Staging {
+  constructor(arrayBuffer) {
+    this.u8 = Buffer.from(arrayBuffer);
+    this.u16 = new Uint16Array(arrayBuffer);
+    this.u32 = new Uint32Array(arrayBuffer);
+    this.capacity = arrayBuffer.byteLength;
+    this.pos = 0;
+  }
+
+  // A response for the request whose ticket is the 4 words at `ticketU32[ticketAt..]`.
+  // `type`: the Content-Type or null. `headers`: an object of lower-case names to string,
+  // number or array values, or null. `body`: an inline body (string, written as UTF-8, or a
+  // Uint8Array) or null; with `stashId` !== 0 the body is stashed and `stashLength` long.
+  write(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId, stashLength) {
+    let count = 0;
+    let hbytes = 0;
+    if (type !== null) {
+      count = 1;
+      hbytes = headerBytes('content-type', type);
+    }
+    if (headers !== null) {
+      for (const name in headers) {
+        const v = headers[name];
+        if (typeof v === 'object') {
+          for (let i = 0; i < v.length; i++) hbytes += headerBytes(name, String(v[i]));
+          count += v.length;
+        } else {
+          hbytes += headerBytes(name, typeof v === 'string' ? v : String(v));
+          count++;
+        }
+      }
+    }
+    let worst = RES.HEAD_BYTES + hbytes;
+    if (body !== null) worst += typeof body === 'string' ? body.length * 3 : body.length;
+    const p = this.pos;
+    if (p + worst > this.capacity) {
+      if (p === 0) throw new RangeError('response too large for the staging buffer');
+      return false;
+    }
+
+    const u8 = this.u8;
+    const w = p >>> 2;
+    const u32 = this.u32;
+    let o = p + RES.HEAD_BYTES;
+    if (type !== null) o = putHeader(u8, o, 'content-type', type);
+    if (headers !== null) {
+      for (const name in headers) {
+        const v = headers[name];
+        if (typeof v === 'object') {
+          for (let i = 0; i < v.length; i++) o = putHeader(u8, o, name, String(v[i]));
+        } else {
+          o = putHeader(u8, o, name, typeof v === 'string' ? v : String(v));
+        }
+      }
+    }
+    const blockEnd = o;
+    let bodyLength;
+    if (stashId !== 0) {
+      bodyLength = stashLength;
+    } else if (body === null) {
+      bodyLength = 0;
+    } else if (typeof body === 'string') {
+      bodyLength = u8.utf8Write(body, o);
+      o += bodyLength;
+    } else {
+      u8.set(body, o);
+      bodyLength = body.length;
+      o += bodyLength;
+    }
+    const length = align8(o - p);
+    u32[w] = length;
+    this.u16[(p >>> 1) + 2] = worker;
+    this.u16[(p >>> 1) + 3] = status;
+    u32[w + 2] = ticketU32[ticketAt];
+    u32[w + 3] = ticketU32[ticketAt + 1];
+    u32[w + 4] = ticketU32[ticketAt + 2];
+    u32[w + 5] = ticketU32[ticketAt + 3];
+    u32[w + 6] = count;
+    u32[w + 7] = blockEnd - p - RES.HEAD_BYTES;
+    u32[w + 8] = bodyLength;
+    u32[w + 9] = stashId !== 0 ? RES.KIND_STASHED : RES.KIND_INLINE;
+    u32[w + 10] = stashId;
+    u32[w + 11] = flags;
+    this.pos = p + length;
+    return true;
+  }
+}
+
+function putHeader(u8, o, name, value) {
+  const n = name.length;
+  const v = value.length;
+  if (n > 0xffff || v > 0xffff) {
+    throw new RangeError(`response header ${name.slice(0, 64)} is too long`);
+  }
+  u8[o] = n & 0xff;
+  u8[o + 1] = n >>> 8;
+  u8[o + 2] = v & 0xff;
+  u8[o + 3] = v >>> 8;
+  o += 4;
+  o += u8.latin1Write(name, o);
+  o += u8.latin1Write(value, o);
+  return o;
+}
+
+module.exports = {
+  REQ, RES, EMPTY, align8, decodeComponent, parseQuery, encodeRequestRecord, Staging,
+};

@@ -1,0 +1,114 @@
+'use strict';
+// The reply object handlers receive: status, headers and the payload of one response. Chainable;
+// send() hands the payload to the app's pipeline (serialize → onSend hooks → response record).
+
+const STATE_OPEN = 0;     // nothing sent yet
+const STATE_SENDING = 1;  // send() was called; onSend hooks may still run
+const STATE_DONE = 2;     // the response was handed over (staging buffer or inject result)
+
+class Reply {
+  constructor(state, request) {
+    this._state = state;  // the app's shared state (app.cjs)
+    this.request = request;
+    this.statusCode = 200;
+    this._type = null;
+    this._headers = null;
+    this._close = false;
+    this._phase = STATE_OPEN;
+    this._errored = false;
+  }
+
+  code(statusCode) {
+    if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
+      throw new RangeError(`invalid status code ${statusCode}: an integer from 100 to 599`);
+    }
+    this.statusCode = statusCode;
+    return this;
+  }
+
+  status(statusCode) {
+    return this.code(statusCode);
+  }
+
+  // Sets a response header (names are case-insensitive and kept lower-case). An array value
+  // sends the header once per element (set-cookie). Content-Length is computed by the engine
+  // and ignored here; `connection: close` closes the connection after this response.
+  header(name, value) {
+    const key = String(name).toLowerCase();
+    if (key === 'content-type') {
+      this._type = String(value);
+    } else if (key === 'connection') {
+      this._close = String(value).toLowerCase() === 'close';
+    } else if (key === 'content-length') {
+      // the engine frames every body itself
+    } else if (key === 'transfer-encoding') {
+      throw new TypeError('reply.header(): transfer-encoding is not supported; the engine ' +
+        'sends every body with Content-Length');
+    } else {
+      if (this._headers === null) this._headers = { __proto__: null };
+      this._headers[key] = Array.isArray(value) ? value.map(String) : value;
+    }
+    return this;
+  }
+
+  headers(values) {
+    for (const name of Object.keys(values)) this.header(name, values[name]);
+    return this;
+  }
+
+  getHeader(name) {
+    const key = String(name).toLowerCase();
+    if (key === 'content-type') return this._type === null ? undefined : this._type;
+    if (key === 'connection') return this._close ? 'close' : undefined;
+    return this._headers === null ? undefined : this._headers[key];
+  }
+
+  hasHeader(name) {
+    return this.getHeader(name) !== undefined;
+  }
+
+  removeHeader(name) {
+    const key = String(name).toLowerCase();
+    if (key === 'content-type') this._type = null;
+    else if (key === 'connection') this._close = false;
+    else if (this._headers !== null) delete this._headers[key];
+    return this;
+  }
+
+  getHeaders() {
+    const out = { __proto__: null };
+    if (this._headers !== null) Object.assign(out, this._headers);
+    if (this._type !== null) out['content-type'] = this._type;
+    if (this._close) out.connection = 'close';
+    return out;
+  }
+
+  type(contentType) {
+    this._type = String(contentType);
+    return this;
+  }
+
+  redirect(url, statusCode = 302) {
+    if (typeof url === 'number') [url, statusCode] = [statusCode, url];
+    return this.code(statusCode).header('location', url).send();
+  }
+
+  // Sends the payload: a string (text/plain; charset=utf-8 unless a type was set), a Buffer or
+  // Uint8Array (application/octet-stream), undefined (an empty body), anything else as JSON
+  // (application/json; charset=utf-8). A second call is ignored with a warning.
+  send(payload) {
+    if (this._phase !== STATE_OPEN) {
+      this._state.warnAlreadySent();
+      return this;
+    }
+    this._state.send(this, payload);
+    return this;
+  }
+
+  // True once send() was called (or the response was otherwise produced).
+  get sent() {
+    return this._phase !== STATE_OPEN;
+  }
+}
+
+module.exports = { Reply, STATE_OPEN, STATE_SENDING, STATE_DONE };

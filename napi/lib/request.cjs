@@ -1,0 +1,230 @@
+'use strict';
+// The request object handlers receive. It is a thin view over the request's record
+// (PROTOCOL.md): the record stays where the engine wrote it (the worker's request ring, shared
+// memory) and every field is decoded the first time it is read, then cached. A request whose
+// handler is still running when the next batch is pulled is copied out of the ring first
+// (retain()), so it stays valid across `await`. A request that has finished (answered, its
+// handler and hooks settled) is detached when its batch is released: fields not read by then
+// throw instead of returning bytes of another request.
+
+const { REQ, EMPTY, decodeComponent, parseQuery } = require('./records.cjs');
+const { httpError } = require('./errors.cjs');
+
+const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
+
+function released() {
+  return new Error('nexurejs: this request was released after its response was sent and its ' +
+    'handler finished; read the fields you need before that (see napi/lib/README.md, ' +
+    '"Request lifetime")');
+}
+
+class Request {
+  // `u8`/`u32`: views over the memory holding the record, which starts at byte `off`;
+  // `worker`: the worker index the response goes back to (-1 for inject()); `route`: the
+  // route entry (app.cjs); `methods`: the binding's method names.
+  constructor(u8, u32, off, worker, route, method, id) {
+    this._u8 = u8;
+    this._u32 = u32;
+    this._off = off;
+    this._worker = worker;
+    this._route = route;
+    this.method = method;
+    this.id = id;
+    // 1 while the handler (or a hook, or the error handler) has not settled; see app.cjs.
+    this._running = 1;
+    this._url = undefined;
+    this._path = undefined;
+    this._query = undefined;
+    this._params = undefined;
+    this._headers = undefined;
+    this._body = undefined;
+    this._inject = null;
+  }
+
+  _word(i) {
+    const u32 = this._u32;
+    if (u32 === null) throw released();
+    return u32[(this._off >>> 2) + i];
+  }
+
+  // A latin1 string from the record's (offset, length) word pair at `i`.
+  _latin1(i) {
+    const u32 = this._u32;
+    if (u32 === null) throw released();
+    const w = (this._off >>> 2) + i;
+    const start = this._off + u32[w];
+    return this._u8.latin1Slice(start, start + u32[w + 1]);
+  }
+
+  get url() {
+    let v = this._url;
+    if (v === undefined) v = this._url = this._latin1(REQ.TARGET);
+    return v;
+  }
+
+  get path() {
+    let v = this._path;
+    if (v === undefined) v = this._path = this._latin1(REQ.PATH);
+    return v;
+  }
+
+  // The query string without '?' ('' when none), undecoded.
+  get querystring() {
+    return this._latin1(REQ.QUERY);
+  }
+
+  get query() {
+    let v = this._query;
+    if (v === undefined) {
+      const w = this._word(REQ.QUERY);
+      const start = this._off + w;
+      v = this._query = parseQuery(this._u8, start, start + this._word(REQ.QUERY_LENGTH));
+    }
+    return v;
+  }
+
+  get params() {
+    let v = this._params;
+    if (v === undefined) {
+      if (this._u32 === null) throw released();
+      const u8 = this._u8;
+      const u32 = this._u32;
+      const off = this._off;
+      const base = off >>> 2;
+      const count = u8[off + REQ.PARAMS_BYTE];
+      v = {};
+      for (let i = 0, e = base + FIXED_WORDS; i < count; i++, e += 4) {
+        const ns = off + u32[e];
+        const vs = off + u32[e + 2];
+        v[u8.latin1Slice(ns, ns + u32[e + 1])] = decodeComponent(u8, vs, vs + u32[e + 3], false);
+      }
+      this._params = v;
+    }
+    return v;
+  }
+
+  // Header names lower-cased; a repeated header's values joined with ', ', except set-cookie,
+  // which is an array of its values.
+  get headers() {
+    let v = this._headers;
+    if (v === undefined) {
+      if (this._u32 === null) throw released();
+      const u8 = this._u8;
+      const u32 = this._u32;
+      const off = this._off;
+      const count = u32[(off >>> 2) + REQ.HEADER_COUNT];
+      v = { __proto__: null };
+      let e = (off >>> 2) + FIXED_WORDS + 4 * u8[off + REQ.PARAMS_BYTE];
+      for (let i = 0; i < count; i++, e += 4) {
+        const ns = off + u32[e];
+        const vs = off + u32[e + 2];
+        const name = u8.latin1Slice(ns, ns + u32[e + 1]).toLowerCase();
+        const value = u8.latin1Slice(vs, vs + u32[e + 3]);
+        const prev = v[name];
+        if (name === 'set-cookie') {
+          if (prev === undefined) v[name] = [value];
+          else prev.push(value);
+        } else {
+          v[name] = prev === undefined ? value : prev + ', ' + value;
+        }
+      }
+      this._headers = v;
+    }
+    return v;
+  }
+
+  header(name) {
+    return this.headers[name.toLowerCase()];
+  }
+
+  // '1.1' or '1.0'.
+  get httpVersion() {
+    if (this._u8 === null) throw released();
+    return this._u8[this._off + REQ.MINOR_BYTE] === 0 ? '1.0' : '1.1';
+  }
+
+  // The route pattern that matched, as registered (with its prefix).
+  get routePath() {
+    return this._route.path;
+  }
+
+  // The route's `config` option ({} when none).
+  get routeConfig() {
+    return this._route.config;
+  }
+
+  // The body as a Buffer of its own (a copy: it stays valid whatever happens to the request).
+  get body() {
+    let v = this._body;
+    if (v === undefined) {
+      const length = this._word(REQ.BODY_LENGTH);
+      if (length === 0) {
+        v = EMPTY;
+      } else {
+        const start = this._off + this._word(REQ.BODY);
+        v = Buffer.allocUnsafe(length);
+        this._u8.copy(v, 0, start, start + length);
+      }
+      this._body = v;
+    }
+    return v;
+  }
+
+  _bodyText() {
+    if (this._body !== undefined) return this._body.utf8Slice(0, this._body.length);
+    const start = this._off + this._word(REQ.BODY);
+    return this._u8.utf8Slice(start, start + this._word(REQ.BODY_LENGTH));
+  }
+
+  // The body decoded as UTF-8.
+  text() {
+    try {
+      return Promise.resolve(this._bodyText());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // The body parsed as JSON; an empty or invalid body rejects with an error whose statusCode is
+  // 400 (the default error handler answers it 400).
+  json() {
+    let text;
+    try {
+      text = this._bodyText();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (text.length === 0) {
+      return Promise.reject(httpError(400, 'Body is not valid JSON: the body is empty'));
+    }
+    try {
+      return Promise.resolve(JSON.parse(text));
+    } catch (err) {
+      return Promise.reject(httpError(400, `Body is not valid JSON: ${err.message}`, err));
+    }
+  }
+
+  // Copies the record out of the ring into memory of its own (the ring's copy is about to be
+  // released). Fields already decoded stay as they are.
+  _retain() {
+    const u8 = this._u8;
+    const off = this._off;
+    const total = this._u32[(off >>> 2) + REQ.TOTAL];
+    const copy = Buffer.allocUnsafeSlow(total);
+    u8.copy(copy, 0, off, off + total);
+    this._u8 = copy;
+    this._u32 = new Uint32Array(copy.buffer, 0, total >>> 2);
+    this._off = 0;
+  }
+
+  _detach() {
+    this._u8 = null;
+    this._u32 = null;
+  }
+
+  toJSON() {
+    return { id: this.id, method: this.method, url: this._u8 === null ? this._url : this.url };
+  }
+}
+
+module.exports = { Request };

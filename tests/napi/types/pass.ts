@@ -1,0 +1,100 @@
+// Must type-check with `tsc -p tests/napi/types/tsconfig.json` (tests/napi/types.test.js).
+// Equal<> assertions pin the inferred types exactly; @ts-expect-error lines pin what must be
+// rejected, so the test fails if the declarations become looser.
+import nexurejs, { createApp, httpError } from 'nexurejs';
+import type { App, Reply, Request, RouteParams, InjectResponse } from 'nexurejs';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+function assert<T extends true>(): T | undefined { return undefined; }
+
+// ---- parameter inference ----
+assert<Equal<RouteParams<'/users/:id'>, { id: string }>>();
+assert<Equal<RouteParams<'/users/:userId/posts/:post_id'>, { userId: string; post_id: string }>>();
+assert<Equal<RouteParams<'/geo/:lat-:lng'>, { lat: string; lng: string }>>();
+assert<Equal<RouteParams<'/files/:name.json'>, { name: string }>>();
+assert<Equal<RouteParams<'/static/*'>, { '*': string }>>();
+assert<Equal<RouteParams<'/u/:id/*'>, { id: string; '*': string }>>();
+assert<Equal<RouteParams<'/a::b'>, {}>>();
+assert<Equal<RouteParams<'/a::b/:c'>, { c: string }>>();
+assert<Equal<RouteParams<'/'>, {}>>();
+assert<Equal<RouteParams<string>, Record<string, string>>>();
+
+const app: App = createApp({ threads: 1, handlerTimeoutMs: 1000, limits: { maxBodySize: 1024 } });
+
+app.get('/users/:id', (req) => {
+  assert<Equal<typeof req.params, { id: string }>>();
+  const id: string = req.params.id;
+  return { id };
+});
+
+app.get('/geo/:lat-:lng', { config: { cache: true } }, async (req, reply) => {
+  const lat: number = Number(req.params.lat) + Number(req.params.lng);
+  reply.code(200).header('x-lat', String(lat)).type('text/plain');
+  return String(lat);
+});
+
+app.get('/static/*', (req) => req.params['*']);
+
+app.post('/items', async (req, reply) => {
+  const item = await req.json<{ name: string }>();
+  const text: string = await req.text();
+  const len: number = req.body.length;
+  const q = req.query.page;
+  const h: string | undefined = req.header('user-agent');
+  const cookies: string[] | undefined = req.header('set-cookie');
+  reply.status(201).send({ name: item.name, text, len, q, h, cookies });
+});
+
+// A path that is not a literal: any name, typed string.
+const dynamic: string = '/x/:y';
+app.get(dynamic, (req) => req.params.anything);
+
+app.route({ method: ['GET', 'POST'], url: '/r/:slug', handler: (req) => req.params.slug });
+app.all('/any', () => 'any');
+app.fixed('GET', '/health', { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' });
+
+app.addHook('onRequest', async (req, reply) => { reply.header('x-id', req.id); });
+app.addHook('preHandler', (req, reply, done) => { done(); });
+app.addHook('onSend', async (req, reply, payload) => (typeof payload === 'string' ? payload.toUpperCase() : payload));
+app.addHook('onResponse', (req) => { void req.url; });
+app.setErrorHandler((err, req, reply) => reply.code(500).send({ message: String(err) }));
+app.setNotFoundHandler((req, reply) => reply.code(404).send(`no ${req.url}`));
+
+app.register(async (scope, opts) => {
+  scope.get('/items/:itemId', (req) => req.params.itemId);
+  void opts.prefix;
+}, { prefix: '/api' });
+
+async function main(): Promise<void> {
+  const url: string = await app.listen({ port: 0, host: '127.0.0.1' });
+  const res: InjectResponse = await app.inject({ method: 'POST', url: '/items', body: { name: 'x' } });
+  const n: number = res.statusCode;
+  const body: { name: string } = res.json();
+  void [url, n, body, app.address()?.port, app.server?.threads];
+  await app.close();
+}
+void main;
+
+const reply = null as unknown as Reply;
+reply.code(200).header('a', 'b').headers({ c: 'd' }).type('x').send('s');
+const req = null as unknown as Request<{ id: string }>;
+const idOk: string = req.params.id;
+void idOk;
+void nexurejs.createApp;
+const e = httpError(404, 'nope');
+const sc: number = e.statusCode;
+void sc;
+
+// ---- what must be rejected ----
+// @ts-expect-error: not a parameter of this route
+app.get('/users/:id', (req) => req.params.name);
+// @ts-expect-error: the catch-all is named '*'
+app.get('/files/*', (req) => req.params.rest);
+// @ts-expect-error: unknown option
+createApp({ thread: 2 });
+// @ts-expect-error: unknown hook
+app.addHook('onRequests', () => {});
+// @ts-expect-error: an onSend hook returns a payload, not a number
+app.addHook('onSend', () => 42);
+// @ts-expect-error: status codes are numbers
+reply.code('200');
