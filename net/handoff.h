@@ -76,6 +76,11 @@ class Handoff {
     virtual bool prepare_to_sleep() noexcept = 0;
     // The worker woke up after prepare_to_sleep() returned true.
     virtual void awake() noexcept = 0;
+
+    // True once the other side will answer nothing more (it is being torn down). While the
+    // server stops, the worker then answers every waiting request 503 at once, instead of
+    // keeping its connections until the drain timeout.
+    virtual bool abandoned() const noexcept { return false; }
 };
 
 // Builds the handoff of one worker, on that worker's thread (before it accepts connections). An

@@ -108,7 +108,10 @@ say(`building (${jobs} jobs)`);
 r = run('cmake', ['--build', buildDir, '--target', 'nexurejs', '--parallel', jobs]);
 if (r.error || r.status !== 0) {
   const out = `${r.stdout || ''}${r.stderr || ''}`;
-  fail(`the build failed:\n${out.trim().split('\n').slice(-60).join('\n')}\n\n${hint(out)}`);
+  // Only a missing header names a package here: a compiler error is not a missing package (every
+  // compile command line mentions the llhttp and node include directories).
+  const missing = /fatal error: .*: No such file or directory/.test(out) ? `\n\n${hint(out.split('\n').filter((l) => /fatal error/.test(l)).join('\n'))}` : '';
+  fail(`the build failed:\n${out.trim().split('\n').slice(-60).join('\n')}${missing}`);
 }
 
 const built = path.join(buildDir, 'napi', 'nexurejs.node');

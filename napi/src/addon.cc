@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/worker.h"
 #include "napi/src/channel.h"
 #include "napi/src/js_side.h"
 #include "napi/src/thread_role.h"
@@ -170,6 +171,7 @@ struct ServerObject {
     // state. No napi call: safe in the env cleanup hook.
     void join() noexcept {
         if (server) {
+            abandon_requests();
             server->stop();
             server.reset();  // ~Server joins the workers
         }
@@ -177,6 +179,17 @@ struct ServerObject {
         registry->channels.clear();
         // After the join no worker writes the eventfd; the doorbell closes it in its close
         // callback.
+    }
+
+    // JS will answer nothing more: the stopping workers answer what waits 503 at once instead
+    // of holding its connections until drainTimeoutMs (net::Handoff::abandoned()).
+    void abandon_requests() noexcept {
+        if (!started) return;
+        std::lock_guard lock(registry->mutex);
+        for (const Ref<Channel>& ch : registry->channels) {
+            ch->js_gone.store(true, std::memory_order_release);
+            ch->worker()->wake();  // a worker that stops already may be asleep
+        }
     }
 
     // Lets go of the napi references and closes the doorbell. JS thread, loop alive.
@@ -907,7 +920,10 @@ napi_value shutdown_all(napi_env env, napi_callback_info info) {
         Instance* inst = instance_of(env);
         for (ServerObject* s : inst->servers) {
             s->stop_requested = true;
-            if (s->server && s->started) s->server->stop();
+            if (s->server && s->started) {
+                s->abandon_requests();  // the exiting process answers nothing more
+                s->server->stop();
+            }
         }
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
         uint32_t left = 0;

@@ -50,6 +50,9 @@ class Channel final : public RefCounted {
     std::atomic<bool> js_wants_room{false};
     // The worker's loop has ended and its bridge is gone: nothing in the rings will be served.
     std::atomic<bool> finished{false};
+    // The JS side is being torn down and will answer nothing more: a stopping worker answers
+    // what waits 503 at once (net::Handoff::abandoned()).
+    std::atomic<bool> js_gone{false};
 
   private:
     Channel(engine::Worker* worker, int js_doorbell_fd) noexcept

@@ -34,6 +34,9 @@ class WorkerBridge final : public net::Handoff {
     void on_turn_end(net::Completions& done) noexcept override;
     bool prepare_to_sleep() noexcept override;
     void awake() noexcept override;
+    bool abandoned() const noexcept override {
+        return channel_->js_gone.load(std::memory_order_acquire);
+    }
 
     // The request record's size for `request` (exposed for tests and ring sizing).
     static uint32_t record_size(const net::http::Request& request) noexcept;

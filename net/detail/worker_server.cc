@@ -709,6 +709,20 @@ void WorkerServer::release_deferred(Connection* c) noexcept {
     spare_deferred_.push_back(d);
 }
 
+void WorkerServer::answer_abandoned() noexcept {
+    connections_.for_each_live([this](Connection& conn) {
+        Connection* c = &conn;
+        if (c->fd < 0 || c->closing) return;
+        while (has_waiting(c)) {
+            // The oldest place is never answered already (pop_answered() moved those on).
+            http::Response& res = response_;
+            res.reset();
+            res.status(503).type("text/plain").body("Service Unavailable\n");
+            answer(c, 0, res);
+        }
+    });
+}
+
 void WorkerServer::resume_handoff_paused() noexcept {
     if (handoff_saturated()) return;
     // Feeding held input may pause connections again, which lists them anew: walk a copy.
@@ -993,6 +1007,7 @@ void WorkerServer::on_turn_end() noexcept {
         if (!handoff_paused_.empty()) resume_handoff_paused();
         // After every submit of this turn: publishes them and takes the answers back.
         handoff_->on_turn_end(*this);
+        if (stopping_ && handoff_->abandoned()) answer_abandoned();
     }
     // One send per connection per turn carries every response produced this turn.
     for (Connection* c : flush_list_) {

@@ -106,6 +106,8 @@ class WorkerServer final : public engine::WorkerHandler,
     // Resumes reading on connections paused because the handoff was saturated.
     void resume_handoff_paused() noexcept;
     void release_deferred(Connection* c) noexcept;
+    // Stopping with an abandoned handoff: answers every waiting place 503.
+    void answer_abandoned() noexcept;
 
     void arm_accept() noexcept;
     void on_accept(const io_uring_cqe& cqe) noexcept;

@@ -63,6 +63,7 @@ struct Exchange {
     size_t max_outstanding = 0;
     size_t delivered = 0;
     size_t dropped = 0;
+    bool gone = false;  // the handoff reports abandoned()
 
     // Test side: waits until `n` requests were submitted and takes them.
     std::vector<Taken> take(size_t n, std::chrono::milliseconds within = 5000ms) {
@@ -134,6 +135,10 @@ class TestHandoff final : public Handoff {
     void awake() noexcept override {
         std::lock_guard lock(x_.mutex);
         x_.sleeping = false;
+    }
+    bool abandoned() const noexcept override {
+        std::lock_guard lock(x_.mutex);
+        return x_.gone;
     }
 
   private:
@@ -472,6 +477,29 @@ TEST_F(HandoffTest, AGracefulStopWaitsForTheAnswer) {
     EXPECT_EQ(r.header("Connection"), "close");
     EXPECT_TRUE(c.detect_peer_closed(deadline_in(2000ms)));
     server_->wait();
+}
+
+TEST_F(HandoffTest, StoppingWithAnAbandonedHandoffAnswers503AtOnce) {
+    ServerConfig config = test_config();
+    config.drain_timeout_ms = 5000;
+    start_handoff(config);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(pipelined(1, 2)));
+    ASSERT_EQ(x_.take(2).size(), 2u);
+    {
+        std::lock_guard lock(x_.mutex);
+        x_.gone = true;
+    }
+    const auto stop_began = test::Clock::now();
+    server_->stop();
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].status, 503);
+    EXPECT_EQ(rs[1].status, 503);
+    EXPECT_EQ(rs[1].header("Connection"), "close");
+    server_->wait();
+    EXPECT_LT(test::Clock::now() - stop_began, 2000ms);  // not the 5 s drain timeout
 }
 
 }  // namespace

@@ -38,6 +38,25 @@ test('stop() returns at once, stopped() turns true after one more drain(), destr
   assert.equal(binding.stopped(srv.handle), true);
 });
 
+test('destroy() without stop(): what JS holds is answered 503 at once, not after drainTimeoutMs', async () => {
+  let held = false;
+  const srv = server(() => {
+    held = true; // never answered: JS is about to go away
+  }, { drainTimeoutMs: 20000 });
+  const { port } = srv.start();
+  const pending = exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!held) await new Promise((r) => setTimeout(r, 5));
+  const began = Date.now();
+  binding.destroy(srv.handle);
+  const took = Date.now() - began;
+  // The worker answers at once and closes; destroy() then waits at most for the linger of that
+  // close (2 s: this thread cannot read the FIN while it is blocked in destroy()).
+  assert.ok(took < 8000, `destroy() took ${took} ms (drainTimeoutMs is 20000)`);
+  const [res] = parseResponses(await pending);
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.connection, 'close');
+});
+
 test('a stopped server no longer accepts connections', async () => {
   const srv = server((req, respond) => respond({ body: 'x' }));
   const { port } = srv.start();
