@@ -110,7 +110,8 @@ if (r.error || r.status !== 0) {
   const out = `${r.stdout || ''}${r.stderr || ''}`;
   // Only a missing header names a package here: a compiler error is not a missing package (every
   // compile command line mentions the llhttp and node include directories).
-  const missing = /fatal error: .*: No such file or directory/.test(out) ? `\n\n${hint(out.split('\n').filter((l) => /fatal error/.test(l)).join('\n'))}` : '';
+  const fatal = out.split('\n').filter((l) => /fatal error: .*: No such file or directory/.test(l));
+  const missing = fatal.length ? `\n\n${hint(fatal.join('\n'))}` : '';
   fail(`the build failed:\n${out.trim().split('\n').slice(-60).join('\n')}${missing}`);
 }
 
