@@ -41,8 +41,8 @@ struct Connection {
     uint32_t phase_start_ms = 0;    // start of the request head, of its body, or of lingering
     uint32_t send_progress_ms = 0;  // last time the kernel took output (or output became due)
     uint32_t phase_bytes = 0;       // body bytes received since phase_start_ms (saturating)
-    uint16_t unsent_responses = 0;  // responses written since the output last drained
     uint32_t next_seq = 0;          // the Ticket::seq of its next held place (never reused)
+    uint16_t unsent_responses = 0;  // responses written since the output last drained
 
     bool recv_armed : 1 = false;
     bool send_in_flight : 1 = false;
@@ -55,5 +55,7 @@ struct Connection {
     bool timed_out : 1 = false;          // answered 408: close within the linger timeout
     bool handoff_paused : 1 = false;     // reading paused until the handoff has room again
 };
+// The pool's block size and alloc/README.md assume this size: keep them in step.
+static_assert(sizeof(Connection) == 272);
 
 }  // namespace nexure::net::detail

@@ -34,7 +34,7 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 // Drained heap output buffers a worker keeps for reuse (each <= kKeepBufferBytes). Most output
 // goes to send slabs; these serve what outgrows a slab or finds none free.
 constexpr size_t kSpareBuffers = 256;
-// Connections per pool block: 256 x 256 bytes = one 64 KiB mapping per step of growth.
+// Connections per pool block: 256 x 272 bytes = one 68 KiB mapping per step of growth.
 constexpr uint32_t kConnectionsPerBlock = 256;
 
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
