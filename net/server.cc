@@ -21,6 +21,14 @@ struct Server::Impl {
             throw std::logic_error("routes must be registered before the server starts");
     }
 
+    void add_route(Method method, std::string_view path, router::HandlerKind kind,
+                   uint32_t handler) {
+        router::RouteMeta meta;
+        meta.handler = handler;
+        meta.kind = kind;
+        shared.router.add(method, path, meta);
+    }
+
     explicit Impl(ServerConfig config) {
         shared.config = std::move(config);
         shared.router = router::Router(shared.config.routing);
@@ -105,10 +113,8 @@ Server& Server::route(Method method, std::string_view path, Handler handler) {
     if (!handler)
         throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
     auto& shared = impl_->shared;
-    router::RouteMeta meta;
-    meta.handler = static_cast<uint32_t>(shared.handlers.size());
-    meta.kind = router::HandlerKind::kNative;
-    shared.router.add(method, path, meta);
+    impl_->add_route(method, path, router::HandlerKind::kNative,
+                     static_cast<uint32_t>(shared.handlers.size()));
     shared.handlers.push_back(std::move(handler));
     return *this;
 }
@@ -128,20 +134,15 @@ Server& Server::fixed(Method method, std::string_view path, const FixedResponse&
         throw std::invalid_argument("route " + std::string(path) + ": " + why);
     }
     auto& shared = impl_->shared;
-    router::RouteMeta meta;
-    meta.handler = static_cast<uint32_t>(shared.fixed.size());
-    meta.kind = router::HandlerKind::kFixed;
-    shared.router.add(method, path, meta);
+    impl_->add_route(method, path, router::HandlerKind::kFixed,
+                     static_cast<uint32_t>(shared.fixed.size()));
     shared.fixed.push_back(std::move(res));
     return *this;
 }
 
 Server& Server::handoff_route(Method method, std::string_view path, uint32_t id) {
     impl_->check_not_started();
-    router::RouteMeta meta;
-    meta.handler = id;
-    meta.kind = router::HandlerKind::kJavaScript;
-    impl_->shared.router.add(method, path, meta);
+    impl_->add_route(method, path, router::HandlerKind::kJavaScript, id);
     impl_->has_handoff_routes = true;
     return *this;
 }

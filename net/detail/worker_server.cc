@@ -221,10 +221,7 @@ void WorkerServer::on_connection_timer(void* arg) noexcept {
                              self->worker_.index(), self->config_.handler_timeout_ms,
                              self->handler_timeouts_reported_ == 20 ? " (further ones not logged)" : "");
             }
-            http::Response& res = self->response_;
-            res.reset();
-            res.status(503).type("text/plain").body("Service Unavailable\n");
-            self->answer(c, 0, res);
+            self->answer(c, 0, self->canned(503));
             if (!c->closing) self->schedule_deadline(c);
             return;
         }
@@ -519,23 +516,15 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
             try {
                 shared_.handlers[meta.handler](req, res);
             } catch (const std::exception& e) {
-                report_handler_error(e.what());
-                res.reset();
-                res.status(500).type("text/plain").body("Internal Server Error\n");
+                answer_handler_error(e.what());
             } catch (...) {
-                report_handler_error("a non-standard exception");
-                res.reset();
-                res.status(500).type("text/plain").body("Internal Server Error\n");
+                answer_handler_error("a non-standard exception");
             }
-            if (!res.error().empty()) {
-                report_handler_error(res.error());
-                res.reset();
-                res.status(500).type("text/plain").body("Internal Server Error\n");
-            }
+            if (!res.error().empty()) answer_handler_error(res.error());
             break;
         }
         case router::Match::Kind::kNotFound:
-            res.status(404).type("text/plain").body("Not Found\n");
+            canned(404);
             break;
         case router::Match::Kind::kMethodNotAllowed:
             res.status(405)
@@ -548,7 +537,7 @@ bool WorkerServer::on_request(http::Request& req) noexcept {
             res.status(204).header("Allow", router::Router::allow_header(m.allowed));
             break;
         case router::Match::Kind::kNotImplemented:
-            res.status(501).type("text/plain").body("Not Implemented\n");
+            canned(501);
             break;
     }
     const bool keep = req.keep_alive() && !answer->wants_close() && !stopping_;
@@ -586,17 +575,8 @@ bool WorkerServer::hand_off(Connection* c, const http::Request& req, uint32_t id
         d->head = 0;
         d->first_seq = c->next_seq;
     }
-    if (d->entries.size() == d->entries.capacity() && d->head > 0) {
-        // Reclaim the answered prefix instead of growing.
-        d->entries.erase(d->entries.begin(), d->entries.begin() + static_cast<ptrdiff_t>(d->head));
-        d->head = 0;
-    }
-    Deferred::Entry& e = d->entries.emplace_back();
-    e.start_ms = now_ms();
-    e.flags = flags;
-    e.ready = false;
-    e.bytes.clear();
-    const Ticket ticket{c->slot, c->generation, c->next_seq++, flags};
+    const Ticket ticket{c->slot, c->generation, c->next_seq, flags};
+    push_place(c, flags, false);
     handoff_->submit(req, id, ticket);
     handed_off_in_feed_ = true;
     ++answered_in_feed_;
@@ -605,21 +585,30 @@ bool WorkerServer::hand_off(Connection* c, const http::Request& req, uint32_t id
     return keep;
 }
 
-void WorkerServer::emit(Connection* c, const http::Response& res, uint8_t flags) noexcept {
-    if (!has_waiting(c)) {
-        write_response(c, res, (flags & kHeadOnly) != 0, (flags & kKeepAlive) != 0,
-                       (flags & kHttp10) != 0);
-        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
-        return;
-    }
-    // Behind an unanswered handed-off request: it takes the next place, answered already.
+Deferred::Entry& WorkerServer::push_place(Connection* c, uint8_t flags, bool ready) noexcept {
     Deferred* d = c->deferred;
+    if (d->entries.size() == d->entries.capacity() && d->head > 0) {
+        // Reclaim the answered prefix instead of growing.
+        d->entries.erase(d->entries.begin(), d->entries.begin() + static_cast<ptrdiff_t>(d->head));
+        d->head = 0;
+    }
     Deferred::Entry& e = d->entries.emplace_back();
     ++c->next_seq;
     e.start_ms = now_ms();
     e.flags = flags;
-    e.ready = true;
-    e.bytes.clear();
+    e.ready = ready;
+    return e;
+}
+
+void WorkerServer::emit(Connection* c, const http::Response& res, uint8_t flags) noexcept {
+    if (!has_waiting(c)) {
+        write_response(c, res, (flags & kHeadOnly) != 0, (flags & kKeepAlive) != 0,
+                       (flags & kHttp10) != 0);
+        count_unsent(c);
+        return;
+    }
+    // Behind an unanswered handed-off request: it takes the next place, answered already.
+    Deferred::Entry& e = push_place(c, flags, true);
     frame(e.bytes, res, (flags & kHeadOnly) != 0, (flags & kKeepAlive) != 0,
           (flags & kHttp10) != 0);
 }
@@ -640,13 +629,8 @@ bool WorkerServer::complete(const Ticket& ticket) noexcept {
     if (index >= d->waiting() || d->entries[d->head + index].ready) {
         return false;  // answered already (by the handler timeout), or never issued
     }
-    http::Response& res = response_;
-    if (!res.error().empty()) {
-        report_handler_error(res.error());
-        res.reset();
-        res.status(500).type("text/plain").body("Internal Server Error\n");
-    }
-    answer(c, index, res);
+    if (!response_.error().empty()) answer_handler_error(response_.error());
+    answer(c, index, response_);
     return true;
 }
 
@@ -666,7 +650,7 @@ void WorkerServer::answer(Connection* c, size_t index, const http::Response& res
     }
     if (index == 0) {
         write_response(c, res, head_only, keep, http10);
-        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
+        count_unsent(c);
         ++d->head;
         ++d->first_seq;
         pop_answered(c);
@@ -682,9 +666,8 @@ void WorkerServer::pop_answered(Connection* c) noexcept {
         Deferred::Entry& e = d->front();
         take_output_buffer(c);
         c->out.append(e.bytes.data(), e.bytes.size());
-        if (e.bytes.capacity() > kKeepBufferBytes) e.bytes.release();
-        e.bytes.clear();
-        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
+        e.bytes.release();  // (a place's buffer is never reused: the entry goes with it)
+        count_unsent(c);
         ++d->head;
         ++d->first_seq;
     }
@@ -701,10 +684,7 @@ void WorkerServer::release_deferred(Connection* c) noexcept {
         delete d;
         return;
     }
-    for (Deferred::Entry& e : d->entries) {
-        if (e.bytes.capacity() > kKeepBufferBytes) e.bytes.release();
-    }
-    d->entries.clear();
+    d->entries.clear();  // frees the places' buffers; keeps the vector's capacity
     d->head = 0;
     spare_deferred_.push_back(d);
 }
@@ -715,10 +695,7 @@ void WorkerServer::answer_abandoned() noexcept {
         if (c->fd < 0 || c->closing) return;
         while (has_waiting(c)) {
             // The oldest place is never answered already (pop_answered() moved those on).
-            http::Response& res = response_;
-            res.reset();
-            res.status(503).type("text/plain").body("Service Unavailable\n");
-            answer(c, 0, res);
+            answer(c, 0, canned(503));
         }
     });
 }
@@ -809,13 +786,21 @@ void WorkerServer::frame(alloc::ByteBuffer& output, const http::Response& res, b
     output.commit(static_cast<size_t>(p - out));
 }
 
-void WorkerServer::write_error(Connection* c, int status, bool head_only) noexcept {
+http::Response& WorkerServer::canned(int status) noexcept {
     http::Response& res = response_;
     res.reset();
     res.status(status).type("text/plain");
-    const std::string_view reason = http::reason_phrase(status);
-    res.body(reason).append("\n");
-    emit(c, res, head_only ? kHeadOnly : 0);
+    res.body(http::reason_phrase(status)).append("\n");
+    return res;
+}
+
+void WorkerServer::answer_handler_error(std::string_view what) noexcept {
+    report_handler_error(what);
+    canned(500);
+}
+
+void WorkerServer::write_error(Connection* c, int status, bool head_only) noexcept {
+    emit(c, canned(status), head_only ? kHeadOnly : 0);
     c->close_after_flush = true;
 }
 

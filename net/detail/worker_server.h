@@ -92,6 +92,11 @@ class WorkerServer final : public engine::WorkerHandler,
 
     // Gives `req` to the handoff and holds its place in `c`'s response order.
     bool hand_off(Connection* c, const http::Request& req, uint32_t id) noexcept;
+    // Appends a place to `c`'s order (its seq is c->next_seq, which moves on).
+    Deferred::Entry& push_place(Connection* c, uint8_t flags, bool ready) noexcept;
+    static void count_unsent(Connection* c) noexcept {
+        if (c->unsent_responses < UINT16_MAX) ++c->unsent_responses;
+    }
     // Writes `res` for a request of `c`: straight to its output, or into the order's next place
     // while earlier handed-off requests are unanswered.
     void emit(Connection* c, const http::Response& res, uint8_t flags) noexcept;
@@ -149,6 +154,10 @@ class WorkerServer final : public engine::WorkerHandler,
     void frame(alloc::ByteBuffer& out, const http::Response& res, bool head_only, bool keep_alive,
                bool http10) noexcept;
     void write_error(Connection* c, int status, bool head_only) noexcept;
+    // The worker's response, reset to `status` with its reason phrase as a text/plain body.
+    http::Response& canned(int status) noexcept;
+    // A handler failed (`what`): logged (bounded), and the response becomes that 500.
+    void answer_handler_error(std::string_view what) noexcept;
     [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
 
     // A connection's deadlines. Each rule that applies to its state gives one; the earliest is
