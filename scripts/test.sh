@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: installs dependencies, builds the release preset and runs every
 # test suite (ctest, then the Node addon's npm install + npm test), then builds the asan preset and
-# the addon with ASan+UBSan and runs them all again under the sanitizers. Exits
-# with the status of the first suite that failed (0 when all passed).
+# the addon with ASan+UBSan and runs them all again under the sanitizers, then runs the
+# cross-thread tests under ThreadSanitizer. Exits with the status of the first suite that failed
+# (0 when all passed).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,6 +20,9 @@ status=0
 failed=()
 
 # run_suite NAME CMD...: runs one suite and records its failure without stopping the others.
+# The tests run under ThreadSanitizer (a ctest -R regex over GoogleTest names).
+NX_TSAN_TESTS='^(Mailbox|HandoffTest|HandoffRoutes)\.|^ServerTest\.(Stop|ManyConcurrentConnections)|^ServerSetup\.|^Ring\.'
+
 run_suite() {
     local name=$1 rc=0
     shift
@@ -30,8 +34,10 @@ run_suite() {
     fi
 }
 
+# --no-tests=error: a build that registered no tests is a failure, not a green run.
 run_suite ctest \
-    ctest --test-dir "$NX_ROOT/build/release" --output-on-failure -j2 --timeout 600
+    ctest --test-dir "$NX_ROOT/build/release" --output-on-failure --no-tests=error -j2 \
+    --timeout 600
 
 # The Node addon (package.json at the root): `npm install` builds napi/lib/nexurejs.node with CMake
 # (napi/scripts/build-addon.js) and installs the devDependencies (typescript, for the type check);
@@ -50,19 +56,47 @@ else
     run_suite "asan build" bash "$NX_SCRIPTS/build.sh" asan
     if [[ " ${failed[*]} " != *"asan build"* ]]; then
         run_suite "ctest (asan)" \
-            ctest --test-dir "$NX_ROOT/build/asan" --output-on-failure -j2 --timeout 900
+            ctest --test-dir "$NX_ROOT/build/asan" --output-on-failure --no-tests=error -j2 \
+            --timeout 900
     fi
     # The addon built with ASan+UBSan, loaded into an uninstrumented node: the runtime goes
     # first (LD_PRELOAD), node's own allocations are suppressed (napi/README.md, "Sanitizers").
+    # Undefined behaviour aborts (built with -fno-sanitize-recover; UBSAN_OPTIONS says so too).
     run_suite "addon build (asan)" \
         env NEXURE_SANITIZE=address,undefined node "$NX_ROOT/napi/scripts/build-addon.js"
     if [[ " ${failed[*]} " != *"addon build (asan)"* ]]; then
         run_suite "npm test (asan)" in_root env \
             LD_PRELOAD="$(g++ -print-file-name=libasan.so)" \
             ASAN_OPTIONS=detect_leaks=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             LSAN_OPTIONS="suppressions=$NX_ROOT/tests/napi/native/lsan.supp" \
             NEXURE_ADDON="$NX_ROOT/build/npm-address-undefined/napi/nexurejs.node" \
             timeout 1200 npm test
+    fi
+fi
+
+# ThreadSanitizer over the tests where threads meet: the Mailbox (SPSC rings and doorbells), the
+# handed-off routes (answers from another thread), servers started and stopped with several
+# workers, and the Node addon's native bridge (engine threads and the JS thread). Only the binaries
+# these need are built (tsan preset, build/tsan); NEXURE_SKIP_TSAN=1 skips it locally.
+if [[ "${NEXURE_SKIP_TSAN:-0}" == "1" && "${CI:-}" != "true" ]]; then
+    nx_log "skipping the tsan suite (NEXURE_SKIP_TSAN=1)"
+else
+    run_suite "tsan build" bash "$NX_SCRIPTS/build.sh" tsan nexure-tests-engine \
+        nexure-tests-integration
+    if [[ " ${failed[*]} " != *"tsan build"* ]]; then
+        run_suite "ctest (tsan)" \
+            ctest --test-dir "$NX_ROOT/build/tsan" --output-on-failure --no-tests=error -j2 \
+            --timeout 900 -R "$NX_TSAN_TESTS"
+    fi
+    run_suite "addon build (tsan)" \
+        env NEXURE_SANITIZE=thread node "$NX_ROOT/napi/scripts/build-addon.js"
+    if [[ " ${failed[*]} " != *"addon build (tsan)"* ]]; then
+        run_suite "native bridge tests (tsan)" in_root env \
+            LD_PRELOAD="$(g++ -print-file-name=libtsan.so)" \
+            TSAN_OPTIONS="halt_on_error=1 suppressions=$NX_ROOT/tests/napi/native/tsan.supp" \
+            NEXURE_ADDON="$NX_ROOT/build/npm-thread/napi/nexurejs.node" \
+            timeout 900 node --expose-gc --test tests/napi/native/
     fi
 fi
 # Further suites go here, one run_suite line each.
