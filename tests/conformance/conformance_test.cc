@@ -20,6 +20,7 @@
 #include "tests/conformance/case_file.h"
 #include "tests/conformance/conformance_routes.h"
 #include "tests/support/http_client.h"
+#include "tests/support/io_uring_probe.h"
 
 #ifndef NEXURE_CONFORMANCE_CASES
 #error "NEXURE_CONFORMANCE_CASES must name the cases directory (tests/CMakeLists.txt sets it)"
@@ -264,7 +265,7 @@ class ConformanceServer : public ::testing::TestWithParam<Case> {
         add_conformance_routes(*server_);
         const Result<void> r = server_->start();
         if (!r) {
-            skip_reason_ = new std::string(r.error().message);
+            start_error_ = new std::string(r.error().message);
             delete server_;
             server_ = nullptr;
         }
@@ -277,24 +278,24 @@ class ConformanceServer : public ::testing::TestWithParam<Case> {
             delete server_;
             server_ = nullptr;
         }
-        delete skip_reason_;
-        skip_reason_ = nullptr;
+        delete start_error_;
+        start_error_ = nullptr;
     }
 
     void SetUp() override {
+        NEXURE_SKIP_WITHOUT_IO_URING();
         if (server_ == nullptr) {
-            const std::string why = skip_reason_ != nullptr ? *skip_reason_ : "not started";
-            if (why.find("io_uring is not available") != std::string::npos) GTEST_SKIP() << why;
-            FAIL() << "the server did not start: " << why;
+            FAIL() << "the server did not start: "
+                   << (start_error_ != nullptr ? *start_error_ : "not started");
         }
     }
 
     static net::Server* server_;
-    static std::string* skip_reason_;
+    static std::string* start_error_;
 };
 
 net::Server* ConformanceServer::server_ = nullptr;
-std::string* ConformanceServer::skip_reason_ = nullptr;
+std::string* ConformanceServer::start_error_ = nullptr;
 
 TEST_P(ConformanceServer, OverTheWire) {
     const Case& c = GetParam();

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/io_uring_probe.h"
+
 namespace nexure::engine {
 namespace {
 
@@ -27,8 +29,7 @@ bool mentions(const std::string& text, const std::string& what) {
     do {                                                                                    \
         Result<void> r_ = (ring).init(options);                                             \
         if (!r_.ok()) {                                                                     \
-            if (r_.error().code == EPERM || r_.error().code == ENOSYS ||                    \
-                r_.error().code == EACCES)                                                  \
+            if (test::io_uring_absent_errno(r_.error().code))                               \
                 GTEST_SKIP() << "io_uring unavailable: " << r_.error().message;             \
             if (r_.error().code == EINVAL && (options).mode != RingMode::kAuto)             \
                 GTEST_SKIP() << "kernel lacks ring mode " << ring_mode_name((options).mode) \

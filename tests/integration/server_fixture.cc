@@ -95,13 +95,13 @@ void ServerTest::start(ServerConfig config) {
 void ServerTest::start_server(std::unique_ptr<Server> server) {
     server_ = std::move(server);
     Result<void> r = server_->start();
-    if (!r && r.error().message.find("io_uring is not available") != std::string::npos) {
-        server_.reset();
-        GTEST_SKIP() << r.error().message;
-    }
     ASSERT_TRUE(r.ok()) << r.error().message;
     port_ = server_->port();
     ASSERT_NE(port_, 0);
+}
+
+void ServerTest::SetUp() {
+    NEXURE_SKIP_WITHOUT_IO_URING();
 }
 
 void ServerTest::TearDown() {

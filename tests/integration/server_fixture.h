@@ -10,6 +10,7 @@
 
 #include "net/server.h"
 #include "tests/support/http_client.h"
+#include "tests/support/io_uring_probe.h"
 
 namespace nexure::net {
 
@@ -22,7 +23,10 @@ void add_test_routes(Server& s);
 
 class ServerTest : public ::testing::Test {
   protected:
-    // Starts the server; skips the test when the kernel does not let this process use io_uring.
+    // Skips the test, before its body runs, when the kernel does not let this process use
+    // io_uring (tests/support/io_uring_probe.h); any other start-up failure fails the test.
+    void SetUp() override;
+    // Starts the server; a failure to start is a fatal failure of the test.
     void start(ServerConfig config = test_config());
     // Like start(), for a server the test has already given its own routes.
     void start_server(std::unique_ptr<Server> server);

@@ -3,10 +3,8 @@
 // corrected, every kind of error counted, the request bytes on the wire; then the nexload binary
 // itself: its JSON report, its merge command and its exit code for a bad flag.
 #include <gtest/gtest.h>
-#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +27,7 @@
 #include "bench/load/options.h"
 #include "bench/load/report.h"
 #include "tests/load/tiny_server.h"
+#include "tests/support/io_uring_probe.h"
 #include "tests/support/process.h"
 
 namespace nexure::load {
@@ -39,23 +38,9 @@ using test::Clock;
 using test::Reply;
 using test::TinyServer;
 
-// Whether this kernel lets us set up an io_uring at all; nexload cannot run without one.
-std::string io_uring_unavailable() {
-    io_uring_params params{};
-    const long fd = syscall(__NR_io_uring_setup, 4, &params);
-    if (fd >= 0) {
-        ::close(static_cast<int>(fd));
-        return "";
-    }
-    return std::string("io_uring_setup: ") + std::strerror(errno);
-}
-
 class Nexload : public ::testing::Test {
   protected:
-    void SetUp() override {
-        const std::string why = io_uring_unavailable();
-        if (!why.empty()) GTEST_SKIP() << "no io_uring here (" << why << ")";
-    }
+    void SetUp() override { NEXURE_SKIP_WITHOUT_IO_URING(); }  // nexload needs a ring
 };
 
 // Options for a run against `url` given as nexload's flags; never pinned, no progress line.
