@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "alloc/pool.h"
 #include "alloc/region.h"
+#include "tests/alloc/numa_checks.h"
 
 namespace nexure::alloc {
 namespace {
@@ -19,7 +21,7 @@ namespace {
 constexpr size_t kHugePage = 2 * 1024 * 1024;
 
 size_t page_size() {
-    return static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return numa_checks::page_bytes();
 }
 
 bool is_mapped(const void* p) {
@@ -28,42 +30,9 @@ bool is_mapped(const void* p) {
     return mincore(reinterpret_cast<void*>(page), 1, &resident) == 0;
 }
 
-int current_node() {
-    const int cpu = sched_getcpu();
-    return cpu >= 0 ? numa_node_of_cpu(cpu) : 0;
-}
-
-// Whether the kernel can tell where pages live here. Without NUMA (ENOSYS) or when move_pages is
-// forbidden (EPERM, some sandboxes and seccomp profiles) placement cannot be observed: the
-// placement tests skip rather than pass vacuously.
-bool placement_observable(const void* touched_page, std::string* why) {
-    Result<int> r = numa_node_of_address(touched_page);
-    if (!r && (r.error().code == ENOSYS || r.error().code == EPERM)) {
-        *why = "the kernel cannot report page placement here: " + r.error().message;
-        return false;
-    }
-    return true;
-}
-
-#define SKIP_UNLESS_PLACEMENT_OBSERVABLE(page)                          \
-    do {                                                                \
-        std::string why_;                                               \
-        if (!placement_observable((page), &why_)) GTEST_SKIP() << why_; \
-    } while (0)
-
-// Expects every page of [p, p + bytes) (already touched) to be on `node`.
-void expect_pages_on_node(const void* p, size_t bytes, int node) {
-    const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~(page_size() - 1);
-    const uintptr_t last = reinterpret_cast<uintptr_t>(p) + bytes - 1;
-    size_t checked = 0;
-    for (uintptr_t page = first; page <= last; page += page_size()) {
-        Result<int> r = numa_node_of_address(reinterpret_cast<const void*>(page));
-        ASSERT_TRUE(r.ok()) << "page " << checked << ": " << r.error().message;
-        EXPECT_EQ(r.value(), node) << "page " << checked;
-        ++checked;
-    }
-    EXPECT_GT(checked, 0u);
-}
+using numa_checks::current_node;
+using numa_checks::expect_pages_on_node;
+using numa_checks::policy_at;
 
 TEST(Numa, ThereIsAtLeastOneNode) {
     EXPECT_GE(numa_node_count(), 1);
@@ -94,13 +63,31 @@ TEST(Numa, PreferringANodeThatDoesNotExistFails) {
     EXPECT_FALSE(negative.ok());
 }
 
+TEST(Numa, PreferringANodeBecomesTheThreadsPolicy) {
+    const int node = current_node();
+    // On a thread of its own: the policy stays with the thread, not with this test.
+    std::thread([node] {
+        Result<void> r = numa_prefer_node(node);
+        if (!numa_supported()) {
+            ASSERT_FALSE(r.ok());
+            EXPECT_EQ(r.error().code, ENOSYS) << r.error().message;
+            return;
+        }
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        int mode = -1;
+        unsigned long mask[16] = {};
+        ASSERT_EQ(get_mempolicy(&mode, mask, sizeof(mask) * 8, nullptr, 0), 0)
+            << std::strerror(errno);
+        EXPECT_EQ(mode, MPOL_PREFERRED);
+        EXPECT_NE(mask[node / 64] & (1UL << (node % 64)), 0u) << "node " << node;
+    }).join();
+}
+
 TEST(Numa, AnUntouchedPageHasNoNodeYet) {
     Result<Mapping> m = Mapping::map(page_size(), MapOptions{.prefault = false});
     ASSERT_TRUE(m.ok()) << m.error().message;
+    NEXURE_SKIP_UNLESS_PLACEMENT_OBSERVABLE(m.value().data());
     Result<int> r = numa_node_of_address(m.value().data());
-    if (!r && (r.error().code == ENOSYS || r.error().code == EPERM)) {
-        GTEST_SKIP() << "the kernel cannot report page placement here: " << r.error().message;
-    }
     ASSERT_FALSE(r.ok()) << "node " << r.value();
     EXPECT_EQ(r.error().code, ENOENT) << r.error().message;
     EXPECT_FALSE(r.error().message.empty());
@@ -156,15 +143,41 @@ TEST(Mapping, ResetAndDestructionUnmapMoveTransfersAndReleaseGivesUp) {
     munmap(q, page_size());
 }
 
-TEST(Mapping, MappingOnTheCurrentNodePlacesEveryPageThere) {
+TEST(Mapping, ANodeAskedForBecomesThePolicyOfTheWholeRange) {
     const int node = current_node();
     Result<Mapping> r = Mapping::map(64 * page_size(), MapOptions{.node = node, .prefault = true});
     ASSERT_TRUE(r.ok()) << r.error().message;
     const Mapping& m = r.value();
-    if (numa_supported()) {
-        EXPECT_EQ(m.node(), node);
+    if (!numa_supported()) {
+        EXPECT_EQ(m.node(), -1);  // the fallback: plain memory, not bound
+        return;
     }
-    SKIP_UNLESS_PLACEMENT_OBSERVABLE(m.data());
+    EXPECT_EQ(m.node(), node);
+    for (const char* page : {m.data(), m.data() + m.size() - page_size()}) {
+        const numa_checks::Policy p = policy_at(page);
+        EXPECT_EQ(p.mode, MPOL_PREFERRED);
+        EXPECT_EQ(p.node, node);
+    }
+}
+
+TEST(Mapping, ANodeThatDoesNotExistLeavesTheMappingUnboundAndUsable) {
+    Result<Mapping> r = Mapping::map(4 * page_size(), MapOptions{.node = numa_node_count()});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const Mapping& m = r.value();
+    EXPECT_EQ(m.node(), -1);
+    if (numa_supported()) {
+        EXPECT_EQ(policy_at(m.data()).mode, MPOL_DEFAULT);
+    }
+    m.data()[m.size() - 1] = 1;
+}
+
+TEST(NumaPlacement, AMappingOnAnotherNodeHasEveryPageThere) {
+    NEXURE_PLACEMENT_TARGET_OR_SKIP(node);
+    Result<Mapping> r = Mapping::map(64 * page_size(), MapOptions{.node = node, .prefault = true});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const Mapping& m = r.value();
+    EXPECT_EQ(m.node(), node);
+    NEXURE_SKIP_UNLESS_PLACEMENT_OBSERVABLE(m.data());
     expect_pages_on_node(m.data(), m.size(), node);
 }
 
@@ -194,23 +207,43 @@ TEST(Mapping, HugePageMappingsUnmapTheirWholeSpan) {
     EXPECT_FALSE(is_mapped(p + size - 1));
 }
 
-TEST(NumaPlacement, PoolBlocksAreOnTheRequestedNode) {
+struct PoolObject {
+    char bytes[200];
+};
+
+TEST(Numa, PoolBlocksAndRegionChunksCarryTheirNodesPolicy) {
     const int node = current_node();
-    struct Object {
-        char bytes[200];
-    };
-    Pool<Object> pool(PoolOptions{.objects_per_block = 512, .max_objects = 2048, .node = node});
+    Pool<PoolObject> pool(PoolOptions{.objects_per_block = 512, .max_objects = 2048, .node = node});
+    EXPECT_EQ(pool.node(), node);
+    ASSERT_NE(pool.acquire(), nullptr);
+    ChunkCache cache(ChunkCache::Options{.chunk_bytes = 64 * 1024, .max_cached = 8, .node = node});
+    EXPECT_EQ(cache.node(), node);
+    Region region(cache);
+    void* chunk = region.allocate(8000, 64);
+    void* big = region.allocate(256 * 1024);  // an oversize mapping of its own
+    if (!numa_supported()) return;  // nothing is bound; the calls above must still work
+    for (const void* p : {static_cast<const void*>(pool.block_address(0)),
+                          static_cast<const void*>(chunk), static_cast<const void*>(big)}) {
+        const numa_checks::Policy policy = policy_at(p);
+        EXPECT_EQ(policy.mode, MPOL_PREFERRED);
+        EXPECT_EQ(policy.node, node);
+    }
+}
+
+TEST(NumaPlacement, PoolBlocksAreOnTheRequestedNode) {
+    NEXURE_PLACEMENT_TARGET_OR_SKIP(node);
+    Pool<PoolObject> pool(PoolOptions{.objects_per_block = 512, .max_objects = 2048, .node = node});
     EXPECT_EQ(pool.node(), node);
     for (int i = 0; i < 1024; ++i)
         ASSERT_NE(pool.acquire(), nullptr);  // two blocks
     ASSERT_EQ(pool.block_count(), 2u);
-    SKIP_UNLESS_PLACEMENT_OBSERVABLE(pool.block_address(0));
+    NEXURE_SKIP_UNLESS_PLACEMENT_OBSERVABLE(pool.block_address(0));
     for (size_t b = 0; b < pool.block_count(); ++b)
         expect_pages_on_node(pool.block_address(b), pool.block_bytes(), node);
 }
 
 TEST(NumaPlacement, RegionChunksAreOnTheCachesNode) {
-    const int node = current_node();
+    NEXURE_PLACEMENT_TARGET_OR_SKIP(node);
     ChunkCache cache(ChunkCache::Options{.chunk_bytes = 64 * 1024, .max_cached = 8, .node = node});
     EXPECT_EQ(cache.node(), node);
     Region r(cache);
@@ -226,7 +259,7 @@ TEST(NumaPlacement, RegionChunksAreOnTheCachesNode) {
     std::memset(p, 1, big);
     touched.emplace_back(p, big);
 
-    SKIP_UNLESS_PLACEMENT_OBSERVABLE(touched[0].first);
+    NEXURE_SKIP_UNLESS_PLACEMENT_OBSERVABLE(touched[0].first);
     for (const auto& [q, n] : touched)
         expect_pages_on_node(q, n, node);
 }
