@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,13 @@ TEST(SteadyState, PipelinedRequestsMakeNoHeapAllocations) {
     server.post("/echo", [](const Request& req, Response& res) {
         res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
     });
+    // The counter's own check: one malloc on the server thread, which a zero must not hide.
+    server.get("/malloc", [](const Request&, Response& res) {
+        void* p = std::malloc(100);
+        asm volatile("" : : "r"(p) : "memory");  // the call may not be optimised away
+        std::free(p);
+        res.body("allocated");
+    });
     ASSERT_TRUE(server.start().ok());
 
     std::string batch;
@@ -127,7 +135,19 @@ TEST(SteadyState, PipelinedRequestsMakeNoHeapAllocations) {
         }
         return true;
     };
+    // Counts the allocations one GET /malloc makes: at least its handler's one, so the counter
+    // sees what a server thread allocates (a counter that missed them would report zero below).
+    auto probe = [&]() -> uint64_t {
+        const uint64_t at = g_allocations.load();
+        test::Response r;
+        if (!client.send_all(test::get_request("/malloc")) || !client.read_response(&r) ||
+            r.body != "allocated") {
+            ADD_FAILURE() << "GET /malloc failed";
+        }
+        return g_allocations.load() - at;
+    };
     ASSERT_TRUE(run_batches(50));  // warm-up: buffers grow to their working size
+    EXPECT_GE(probe(), 1u) << "the counter does not see a server thread's malloc";
 
     const uint64_t before = g_allocations.load();
     ASSERT_TRUE(run_batches(1000));  // 100,000 requests
@@ -135,6 +155,7 @@ TEST(SteadyState, PipelinedRequestsMakeNoHeapAllocations) {
 
     EXPECT_EQ(during, 0u) << during << " heap allocations for 100,000 requests ("
                           << static_cast<double>(during) / 100000.0 << " per request)";
+    EXPECT_GE(probe(), 1u) << "the counter stopped counting during the run";
     server.stop();
     server.wait();
 #endif
