@@ -262,6 +262,16 @@ void HttpClient::shutdown_write() {
     }
 }
 
+int HttpClient::unread_bytes() const {
+    int n = 0;
+    return fd_ >= 0 && ioctl(fd_, FIONREAD, &n) == 0 ? n : -1;
+}
+
+int HttpClient::unsent_bytes() const {
+    int n = 0;
+    return fd_ >= 0 && ioctl(fd_, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
 HttpClient::ReadStatus HttpClient::read_some(Deadline deadline) {
     if (fd_ < 0) return ReadStatus::kError;
     if (eof_) return ReadStatus::kEof;

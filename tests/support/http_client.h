@@ -82,6 +82,10 @@ class HttpClient {
     // Polls until the kernel has had every byte sent so far acknowledged by the peer's socket
     // (SIOCOUTQ == 0): the bytes are in the server's receive queue.
     ::testing::AssertionResult wait_until_delivered(Deadline deadline = deadline_in(kIoTimeout));
+    // Bytes in the socket's receive queue, not yet read (FIONREAD), and bytes sent but not yet
+    // acknowledged by the peer's socket (SIOCOUTQ); -1 if the socket cannot say.
+    int unread_bytes() const;
+    int unsent_bytes() const;
 
     // Reads until `count` complete responses are parsed, the peer closes, or `deadline` passes.
     // `head[i]` (when given) says response i answers a HEAD request. Fails unless exactly
