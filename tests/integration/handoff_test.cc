@@ -22,6 +22,7 @@
 #include "net/server.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/wait.h"
 
 namespace nexure::net {
 namespace {
@@ -29,6 +30,7 @@ namespace {
 using test::deadline_in;
 using test::get_request;
 using test::HttpClient;
+using test::poll_until;
 using test::Response;
 using namespace std::chrono_literals;
 
@@ -174,6 +176,21 @@ class HandoffTest : public ServerTest {
         start_server(std::move(s));
     }
 
+    // Answered only after the worker has handled every completion that arrived before this
+    // request did (one worker, completions in arrival order): a test's earlier event has been
+    // seen by then.
+    void round_trip() {
+        const Response r = exchange(get_request("/native"));
+        EXPECT_EQ(r.body, "native");
+    }
+    // Waits until the handoff has dropped `n` answers.
+    ::testing::AssertionResult wait_for_dropped(size_t n) {
+        if (poll_until([&] { return x_.dropped_count() >= n; }, deadline_in(test::kIoTimeout))) {
+            return ::testing::AssertionSuccess();
+        }
+        return ::testing::AssertionFailure() << x_.dropped_count() << " answers dropped, not " << n;
+    }
+
     Exchange x_;
 };
 
@@ -233,9 +250,10 @@ TEST_F(HandoffTest, EngineAnswersWaitBehindAnEarlierHandedOffRequest) {
                            get_request("/fixed")));
     std::vector<Taken> got = x_.take(2);
     ASSERT_EQ(got.size(), 2u);
-    // Nothing may leave before the first request is answered.
-    EXPECT_FALSE(c.detect_peer_closed(deadline_in(100ms)));
-    EXPECT_EQ(c.pending(), "");
+    // Nothing may leave before the first request is answered. Whatever the worker would have
+    // sent for these requests went out before it answers a later request on another connection.
+    round_trip();
+    EXPECT_EQ(c.unread_bytes(), 0);
     x_.answer(text(got[1], "second"));
     x_.answer(text(got[0], "first"));
     std::vector<Response> rs;
@@ -365,6 +383,7 @@ TEST_F(HandoffTest, AnInvalidHeaderInAnAnswerGives500) {
 
 TEST_F(HandoffTest, TheAnswerForAResetConnectionIsDroppedAndServingGoesOn) {
     start_handoff();
+    const size_t without_connections = test::descriptor_count();
     {
         HttpClient c;
         ASSERT_TRUE(connect(c));
@@ -375,11 +394,12 @@ TEST_F(HandoffTest, TheAnswerForAResetConnectionIsDroppedAndServingGoesOn) {
         const linger reset{1, 0};
         ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)), 0);
         c.close();
-        std::this_thread::sleep_for(100ms);  // the server sees the reset
+        // The server has seen the reset once it has closed its socket (it runs in this process).
+        ASSERT_TRUE(
+            test::wait_for_descriptors_at_most(without_connections, deadline_in(test::kIoTimeout)));
         x_.answer(text(got[0], "nobody reads this"));
     }
-    for (int i = 0; i < 50 && x_.dropped_count() == 0; ++i)
-        std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(wait_for_dropped(1));
     EXPECT_EQ(x_.dropped_count(), 1u);
     HttpClient c;
     ASSERT_TRUE(connect(c));
@@ -397,7 +417,7 @@ TEST_F(HandoffTest, APeerThatHalfClosedStillGetsItsAnswer) {
     c.shutdown_write();
     std::vector<Taken> got = x_.take(1);
     ASSERT_EQ(got.size(), 1u);
-    std::this_thread::sleep_for(50ms);  // the server has seen the FIN
+    round_trip();  // the server has seen the FIN, sent before it
     x_.answer(text(got[0], "still delivered"));
     Response r;
     ASSERT_TRUE(c.read_response(&r));
@@ -418,7 +438,9 @@ TEST_F(HandoffTest, ARequestThatClosesGetsConnectionCloseAndTheConnectionEnds) {
     EXPECT_EQ(r.body, "last");
     EXPECT_EQ(r.header("Connection"), "close");
     EXPECT_TRUE(c.detect_peer_closed(deadline_in(2000ms)));
-    EXPECT_TRUE(x_.take(1, 50ms).empty());  // the request after it was never handed off
+    // The server parsed all it ever will of this connection before closing it: the request
+    // after the closing one was never handed off.
+    EXPECT_TRUE(x_.take(1, 0ms).empty());
 }
 
 TEST_F(HandoffTest, AnAnswerThatClosesDropsThePlacesBehindIt) {
@@ -439,8 +461,7 @@ TEST_F(HandoffTest, AnAnswerThatClosesDropsThePlacesBehindIt) {
     bool closed = false;
     EXPECT_EQ(c.read_until_eof(deadline_in(2000ms), &closed), "");
     EXPECT_TRUE(closed);
-    for (int i = 0; i < 50 && x_.dropped_count() == 0; ++i)
-        std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(wait_for_dropped(1));
     EXPECT_EQ(x_.dropped_count(), 1u);
 }
 
@@ -469,7 +490,8 @@ TEST_F(HandoffTest, AGracefulStopWaitsForTheAnswer) {
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].body, "body");
     server_->stop();
-    std::this_thread::sleep_for(100ms);
+    // stop() only asks; the worker has begun stopping once its listener is closed.
+    ASSERT_TRUE(test::wait_until_refused(port_, deadline_in(test::kIoTimeout)));
     x_.answer(text(got[0], "finished"));
     Response r;
     ASSERT_TRUE(c.read_response(&r));
