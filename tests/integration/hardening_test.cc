@@ -17,6 +17,7 @@
 #include "net/server.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/wait.h"
 
 namespace nexure::net {
 namespace {
@@ -137,6 +138,7 @@ TEST_F(ServerTest, APeerThatStopsReadingIsClosedAfterTheSendTimeout) {
     ServerConfig cfg = test_config();
     cfg.send_timeout_ms = 300;
     start(cfg);
+    const size_t without_connections = test::descriptor_count();
     HttpClient c;
     ASSERT_TRUE(connect(c));
     const size_t size = 64u << 20;  // far more than the socket buffers hold
@@ -144,7 +146,10 @@ TEST_F(ServerTest, APeerThatStopsReadingIsClosedAfterTheSendTimeout) {
     // Once the response has begun, read nothing more: the server's send stops progressing.
     char first[64];
     ASSERT_EQ(recv(c.fd(), first, sizeof first, MSG_WAITALL), 64);
-    std::this_thread::sleep_for(1500ms);
+    // The server runs in this process: it has given up once only our end is left open.
+    ASSERT_TRUE(
+        test::wait_for_descriptors_at_most(without_connections + 1, deadline_in(test::kIoTimeout)))
+        << "the server did not close the connection of a peer that stopped reading";
     bool closed = false;
     const std::string got = c.read_until_eof(deadline_in(5000ms), &closed);
     EXPECT_TRUE(closed);
@@ -164,7 +169,14 @@ TEST_F(ServerTest, APipeliningClientThatNeverReadsCannotGrowServerMemory) {
         batch += get_request("/fill/65536");
     const long before = rss_kib();
     std::thread writer([&c, &batch] { (void)c.send_all(batch); });  // blocks when windows fill
-    std::this_thread::sleep_for(1000ms);
+    // The server has done all it will once it neither sends us more nor takes more of our
+    // requests: our receive queue holds its responses and neither queue moves.
+    test::Sample queues;
+    EXPECT_TRUE(test::wait_until_steady(
+        [&c] {
+            return test::Sample{c.unread_bytes(), c.unsent_bytes()};
+        },
+        300ms, deadline_in(20'000ms), &queues, [](const test::Sample& q) { return q[0] > 0; }));
     const long during = rss_kib();
     // Meanwhile another client is served normally.
     EXPECT_EQ(exchange(get_request("/")).status, 200);
@@ -200,12 +212,20 @@ TEST_F(ServerTest, AnsweredButUnsentResponsesStopReadingAtTheirCap) {
     for (int i = 0; i < total; ++i)
         batch += get_request("/big");
     ASSERT_TRUE(c.send_all(batch));  // ~30 KB: fits the server's receive queue
-    std::this_thread::sleep_for(500ms);
-    const int stalled = answered.load();
+    // The server has stopped once it answers no more requests while nothing more reaches us:
+    // until then a count taken could be low only because the server is slow.
+    test::Sample steady;
+    ASSERT_TRUE(test::wait_until_steady(
+        [&] {
+            return test::Sample{answered.load(), c.unread_bytes()};
+        },
+        300ms, deadline_in(20'000ms), &steady, [](const test::Sample& v) { return v[1] > 0; }));
+    const long long stalled = steady[0];
     RecordProperty("answered_while_not_reading", std::to_string(stalled));
     // What the kernel buffers hold (a few MB of 200 KB responses), plus the cap, plus the
-    // requests of one receive buffer — far fewer than all of them.
+    // requests of one receive buffer — far fewer than all of them, and at least the cap.
     EXPECT_LT(stalled, 300);
+    EXPECT_GE(stalled, 4);
     // Reading resumes the server; every response arrives, in order and whole.
     std::vector<Response> rs;
     ASSERT_TRUE(c.read_responses(total, &rs, deadline_in(30'000ms)));
@@ -222,7 +242,9 @@ TEST_F(ServerTest, AClientThatResetsMidResponseDoesNotDisturbTheServer) {
         HttpClient c;
         ASSERT_TRUE(connect(c));
         ASSERT_TRUE(c.send_all(get_request("/bytes/3000000")));  // more than the socket buffers
-        std::this_thread::sleep_for(5ms);
+        // The response has begun: the reset lands in the middle of it.
+        char first[16];
+        ASSERT_EQ(recv(c.fd(), first, sizeof first, MSG_WAITALL), 16);
         linger abort{1, 0};  // close() sends RST
         ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort), 0);
         c.close();
