@@ -89,6 +89,7 @@ class LoadThread final : public ResponseSink {
     LoadThread(const LoadOptions& options, unsigned index, int cpu, unsigned connections,
                uint64_t budget, const std::string& request, Progress* progress)
         : options_(options),
+          schedule_(options, index),
           index_(index),
           cpu_(cpu),
           budget_(budget),
@@ -110,8 +111,6 @@ class LoadThread final : public ResponseSink {
         if (rate_mode_) {
             intended_at_.assign(sent_at_.size(), 0);
             report_.corrected = std::make_unique<LatencyHistogram>();
-            // This thread's share of the rate: its requests are evenly spaced.
-            interval_ns_ = 1e9 * options.threads / options.rate;
         }
     }
 
@@ -347,8 +346,7 @@ class LoadThread final : public ResponseSink {
 
     // Constant rate: the time request `m` of connection `c` is due.
     uint64_t intended(const Conn& c, uint64_t m) const noexcept {
-        const uint64_t k = m * conns_.size() + slot_of(c);
-        return start_ns_ + static_cast<uint64_t>(static_cast<double>(k) * interval_ns_);
+        return start_ns_ + schedule_.due_ns(slot_of(c), m);
     }
 
     void send_due_all(uint64_t now) {
@@ -518,6 +516,7 @@ class LoadThread final : public ResponseSink {
     }
 
     const LoadOptions& options_;
+    const RateSchedule schedule_;  // constant rate only
     const unsigned index_;
     const int cpu_;
     static constexpr uint64_t kNoLimit = UINT64_MAX;
@@ -533,7 +532,6 @@ class LoadThread final : public ResponseSink {
     std::vector<Conn> conns_;
     std::vector<uint64_t> sent_at_;      // per connection, --pipeline slots: when each was sent
     std::vector<uint64_t> intended_at_;  //   and (constant rate) when it was due
-    double interval_ns_ = 0;
     uint64_t next_due_ = 0;
     __kernel_timespec connect_timeout_{};  // --timeout, for the timeout linked to each connect
 
@@ -554,6 +552,15 @@ class LoadThread final : public ResponseSink {
 
 }  // namespace
 
+unsigned connections_of_thread(const LoadOptions& options, unsigned thread) noexcept {
+    return options.connections / options.threads +
+           (thread < options.connections % options.threads ? 1 : 0);
+}
+
+RateSchedule::RateSchedule(const LoadOptions& options, unsigned thread) noexcept
+    : connections_(connections_of_thread(options, thread)),
+      interval_ns_(options.rate > 0 ? 1e9 * options.threads / options.rate : 0) {}
+
 Result<Report> run_load(const LoadOptions& options, Progress* progress) {
     if (options.threads == 0 || options.connections < options.threads || options.pipeline == 0) {
         return Error{EINVAL, "need at least one thread, one connection per thread and a pipeline "
@@ -564,8 +571,7 @@ Result<Report> run_load(const LoadOptions& options, Progress* progress) {
     std::vector<std::unique_ptr<LoadThread>> threads;
     threads.reserve(options.threads);
     for (unsigned i = 0; i < options.threads; ++i) {
-        const unsigned conns = options.connections / options.threads +
-                               (i < options.connections % options.threads ? 1 : 0);
+        const unsigned conns = connections_of_thread(options, i);
         uint64_t budget = UINT64_MAX;
         if (options.max_requests != 0) {
             budget = options.max_requests / options.threads +

@@ -45,6 +45,31 @@ struct Progress {
     std::atomic<bool> stop{false};
 };
 
+// Constant rate (-R): the send schedule of one load thread, as the thread follows it. Exposed so
+// that tests can check the schedule itself rather than the rate a busy machine achieves.
+class RateSchedule {
+  public:
+    // Thread `thread` of a run with `options` (its share of the connections and of the rate).
+    RateSchedule(const LoadOptions& options, unsigned thread) noexcept;
+
+    unsigned connections() const noexcept { return connections_; }
+    // When request `m` of the thread's connection `slot` is due, in ns after the run's start:
+    // the thread's requests k = m * connections + slot are evenly spaced at its share of the
+    // rate, dealt to its connections in turn.
+    uint64_t due_ns(unsigned slot, uint64_t m) const noexcept {
+        const uint64_t k = m * connections_ + slot;
+        return static_cast<uint64_t>(static_cast<double>(k) * interval_ns_);
+    }
+
+  private:
+    unsigned connections_;
+    double interval_ns_;  // between two requests of the thread
+};
+
+// Connections of thread `thread` in a run with `options`: an even share, the first threads taking
+// one more each when they do not divide evenly.
+unsigned connections_of_thread(const LoadOptions& options, unsigned thread) noexcept;
+
 // Runs the load. Fails only when the run cannot start (a ring cannot be set up, a thread cannot be
 // pinned): the message says why. `progress` may be null.
 Result<Report> run_load(const LoadOptions& options, Progress* progress = nullptr);
