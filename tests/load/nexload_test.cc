@@ -30,6 +30,7 @@
 #include "tests/load/tiny_server.h"
 #include "tests/support/io_uring_probe.h"
 #include "tests/support/process.h"
+#include "tests/support/wait.h"
 
 namespace nexure::load {
 namespace {
@@ -504,7 +505,10 @@ TEST_F(NexloadBinary, SigintEndsTheRunEarlyWithItsReport) {
     ASSERT_TRUE(p.start({kNexload, "-t", "1", "-c", "2", "-d", "60s", "--no-pin", "--json",
                          json.str(), server.url()}));
     ASSERT_TRUE(p.wait_for_line("nexload http://", test::deadline_in(10'000ms)).has_value());
-    std::this_thread::sleep_for(1000ms);
+    // A connection sends its next request only once the last one is answered (closed loop, no
+    // pipelining): with three requests in over two connections, nexload has counted a response.
+    ASSERT_TRUE(
+        test::poll_until([&] { return server.requests() >= 3; }, test::deadline_in(10'000ms)));
     ASSERT_TRUE(p.kill(SIGINT));
     const test::ExitStatus status = p.wait(test::deadline_in(10'000ms));
     ASSERT_TRUE(status.exited && status.code == 0) << status << "\nstderr: " << p.stderr_text();
