@@ -52,9 +52,10 @@ struct ByteClass {
 
 // RFC 9110 5.6.2 token characters, the only ones allowed in a field name.
 constexpr ByteClass kToken("!#$%&'*+-.^_`|~");
-// The characters of a Host value (RFC 9110 7.2: uri-host [":" port], with RFC 3986 3.2.2's
-// reg-name, IPv4address and IP-literal): unreserved, pct-encoded, sub-delims, ':', '[' and ']'.
-constexpr ByteClass kHost("-._~%!$&'()*+,;=:[]");
+// RFC 3986 3.2.2: the characters of a reg-name or an IPv4address (unreserved, pct-encoded,
+// sub-delims), and of what an IP-literal holds between its brackets (the same and ':').
+constexpr ByteClass kRegName("-._~%!$&'()*+,;=");
+constexpr ByteClass kIpLiteral("-._~%!$&'()*+,;=:");
 
 #if defined(__SSSE3__)
 // Bit i set: byte i of `x` is not in `set`.
@@ -99,29 +100,152 @@ constexpr ByteClass kHost("-._~%!$&'()*+,;=:[]");
 #endif
 }
 
+// RFC 9110 7.2 / RFC 9112 3.2: Host = uri-host [ ":" port ], port = *DIGIT, where uri-host is
+// a reg-name, an IPv4address or a bracketed IP-literal (RFC 3986 3.2.2), and not empty: an
+// empty Host is only for a target without authority, which the engine never serves (nginx
+// refuses it too). The common value, a name or an IPv4 address with an optional numeric port, is
+// checked by plain_host(); a value it does not pass goes to valid_host(), which decides.
+#if defined(__SSSE3__)
+// Like ByteClass, but the AND of the two table entries says more than "in the set": 0 for a
+// byte that is neither a reg-name character nor ':', bit 7 for ':' and bit 6 for a digit (both
+// in row 0x30, which therefore has three bits), so one PSHUFB pair yields all three masks.
+struct HostBytes {
+    std::array<uint8_t, 16> low{};
+    std::array<uint8_t, 16> high{};
+
+    constexpr HostBytes() {
+        for (int row = 2; row <= 7; ++row) {
+            high[row] = static_cast<uint8_t>(1u << (row - 2));
+            for (int n = 0; n < 16; ++n) {
+                if (kRegName.table[row * 16 + n]) low[n] |= high[row];
+            }
+        }
+        high[3] |= 0xc0;
+        for (int n = 0; n <= 9; ++n)
+            low[n] |= 0x40;
+        low[':' & 0x0f] |= 0x80;
+    }
+};
+constexpr HostBytes kHostBytes;
+
+[[gnu::always_inline]] inline __m128i host_bytes(__m128i x) noexcept {
+    const __m128i nibble = _mm_set1_epi8(0x0f);
+    const __m128i low =
+        _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kHostBytes.low.data())),
+                         _mm_and_si128(x, nibble));
+    const __m128i high =
+        _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kHostBytes.high.data())),
+                         _mm_and_si128(_mm_srli_epi16(x, 4), nibble));
+    return _mm_and_si128(low, high);
+}
+#endif
+
+// 16 bytes at a time, the last (or only) block being the 16 bytes that end with `v`.
+// Precondition (all_in's): those 16 bytes are readable.
+[[gnu::always_inline]] inline bool plain_host(std::string_view v) noexcept {
+    if (v.empty() || v[0] == ':') return false;
+#if defined(__SSSE3__)
+    const char* p = v.data();
+    const char* end = p + v.size();
+    for (; end - p > 16; p += 16) {
+        const __m128i c = host_bytes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        // No byte outside reg-name: no ':' (bit 7) and none that is 0.
+        if ((_mm_movemask_epi8(c) | _mm_movemask_epi8(_mm_cmpeq_epi8(c, _mm_setzero_si128()))) !=
+            0) {
+            return false;
+        }
+    }
+    const __m128i c = host_bytes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16)));
+    const unsigned lanes = (0xffffu << (16 - (end - p))) & 0xffffu;  // the bytes not yet checked
+    const auto mask = [lanes](__m128i m) {
+        return static_cast<unsigned>(_mm_movemask_epi8(m)) & lanes;
+    };
+    const unsigned outside = mask(_mm_cmpeq_epi8(c, _mm_setzero_si128()));
+    const unsigned colons = mask(c);
+    const unsigned non_digits =
+        ~static_cast<unsigned>(_mm_movemask_epi8(_mm_add_epi8(c, c))) & lanes;
+    // The first ':' ends the host and only digits follow it (so no second ':'): no non-digit
+    // above the lowest colon bit. Without a colon the bound is UINT_MAX.
+    return outside == 0 && non_digits <= ((colons & (0u - colons)) << 1) - 1;
+#else
+    size_t i = v.size();
+    while (i > 0 && static_cast<unsigned char>(v[i - 1] - '0') < 10)
+        --i;
+    const std::string_view host = i > 0 && v[i - 1] == ':' ? v.substr(0, i - 1) : v;
+    return all_in(host, kRegName);
+#endif
+}
+
+[[gnu::cold, gnu::noinline]] bool valid_host(std::string_view v) noexcept {
+    if (v.empty()) return false;
+    size_t i = 0;
+    if (v[0] == '[') {
+        const size_t close = v.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (i = 1; i < close; ++i) {
+            if (!kIpLiteral.table[static_cast<unsigned char>(v[i])]) return false;
+        }
+        ++i;
+    } else {
+        while (i < v.size() && kRegName.table[static_cast<unsigned char>(v[i])])
+            ++i;
+        if (i == 0) return false;
+    }
+    if (i == v.size()) return true;
+    if (v[i] != ':') return false;
+    for (++i; i < v.size(); ++i) {
+        if (static_cast<unsigned char>(v[i] - '0') >= 10) return false;
+    }
+    return true;
+}
+
+// The authority of an absolute-form target (RFC 9112 3.2.2: scheme "://" authority, then the
+// path and query, the fragment having been refused already): the view into `target`, or false
+// when the target is no such URI.
+[[gnu::cold, gnu::noinline]] bool absolute_authority(std::string_view target,
+                                                     std::string_view* authority) noexcept {
+    // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 3.1)
+    auto scheme_char = [](char ch, bool first) {
+        const auto lower = static_cast<unsigned char>(ch | 0x20);
+        if (lower >= 'a' && lower <= 'z') return true;
+        return !first && ((ch >= '0' && ch <= '9') || ch == '+' || ch == '-' || ch == '.');
+    };
+    size_t i = 0;
+    while (i < target.size() && scheme_char(target[i], i == 0))
+        ++i;
+    if (i == 0) return false;
+    if (target.substr(i, 3) != "://") return false;
+    const std::string_view rest = target.substr(i + 3);
+    *authority = rest.substr(0, rest.find_first_of("/?"));
+    return true;
+}
+
 std::string_view trim_trailing_ows(std::string_view v) noexcept {
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
         v.remove_suffix(1);
     return v;
 }
 
-// llhttp (in its default, non-strict build) lets a horizontal tab and a form feed through inside
-// the request-target; no control character belongs there (RFC 9112 3.2), and whitespace inside
-// the target is how request lines get split differently by different parsers.
+// llhttp (in its default, non-strict build) lets through, inside the request-target, a
+// horizontal tab and a form feed (no control character belongs there, RFC 9112 3.2, and
+// whitespace inside the target is how request lines get split differently by different
+// parsers), bytes of 0x80 and above (a target is ASCII, RFC 3986 2: anything else is
+// percent-encoded) and '#' (a fragment is not part of a request-target, RFC 9112 3.2).
 //
-// Eight bytes at a time: a word has a byte below 0x20 exactly when (x - 0x20..) & ~x & 0x80..
-// is not zero (no borrow crosses bytes unless one is below 0x20 already, and a byte of 0x80 or
-// more has its top bit cleared by ~x). The last word may run up to 7 bytes past the target: into
-// " HTTP/1", which llhttp has checked and the caller has seen begin, none of it below 0x20.
-bool target_has_control(std::string_view target) noexcept {
+// Eight bytes at a time, with no branch per byte: a byte below 0x20 sets the top bit of x - 0x20..,
+// a byte of 0x80 or more has it set in x, and '#' sets it in (x ^ 0x23..) - 0x01.. (it becomes
+// 0x00). A borrow out of a byte only happens where one of these already matched, so nothing else
+// sets a top bit. The last word may run up to 7 bytes past the target: into " HTTP/1", which
+// llhttp has checked and the caller has seen begin, none of it matching.
+bool target_has_invalid_byte(std::string_view target) noexcept {
     constexpr uint64_t kOnes = 0x0101010101010101u;
     uint64_t found = 0;
     for (size_t i = 0; i < target.size(); i += 8) {
         uint64_t x;
         std::memcpy(&x, target.data() + i, 8);
-        found |= (x - 0x20 * kOnes) & ~x & (0x80 * kOnes);
+        found |= (x - 0x20 * kOnes) | x | ((x ^ (0x23 * kOnes)) - kOnes);
     }
-    return found != 0;
+    return (found & (0x80 * kOnes)) != 0;
 }
 
 // "host", ASCII case-insensitive, for a name already known to be 4 bytes long. OR-ing 0x20 into
@@ -369,7 +493,7 @@ struct ParserCallbacks {
     // the bytes around the target are readable.)
     static bool clean_request_line(std::string_view target) noexcept {
         return !target.empty() && target.data()[-2] != ' ' &&
-               target.data()[target.size() + 1] == 'H' && !target_has_control(target);
+               target.data()[target.size() + 1] == 'H' && !target_has_invalid_byte(target);
     }
 
     static bool has_body(const llhttp_t* p) noexcept {
@@ -396,7 +520,7 @@ struct ParserCallbacks {
         bool plain =
             p->http_major == 1 && (p->flags & F_TRANSFER_ENCODING) == 0 &&
             ((p->flags & F_CONTENT_LENGTH) == 0 || p->content_length <= c.limits_.max_body_size) &&
-            clean_request_line(c.target_);
+            clean_request_line(c.target_) && c.target_[0] == '/' && p->method != HTTP_CONNECT;
         uint32_t hosts = 0;
         for (uint32_t i = 0; plain && i < s.header_count; ++i) {
             const Header& h = c.headers_[i];
@@ -404,7 +528,7 @@ struct ParserCallbacks {
                 case 4:
                     if (is_host_name(h.name)) {
                         ++hosts;
-                        plain = all_in(h.value, kHost);
+                        plain = plain_host(h.value);
                     }
                     break;
                 case 6:
@@ -430,15 +554,31 @@ struct ParserCallbacks {
         // any digit through); another major version is not HTTP/1.x at all.
         if (p->http_major != 1) return fail(c, 505);
         if (!clean_request_line(c.target_)) return fail(c, 400);
+        // RFC 9112 3.2: the forms of request-target. CONNECT's authority-form asks for a tunnel,
+        // which the engine does not offer: 501, before anything is routed (RFC 9110 9.3.6). The
+        // asterisk-form is for OPTIONS only (3.2.4). Any other target that is not origin-form
+        // must be absolute-form, whose authority is the request's host (3.2.2).
+        if (p->method == HTTP_CONNECT) return fail(c, 501);
+        std::string_view authority;
+        bool absolute = false;
+        if (c.target_[0] != '/') {
+            if (c.target_ == "*") {
+                if (p->method != HTTP_OPTIONS) return fail(c, 400);
+            } else {
+                absolute = absolute_authority(c.target_, &authority);
+                if (!absolute || !valid_host(authority)) return fail(c, 400);
+            }
+        }
         uint32_t hosts = 0;
+        Header* host = nullptr;
         bool host_ok = true;
         bool expect_ok = true;
         bool transfer_encoding = (p->flags & F_TRANSFER_ENCODING) != 0;
         for (uint32_t i = 0; i < s.header_count; ++i) {
-            const Header& h = c.headers_[i];
+            Header& h = c.headers_[i];
             if (h.name.size() == 4 && is_host_name(h.name)) {
-                ++hosts;
-                host_ok &= all_in(h.value, kHost);
+                if (++hosts == 1) host = &h;
+                host_ok &= plain_host(h.value) || valid_host(h.value);
             } else if (iequals(h.name, "expect")) {
                 if (!iequals(h.value, "100-continue")) expect_ok = false;
                 s.expect_continue = has_body(p) && p->http_minor >= 1;
@@ -449,6 +589,10 @@ struct ParserCallbacks {
         // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, for more than one Host, and for
         // a Host value that is not a host.
         if (hosts > 1 || (hosts == 0 && p->http_minor >= 1) || !host_ok) return fail(c, 400);
+        // RFC 9112 3.2.2: "an origin server MUST ignore the received Host header field (if any)
+        // and instead use the host information of the request-target": the Host the handler
+        // reads is the target's authority (a view into the target, like the Host it replaces).
+        if (absolute && host != nullptr) host->value = authority;
         if (transfer_encoding) {
             // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
             const int status =

@@ -648,19 +648,11 @@ TEST(Router, MethodNotAllowedNeverListsTheRequestedMethod) {
     const Routed put = route(router, "PUT", "/a");
     EXPECT_EQ(put.kind, Match::Kind::kMethodNotAllowed);
     EXPECT_EQ(put.allowed & bit(Method::kPut), 0);
-    for (const char* method : {"GET", "HEAD", "POST"}) {
-        const Routed r = route(router, method, "*");
-        EXPECT_NE(r.kind, Match::Kind::kFound) << method << " *";
-        if (r.kind == Match::Kind::kMethodNotAllowed) {
-            Method m;
-            ASSERT_TRUE(http::parse_method(method, &m));
-            EXPECT_EQ(r.allowed & bit(m), 0)
-                << method << " * answered 405 with Allow: " << Router::allow_header(r.allowed);
-            if (m == Method::kHead) {
-                EXPECT_EQ(r.allowed & bit(Method::kGet), 0)
-                    << "HEAD * answered 405 although Allow lists HEAD (via GET)";
-            }
-        }
+    // A "*" target with another method than OPTIONS is answered 400 by the parser and never
+    // routed (tests/conformance/cases/rl-asterisk-form-get.case); the router finds no route for
+    // it either.
+    for (const Method m : {Method::kGet, Method::kHead, Method::kPost}) {
+        EXPECT_EQ(find(router, m, "*").route, kNoRoute) << method_name(m) << " *";
     }
 }
 
