@@ -506,7 +506,7 @@ struct ParserCallbacks {
     // checked when it completes).
     static int head_complete(ParseContext& c, const llhttp_t* p) noexcept {
         if (!has_body(p)) return 0;
-        c.state_.head_pause = true;
+        c.state_.pause = ParseContext::Pause::kHead;
         return kPaused;
     }
 
@@ -617,21 +617,21 @@ struct ParserCallbacks {
         return 0;
     }
 
-    // Chunk extensions: llhttp checks their characters but lets an empty name (";=v") and an empty
-    // value (";n=") through; both are tokens or a quoted string (RFC 9112 7.1.1). Their total
-    // length is bounded like the head's (7.1.1: "a server ought to limit the total length of
-    // chunk extensions received in a request"), or they would pile up in the stitch buffer.
-    static int on_chunk_extension_piece(llhttp_t* p, const char*, size_t len) noexcept {
-        ParseContext& c = ctx(p);
-        if (len > 0) c.state_.item_bytes = true;
-        c.state_.extension_bytes += len;
-        return c.state_.extension_bytes > c.limits_.max_head_size ? fail(c, 413) : 0;
+    // After a chunk's data and its CRLF: the next chunk-size line is read by feed()
+    // (RequestParser::chunk_size_line), so pause llhttp in front of it. Not after the trailer
+    // section of the last chunk (F_TRAILING): the message is complete then.
+    static int on_chunk_complete(llhttp_t* p) noexcept {
+        if ((p->flags & F_TRAILING) != 0) return 0;
+        ctx(p).state_.pause = ParseContext::Pause::kChunkLine;
+        begin_chunk_line(ctx(p).state_);
+        return kPaused;
     }
-    static int on_chunk_extension_piece_complete(llhttp_t* p) noexcept {
-        ParseContext& c = ctx(p);
-        if (!c.state_.item_bytes) return fail(c, 400);
-        c.state_.item_bytes = false;
-        return 0;
+
+    static void begin_chunk_line(ParseContext::State& s) noexcept {
+        s.line = ParseContext::Line::kChunkSize;
+        s.line_state = 0;
+        s.line_scanned = 0;
+        s.chunk_digits = 0;
     }
 
     static int on_body(llhttp_t* p, const char* at, size_t len) noexcept {
@@ -678,10 +678,7 @@ struct ParserCallbacks {
             v.on_body = on_body;
             v.on_message_complete = on_message_complete;
             v.on_chunk_header = on_chunk_header;
-            v.on_chunk_extension_name = on_chunk_extension_piece;
-            v.on_chunk_extension_name_complete = on_chunk_extension_piece_complete;
-            v.on_chunk_extension_value = on_chunk_extension_piece;
-            v.on_chunk_extension_value_complete = on_chunk_extension_piece_complete;
+            v.on_chunk_complete = on_chunk_complete;
             return v;
         }();
         return &s;
@@ -861,7 +858,7 @@ size_t RequestParser::body_bytes_due(const ParseContext& ctx) const noexcept {
     return ctx.state_.head_done && by_length ? static_cast<size_t>(parser_.content_length) : 0;
 }
 
-bool RequestParser::park(ParseContext& ctx, const char* end) noexcept {
+bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_at) noexcept {
     const char* start = ctx.msg_start_;
     const size_t due = body_bytes_due(ctx);
     const bool in_place = partial_ != nullptr && start == partial_->bytes.data;
@@ -903,8 +900,212 @@ bool RequestParser::park(ParseContext& ctx, const char* end) noexcept {
     for (uint32_t i = 0; i < ctx.state_.header_count; ++i) {
         p.headers[i] = {span(ctx.headers_[i].name), span(ctx.headers_[i].value)};
     }
-    p.parsed = p.bytes.size;
+    p.parsed = static_cast<size_t>(resume_at - start);
     return true;
+}
+
+const char* RequestParser::read_line(ParseContext& ctx, const char* line, const char* end,
+                                     int* status) noexcept {
+    switch (ctx.state_.line) {
+        case ParseContext::Line::kChunkSize:
+            return chunk_size_line(ctx, line, end, status);
+        case ParseContext::Line::kNone:
+            break;
+    }
+    return line;
+}
+
+namespace {
+// The states of the chunk-size line scanner (ParseContext::State::line_state).
+enum ChunkLineState : uint8_t {
+    kSize,           // 1*HEXDIG
+    kAfterItem,      // after the size, an extension's name or its value
+    kBwsBeforeSemi,  // BWS that must be followed by ';'
+    kBeforeName,     // after ';', BWS then a token
+    kName,
+    kAfterName,  // BWS after a name: '=' or ';' follows
+    kBeforeValue,
+    kTokenValue,
+    kQuoted,
+    kQuotedPair,
+    kLf,  // after the CR
+};
+
+int hex_digit(unsigned char ch) noexcept {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    const unsigned lower = ch | 0x20u;
+    if (lower >= 'a' && lower <= 'f') return static_cast<int>(lower - 'a' + 10);
+    return -1;
+}
+
+// RFC 9110 5.6.4: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+bool is_qdtext(unsigned char ch) noexcept {
+    return ch == '\t' || (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f);
+}
+
+// quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+bool is_quoted_pair_char(unsigned char ch) noexcept {
+    return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+}  // namespace
+
+// RFC 9112 7.1 and 7.1.1, which llhttp 8.1 reads more narrowly (no BWS around ';' and '=', no
+// quoted-pair, no extension after a token value):
+//   chunk-size [ chunk-ext ] CRLF, chunk-size = 1*HEXDIG,
+//   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+//   chunk-ext-name = token, chunk-ext-val = token / quoted-string.
+// Extensions are checked and ignored. Their bytes (and leading zeros of the size) count towards
+// a budget as large as the head's, for all chunk lines of a request together (7.1.1 asks for a
+// limit); beyond it, and for a size of more than 16 significant hex digits, 400: a malformed
+// line, not a large body. llhttp is then given the line as "<hex size>" CRLF, which it reads
+// like any chunk-size line (on_chunk_header checks the size against the body limit).
+[[gnu::cold, gnu::noinline]] const char* RequestParser::chunk_size_line(ParseContext& ctx,
+                                                                        const char* line,
+                                                                        const char* end,
+                                                                        int* status) noexcept {
+    ParseContext::State& s = ctx.state_;
+    const uint32_t budget =
+        static_cast<uint32_t>(std::min<size_t>(ctx.limits_.max_head_size, UINT32_MAX));
+    const char* p = line + s.line_scanned;
+    const char* next = nullptr;
+    for (; p < end && next == nullptr; ++p) {
+        const auto ch = static_cast<unsigned char>(*p);
+        const bool ows = ch == ' ' || ch == '\t';
+        const bool tchar = kToken.table[ch];
+        bool counted = true;
+        switch (s.line_state) {
+            case kSize: {
+                const int digit = hex_digit(ch);
+                if (digit >= 0) {
+                    if (s.chunk_digits != 0 || digit != 0) {  // not a leading zero
+                        if (++s.chunk_digits > 16) return *status = 400, nullptr;
+                        counted = false;
+                    }
+                    break;
+                }
+                if (p == line) return *status = 400, nullptr;  // no digit at all
+                s.line_state = kAfterItem;
+                [[fallthrough]];
+            }
+            case kAfterItem:
+                if (ch == ';') {
+                    s.line_state = kBeforeName;
+                } else if (ows) {
+                    s.line_state = kBwsBeforeSemi;
+                } else if (ch == '\r') {
+                    s.line_state = kLf;
+                } else {
+                    return *status = 400, nullptr;
+                }
+                break;
+            case kBwsBeforeSemi:
+                if (ch == ';') {
+                    s.line_state = kBeforeName;
+                } else if (!ows) {
+                    return *status = 400, nullptr;
+                }
+                break;
+            case kBeforeName:
+                if (tchar) {
+                    s.line_state = kName;
+                } else if (!ows) {
+                    return *status = 400, nullptr;  // no name: ";=v", ";;", ";" CRLF
+                }
+                break;
+            case kName:
+                if (tchar) break;
+                if (ch == '=') {
+                    s.line_state = kBeforeValue;
+                } else if (ows) {
+                    s.line_state = kAfterName;
+                } else if (ch == ';') {
+                    s.line_state = kBeforeName;
+                } else if (ch == '\r') {
+                    s.line_state = kLf;
+                } else {
+                    return *status = 400, nullptr;
+                }
+                break;
+            case kAfterName:
+                if (ch == '=') {
+                    s.line_state = kBeforeValue;
+                } else if (ch == ';') {
+                    s.line_state = kBeforeName;
+                } else if (!ows) {
+                    return *status = 400, nullptr;
+                }
+                break;
+            case kBeforeValue:
+                if (ch == '"') {
+                    s.line_state = kQuoted;
+                } else if (tchar) {
+                    s.line_state = kTokenValue;
+                } else if (!ows) {
+                    return *status = 400, nullptr;  // no value: ";n=" CRLF
+                }
+                break;
+            case kTokenValue:
+                if (tchar) break;
+                if (ch == ';') {
+                    s.line_state = kBeforeName;
+                } else if (ows) {
+                    s.line_state = kBwsBeforeSemi;
+                } else if (ch == '\r') {
+                    s.line_state = kLf;
+                } else {
+                    return *status = 400, nullptr;
+                }
+                break;
+            case kQuoted:
+                if (ch == '"') {
+                    s.line_state = kAfterItem;
+                } else if (ch == '\\') {
+                    s.line_state = kQuotedPair;
+                } else if (!is_qdtext(ch)) {
+                    return *status = 400, nullptr;
+                }
+                break;
+            case kQuotedPair:
+                if (!is_quoted_pair_char(ch)) return *status = 400, nullptr;
+                s.line_state = kQuoted;
+                break;
+            case kLf:
+                // CRLF, never a bare CR (RFC 9112 2.2 and 7.1).
+                if (ch != '\n') return *status = 400, nullptr;
+                next = p + 1;
+                counted = false;
+                break;
+            default:
+                return *status = 400, nullptr;
+        }
+        if (counted && s.line_state != kLf && ++s.extension_bytes > budget) {
+            return *status = 400, nullptr;
+        }
+    }
+    if (next == nullptr) {
+        s.line_scanned = static_cast<uint32_t>(p - line);
+        return nullptr;
+    }
+
+    // "<hex size>" CRLF for llhttp, which waits at a chunk-size line: the size's significant
+    // digits (the line is contiguous from its start, in one buffer or the stitched bytes).
+    char canonical[20];
+    char* out = canonical;
+    const char* digit = line;
+    while (*digit == '0' && hex_digit(static_cast<unsigned char>(digit[1])) >= 0)
+        ++digit;
+    for (; hex_digit(static_cast<unsigned char>(*digit)) >= 0; ++digit)
+        *out++ = *digit;
+    *out++ = '\r';
+    *out++ = '\n';
+    s.line = ParseContext::Line::kNone;
+    const llhttp_errno_t err =
+        llhttp_execute(&parser_, canonical, static_cast<size_t>(out - canonical));
+    if (err != HPE_OK) {
+        *status = s.error_status != 0 ? s.error_status : 400;
+        return nullptr;
+    }
+    return next;
 }
 
 void RequestParser::resume(ParseContext& ctx) noexcept {
@@ -967,17 +1168,36 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         end = data + len;
     }
 
-    FeedResult result;
+    if (ctx.state_.line != ParseContext::Line::kNone) [[unlikely]] {
+        // The read before ended inside a line feed() reads itself.
+        int status = 0;
+        const char* next = read_line(ctx, pos, end, &status);
+        if (status != 0) return reject(ctx, status);
+        if (next == nullptr) return hold(ctx, end, pos);
+        pos = next;
+    }
     for (;;) {
         const llhttp_errno_t err = llhttp_execute(&parser_, pos, static_cast<size_t>(end - pos));
         if (err == HPE_OK) break;
         if (err == HPE_PAUSED) {
             const char* next = llhttp_get_error_pos(&parser_);
             llhttp_resume(&parser_);
-            if (ctx.state_.head_pause) {
-                // on_headers_complete paused at the end of the head of a request with a body.
-                ctx.state_.head_pause = false;
-                if (!empty_line_before(next)) return reject(ctx, 400);
+            if (ctx.state_.pause != ParseContext::Pause::kNone) [[unlikely]] {
+                const ParseContext::Pause why = ctx.state_.pause;
+                ctx.state_.pause = ParseContext::Pause::kNone;
+                pos = next;
+                if (why == ParseContext::Pause::kHead) {
+                    // The end of the head of a request with a body.
+                    if (!empty_line_before(next)) return reject(ctx, 400);
+                    if ((parser_.flags & F_CHUNKED) == 0) continue;
+                    ParserCallbacks::begin_chunk_line(ctx.state_);
+                }
+                // A chunk-size line follows: read it here, not by llhttp.
+                int status = 0;
+                next = read_line(ctx, pos, end, &status);
+                if (status != 0) return reject(ctx, status);
+                // Incomplete: the line again, from its start (the scan so far is kept).
+                if (next == nullptr) return hold(ctx, end, pos);
                 pos = next;
                 continue;
             }
@@ -995,6 +1215,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             pos = next;
             if (!go_on) {
                 drop_partial(ctx);
+                FeedResult result;
                 result.outcome = Outcome::kStopped;
                 return result;
             }
@@ -1015,7 +1236,12 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         }
         return reject(ctx, ctx.state_.error_status != 0 ? ctx.state_.error_status : 400);
     }
+    return hold(ctx, end, end);
+}
 
+RequestParser::FeedResult RequestParser::hold(ParseContext& ctx, const char* end,
+                                              const char* resume_at) noexcept {
+    FeedResult result;
     if (!ctx.state_.in_message) {
         drop_partial(ctx);
         return result;
@@ -1024,7 +1250,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         ctx.state_.continue_reported = true;
         result.send_continue = true;
     }
-    const bool parked = park(ctx, end);
+    const bool parked = park(ctx, end, resume_at);
     ctx.scratch_.reset();  // a de-chunked body begun in this read now has its copy in the stitch
     if (!parked) {
         // No stitch state could be had (the pool is at its cap or out of memory): this request

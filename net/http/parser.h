@@ -74,6 +74,15 @@ class ParseContext {
     friend struct PartialMessage;
 
     enum class Last : uint8_t { kNone, kField, kFieldDone, kValue, kValueDone };
+    // A line that feed() reads itself before llhttp sees it, because llhttp 8.1 reads it
+    // differently from RFC 9112: a chunk-size line (chunk extensions with BWS, quoted-pairs, or
+    // a second extension after a token value).
+    enum class Line : uint8_t { kNone, kChunkSize };
+    enum class Pause : uint8_t {
+        kNone,
+        kHead,       // on_headers_complete: feed() checks how the head ended
+        kChunkLine,  // on_chunk_complete: a chunk-size line follows, for feed() to read
+    };
 
     // A growable byte block in a region: grows in place while it is the region's most recent
     // allocation, otherwise moves (the old block is reclaimed when the region is reset).
@@ -102,17 +111,25 @@ class ParseContext {
         bool continue_reported = false;
         // The request-line has begun: msg_start_ is its first byte.
         bool method_seen = false;
-        // on_headers_complete paused llhttp so that feed() can check how the head ended.
-        bool head_pause = false;
+        // Why a callback paused llhttp (other than at the end of a message).
+        Pause pause = Pause::kNone;
         // A chunk-size line has been parsed and its chunk's data not yet begun.
         bool chunk_start = false;
-        // The chunk-extension name or value, or the trailer field name, in progress has bytes.
+        // The trailer field name in progress has bytes.
         bool item_bytes = false;
         Last last = Last::kNone;
+        // The line feed() reads next, from the byte llhttp is waiting at, and how far it got
+        // (the line may span reads: it is scanned once, not again from its start).
+        Line line = Line::kNone;
+        uint8_t line_state = 0;
+        uint8_t chunk_digits = 0;  // significant hex digits of the chunk size so far
+        uint32_t line_scanned = 0;
         uint32_t header_count = 0;
         uint32_t trailer_count = 0;  // trailer fields are checked and counted, not kept
         uint32_t trailer_bytes = 0;
-        uint32_t extension_bytes = 0;  // chunk extensions, all chunks together
+        // Chunk-size line bytes beyond the size's significant digits (extensions, leading zeros),
+        // all chunks together.
+        uint32_t extension_bytes = 0;
         int error_status = 0;
     };
 
@@ -183,8 +200,19 @@ class RequestParser {
     void init_llhttp() noexcept;
     // Gives up on the request in progress: the kError result for `status`.
     FeedResult reject(ParseContext& ctx, int status) noexcept;
-    // Keeps the request in progress for the next read; false if no stitch state was available.
-    bool park(ParseContext& ctx, const char* end) noexcept;
+    // All bytes up to `end` are used: keeps the request in progress, if any, for the next read.
+    FeedResult hold(ParseContext& ctx, const char* end, const char* resume_at) noexcept;
+    // Keeps the request in progress for the next read, which parsing resumes at `resume_at`
+    // (where llhttp stopped, or the start of a line feed() reads itself); false if no stitch
+    // state was available.
+    bool park(ParseContext& ctx, const char* end, const char* resume_at) noexcept;
+    // Reads the line ctx's state names (State::line), which starts at `line`, as far as `end`
+    // goes, and hands llhttp what it needs of it. Returns the first byte after the line, nullptr
+    // when the line is not complete yet, or nullptr with `*status` set when it is malformed.
+    const char* read_line(ParseContext& ctx, const char* line, const char* end,
+                          int* status) noexcept;
+    const char* chunk_size_line(ParseContext& ctx, const char* line, const char* end,
+                                int* status) noexcept;
     // The request's body bytes still to come, when Content-Length says (0 otherwise).
     size_t body_bytes_due(const ParseContext& ctx) const noexcept;
     void resume(ParseContext& ctx) noexcept;
