@@ -432,7 +432,28 @@ struct ParserCallbacks {
         // llhttp's lenient default lets e.g. a space through inside a name, and an empty name;
         // a field name is a token: one or more token characters (RFC 9110 5.1).
         const std::string_view name = c.headers_[s.header_count - 1].name;
-        return !name.empty() && all_in(name, kToken) ? 0 : fail(c, 400);
+        if (name.empty() || !all_in(name, kToken)) return fail(c, 400);
+        return name.size() == 14 ? content_length_field(c, name) : 0;
+    }
+
+    // RFC 9110 5.5: OWS (SP or HTAB) may surround a field value; llhttp 8.1 refuses a tab after
+    // the digits of Content-Length. When the value (up to the end of the bytes at hand) has a
+    // tab, or does not end within them, llhttp is paused after the ':' and feed() reads the value
+    // (RequestParser::content_length_line).
+    [[gnu::cold, gnu::noinline]] static int content_length_field(ParseContext& c,
+                                                                 std::string_view name) noexcept {
+        if (!iequals(name, "content-length")) return 0;
+        const char* value = name.data() + name.size() + 1;  // after the ':'
+        const auto n = static_cast<size_t>(c.feed_end_ - value);
+        const auto* cr = static_cast<const char*>(std::memchr(value, '\r', n));
+        if (cr != nullptr && std::memchr(value, '\t', static_cast<size_t>(cr - value)) == nullptr) {
+            return 0;
+        }
+        ParseContext::State& s = c.state_;
+        s.line = ParseContext::Line::kContentLength;
+        s.line_scanned = 0;
+        s.pause = ParseContext::Pause::kLine;
+        return kPaused;
     }
 
     static int on_header_value(llhttp_t* p, const char* at, size_t len) noexcept {
@@ -442,6 +463,8 @@ struct ParserCallbacks {
         Header& h = c.headers_[s.header_count - 1];
         if (s.last == ParseContext::Last::kValue) {
             if (!extend(&h.value, at, len)) return fail(c, 400);
+        } else if (s.last == ParseContext::Last::kValueFixed) [[unlikely]] {
+            return 0;
         } else {
             h.value = std::string_view(at, len);
             s.last = ParseContext::Last::kValue;
@@ -622,7 +645,7 @@ struct ParserCallbacks {
     // section of the last chunk (F_TRAILING): the message is complete then.
     static int on_chunk_complete(llhttp_t* p) noexcept {
         if ((p->flags & F_TRAILING) != 0) return 0;
-        ctx(p).state_.pause = ParseContext::Pause::kChunkLine;
+        ctx(p).state_.pause = ParseContext::Pause::kLine;
         begin_chunk_line(ctx(p).state_);
         return kPaused;
     }
@@ -909,6 +932,8 @@ const char* RequestParser::read_line(ParseContext& ctx, const char* line, const 
     switch (ctx.state_.line) {
         case ParseContext::Line::kChunkSize:
             return chunk_size_line(ctx, line, end, status);
+        case ParseContext::Line::kContentLength:
+            return content_length_line(ctx, line, end, status);
         case ParseContext::Line::kNone:
             break;
     }
@@ -1108,6 +1133,50 @@ bool is_quoted_pair_char(unsigned char ch) noexcept {
     return next;
 }
 
+// The value of a Content-Length field with a tab in its OWS (see content_length_field): `line`
+// is the byte after the ':'. When the value is digits, llhttp gets them alone (leading zeros
+// aside) and goes on at the CR; the field's value is the digits in the received bytes. Anything
+// else llhttp reads as it is, and gives its own verdict (a tab after the digits: 400).
+[[gnu::cold, gnu::noinline]] const char* RequestParser::content_length_line(ParseContext& ctx,
+                                                                            const char* line,
+                                                                            const char* end,
+                                                                            int* status) noexcept {
+    ParseContext::State& s = ctx.state_;
+    const char* from = line + s.line_scanned;
+    const auto* cr =
+        static_cast<const char*>(std::memchr(from, '\r', static_cast<size_t>(end - from)));
+    const char* last = cr != nullptr ? cr : end;
+    if (static_cast<size_t>(last - ctx.msg_start_) > ctx.limits_.max_head_size) {
+        *status = 431;
+        return nullptr;
+    }
+    if (cr == nullptr) {
+        s.line_scanned = static_cast<uint32_t>(end - line);
+        return nullptr;
+    }
+    s.line = ParseContext::Line::kNone;
+    std::string_view value(line, static_cast<size_t>(cr - line));
+    while (!value.empty() && is_ows(value.front()))
+        value.remove_prefix(1);
+    while (!value.empty() && is_ows(value.back()))
+        value.remove_suffix(1);
+    std::string_view digits = value;
+    while (digits.size() > 1 && digits.front() == '0')
+        digits.remove_prefix(1);
+    const bool all_digits =
+        !digits.empty() &&
+        std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (!all_digits || digits.size() > 20) return line;  // llhttp's to judge
+    Header& h = ctx.headers_[s.header_count - 1];
+    s.last = ParseContext::Last::kValueFixed;
+    if (llhttp_execute(&parser_, digits.data(), digits.size()) != HPE_OK) {
+        *status = s.error_status != 0 ? s.error_status : 400;
+        return nullptr;
+    }
+    h.value = value;
+    return cr;
+}
+
 void RequestParser::resume(ParseContext& ctx) noexcept {
     PartialMessage& p = *partial_;
     const char* base = p.bytes.data;
@@ -1168,6 +1237,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         end = data + len;
     }
 
+    ctx.feed_end_ = end;
     if (ctx.state_.line != ParseContext::Line::kNone) [[unlikely]] {
         // The read before ended inside a line feed() reads itself.
         int status = 0;
@@ -1192,7 +1262,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
                     if ((parser_.flags & F_CHUNKED) == 0) continue;
                     ParserCallbacks::begin_chunk_line(ctx.state_);
                 }
-                // A chunk-size line follows: read it here, not by llhttp.
+                // A line follows that is read here, not by llhttp.
                 int status = 0;
                 next = read_line(ctx, pos, end, &status);
                 if (status != 0) return reject(ctx, status);

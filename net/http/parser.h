@@ -73,15 +73,18 @@ class ParseContext {
     friend struct ParserCallbacks;
     friend struct PartialMessage;
 
-    enum class Last : uint8_t { kNone, kField, kFieldDone, kValue, kValueDone };
+    // kValueFixed: feed() set the value of the field in progress itself (a Content-Length that
+    // llhttp was given in canonical form): the pieces llhttp reports are not the field's bytes.
+    enum class Last : uint8_t { kNone, kField, kFieldDone, kValue, kValueDone, kValueFixed };
     // A line that feed() reads itself before llhttp sees it, because llhttp 8.1 reads it
     // differently from RFC 9112: a chunk-size line (chunk extensions with BWS, quoted-pairs, or
-    // a second extension after a token value).
-    enum class Line : uint8_t { kNone, kChunkSize };
+    // a second extension after a token value), or the value of a Content-Length field with a tab
+    // in its OWS (llhttp 8.1 refuses one after the digits).
+    enum class Line : uint8_t { kNone, kChunkSize, kContentLength };
     enum class Pause : uint8_t {
         kNone,
-        kHead,       // on_headers_complete: feed() checks how the head ended
-        kChunkLine,  // on_chunk_complete: a chunk-size line follows, for feed() to read
+        kHead,  // on_headers_complete: feed() checks how the head ended
+        kLine,  // a line follows that feed() reads itself (State::line)
     };
 
     // A growable byte block in a region: grows in place while it is the region's most recent
@@ -138,6 +141,7 @@ class ParseContext {
 
     Limits limits_;
     const char* msg_start_ = nullptr;  // first byte of the message in progress
+    const char* feed_end_ = nullptr;   // the end of the bytes llhttp is parsing
     State state_;
     std::string_view target_;
     std::string_view body_;
@@ -213,6 +217,8 @@ class RequestParser {
                           int* status) noexcept;
     const char* chunk_size_line(ParseContext& ctx, const char* line, const char* end,
                                 int* status) noexcept;
+    const char* content_length_line(ParseContext& ctx, const char* line, const char* end,
+                                    int* status) noexcept;
     // The request's body bytes still to come, when Content-Length says (0 otherwise).
     size_t body_bytes_due(const ParseContext& ctx) const noexcept;
     void resume(ParseContext& ctx) noexcept;
