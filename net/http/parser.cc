@@ -822,6 +822,9 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
     Request& r = request_;
     r.method_ = method_from_llhttp(parser.method);
     r.method_name_ = llhttp_method_name(static_cast<llhttp_method_t>(parser.method));
+    if (state_.method_length != 0) [[unlikely]] {
+        r.method_name_ = std::string_view(msg_start_, state_.method_length);
+    }
     r.target_ = target_;
     std::string_view rest = target_;
     if (!rest.empty() && rest[0] != '/' && rest[0] != '*') rest = origin_part(rest);
@@ -934,6 +937,8 @@ const char* RequestParser::read_line(ParseContext& ctx, const char* line, const 
             return chunk_size_line(ctx, line, end, status);
         case ParseContext::Line::kContentLength:
             return content_length_line(ctx, line, end, status);
+        case ParseContext::Line::kMethod:
+            return method_line(ctx, line, end, status);
         case ParseContext::Line::kNone:
             break;
     }
@@ -1177,6 +1182,51 @@ bool is_quoted_pair_char(unsigned char ch) noexcept {
     return cr;
 }
 
+namespace {
+// The longest method read by method_line(): registered methods are far shorter.
+constexpr size_t kMaxUnknownMethod = 255;
+}  // namespace
+
+// A request-line whose method llhttp 8.1 does not know (it knows the registered ones): a method
+// is any token (RFC 9110 9.1), and one the server does not implement gets 501 (RFC 9110 9.1,
+// 15.6.2) like the methods llhttp knows and the router does not route. `line` is the first byte
+// of the method. Once the token and its SP are here, llhttp gets a method it knows and routes
+// nowhere ("PROPFIND ") and goes on with the target; the request's method name is the token.
+// Not a token followed by SP: 400. Longer than kMaxUnknownMethod: 501 at once.
+[[gnu::cold, gnu::noinline]] const char* RequestParser::method_line(ParseContext& ctx,
+                                                                    const char* line,
+                                                                    const char* end,
+                                                                    int* status) noexcept {
+    ParseContext::State& s = ctx.state_;
+    const char* p = line + s.line_scanned;
+    while (p < end && kToken.table[static_cast<unsigned char>(*p)])
+        ++p;
+    if (static_cast<size_t>(p - line) > kMaxUnknownMethod) {
+        *status = 501;
+        return nullptr;
+    }
+    if (p == end) {
+        s.line_scanned = static_cast<uint32_t>(p - line);
+        return nullptr;
+    }
+    if (*p != ' ' || p == line) {
+        *status = 400;
+        return nullptr;
+    }
+    const auto length = static_cast<uint8_t>(p - line);
+    init_llhttp();
+    parser_.data = &ctx;
+    static constexpr std::string_view kStandIn = "PROPFIND ";
+    if (llhttp_execute(&parser_, kStandIn.data(), kStandIn.size()) != HPE_OK) {
+        *status = 400;
+        return nullptr;
+    }
+    // on_message_begin and on_method ran again, for the stand-in.
+    ctx.msg_start_ = line;
+    s.method_length = length;
+    return p + 1;
+}
+
 void RequestParser::resume(ParseContext& ctx) noexcept {
     PartialMessage& p = *partial_;
     const char* base = p.bytes.data;
@@ -1297,6 +1347,23 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             const char* next = llhttp_get_error_pos(&parser_);
             llhttp_resume_after_upgrade(&parser_);
             ctx.msg_start_ = next;
+            pos = next;
+            continue;
+        }
+        if (err == HPE_INVALID_METHOD) [[unlikely]] {
+            // A method llhttp does not know: from its first byte (after any empty lines), the
+            // request-line is read by method_line() until llhttp can go on with the target.
+            const char* method = ctx.msg_start_;
+            while (method < end && (*method == '\r' || *method == '\n'))
+                ++method;
+            ctx.msg_start_ = method;
+            ctx.state_.line = ParseContext::Line::kMethod;
+            ctx.state_.line_scanned = 0;
+            pos = method;
+            int status = 0;
+            const char* next = read_line(ctx, pos, end, &status);
+            if (status != 0) return reject(ctx, status);
+            if (next == nullptr) return hold(ctx, end, pos);
             pos = next;
             continue;
         }

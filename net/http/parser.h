@@ -80,7 +80,8 @@ class ParseContext {
     // differently from RFC 9112: a chunk-size line (chunk extensions with BWS, quoted-pairs, or
     // a second extension after a token value), or the value of a Content-Length field with a tab
     // in its OWS (llhttp 8.1 refuses one after the digits).
-    enum class Line : uint8_t { kNone, kChunkSize, kContentLength };
+    // A method that llhttp does not know is read here too (a token is a method, RFC 9110 9.1).
+    enum class Line : uint8_t { kNone, kChunkSize, kContentLength, kMethod };
     enum class Pause : uint8_t {
         kNone,
         kHead,  // on_headers_complete: feed() checks how the head ended
@@ -126,6 +127,8 @@ class ParseContext {
         Line line = Line::kNone;
         uint8_t line_state = 0;
         uint8_t chunk_digits = 0;  // significant hex digits of the chunk size so far
+        // The length of a method llhttp does not know (at msg_start_), 0 for the others.
+        uint8_t method_length = 0;
         uint32_t line_scanned = 0;
         uint32_t header_count = 0;
         uint32_t trailer_count = 0;  // trailer fields are checked and counted, not kept
@@ -219,6 +222,8 @@ class RequestParser {
                                 int* status) noexcept;
     const char* content_length_line(ParseContext& ctx, const char* line, const char* end,
                                     int* status) noexcept;
+    const char* method_line(ParseContext& ctx, const char* line, const char* end,
+                            int* status) noexcept;
     // The request's body bytes still to come, when Content-Length says (0 otherwise).
     size_t body_bytes_due(const ParseContext& ctx) const noexcept;
     void resume(ParseContext& ctx) noexcept;

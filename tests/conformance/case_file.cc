@@ -24,6 +24,12 @@ std::vector<std::string> split_words(const std::string& s) {
     return words;
 }
 
+// The router's answers for requests it does not route (404, 405, 501) keep the connection; the
+// engine's own error responses close it.
+bool router_status(int status) {
+    return status == 404 || status == 405 || status == 501;
+}
+
 bool parse_expectation(const std::string& text, Expectation* out, std::string* why) {
     const std::vector<std::string> words = split_words(text);
     if (words.size() < 2) {
@@ -50,13 +56,14 @@ bool parse_expectation(const std::string& text, Expectation* out, std::string* w
             *why = "expect: " + w + " is not a final status (1xx responses are not listed)";
             return false;
         }
-        if (!out->statuses.empty() && out->statuses.back() >= 300) {
+        if (!out->statuses.empty() && out->statuses.back() >= 300 &&
+            !router_status(out->statuses.back())) {
             *why = "expect: an error status ends the connection, so it must be the last one";
             return false;
         }
         out->statuses.push_back(status);
     }
-    if (out->statuses.back() >= 300 && !out->close) {
+    if (out->statuses.back() >= 300 && !out->close && !router_status(out->statuses.back())) {
         *why = "expect: the engine closes the connection after an error status";
         return false;
     }

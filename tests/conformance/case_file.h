@@ -11,7 +11,9 @@ namespace nexure::test::conformance {
 // What the server does with the bytes of a case, as the case file states it.
 struct Expectation {
     // The status of each final response, in request order (no 1xx). A 2xx means the request
-    // reached the application; anything else is the engine's own error response, always last.
+    // reached the application. Another status is the engine's own error response when it is the
+    // last one and the connection closes; otherwise the router's (a 501 for a method it does not
+    // route), which the parser sees as a delivered request.
     std::vector<int> statuses;
     // After the last response: the server closes the connection (true), or keeps it open and
     // answers a following request (false, "keep-alive").

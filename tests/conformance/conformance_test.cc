@@ -157,12 +157,14 @@ ParserRun run_parser(const std::vector<std::string_view>& pieces,
     return run;
 }
 
-// The expectation as the parser alone reports it: a request that reached the application is
-// "200" whatever status the application then chose.
+// The expectation as the parser alone reports it: a request that reached the application or the
+// router is "200" whatever status they then chose. That is every 2xx, and every status that is
+// not the last one or is followed by keep-alive (the engine closes after its own errors), such
+// as the router's 501 for a method it does not route.
 std::string parser_view(const Expectation& e) {
     Expectation p = e;
-    for (int& status : p.statuses) {
-        if (status < 300) status = 200;
+    for (size_t i = 0; i < p.statuses.size(); ++i) {
+        if (p.statuses[i] < 300 || i + 1 < p.statuses.size() || !p.close) p.statuses[i] = 200;
     }
     return to_string(p);
 }

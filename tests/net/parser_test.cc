@@ -693,6 +693,36 @@ TEST(HttpParser, UnknownButValidMethodIsDelivered) {
     EXPECT_EQ(r.requests[0].method, "PROPFIND");
 }
 
+// RFC 9110 9.1: a method is a token. One llhttp does not know is delivered (as Method::kOther,
+// which the router answers 501) with its own name, like PROPFIND.
+TEST(HttpParser, AMethodLlhttpDoesNotKnowIsDeliveredByItsName) {
+    const Parsed r = replay(
+        "FOO /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        "\r\nget /b?x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+        "GETS /c HTTP/1.1\r\nHost: h\r\n\r\n"
+        "M-SEARCHX * HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_EQ(r.requests.size(), 3u) << r;
+    EXPECT_EQ(r.requests[0].method, "FOO");
+    EXPECT_EQ(r.requests[0].target, "/a");
+    EXPECT_EQ(r.requests[1].method, "get");
+    EXPECT_EQ(r.requests[1].query, "x");
+    EXPECT_EQ(r.requests[1].body, "hi");
+    EXPECT_EQ(r.requests[2].method, "GETS");
+    EXPECT_EQ(r.outcome, Outcome::kError) << "M-SEARCHX *: asterisk-form is for OPTIONS only";
+    EXPECT_EQ(r.error_status, 400);
+
+    for (const char* bad : {"F\x01O / HTTP/1.1\r\nHost: h\r\n\r\n", "FOO\r\n\r\n",
+                            "FOO  / HTTP/1.1\r\nHost: h\r\n\r\n", "(GET) / HTTP/1.1\r\n\r\n",
+                            "FOO /\x80 HTTP/1.1\r\nHost: h\r\n\r\n"}) {
+        SCOPED_TRACE(testing::PrintToString(std::string(bad)));
+        const Parsed b = replay(bad);
+        EXPECT_EQ(b.outcome, Outcome::kError) << b;
+        EXPECT_EQ(b.error_status, 400);
+    }
+    const Parsed long_method = replay(std::string(300, 'X') + " / HTTP/1.1\r\nHost: h\r\n\r\n");
+    EXPECT_EQ(long_method.error_status, 501) << long_method;
+}
+
 // Expect: 100-continue. The number of send_continue reports differs by feeding pattern only in
 // when it happens, never in how often: exactly once while the body is still missing.
 TEST(HttpParser, ExpectContinueIsReportedOnceWhileTheBodyIsMissing) {
