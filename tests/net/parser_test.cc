@@ -287,6 +287,30 @@ TEST(HttpParser, ChunkedBodyWithExtensionsAndTrailersIsDechunked) {
     EXPECT_EQ(r.requests[1].target, "/after");
 }
 
+// RFC 9110 6.5.1: trailer fields are never merged into the header section. Fields that would
+// change framing, routing, authentication or the content's type leave the request as its head
+// made it (Transfer-Encoding in a trailer is refused: tests/conformance/cases/te-in-trailer.case).
+TEST(HttpParser, TrailerFieldsAreNeverMergedIntoTheHeaders) {
+    SinkSetup setup;
+    setup.header_lookups = {"host", "content-length", "authorization", "content-type"};
+    const Parsed r = replay(
+        "POST /u HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\nContent-Length: 100\r\nHost: evil\r\nAuthorization: Basic eA==\r\n"
+        "Content-Type: application/x-evil\r\n\r\n"
+        "GET /after HTTP/1.1\r\nHost: h\r\n\r\n",
+        {}, setup);
+    ASSERT_EQ(r.requests.size(), 2u) << r;
+    const Captured& post = r.requests[0];
+    EXPECT_EQ(post.body, "hello");
+    EXPECT_EQ(post.headers.size(), 3u) << post;
+    EXPECT_EQ(post.lookups,
+              (std::vector<std::string>{"header host = 'h'", "header content-length absent",
+                                        "header authorization absent",
+                                        "header content-type = 'text/plain'"}));
+    EXPECT_EQ(r.requests[1].path, "/after");
+}
+
 TEST(HttpParser, SingleChunkBodyIsDelivered) {
     const Parsed r = replay(
         "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
