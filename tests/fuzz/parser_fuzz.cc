@@ -173,7 +173,8 @@ class CheckingSink final : public RequestSink {
                 NEXURE_CHECK(f.value.front() != ' ' && f.value.front() != '\t');
                 NEXURE_CHECK(f.value.back() != ' ' && f.value.back() != '\t');
             }
-            head_bytes += f.name.size() + f.value.size();
+            // (A Host that an absolute-form target replaced is a view into the target.)
+            head_bytes += f.name.size() + (contains(target, f.value) ? 0 : f.value.size());
             h = mix(h, f.name);
             h = mix(h, f.value);
             // header() finds the first field of that name.
