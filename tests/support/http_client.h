@@ -117,8 +117,8 @@ class HttpClient {
     ResponseStream stream_;
 };
 
-// Polls until connecting to 127.0.0.1:`port` is refused (the server closed its listener), or the
-// deadline passes. Connections that still succeed meanwhile are closed at once.
+// Polls until connecting to 127.0.0.1:`port` is refused or reset (the server closed its
+// listener), or the deadline passes. Connections that still succeed meanwhile are closed at once.
 ::testing::AssertionResult wait_until_refused(uint16_t port, Deadline deadline);
 
 // One HTTP/1.1 GET with a Host header.
