@@ -307,6 +307,28 @@ nx_cpu_ticks_sum() {
     printf '%s\n' "$sum"
 }
 
+# nx_proc_stat_cpu: prints the user+nice+system and the steal clock ticks of the whole machine
+# (the aggregate "cpu" line of /proc/stat, all CPUs together), as "busy steal".
+nx_proc_stat_cpu() {
+    awk '$1 == "cpu" { print $2 + $3 + $4, $9; exit }' /proc/stat
+}
+
+# nx_other_load BEFORE AFTER OWN_TICKS WALL_US: what else ran on the machine between two readings
+# of nx_proc_stat_cpu, in % of one core: "other steal", where other is the machine's busy time
+# less OWN_TICKS (the measured processes' utime+stime) and steal the time the hypervisor gave to
+# other guests. Both come from different accounting paths and are approximate; other is printed
+# as measured, so a reading below zero (the counters disagree) stays visible.
+nx_other_load() {
+    local -a b a
+    read -r -a b <<<"$1"
+    read -r -a a <<<"$2"
+    awk -v busy="$((a[0] - b[0]))" -v steal="$((a[1] - b[1]))" -v own="$3" -v wall="$4" \
+        -v hz="$(nx_clk_tck)" 'BEGIN {
+        if (wall <= 0) { print "null null"; exit }
+        k = 100 / (hz * wall / 1e6)
+        printf "%.1f %.1f\n", (busy - own) * k, steal * k }'
+}
+
 # ---------------------------------------------------------------------------------------------
 # CPU pinning: server on CPU 1, load generator on CPU 0 (see BENCHMARKING.md).
 
