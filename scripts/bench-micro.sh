@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Google Benchmark micro-benchmarks of bench/micro, recorded: runs each SUITE's binary with
-# --benchmark_format=json, REPETITIONS repetitions in random interleaving, and writes
+# --benchmark_format=json, ROUNDS times (separate processes) with REPETITIONS repetitions each in
+# random interleaving, and writes
 # bench/results/micro-SUITE-<UTC time>.json with the environment (commit, git_dirty, date, CPU,
 # kernel), the load on the machine during the run, the medians over the repetitions and Google
 # Benchmark's whole report. Prints a Markdown table of the medians. The figures the READMEs quote
@@ -20,7 +21,11 @@
 # comparison (region and malloc, pool and new/delete) are always in the same invocation.
 #
 # Environment:
-#   REPETITIONS=5              repetitions of each benchmark; the summary is their median
+#   ROUNDS=3                   processes per benchmark binary, one after the other
+#   REPETITIONS=3              repetitions of each benchmark per process; the summary is the median
+#                              over all ROUNDS × REPETITIONS (a process can land on a slow memory
+#                              layout and stay there: the pool's single acquire/release was seen at
+#                              4.6 ns in some processes and 14 ns in every repetition of another)
 #   MIN_TIME=0.5               seconds Google Benchmark runs each repetition at least
 #   FILTER=regex               only the benchmarks matching it (--benchmark_filter)
 #   SKIP_BUILD=1               use the existing build/release binaries instead of building them
@@ -33,7 +38,8 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPETITIONS=${REPETITIONS:-5}
+ROUNDS=${ROUNDS:-3}
+REPETITIONS=${REPETITIONS:-3}
 MIN_TIME=${MIN_TIME:-0.5}
 FILTER=${FILTER:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -46,9 +52,12 @@ ALL_SUITES=(http alloc router mailbox)
 # Benchmarks that use two threads, as Google Benchmark names them.
 TWO_THREADS='real_time|threads:'
 
-if ! nx_is_uint "$REPETITIONS" || ((10#$REPETITIONS == 0)); then
-    nx_die "REPETITIONS must be a positive integer, got '$REPETITIONS'"
-fi
+for var in ROUNDS REPETITIONS; do
+    if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
+        nx_die "$var must be a positive integer, got '${!var}'"
+    fi
+done
+ROUNDS=$((10#$ROUNDS))
 REPETITIONS=$((10#$REPETITIONS))
 if ! [[ $MIN_TIME =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v s="$MIN_TIME" 'BEGIN { exit !(s > 0) }'; then
     nx_die "MIN_TIME must be a positive number of seconds, got '$MIN_TIME'"
@@ -136,34 +145,38 @@ run_invocation() {
     } >"$work/$suite-$part.run"
 }
 
-# summarize SUITE FILES...: the medians (and the range over the repetitions) of every benchmark
+# summarize SUITE FILES...: the medians (and the range, and each round's median) of every benchmark
 # in the Google Benchmark reports, as the "medians" JSON object on the first line of output and a
 # Markdown table after it.
 summarize() {
     python3 - "$@" <<'EOF'
-import json, statistics, sys
+import json, re, statistics, sys
 
 suite, files = sys.argv[1], sys.argv[2:]
 TWO = ("real_time", "threads:")
 reps = {}
 for file_index, path in enumerate(files):
+    rnd = int(re.search(r"-([0-9]+)\.json$", path).group(1))
     for b in json.load(open(path))["benchmarks"]:
         if b.get("run_type") != "iteration" or b.get("error_occurred"):
             continue
         name = b["run_name"]
         per = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
         which = "real_time" if any(t in name for t in TWO) else "cpu_time"
-        r = reps.setdefault(name, {"time": which, "ns": [], "items_per_second": [],
+        r = reps.setdefault(name, {"time": which, "ns": [], "items_per_second": [], "rounds": {},
                                    "order": (file_index, b["family_index"],
                                              b["per_family_instance_index"])})
         r["ns"].append(b[which] * per)
+        r["rounds"].setdefault(rnd, []).append(b[which] * per)
         if "items_per_second" in b:
             r["items_per_second"].append(b["items_per_second"])
 medians = {}
 for name, r in sorted(reps.items(), key=lambda kv: kv[1]["order"]):
     m = {"time": r["time"], "repetitions": len(r["ns"]),
          "median_ns": round(statistics.median(r["ns"]), 2),
-         "min_ns": round(min(r["ns"]), 2), "max_ns": round(max(r["ns"]), 2)}
+         "min_ns": round(min(r["ns"]), 2), "max_ns": round(max(r["ns"]), 2),
+         "median_ns_per_round": [round(statistics.median(v), 2)
+                                 for _, v in sorted(r["rounds"].items())]}
     if r["items_per_second"]:
         m["median_items_per_second"] = round(statistics.median(r["items_per_second"]), 1)
         m["median_ns_per_item"] = round(statistics.median(
@@ -198,10 +211,12 @@ for suite in "${suites[@]}"; do
         if [[ $name =~ $TWO_THREADS ]]; then two+=("$name"); else one+=("$name"); fi
     done
     rm -f "$work/$suite-"*
-    ((${#one[@]} == 0)) || run_invocation "$suite" one-thread "$(exact_regex "${one[@]}")" \
-        "${pin_one[@]}"
-    ((${#two[@]} == 0)) || run_invocation "$suite" two-threads "$(exact_regex "${two[@]}")" \
-        "${pin_two[@]}"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        ((${#one[@]} == 0)) || run_invocation "$suite" "one-thread-$round" \
+            "$(exact_regex "${one[@]}")" "${pin_one[@]}"
+        ((${#two[@]} == 0)) || run_invocation "$suite" "two-threads-$round" \
+            "$(exact_regex "${two[@]}")" "${pin_two[@]}"
+    done
     reports=("$work/$suite-"*.json)
     [[ -e ${reports[0]} ]] || nx_die "no benchmark of $suite matched"
     summary=$(summarize "$suite" "${reports[@]}") || nx_die "could not summarize $suite's reports"
@@ -212,9 +227,11 @@ for suite in "${suites[@]}"; do
         printf '  "suite": %s,\n' "$(nx_json_str "$suite")"
         printf '  "binary": %s,\n' "$(nx_json_str "build/release/bin/${SUITE_TARGET[$suite]}")"
         printf '  "pinning": %s,\n' "$(nx_json_str "$pin_note")"
-        printf '  "repetitions": %s,\n  "min_time_s": %s,\n' "$REPETITIONS" "$MIN_TIME"
+        printf '  "rounds": %s,\n  "repetitions": %s,\n  "min_time_s": %s,\n' "$ROUNDS" \
+            "$REPETITIONS" "$MIN_TIME"
         printf '  "quoted_time": %s,\n' "$(nx_json_str "cpu_time for single-threaded benchmarks,\
- real_time for two-thread ones (real_time/threads: in the name); medians over the repetitions")"
+ real_time for two-thread ones (real_time/threads: in the name); medians over all rounds and\
+ repetitions")"
         printf '  "runs": [\n'
         sep=''
         for f in "$work/$suite-"*.run; do
@@ -237,6 +254,6 @@ for suite in "${suites[@]}"; do
     printf '\n## %s (%s)\n\n%s\n' "$suite" "${SUITE_TARGET[$suite]}" "$(tail -n +2 <<<"$summary")"
     written+=("${json#"$NX_ROOT"/}")
 done
-printf '\n%s; %s repetition(s) of at least %s s each.\nResults written to:\n' "$pin_note" \
-    "$REPETITIONS" "$MIN_TIME"
+printf '\n%s; %s round(s) × %s repetition(s) of at least %s s each.\nResults written to:\n' \
+    "$pin_note" "$ROUNDS" "$REPETITIONS" "$MIN_TIME"
 printf '  %s\n' "${written[@]}"
