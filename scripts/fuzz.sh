@@ -18,6 +18,13 @@
 # Prints executions, executions per second, coverage (cov: edges, ft: features, from libFuzzer's
 # final status line), the working corpus's size, and crashes (0 expected). Exits 1 when the run
 # found a crash, leak or timeout.
+#
+# Environment:
+#   FRESH_CORPUS=1   start from the seeds alone: the working corpus is emptied first
+#   RECORD=1         also write these figures, the environment (commit, git_dirty, date, CPU,
+#                    kernel, clang) and the load on the machine during the run (from /proc/stat)
+#                    to RESULTS_DIR/fuzz-TARGET-<UTC time>.json (tests/fuzz/README.md quotes them)
+#   RESULTS_DIR=bench/results
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,6 +47,9 @@ if (($# > 0)); then
     shift
 fi
 extra=("$@")
+FRESH_CORPUS=${FRESH_CORPUS:-0}
+RECORD=${RECORD:-0}
+RESULTS_DIR=${RESULTS_DIR:-$NX_ROOT/bench/results}
 
 [[ $target =~ ^[a-z0-9_]+$ ]] || nx_die "TARGET must be a name like 'parser', got '$target'"
 if [[ ! -f $NX_ROOT/tests/fuzz/${target}_fuzz.cc ]]; then
@@ -66,6 +76,10 @@ nx_log "configuring and building the fuzz preset (target nexure-fuzz-$target)"
     cmake --build --preset fuzz --target "nexure-fuzz-$target" -j "$(nproc)"
 ) >&2
 
+if [[ $FRESH_CORPUS == 1 ]]; then
+    nx_log "FRESH_CORPUS=1: emptying ${corpus#"$NX_ROOT"/}"
+    rm -rf -- "$corpus"
+fi
 mkdir -p "$corpus" "$artifacts"
 # Seeds that are not in the working corpus yet (new ones, or ones a merge dropped) go back in.
 if [[ -d $seeds ]]; then
@@ -79,8 +93,16 @@ before=$(artifact_list)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 nx_log "fuzzing $target for ${seconds}s (log: ${log#"$NX_ROOT"/}, corpus: ${corpus#"$NX_ROOT"/})"
 status=0
-"$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+seeds_in=$(find "$corpus" -type f | wc -l)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+stat0=$(nx_proc_stat_cpu)
+t0=$(nx_now_us)
+/usr/bin/time -f '%U %S %e' -o "$build/fuzz-$target.time" \
+    "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" "${extra[@]}" "$corpus" >"$log" 2>&1 || status=$?
+t1=$(nx_now_us)
+stat1=$(nx_proc_stat_cpu)
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # libFuzzer's last status line: "#123 DONE cov: 1 ft: 2 corp: 3/4b ..." (or the last before a crash).
 last=$(grep -E '^#[0-9]+[[:space:]]+[A-Z]+[[:space:]]+cov:' "$log" | tail -n 1 || true)
@@ -96,17 +118,53 @@ if ((status != 0 && crashes == 0)); then
     crashes=1 # it died without writing an artifact: still a failure
 fi
 
+corpus_files=$(find "$corpus" -type f | wc -l)
+corpus_bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+own_ticks=$(tail -n 1 "$build/fuzz-$target.time" |
+    awk -v hz="$(nx_clk_tck)" 'NF == 3 { printf "%d", ($1 + $2) * hz }')
+read -r other steal < <(nx_other_load "$stat0" "$stat1" "${own_ticks:-0}" "$((t1 - t0))")
+
 printf 'target:      %s\n' "$target"
 printf 'time:        %ss\n' "$seconds"
 printf 'executions:  %s\n' "${execs:-unknown}"
 printf 'exec/s:      %s\n' "${rate:-unknown}"
 printf 'coverage:    cov %s, ft %s\n' "$(field cov)" "$(field ft)"
-printf 'corpus:      %s files, %s bytes in %s (libFuzzer: %s)\n' \
-    "$(find "$corpus" -type f | wc -l)" \
-    "$(find "$corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" \
-    "${corpus#"$NX_ROOT"/}" "$(field corp)"
+printf 'corpus:      %s files, %s bytes in %s (libFuzzer: %s); %s files at the start\n' \
+    "$corpus_files" "$corpus_bytes" "${corpus#"$NX_ROOT"/}" "$(field corp)" "$seeds_in"
 printf 'peak rss:    %s MB\n' "$(final_stat peak_rss_mb)"
 printf 'crashes:     %s\n' "$crashes"
+printf 'other load:  %s%% of a core, steal %s%% (load average %s -> %s)\n' "$other" "$steal" \
+    "$load0" "$load1"
+
+if [[ $RECORD == 1 ]]; then
+    # json_num VALUE: VALUE when it is a number, else null.
+    json_num() { if [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then printf '%s' "$1"; else printf 'null'; fi; }
+    mkdir -p "$RESULTS_DIR"
+    json="$RESULTS_DIR/fuzz-$target-$(date -u +%Y%m%dT%H%M%SZ).json"
+    {
+        printf '{\n'
+        nx_json_host_fields
+        printf '  "target": %s,\n' "$(nx_json_str "$target")"
+        printf '  "command": %s,\n' "$(nx_json_str "scripts/fuzz.sh $target $seconds${extra[*]:+ -- ${extra[*]}}")"
+        printf '  "fuzzer": %s,\n' "$(nx_json_str "$(clang++-14 --version | head -n 1)")"
+        printf '  "fresh_corpus": %s,\n' "$([[ $FRESH_CORPUS == 1 ]] && echo true || echo false)"
+        printf '  "affinity": %s,\n' "$(nx_json_str "$(taskset -pc $$ 2>/dev/null | sed 's/.*: //')")"
+        printf '  "seconds": %s,\n' "$seconds"
+        printf '  "corpus_files_at_start": %s,\n' "$seeds_in"
+        printf '  "executions": %s,\n  "exec_per_sec": %s,\n' "$(json_num "$execs")" \
+            "$(json_num "$rate")"
+        printf '  "cov": %s,\n  "ft": %s,\n' "$(json_num "$(field cov)")" "$(json_num "$(field ft)")"
+        printf '  "corpus_files": %s,\n  "corpus_bytes": %s,\n' "$corpus_files" "$corpus_bytes"
+        printf '  "libfuzzer_corp": %s,\n' "$(nx_json_str "$(field corp)")"
+        printf '  "peak_rss_mb": %s,\n' "$(json_num "$(final_stat peak_rss_mb)")"
+        printf '  "crashes": %s,\n' "$crashes"
+        printf '  "other_cpu_percent": %s,\n  "steal_percent": %s,\n' "$other" "$steal"
+        printf '  "loadavg_start": %s,\n  "loadavg_end": %s,\n' "$(nx_json_str "$load0")" \
+            "$(nx_json_str "$load1")"
+        printf '  "last_status_line": %s\n}\n' "$(nx_json_str "$last")"
+    } >"$json"
+    printf 'recorded:    %s\n' "${json#"$NX_ROOT"/}"
+fi
 if ((crashes > 0)); then
     nx_warn "libFuzzer exited with status $status; new artifacts:${found[*]/#/ }"
     grep -m 1 -E 'ERROR: |SUMMARY: |check failed|runtime error' "$log" >&2 || true
