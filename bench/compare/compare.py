@@ -329,17 +329,28 @@ def read_proc_stat_cpu(path):
 
 def machine_load(args, wall_s, server_percent, loadgen_percent):
     """What else ran during the run, in % of one core: the processes' time on all CPUs (user,
-    nice, system) less the server's and the load generator's, and the time the hypervisor
-    took (steal). Both are approximate: the counters come from different accounting paths."""
+    nice, system, irq, softirq) less the server's and the load generator's, and the time the
+    hypervisor took (steal). irq and softirq count because with tick-based accounting (this
+    kernel's) a tick that lands in an interrupt is added to the interrupted task's stime but
+    booked as irq/softirq in /proc/stat: without them, a server whose loopback TCP runs in softirq
+    used more CPU than the whole machine, and every run read below zero. Both are approximate: the counters come from different accounting paths.
+    "Other" is returned as measured: below zero the counters disagree (the machine's total is less
+    than the server's and the load generator's own), which says the reading is unreliable, not
+    that the machine was quiet; other_load_negative() flags it."""
     before = read_proc_stat_cpu(args.proc_stat_before)
     after = read_proc_stat_cpu(args.proc_stat_after)
     if not before or not after or wall_s <= 0:
         return None, None
     delta = [b - a for a, b in zip(before, after)]
     per_core = 100.0 / (args.clk_tck * wall_s)
-    processes = (delta[0] + delta[1] + delta[2]) * per_core
+    processes = (delta[0] + delta[1] + delta[2] + delta[5] + delta[6]) * per_core
     other = processes - (server_percent or 0) - (loadgen_percent or 0)
-    return round(max(other, 0.0), 1), round(delta[7] * per_core, 1)
+    return round(other, 1), round(delta[7] * per_core, 1)
+
+
+def other_load_negative(value):
+    """True for an "other load" reading below zero: the counters disagree, the reading is bad."""
+    return value is not None and value < 0
 
 
 def cmd_record(args):
@@ -388,6 +399,7 @@ def cmd_record(args):
         "loadgen_cpu_percent": loadgen_cpu,
         "loadgen_bound": loadgen_cpu is not None and loadgen_cpu > LOADGEN_BOUND_PERCENT,
         "other_cpu_percent": other_percent,
+        "other_cpu_negative": other_load_negative(other_percent),
         "steal_percent": steal_percent,
         "latency_us": parsed["latency_us"],
         "errors": errors,
@@ -407,6 +419,8 @@ def cmd_record(args):
                f"p99 {fmt_ms(record['latency_us'].get('p99'))} ms, "
                f"errors {errors.get('total', '?') if errors else '?'}, "
                f"other load {fmt_num(other_percent, 0)}%")
+    if other_load_negative(other_percent):
+        summary += " (negative: the counters disagree, the reading is unreliable)"
     if problems:
         summary += " — " + "; ".join(problems)
     print(f"compare.sh: {summary}", file=sys.stderr)
@@ -422,6 +436,11 @@ def fmt_int(v):
 
 def fmt_num(v, digits):
     return "—" if v is None else f"{v:.{digits}f}"
+
+
+def fmt_other(v):
+    """An "other load" reading, flagged with ‡ when negative (see machine_load)."""
+    return fmt_num(v, 0) + (" ‡" if other_load_negative(v) else "")
 
 
 def fmt_ms(us):
@@ -668,6 +687,12 @@ def markdown(result):
     if other is not None and other >= BUSY_MACHINE_PERCENT:
         notes.append(f"other processes used a median {other:.0f} % of a core during the runs "
                      "(see \"other load\" below): these figures are noisier than usual")
+    negative = [r for r in result["runs"] if other_load_negative(r.get("other_cpu_percent"))]
+    if negative:
+        notes.append(f"{len(negative)} of {len(result['runs'])} runs read a negative other load "
+                     "(marked ‡ below): the machine's counters came out below the server's and "
+                     "the load generator's own, so for those runs the other load is unknown, "
+                     "not zero")
     if steal is not None and steal >= BUSY_MACHINE_PERCENT:
         notes.append(f"the hypervisor took a median {steal:.0f} % of a core (steal) during the "
                      "runs: these figures are noisier than usual")
@@ -709,7 +734,9 @@ def markdown(result):
     add("## Every run")
     add("")
     add("Other load: CPU time of everything else on the machine during the run (builds, other "
-        "sessions), and steal: time the hypervisor gave to other guests, both in % of one core.")
+        "sessions), and steal: time the hypervisor gave to other guests, both in % of one core. "
+        "Both are printed as measured; ‡ marks a negative other load, a reading where the "
+        "counters disagree (unreliable, not a quiet machine).")
     add("")
     add("| round | server | workload | tool | req/s | µs CPU/req | server CPU % | load gen. CPU % "
         "| other load % | steal % | p99 ms | errors |")
@@ -720,7 +747,7 @@ def markdown(result):
         add(f"| {r['round']} | {r['server']} | {r['workload']} | {r['tool']} "
             f"| {fmt_int(r['req_per_sec'])} | {fmt_num(r['server_cpu_us_per_req'], 3)} "
             f"| {fmt_num(r['server_cpu_percent'], 1)} | {fmt_num(r['loadgen_cpu_percent'], 1)} "
-            f"| {fmt_num(r.get('other_cpu_percent'), 0)} | {fmt_num(r.get('steal_percent'), 0)} "
+            f"| {fmt_other(r.get('other_cpu_percent'))} | {fmt_num(r.get('steal_percent'), 0)} "
             f"| {fmt_ms(r['latency_us'].get('p99'))} | {', '.join(parts) or '0'} |")
     add("")
     return "\n".join(lines)
