@@ -382,7 +382,11 @@ nx_log "servers: ${servers[*]}; load generators: ${tools[*]}; $ROUNDS round(s) o
 # terminal reaches the script, which stops the server itself, rather than the server directly in
 # the middle of a measurement.
 node_version=$(node --version 2>/dev/null || printf 'unknown')
-git_short=$(git -C "$NX_ROOT" rev-parse --verify -q --short HEAD 2>/dev/null || printf 'unknown')
+# The commit labels the nexure rows of the tables; "-dirty" (git describe's mark) when tracked files
+# differ from it, so a row never names a plain commit the measured build was not made from.
+nx_host_info
+git_short=${NX_GIT_COMMIT:0:7}
+[[ $NX_GIT_DIRTY == false ]] || git_short+=-dirty
 
 start_nexure() {
     server_command="$NX_SERVER_BIN --host 127.0.0.1 --port 0 --threads 1"
