@@ -200,6 +200,9 @@ exact_regex() {
 }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+# The commit and git_dirty are those of the start: edits made while the benchmarks run do not
+# change what was measured.
+host_fields=$(nx_json_host_fields)
 mkdir -p "$RESULTS_DIR"
 written=()
 for suite in "${suites[@]}"; do
@@ -222,8 +225,7 @@ for suite in "${suites[@]}"; do
     summary=$(summarize "$suite" "${reports[@]}") || nx_die "could not summarize $suite's reports"
     json="$RESULTS_DIR/micro-$suite-$stamp.json"
     {
-        printf '{\n'
-        nx_json_host_fields
+        printf '{\n%s\n' "$host_fields"
         printf '  "suite": %s,\n' "$(nx_json_str "$suite")"
         printf '  "binary": %s,\n' "$(nx_json_str "build/release/bin/${SUITE_TARGET[$suite]}")"
         printf '  "pinning": %s,\n' "$(nx_json_str "$pin_note")"
