@@ -307,10 +307,12 @@ nx_cpu_ticks_sum() {
     printf '%s\n' "$sum"
 }
 
-# nx_proc_stat_cpu: prints the user+nice+system and the steal clock ticks of the whole machine
-# (the aggregate "cpu" line of /proc/stat, all CPUs together), as "busy steal".
+# nx_proc_stat_cpu: prints the user+nice+system+irq+softirq and the steal clock ticks of the whole
+# machine (the aggregate "cpu" line of /proc/stat, all CPUs together), as "busy steal". irq and
+# softirq count as busy because tick accounting adds a tick spent in an interrupt to the
+# interrupted task's stime while /proc/stat books it as irq/softirq (see compare.py).
 nx_proc_stat_cpu() {
-    awk '$1 == "cpu" { print $2 + $3 + $4, $9; exit }' /proc/stat
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $9; exit }' /proc/stat
 }
 
 # nx_other_load BEFORE AFTER OWN_TICKS WALL_US: what else ran on the machine between two readings
