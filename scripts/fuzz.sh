@@ -93,6 +93,8 @@ before=$(artifact_list)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 nx_log "fuzzing $target for ${seconds}s (log: ${log#"$NX_ROOT"/}, corpus: ${corpus#"$NX_ROOT"/})"
 status=0
+# The commit and git_dirty are those of the start: edits made during the run do not change what ran.
+[[ $RECORD != 1 ]] || host_fields=$(nx_json_host_fields)
 seeds_in=$(find "$corpus" -type f | wc -l)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 stat0=$(nx_proc_stat_cpu)
@@ -142,8 +144,7 @@ if [[ $RECORD == 1 ]]; then
     mkdir -p "$RESULTS_DIR"
     json="$RESULTS_DIR/fuzz-$target-$(date -u +%Y%m%dT%H%M%SZ).json"
     {
-        printf '{\n'
-        nx_json_host_fields
+        printf '{\n%s\n' "$host_fields"
         printf '  "target": %s,\n' "$(nx_json_str "$target")"
         printf '  "command": %s,\n' "$(nx_json_str "scripts/fuzz.sh $target $seconds${extra[*]:+ -- ${extra[*]}}")"
         printf '  "fuzzer": %s,\n' "$(nx_json_str "$(clang++-14 --version | head -n 1)")"
