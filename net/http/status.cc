@@ -126,7 +126,9 @@ struct StatusLines {
 }  // namespace
 
 std::string_view status_line(int status) noexcept {
-    static const StatusLines table;
+    // Never destroyed: worker threads still running when the process exits (a Node addon whose
+    // host calls process.exit()) may read it while static destructors run.
+    static const StatusLines& table = *new StatusLines();
     if (status < 100 || status > 599) status = 500;
     return table.lines[status - 100];
 }
