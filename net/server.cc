@@ -4,13 +4,13 @@
 #include <stdexcept>
 
 #include "engine/engine.h"
-#include "net/detail/worker_server.h"
+#include "net/worker_server.h"
 #include "net/listener.h"
 
 namespace nexure::net {
 
 struct Server::Impl {
-    detail::SharedState shared;
+    SharedState shared;
     ListenerSet listeners;
     std::unique_ptr<engine::Engine> engine;
     bool started = false;
@@ -59,7 +59,7 @@ struct Server::Impl {
         auto factory = [this](engine::Worker& w) -> Result<std::unique_ptr<engine::WorkerHandler>> {
             const int fd = listeners.fds[w.index()];
             listeners.fds[w.index()] = -1;
-            auto handler = std::make_unique<detail::WorkerServer>(w, shared, fd);
+            auto handler = std::make_unique<WorkerServer>(w, shared, fd);
             Result<void> r = handler->init();
             if (!r) return r.error();
             return std::unique_ptr<engine::WorkerHandler>(std::move(handler));

@@ -1,4 +1,4 @@
-// Fuzz target: the connection state machine of a worker (net/detail/worker_server.h) driven by
+// Fuzz target: the connection state machine of a worker (net/worker_server.h) driven by
 // made-up io_uring completions.
 //
 // The server runs on a real worker ring that is never submitted: after every step the fuzzer reads
@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "engine/worker.h"
-#include "net/detail/worker_server.h"
+#include "net/worker_server.h"
 #include "net/server.h"
 
 namespace nexure::net {
@@ -89,9 +89,9 @@ engine::Worker& worker() {
 }
 
 // Small limits, so that short inputs reach stitching, 413/414/431, backpressure and the caps.
-const detail::SharedState& shared_state() {
-    static detail::SharedState* shared = [] {
-        auto* s = new detail::SharedState();
+const SharedState& shared_state() {
+    static SharedState* shared = [] {
+        auto* s = new SharedState();
         ServerConfig& c = s->config;
         c.max_connections_per_worker = 3;
         c.recv_buffer_count = 8;
@@ -372,7 +372,7 @@ class Harness {
         collect();
     }
 
-    detail::WorkerServer server_;
+    WorkerServer server_;
     std::vector<int> peers_;  // our ends of the socket pairs
     std::vector<PendingOp> recvs_;
     std::vector<PendingOp> sends_;

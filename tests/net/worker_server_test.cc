@@ -1,12 +1,12 @@
 // A worker's accept when the process runs out of descriptors or memory
-// (net/detail/worker_server.h): an accept that ends with EMFILE, ENFILE, ENOMEM or ENOBUFS must not
+// (net/worker_server.h): an accept that ends with EMFILE, ENFILE, ENOMEM or ENOBUFS must not
 // be re-armed at once, which would spin the worker on a listen queue it cannot take from, but by a
 // timer 100 ms later.
 //
 // Checked without a clock, as tests/fuzz/connection_fuzz.cc drives the same class: the worker's
 // ring is real but never submitted, the SQEs the server queues are read back here, completions
 // are made up, and the worker's timer wheel is advanced by hand.
-#include "net/detail/worker_server.h"
+#include "net/worker_server.h"
 
 #include <gtest/gtest.h>
 #include <liburing.h>
@@ -45,7 +45,7 @@ class WorkerServerAccept : public ::testing::Test {
         c.send_buffer_size = 1024;
         c.fixed_sends = false;
         // No listening socket: the accepts it queues are only read back, never submitted.
-        server_ = std::make_unique<detail::WorkerServer>(*worker_, shared_, -1);
+        server_ = std::make_unique<WorkerServer>(*worker_, shared_, -1);
         Result<void> init = server_->init();
         ASSERT_TRUE(init.ok()) << init.error().message;
         const std::vector<io_uring_sqe> first = take_sqes();
@@ -79,9 +79,9 @@ class WorkerServerAccept : public ::testing::Test {
         server_->on_turn_end();
     }
 
-    detail::SharedState shared_;
+    SharedState shared_;
     std::unique_ptr<engine::Worker> worker_;  // outlives the server, whose timers are on it
-    std::unique_ptr<detail::WorkerServer> server_;
+    std::unique_ptr<WorkerServer> server_;
     uint64_t accept_tag_ = 0;
 };
 

@@ -1,0 +1,129 @@
+#include "net/http/response_writer.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "net/http/status.h"
+
+namespace nexure::net::http {
+
+namespace {
+
+constexpr std::string_view kServerLine = "Server: NexureJS\r\n";
+constexpr std::string_view kChunkedLine = "Transfer-Encoding: chunked\r\n";
+
+char* put(char* out, std::string_view s) noexcept {
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());  // memcpy(_, nullptr, 0) is UB
+    return out + s.size();
+}
+
+std::string_view connection_line(Framing f) noexcept {
+    return !f.keep_alive ? std::string_view("Connection: close\r\n")
+           : f.http10    ? std::string_view("Connection: keep-alive\r\n")
+                         : std::string_view{};
+}
+
+// 1xx, 204 and 304 carry no body (RFC 9110 6.4.1) and no Content-Length.
+bool bodiless(int status) noexcept {
+    return status < 200 || status == 204 || status == 304;
+}
+
+// Writes everything up to the framing field: status line, Server, Date, Content-Type and the
+// handler's fields. `framing_line` (Content-Length: n, or chunked) and `connection` follow, then
+// the blank line and `body`. One prepare() for the whole response.
+void write_message(alloc::ByteBuffer& out, const Response& res, std::string_view date,
+                   std::string_view framing_name, std::string_view framing_value,
+                   std::string_view connection, std::string_view body) noexcept {
+    const std::string_view first_line = status_line(res.status_code());
+    const std::string_view type = res.content_type();
+    const std::string_view extra = res.header_lines();
+    const size_t total = first_line.size() + kServerLine.size() + date.size() +
+                         (type.empty() ? 0 : type.size() + 16) + extra.size() +
+                         framing_name.size() + (framing_value.empty() ? 0 : framing_value.size() + 2) +
+                         connection.size() + 2 + body.size();
+    char* start = out.prepare(total);
+    char* p = start;
+    p = put(p, first_line);
+    p = put(p, kServerLine);
+    p = put(p, date);
+    if (!type.empty()) {
+        p = put(p, "Content-Type: ");
+        p = put(p, type);
+        p = put(p, "\r\n");
+    }
+    p = put(p, extra);
+    p = put(p, framing_name);
+    if (!framing_value.empty()) {
+        p = put(p, framing_value);
+        p = put(p, "\r\n");
+    }
+    p = put(p, connection);
+    p = put(p, "\r\n");
+    p = put(p, body);
+    out.commit(static_cast<size_t>(p - start));
+}
+
+}  // namespace
+
+void ResponseWriter::write(alloc::ByteBuffer& out, const Response& res,
+                           Framing framing) const noexcept {
+    const bool no_body = bodiless(res.status_code());
+    const std::string_view body = no_body ? std::string_view{} : res.body_view();
+    char length[24];
+    const auto [end, ec] = std::to_chars(length, length + sizeof(length), body.size());
+    (void)ec;
+    write_message(out, res, date_->line(), no_body ? std::string_view{} : "Content-Length: ",
+                  no_body ? std::string_view{}
+                          : std::string_view(length, static_cast<size_t>(end - length)),
+                  connection_line(framing), framing.head_only ? std::string_view{} : body);
+}
+
+BodyFraming ResponseWriter::write_head(alloc::ByteBuffer& out, const Response& head,
+                                       Framing framing, BodyFraming body,
+                                       uint64_t length) const noexcept {
+    if (bodiless(head.status_code())) body = BodyFraming::kNone;
+    if (body == BodyFraming::kChunked && framing.http10) body = BodyFraming::kUntilClose;
+    if (body == BodyFraming::kUntilClose) framing.keep_alive = false;
+    char digits[24];
+    std::string_view name;
+    std::string_view value;
+    if (body == BodyFraming::kLength) {
+        const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), length);
+        (void)ec;
+        name = "Content-Length: ";
+        value = std::string_view(digits, static_cast<size_t>(end - digits));
+    } else if (body == BodyFraming::kChunked) {
+        name = kChunkedLine;
+    }
+    write_message(out, head, date_->line(), name, value, connection_line(framing), {});
+    return framing.head_only ? BodyFraming::kNone : body;
+}
+
+void ResponseWriter::write_body(alloc::ByteBuffer& out, BodyFraming body,
+                                std::string_view bytes) noexcept {
+    if (bytes.empty() || body == BodyFraming::kNone) return;
+    if (body != BodyFraming::kChunked) {
+        out.append(bytes);
+        return;
+    }
+    char size_line[24];
+    const auto [end, ec] = std::to_chars(size_line, size_line + 16, bytes.size(), 16);
+    (void)ec;
+    char* p = out.prepare(static_cast<size_t>(end - size_line) + 4 + bytes.size());
+    char* const start = p;
+    p = put(p, std::string_view(size_line, static_cast<size_t>(end - size_line)));
+    p = put(p, "\r\n");
+    p = put(p, bytes);
+    p = put(p, "\r\n");
+    out.commit(static_cast<size_t>(p - start));
+}
+
+void ResponseWriter::write_end(alloc::ByteBuffer& out, BodyFraming body,
+                               std::string_view trailer_lines) noexcept {
+    if (body != BodyFraming::kChunked) return;
+    out.append("0\r\n");
+    out.append(trailer_lines);
+    out.append("\r\n");
+}
+
+}  // namespace nexure::net::http

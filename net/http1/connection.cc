@@ -1,0 +1,626 @@
+#include "net/http1/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <exception>
+
+#include "net/worker_server.h"
+
+namespace nexure::net::http1 {
+
+using engine::make_tag;
+
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// The most one send SQE carries. io_uring completes a stream send only when all of it is sent, so
+// this is also how often a slow reader reports progress (for the send timeout).
+constexpr size_t kMaxSendBytes = 256 * 1024;
+
+const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
+
+http::Framing framing_of(uint8_t flags) noexcept {
+    return http::Framing{.head_only = (flags & kHeadOnly) != 0,
+                         .keep_alive = (flags & kKeepAlive) != 0,
+                         .http10 = (flags & kHttp10) != 0};
+}
+
+}  // namespace
+
+// The parser's sink for one feed(): hands each request to the connection and notes what the
+// feed did (the connection itself carries no per-feed state).
+struct Connection::Feed final : http::RequestSink {
+    explicit Feed(Connection& c) noexcept : connection(c) {}
+    bool on_request(http::Request& request) noexcept override {
+        return connection.on_request(request, *this);
+    }
+    Connection& connection;
+    uint32_t answered = 0;     // requests answered (or given a place) in this feed
+    bool handed_off = false;   // one of them was handed off
+};
+
+Connection::Connection(WorkerServer& hub, uint32_t slot) noexcept
+    : hub_(hub), slot_(slot), timer_(on_timer, this) {}
+
+Connection::~Connection() {
+    delete queue_;
+}
+
+void Connection::open(int fd) noexcept {
+    fd_ = fd;
+    sent_ = 0;
+    recv_armed_ = send_in_flight_ = queued_ = false;
+    close_after_flush_ = lingering_ = peer_eof_ = closing_ = reading_paused_ = false;
+    timed_out_ = handoff_paused_ = false;
+    unsent_responses_ = 0;
+    phase_bytes_ = 0;
+    last_active_ms_ = phase_start_ms_ = send_progress_ms_ = hub_.now_ms();
+    arm_recv();
+    schedule_deadline();
+}
+
+// ---- receive --------------------------------------------------------------------------------
+
+void Connection::arm_recv() noexcept {
+    io_uring_sqe* sqe = hub_.sqe();
+    io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = WorkerServer::kBufferGroup;
+    io_uring_sqe_set_data64(sqe, make_tag(WorkerServer::kRecv, generation_, slot_));
+    recv_armed_ = true;
+}
+
+void Connection::rearm() noexcept {
+    if (fd_ >= 0 && !closing_ && !recv_armed_ && !reading_paused_) arm_recv();
+}
+
+void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
+    const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+    const auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    if (!more) recv_armed_ = false;
+    alloc::BufferRing& buffers = hub_.buffers_;
+
+    if (cqe.res > 0) {
+        if (!closing_ && !lingering_ && !close_after_flush_) {
+            last_active_ms_ = hub_.now_ms();
+            if (reading_paused_) {
+                // Read before the cancellation took effect: parsed once the output drains.
+                hub_.hold_input(this, buffers.buffer(bid), static_cast<size_t>(cqe.res));
+            } else {
+                handle_bytes(buffers.buffer(bid), static_cast<size_t>(cqe.res));
+            }
+        }
+        // else: after the last response, input is read and dropped until the peer closes.
+        buffers.recycle(bid);
+        if (!closing_ && over_output_bounds()) pause_reading();
+        if (!more && !closing_ && !reading_paused_) hub_.rearm_at_turn_end(this);
+    } else {
+        if (has_buffer) buffers.recycle(bid);
+        if (cqe.res == -ECANCELED && !closing_) {
+            // Our own backpressure cancel. If the output drained meanwhile, read again now;
+            // otherwise after_output_drained() will.
+            if (!reading_paused_) hub_.rearm_at_turn_end(this);
+        } else if (cqe.res == -ENOBUFS) {
+            // Every buffer was in use; they come back this turn, so re-arm after publish().
+            if (!closing_) hub_.rearm_at_turn_end(this);
+        } else if (cqe.res == 0) {
+            // The peer closed its side: answer what it already sent, then close.
+            peer_eof_ = true;
+            if (lingering_ || (!send_in_flight_ && out_.empty() && !has_waiting())) close();
+        } else if (cqe.res != -ECANCELED || !closing_) {
+            // ECONNRESET and friends: nothing more can be delivered.
+            close();
+        }
+    }
+    if (closing_) maybe_release();
+}
+
+bool Connection::over_output_bounds() const noexcept {
+    const size_t waiting = queue_ != nullptr ? queue_->waiting() : 0;
+    return out_.size() + sending_.size() > hub_.config_.max_pending_output ||
+           unsent_responses_ + waiting >= hub_.max_unsent_responses_;
+}
+
+bool Connection::feed_held_input() noexcept {
+    WorkerServer::HeldInput* h = hub_.find_held_input(this);
+    if (h == nullptr) return true;
+    // One receive buffer's worth at a time, as if it had just been read, until the output bounds
+    // are reached again. (handle_bytes() never adds to the held input, so `h` stays valid.)
+    auto usable = [this] { return !closing_ && !close_after_flush_; };
+    // (A saturated handoff stops the feeding too, but keeps the rest, like the output bounds.)
+    while (usable() && !over_output_bounds() && !hub_.handoff_saturated() &&
+           h->parsed < h->bytes.size()) {
+        const size_t n =
+            std::min<size_t>(hub_.config_.recv_buffer_size, h->bytes.size() - h->parsed);
+        const char* piece = h->bytes.data() + h->parsed;
+        h->parsed += n;
+        handle_bytes(piece, n);
+    }
+    if (usable() && h->parsed < h->bytes.size()) return false;
+    hub_.drop_held_input(this);
+    return true;
+}
+
+void Connection::pause_reading() noexcept {
+    if (reading_paused_) return;
+    reading_paused_ = true;
+    if (recv_armed_) {
+        // Unread bytes stay in the socket: TCP flow control pushes back on the client.
+        io_uring_sqe* sqe = hub_.sqe();
+        io_uring_prep_cancel64(sqe, make_tag(WorkerServer::kRecv, generation_, slot_), 0);
+        io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    }
+}
+
+void Connection::pause_for_handoff() noexcept {
+    pause_reading();
+    if (!handoff_paused_) {
+        handoff_paused_ = true;
+        hub_.pause_for_handoff(this);
+    }
+}
+
+bool Connection::resume_after_handoff() noexcept {
+    handoff_paused_ = false;
+    if (!reading_paused_ || over_output_bounds()) return true;  // after_output_drained() resumes
+    if (!feed_held_input() || over_output_bounds() || handoff_paused_) return true;
+    if (hub_.handoff_saturated()) {
+        handoff_paused_ = true;
+        return false;
+    }
+    reading_paused_ = false;
+    if (!recv_armed_) hub_.rearm_at_turn_end(this);
+    return true;
+}
+
+void Connection::handle_bytes(const char* data, size_t len) noexcept {
+    const bool was_mid = parser_.mid_request();
+    const bool was_body = was_mid && parser_.receiving_body();
+    Feed feed(*this);
+    const http::RequestParser::FeedResult r = parser_.feed(hub_.parse_, data, len, feed);
+    if (feed.handed_off && hub_.handoff_saturated() && !closing_) {
+        // The other side is behind: read no more from this connection until it catches up.
+        pause_for_handoff();
+    }
+    if (r.outcome == http::RequestParser::Outcome::kError) {
+        write_error(r.error_status, r.head_request);
+    } else if (r.send_continue && !has_waiting()) {
+        // (Behind unanswered requests an interim response would overtake their answers: the
+        // client then sends the body after its own wait, as RFC 9110 10.1.1 allows.)
+        take_output_buffer();
+        out_.append(kContinue);
+    }
+    if (!out_.empty()) queue_flush();
+    if (parser_.mid_request()) track_request(was_mid, was_body, feed.answered != 0, len);
+}
+
+void Connection::track_request(bool was_mid, bool was_body, bool answered, size_t len) noexcept {
+    if (close_after_flush_) return;
+    const bool body = parser_.receiving_body();
+    if (was_mid && !answered && body == was_body) {
+        // The same request, in the same phase: only a body's bytes count (for its minimum rate).
+        if (body) {
+            phase_bytes_ =
+                len > UINT32_MAX - phase_bytes_ ? UINT32_MAX : phase_bytes_ + uint32_t(len);
+        }
+        return;
+    }
+    // A request began in this read, or its head is complete: a new phase with its own deadline.
+    phase_start_ms_ = hub_.now_ms();
+    phase_bytes_ = 0;
+    schedule_deadline();
+}
+
+// ---- route and answer -----------------------------------------------------------------------
+
+bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
+    const SharedState& shared = hub_.shared_;
+    http::Response& res = hub_.fresh_response();
+    const http::Response* answer = &res;
+    const router::Match m = shared.router.match(req);
+    switch (m.kind) {
+        case router::Match::Kind::kFound: {
+            const router::RouteMeta& meta = shared.router.meta(m.route);
+            if (meta.kind == router::HandlerKind::kJavaScript) {
+                return hand_off(req, meta.handler, feed);
+            }
+            if (meta.kind == router::HandlerKind::kFixed) {
+                answer = shared.fixed[meta.handler].get();
+                break;
+            }
+            try {
+                shared.handlers[meta.handler](req, res);
+            } catch (const std::exception& e) {
+                hub_.answer_handler_error(e.what());
+            } catch (...) {
+                hub_.answer_handler_error("a non-standard exception");
+            }
+            if (!res.error().empty()) hub_.answer_handler_error(res.error());
+            break;
+        }
+        case router::Match::Kind::kNotFound:
+            hub_.canned(404);
+            break;
+        case router::Match::Kind::kMethodNotAllowed:
+            res.status(405)
+                .type("text/plain")
+                .header("Allow", router::Router::allow_header(m.allowed));
+            res.body("Method Not Allowed\n");
+            break;
+        case router::Match::Kind::kOptions:
+            // No OPTIONS route: say which methods the path answers to (RFC 9110 9.3.7).
+            res.status(204).header("Allow", router::Router::allow_header(m.allowed));
+            break;
+        case router::Match::Kind::kNotImplemented:
+            hub_.canned(501);
+            break;
+    }
+    const bool keep = req.keep_alive() && !answer->wants_close() && !hub_.stopping_;
+    uint8_t flags = keep ? kKeepAlive : 0;
+    if (req.method() == Method::kHead) flags |= kHeadOnly;
+    if (req.version_minor() == 0) flags |= kHttp10;
+    emit(*answer, flags);
+    ++feed.answered;
+    if (!keep) close_after_flush_ = true;
+    return keep;
+}
+
+bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept {
+    if (queue_ == nullptr) {
+        queue_ = hub_.take_queue();
+        if (queue_ == nullptr) {
+            write_error(503, req.method() == Method::kHead);
+            return false;
+        }
+    }
+    const bool keep = req.keep_alive() && !hub_.stopping_;
+    uint8_t flags = keep ? kKeepAlive : 0;
+    if (req.method() == Method::kHead) flags |= kHeadOnly;
+    if (req.version_minor() == 0) flags |= kHttp10;
+    queue_->restart_at(next_seq_);
+    const Ticket ticket{slot_, generation_, next_seq_, flags};
+    push_place(flags, false);
+    hub_.handoff_->submit(req, id, ticket);
+    feed.handed_off = true;
+    ++feed.answered;
+    if (queue_->waiting() == 1) schedule_deadline();  // its handler timeout
+    if (!keep) close_after_flush_ = true;
+    return keep;
+}
+
+ResponseQueue::Place& Connection::push_place(uint8_t flags, bool ready) noexcept {
+    ++next_seq_;
+    return queue_->push(hub_.now_ms(), flags, ready);
+}
+
+void Connection::write_response(const http::Response& res, uint8_t flags) noexcept {
+    take_output_buffer();
+    hub_.writer_.write(out_, res, framing_of(flags));
+}
+
+void Connection::emit(const http::Response& res, uint8_t flags) noexcept {
+    if (!has_waiting()) {
+        write_response(res, flags);
+        count_unsent();
+        return;
+    }
+    // Behind an awaited answer: it takes the next place, answered already.
+    ResponseQueue::Place& p = push_place(flags, true);
+    hub_.writer_.write(p.bytes, res, framing_of(flags));
+}
+
+bool Connection::complete(const Ticket& ticket, const http::Response& res) noexcept {
+    if (!has_waiting()) return false;
+    const uint32_t index = ticket.seq - queue_->first_seq;  // wraps for seqs before the front
+    if (index >= queue_->waiting() || queue_->at(index).ready) {
+        return false;  // answered already (by the handler timeout), or never issued
+    }
+    if (!res.error().empty()) {
+        hub_.answer_handler_error(res.error());  // res is the worker's response: now a 500
+    }
+    answer(index, res);
+    return true;
+}
+
+void Connection::answer(size_t index, const http::Response& res) noexcept {
+    ResponseQueue::Place& p = queue_->at(index);
+    // Connection: close when the request or the response asks for it, or when the server stops
+    // and nothing is queued behind this answer.
+    const bool last = index + 1 == queue_->waiting();
+    const bool keep =
+        (p.flags & kKeepAlive) != 0 && !res.wants_close() && !(hub_.stopping_ && last);
+    const uint8_t flags = static_cast<uint8_t>((p.flags & ~kKeepAlive) | (keep ? kKeepAlive : 0));
+    if (!keep) {
+        // Nothing behind it will be sent: drop the places of requests that came after it.
+        queue_->truncate_after(index);
+        close_after_flush_ = true;
+    }
+    if (index == 0) {
+        write_response(res, flags);
+        count_unsent();
+        queue_->pop();
+        pop_answered();
+    } else {
+        hub_.writer_.write(p.bytes, res, framing_of(flags));
+        p.ready = true;
+    }
+}
+
+void Connection::pop_answered() noexcept {
+    while (queue_->waiting() != 0 && queue_->front().ready) {
+        ResponseQueue::Place& p = queue_->front();
+        take_output_buffer();
+        out_.append(p.bytes.data(), p.bytes.size());
+        p.bytes.release();  // (a place's buffer is never reused: the place goes with it)
+        count_unsent();
+        queue_->pop();
+    }
+    if (!out_.empty()) queue_flush();
+    // A new oldest request (its own deadline), or none: back to the idle/send rules.
+    schedule_deadline();
+}
+
+void Connection::answer_abandoned() noexcept {
+    if (fd_ < 0 || closing_) return;
+    while (has_waiting()) {
+        // The front place is never answered already (pop_answered() moved those on).
+        answer(0, hub_.canned(503));
+    }
+}
+
+void Connection::write_error(int status, bool head_only) noexcept {
+    emit(hub_.canned(status), head_only ? kHeadOnly : 0);
+    close_after_flush_ = true;
+}
+
+// ---- deadlines ------------------------------------------------------------------------------
+
+Connection::Deadline Connection::next_deadline() const noexcept {
+    const ServerConfig& config = hub_.config_;
+    const uint32_t now = hub_.now_ms();
+    Deadline next;
+    // `limit_ms` after `since`; a rule whose limit is 0 is off.
+    auto consider = [&next, now](Due due, uint32_t since, uint64_t limit_ms) {
+        if (limit_ms == 0) return;
+        const int64_t left = static_cast<int64_t>(limit_ms) -
+                             static_cast<int64_t>(static_cast<uint32_t>(now - since));
+        if (left < next.in_ms) next = Deadline{due, left};
+    };
+    if (lingering_ || timed_out_) {
+        // Closing: the last response (or the 408) goes out and the peer's FIN comes in, or not.
+        const uint64_t linger = config.linger_timeout_ms == 0 ? 1 : config.linger_timeout_ms;
+        consider(Due::kLinger, phase_start_ms_, linger);
+        return next;
+    }
+    if (send_in_flight_ || !out_.empty()) {
+        consider(Due::kSend, send_progress_ms_, config.send_timeout_ms);
+    } else if (!has_waiting()) {
+        consider(Due::kIdle, last_active_ms_, config.idle_timeout_ms);
+    }
+    if (has_waiting()) {
+        // The oldest unanswered request; the ones behind it started later.
+        consider(Due::kHandler, queue_->front().start_ms, config.handler_timeout_ms);
+    }
+    if (parser_.mid_request() && !close_after_flush_) {
+        if (!parser_.receiving_body()) {
+            consider(Due::kHead, phase_start_ms_, config.request_head_timeout_ms);
+        } else if (config.body_timeout_ms != 0 && config.min_body_rate != 0) {
+            consider(Due::kBody, phase_start_ms_,
+                     config.body_timeout_ms + uint64_t{phase_bytes_} * 1000 / config.min_body_rate);
+        }
+    }
+    return next;
+}
+
+void Connection::schedule_deadline() noexcept {
+    engine::TimerWheel& timers = hub_.worker_.timers();
+    const Deadline d = next_deadline();
+    if (d.due == Due::kNone) {
+        timers.cancel(&timer_);
+        return;
+    }
+    const uint64_t in_ms = d.in_ms > 0 ? static_cast<uint64_t>(d.in_ms) : 0;
+    timers.schedule(&timer_, hub_.worker_.now_ns() + in_ms * kMs);
+}
+
+void Connection::on_timer(void* arg) noexcept {
+    static_cast<Connection*>(arg)->on_deadline();
+}
+
+void Connection::on_deadline() noexcept {
+    if (closing_ || fd_ < 0) return;
+    const Deadline d = next_deadline();
+    if (d.in_ms > 0) {
+        // Not due yet: receives and sends only record their time (one store) and the timer
+        // catches up here, instead of being re-linked on every read.
+        schedule_deadline();
+        return;
+    }
+    switch (d.due) {
+        case Due::kIdle:
+            if (!parser_.mid_request()) break;
+            [[fallthrough]];
+        case Due::kHead:
+        case Due::kBody:
+            // The request did not arrive in time: tell the client why, then close (within the
+            // linger timeout, whether or not it reads the answer).
+            write_error(408, false);
+            timed_out_ = true;
+            phase_start_ms_ = hub_.now_ms();
+            queue_flush();
+            schedule_deadline();
+            return;
+        case Due::kHandler:
+            // The handler did not answer in time: 503 in its place, its late answer is dropped.
+            hub_.report_handler_timeout();
+            answer(0, hub_.canned(503));
+            if (!closing_) schedule_deadline();
+            return;
+        case Due::kSend:    // the peer stopped reading: nothing more can be delivered
+        case Due::kLinger:  // the peer did not close in time
+        case Due::kNone:
+            break;
+    }
+    close();
+}
+
+// ---- send -----------------------------------------------------------------------------------
+
+void Connection::queue_flush() noexcept {
+    if (!queued_) {
+        queued_ = true;
+        hub_.flush_at_turn_end(this);
+    }
+}
+
+void Connection::take_output_buffer() noexcept {
+    hub_.take_output_buffer(out_, out_slab_);
+}
+
+void Connection::flush() noexcept {
+    queued_ = false;
+    if (fd_ < 0 || closing_) return;
+    if (!send_in_flight_ && !out_.empty()) start_send();
+}
+
+void Connection::start_send() noexcept {
+    sending_.swap(out_);
+    std::swap(sending_slab_, out_slab_);
+    out_.clear();
+    sent_ = 0;
+    send_progress_ms_ = hub_.now_ms();
+    submit_send();
+    // The idle timer would notice a stalled send only at the idle deadline.
+    if (hub_.send_timeout_first_) schedule_deadline();
+}
+
+void Connection::submit_send() noexcept {
+    io_uring_sqe* sqe = hub_.sqe();
+    hub_.send_.prep_send(sqe, fd_, sending_.data() + sent_,
+                         std::min(sending_.size() - sent_, kMaxSendBytes), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, make_tag(WorkerServer::kSend, generation_, slot_));
+    send_in_flight_ = true;
+}
+
+void Connection::on_send(const io_uring_cqe& cqe) noexcept {
+    send_in_flight_ = false;
+    if (closing_) {
+        maybe_release();
+        return;
+    }
+    if (cqe.res < 0) {
+        close();  // EPIPE, ECONNRESET: the peer is gone
+        maybe_release();
+        return;
+    }
+    sent_ += static_cast<size_t>(cqe.res);
+    send_progress_ms_ = hub_.now_ms();
+    if (sent_ < sending_.size()) {
+        submit_send();  // short send: the rest, from where the kernel stopped
+        return;
+    }
+    sending_.clear();
+    if (!out_.empty()) {
+        start_send();
+        return;
+    }
+    after_output_drained();
+}
+
+void Connection::after_output_drained() noexcept {
+    unsent_responses_ = 0;
+    hub_.give_back(sending_, sending_slab_);
+    if (out_.empty()) hub_.give_back(out_, out_slab_);
+    if (reading_paused_ && !handoff_paused_ && feed_held_input() && !over_output_bounds()) {
+        if (hub_.handoff_saturated()) {
+            handoff_paused_ = true;  // resumed when the handoff has room
+            hub_.pause_for_handoff(this);
+        } else {
+            reading_paused_ = false;
+            if (!recv_armed_) hub_.rearm_at_turn_end(this);
+        }
+    }
+    if (!out_.empty()) return;  // held input produced more responses: they go out first
+    if (has_waiting()) return;  // answers still to come: they go out first
+    if (close_after_flush_) {
+        start_linger();
+    } else if (peer_eof_) {
+        close();
+    } else if (hub_.stopping_ && !parser_.mid_request()) {
+        start_linger();
+    }
+    if (closing_) maybe_release();
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+void Connection::start_linger() noexcept {
+    if (peer_eof_) {
+        close();
+        return;
+    }
+    // Half-close: the client reads our last response and FIN, then closes; its unread bytes are
+    // drained meanwhile so our close does not turn into a reset that could destroy the response.
+    lingering_ = true;
+    close_after_flush_ = true;
+    shutdown(fd_, SHUT_WR);
+    phase_start_ms_ = hub_.now_ms();
+    schedule_deadline();
+    if (!recv_armed_) hub_.rearm_at_turn_end(this);
+}
+
+void Connection::close() noexcept {
+    if (closing_) return;
+    closing_ = true;
+    hub_.worker_.timers().cancel(&timer_);
+    if (recv_armed_ || send_in_flight_) {
+        io_uring_sqe* sqe = hub_.sqe();
+        io_uring_prep_cancel_fd(sqe, fd_, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    }
+    maybe_release();  // at once if nothing is in flight, else when the last completion arrives
+}
+
+void Connection::maybe_release() noexcept {
+    if (!closing_ || recv_armed_ || send_in_flight_ || fd_ < 0) return;
+    io_uring_sqe* sqe = hub_.sqe();
+    io_uring_prep_close(sqe, fd_);
+    io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    fd_ = -1;
+    ++generation_;
+    parser_.reset(hub_.parse_);
+    if (queue_ != nullptr) {
+        hub_.give_back(queue_);
+        queue_ = nullptr;
+    }
+    handoff_paused_ = false;
+    hub_.give_back(out_, out_slab_);
+    hub_.give_back(sending_, sending_slab_);
+    hub_.connection_released(this);
+}
+
+void Connection::on_stop_requested() noexcept {
+    if (fd_ < 0 || closing_ || lingering_) return;
+    const bool busy = parser_.mid_request() || send_in_flight_ || !out_.empty() || has_waiting();
+    if (!busy) close();
+    if (closing_) maybe_release();
+}
+
+void Connection::shut_down_now() noexcept {
+    // The ring's pending operations hold references to the socket, so close() alone would not
+    // end the connection until the ring is gone; shutdown() ends it for the peer now.
+    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+}
+
+void Connection::close_at_teardown() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    delete queue_;
+    queue_ = nullptr;
+}
+
+}  // namespace nexure::net::http1

@@ -1,0 +1,175 @@
+// Connection: one socket's HTTP/1.1 exchange — receive (with backpressure), parse, route and
+// answer, the ordered queue of responses, the deadlines, send, linger and close.
+//
+// Lives in its worker's connection pool (alloc::Pool: stable address, slot index = pool index,
+// reused with a new generation) and is touched only by that worker's thread. The worker
+// (net/worker_server.h) owns what connections share — the ring, the receive-buffer ring, send
+// slabs, the parse scratch, the router and handlers, the turn's flush and re-arm lists — and
+// hands each completion to the connection it names.
+//
+// A connection's life: open() → receives feed the parser; each complete request is routed and
+// answered in order (now, or later through its place in `queue_`) → at the end of each loop turn
+// one send carries everything written this turn → after the last response the write side is shut
+// and input drained until the peer's FIN (linger) → close: its operations are cancelled, their
+// completions awaited, then the descriptor is closed and the slot freed with a new generation.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "alloc/byte_buffer.h"
+#include "engine/timer_wheel.h"
+#include "net/handoff.h"
+#include "net/http/parser.h"
+#include "net/http/response.h"
+#include "net/http/response_writer.h"
+#include "net/http1/response_queue.h"
+
+namespace nexure::net {
+class WorkerServer;
+}
+
+namespace nexure::net::http1 {
+
+inline constexpr uint16_t kNoSlab = UINT16_MAX;  // == alloc::SendBuffers::kNone
+
+class Connection final {
+  public:
+    Connection(WorkerServer& hub, uint32_t slot) noexcept;
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Takes the accepted socket `fd` (the connection is fresh from the pool) and starts reading.
+    void open(int fd) noexcept;
+
+    // The completions of its receive and send.
+    void on_recv(const io_uring_cqe& cqe) noexcept;
+    void on_send(const io_uring_cqe& cqe) noexcept;
+
+    // End of the loop turn: sends what this turn wrote (one send per connection per turn).
+    void flush() noexcept;
+    // End of the loop turn: re-arms the receive if it ended and reading is wanted.
+    void rearm() noexcept;
+
+    // A graceful stop began: an idle connection closes now, a busy one after its answer.
+    void on_stop_requested() noexcept;
+    // The drain deadline passed: ends the connection for the peer at once.
+    void shut_down_now() noexcept;
+    // The worker is being destroyed (its loop has ended): closes the descriptor synchronously.
+    void close_at_teardown() noexcept;
+
+    // A handed-off request's answer (net/handoff.h): false when it is dropped (closed, timed
+    // out, or not a ticket of this connection's).
+    bool complete(const Ticket& ticket, const http::Response& res) noexcept;
+    // Stopping with an abandoned handoff: answers every waiting place 503.
+    void answer_abandoned() noexcept;
+    // The handoff has room again: resumes reading if nothing else holds it. False when the
+    // connection must keep waiting for the handoff.
+    bool resume_after_handoff() noexcept;
+
+    int fd() const noexcept { return fd_; }
+    uint32_t slot() const noexcept { return slot_; }
+    uint32_t generation() const noexcept { return generation_; }
+    bool closing() const noexcept { return closing_; }
+    bool handoff_paused() const noexcept { return handoff_paused_; }
+
+  private:
+    // What one feed() (one read's bytes) did, for the caller of feed().
+    struct Feed;
+    bool on_request(http::Request& request, Feed& feed) noexcept;
+
+    // ---- receive
+    void arm_recv() noexcept;
+    void pause_reading() noexcept;
+    bool over_output_bounds() const noexcept;
+    void handle_bytes(const char* data, size_t len) noexcept;
+    // Parses input held while reading was paused until none is left (true) or the output bounds
+    // are reached (false).
+    bool feed_held_input() noexcept;
+    // Notes where the request in progress stands after a read.
+    void track_request(bool was_mid, bool was_body, bool answered, size_t len) noexcept;
+    void pause_for_handoff() noexcept;
+
+    // ---- answers, in request order
+    bool hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept;
+    bool has_waiting() const noexcept { return queue_ != nullptr && queue_->waiting() != 0; }
+    ResponseQueue::Place& push_place(uint8_t flags, bool ready) noexcept;
+    void count_unsent() noexcept {
+        if (unsent_responses_ < UINT16_MAX) ++unsent_responses_;
+    }
+    // Writes `res` for a request: straight to the output, or into the next place while earlier
+    // answers are awaited.
+    void emit(const http::Response& res, uint8_t flags) noexcept;
+    // Answers the waiting place `index` (from the front) with `res`.
+    void answer(size_t index, const http::Response& res) noexcept;
+    // Moves answered places at the front of the queue to the output.
+    void pop_answered() noexcept;
+    void write_error(int status, bool head_only) noexcept;
+    void write_response(const http::Response& res, uint8_t flags) noexcept;
+
+    // ---- deadlines (rules and defaults: ServerConfig)
+    enum class Due : uint8_t { kNone, kIdle, kHead, kBody, kSend, kLinger, kHandler };
+    struct Deadline {
+        Due due = Due::kNone;
+        int64_t in_ms = INT64_MAX;  // from now; <= 0 when passed
+    };
+    Deadline next_deadline() const noexcept;
+    void schedule_deadline() noexcept;
+    static void on_timer(void* arg) noexcept;
+    void on_deadline() noexcept;
+
+    // ---- send and close
+    void queue_flush() noexcept;
+    void take_output_buffer() noexcept;
+    void start_send() noexcept;
+    void submit_send() noexcept;
+    void after_output_drained() noexcept;
+    void start_linger() noexcept;
+    void close() noexcept;
+    void maybe_release() noexcept;
+
+    WorkerServer& hub_;
+    int fd_ = -1;
+    uint32_t slot_;
+    uint32_t generation_ = 0;  // bumped on every free; stale completions carry an older one
+    // The send slabs (alloc::SendBuffers) `out_` and `sending_` were given, or kNoSlab. A slab
+    // stays with its buffer until the output drains, even if the bytes outgrew it.
+    uint16_t out_slab_ = kNoSlab;
+    uint16_t sending_slab_ = kNoSlab;
+
+    http::RequestParser parser_;
+    alloc::ByteBuffer out_;      // responses queued this turn, not yet handed to the kernel
+    alloc::ByteBuffer sending_;  // the bytes of the one send in flight
+    size_t sent_ = 0;            // how much of `sending_` the kernel has taken
+    engine::Timer timer_;        // the next deadline (see next_deadline())
+    // The places of its requests whose answers are awaited; null for a connection that never
+    // had one. Kept until the connection closes (taken from the worker's free list).
+    ResponseQueue* queue_ = nullptr;
+
+    // Times in milliseconds of the worker's clock, truncated to 32 bits (compared by
+    // difference, so they stay right across the wrap for intervals under 24 days).
+    uint32_t last_active_ms_ = 0;    // last receive
+    uint32_t phase_start_ms_ = 0;    // start of the request head, of its body, or of lingering
+    uint32_t send_progress_ms_ = 0;  // last time the kernel took output (or output became due)
+    uint32_t phase_bytes_ = 0;       // body bytes received since phase_start_ms_ (saturating)
+    uint32_t next_seq_ = 0;          // the Ticket::seq of its next place (never reused)
+    uint16_t unsent_responses_ = 0;  // responses written since the output last drained
+
+    bool recv_armed_ : 1 = false;
+    bool send_in_flight_ : 1 = false;
+    bool queued_ : 1 = false;             // on the worker's flush list for this turn
+    bool close_after_flush_ : 1 = false;  // the last response is queued: close once it is sent
+    bool lingering_ : 1 = false;          // write side shut; waiting for the peer's FIN
+    bool peer_eof_ : 1 = false;           // the peer shut its write side
+    bool closing_ : 1 = false;            // cancel/close in progress; no more I/O
+    bool reading_paused_ : 1 = false;     // too much unsent output: recv cancelled until it drains
+    bool timed_out_ : 1 = false;          // answered 408: close within the linger timeout
+    bool handoff_paused_ : 1 = false;     // reading paused until the handoff has room again
+};
+// The pool's block size and alloc/README.md assume this size: keep them in step.
+static_assert(sizeof(Connection) == 272);
+
+}  // namespace nexure::net::http1

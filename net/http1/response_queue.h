@@ -1,0 +1,72 @@
+// ResponseQueue: a connection's responses still to be written in request order, from its oldest
+// request whose answer is not written yet (net/http1/connection.h). One place per request: a
+// place waits for its answer (handed off, deferred), holds an answer that came early (framed, it
+// waits for the places before it), or is answered: then it is written straight to the
+// connection's output, with the answered places behind it. Worker thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "alloc/byte_buffer.h"
+
+namespace nexure::net::http1 {
+
+// How a request is to be answered (kept with its place until the answer is framed).
+enum RequestFlags : uint8_t {
+    kHeadOnly = 1,   // HEAD: the head only
+    kKeepAlive = 2,  // the connection may stay open after the answer
+    kHttp10 = 4,     // an HTTP/1.0 client
+};
+
+struct ResponseQueue {
+    struct Place {
+        uint32_t start_ms = 0;  // when the request began to wait (its handler timeout)
+        uint8_t flags = 0;      // RequestFlags
+        bool ready = false;     // answered: `bytes` is its framed response
+        alloc::ByteBuffer bytes;
+    };
+    uint32_t first_seq = 0;    // seq of places[head]
+    std::vector<Place> places;  // [head, size): the waiting places; a ring would save moves
+    size_t head = 0;
+
+    size_t waiting() const noexcept { return places.size() - head; }
+    Place& front() noexcept { return places[head]; }
+    Place& at(size_t index) noexcept { return places[head + index]; }
+
+    // Starts a new run of places at `seq` when none is waiting.
+    void restart_at(uint32_t seq) noexcept {
+        if (waiting() != 0) return;
+        places.clear();
+        head = 0;
+        first_seq = seq;
+    }
+    // Appends a place (the caller numbers it: first_seq + its index).
+    Place& push(uint32_t start_ms, uint8_t flags, bool ready) {
+        if (places.size() == places.capacity() && head > 0) {
+            // Reclaim the answered prefix instead of growing.
+            places.erase(places.begin(), places.begin() + static_cast<ptrdiff_t>(head));
+            head = 0;
+        }
+        Place& p = places.emplace_back();
+        p.start_ms = start_ms;
+        p.flags = flags;
+        p.ready = ready;
+        return p;
+    }
+    // The front place is written: the next one becomes the front.
+    void pop() noexcept {
+        ++head;
+        ++first_seq;
+    }
+    // Drops the places after `index` (their requests will not be answered: the connection closes).
+    void truncate_after(size_t index) { places.resize(head + index + 1); }
+    // Empty, keeping the vector's capacity for the next connection that uses it.
+    void reset() noexcept {
+        places.clear();
+        head = 0;
+    }
+};
+
+}  // namespace nexure::net::http1

@@ -1,0 +1,453 @@
+#include "net/worker_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <new>
+#include <utility>
+
+#include "net/http/status.h"
+
+namespace nexure::net {
+
+using engine::make_tag;
+using engine::OpTag;
+using http1::Connection;
+
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t kAcceptRetryNs = 100 * kMs;  // back-off after EMFILE/ENFILE/ENOMEM
+// Output buffers larger than this are freed, not kept, when a connection's output drains.
+constexpr size_t kKeepBufferBytes = 64 * 1024;
+// Drained heap output buffers a worker keeps for reuse (each <= kKeepBufferBytes). Most output
+// goes to send slabs; these serve what outgrows a slab or finds none free.
+constexpr size_t kSpareBuffers = 256;
+// Connections per pool block: 256 x 272 bytes = one 68 KiB mapping per step of growth.
+constexpr uint32_t kConnectionsPerBlock = 256;
+constexpr unsigned kMaxReports = 20;  // handler errors and timeouts logged per worker
+
+const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
+
+}  // namespace
+
+WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd)
+    : worker_(worker),
+      shared_(shared),
+      config_(shared.config),
+      listen_fd_(listen_fd),
+      send_timeout_first_(shared.config.send_timeout_ms != 0 &&
+                          (shared.config.idle_timeout_ms == 0 ||
+                           shared.config.send_timeout_ms < shared.config.idle_timeout_ms)),
+      max_unsent_responses_(static_cast<uint16_t>(
+          shared.config.max_unsent_responses == 0 || shared.config.max_unsent_responses > UINT16_MAX
+              ? UINT16_MAX
+              : shared.config.max_unsent_responses)),
+      parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
+      date_timer_(on_date_tick, this),
+      accept_retry_timer_(on_accept_retry, this),
+      connections_(alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
+                                      .max_objects = shared.config.max_connections_per_worker,
+                                      .node = worker.node()},
+                   [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {}
+
+WorkerServer::~WorkerServer() {
+    // The loop has ended; whatever is still open is closed synchronously here.
+    connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
+    for (http1::ResponseQueue* q : spare_queues_)
+        delete q;
+    for (int fd = pop_parked(); fd >= 0; fd = pop_parked())
+        close(fd);
+    if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+Result<void> WorkerServer::init() {
+    Result<void> r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffers(),
+                                   config_.recv_buffer_size, worker_.node());
+    if (!r) return r;
+    r = send_.init(worker_.ring().raw(),
+                   alloc::SendBuffers::Options{.count = config_.send_buffers(),
+                                               .size = config_.send_buffer_size,
+                                               .node = worker_.node(),
+                                               .allow_fixed = config_.fixed_sends});
+    if (!r) return r;
+    if (config_.fixed_sends && send_.mode() == alloc::SendBuffers::Mode::kPlain &&
+        alloc::SendBuffers::kernel_supports_fixed_send()) {
+        // The kernel could, but the registration failed: say so once per worker.
+        std::fprintf(stderr, "nexure: worker %u: %s\n", worker_.index(), send_.mode_note().c_str());
+    }
+    if (shared_.handoff) {
+        Result<std::unique_ptr<Handoff>> h = shared_.handoff(worker_);
+        if (!h) return h.error();
+        handoff_ = std::move(h).value();
+        if (!handoff_) return Error{EINVAL, "the handoff factory returned no handoff"};
+        handoff_paused_.reserve(64);
+        resume_scratch_.reserve(64);
+        spare_queues_.reserve(kSpareBuffers);
+    }
+    spare_buffers_.reserve(kSpareBuffers);
+    flush_list_.reserve(1024);
+    rearm_list_.reserve(256);
+    held_.reserve(64);
+    schedule_date_tick();
+    arm_accept();
+    return {};
+}
+
+// ---- timers ---------------------------------------------------------------------------------
+
+void WorkerServer::schedule_date_tick() noexcept {
+    // Fire just after the next wall-clock second so the Date line changes when the second does.
+    timespec real{};
+    clock_gettime(CLOCK_REALTIME, &real);
+    date_.refresh(real.tv_sec);
+    const uint64_t to_next_second = 1'000'000'000u - static_cast<uint64_t>(real.tv_nsec) + kMs;
+    worker_.timers().schedule(&date_timer_, worker_.now_ns() + to_next_second);
+}
+
+void WorkerServer::on_date_tick(void* arg) noexcept {
+    static_cast<WorkerServer*>(arg)->schedule_date_tick();
+}
+
+void WorkerServer::on_accept_retry(void* arg) noexcept {
+    static_cast<WorkerServer*>(arg)->resume_accept();
+}
+
+// ---- accept ---------------------------------------------------------------------------------
+
+void WorkerServer::arm_accept() noexcept {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(s, make_tag(kAccept, 0, 0));
+    accept_armed_ = true;
+}
+
+void WorkerServer::on_accept(const io_uring_cqe& cqe) noexcept {
+    if ((cqe.flags & IORING_CQE_F_MORE) == 0) accept_armed_ = false;
+    if (cqe.res >= 0) {
+        admit(cqe.res);
+    } else if (!accept_armed_ && !stopping_ &&
+               (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM ||
+                cqe.res == -ENOBUFS)) {
+        // Out of descriptors or memory: try again shortly instead of spinning.
+        worker_.timers().schedule(&accept_retry_timer_, worker_.now_ns() + kAcceptRetryNs);
+        return;
+    }
+    if (!accept_armed_) {
+        if (stopping_) {
+            if (listen_fd_ >= 0) close(listen_fd_);
+            listen_fd_ = -1;
+        } else if (!accept_paused_ && !accept_retry_timer_.armed()) {
+            arm_accept();
+        }
+    }
+}
+
+// At the connection cap: stop taking connections off the listen queue. Waiting clients stay in
+// the kernel's backlog (and beyond it, their SYNs are retried by TCP) until a connection closes.
+void WorkerServer::pause_accept() noexcept {
+    if (accept_paused_) return;
+    accept_paused_ = true;
+    if (accept_armed_) {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, make_tag(kAccept, 0, 0), 0);
+        io_uring_sqe_set_data64(s, kIgnoreTag);
+    }
+}
+
+// Also the accept retry timer's action, so it must not check that timer.
+void WorkerServer::resume_accept() noexcept {
+    accept_paused_ = false;
+    if (!stopping_ && !accept_armed_) arm_accept();
+}
+
+void WorkerServer::admit(int fd) noexcept {
+    if (stopping_) {
+        close(fd);
+    } else if (connections_.live() < config_.max_connections_per_worker && parked_count_ == 0) {
+        open_connection(fd);
+    } else if (parked_count_ < kMaxParked) {
+        // Over the cap: the multishot accept had taken it before the cancellation took effect.
+        parked_[(parked_head_ + parked_count_++) % kMaxParked] = fd;
+        pause_accept();
+    } else {
+        close(fd);  // more early arrivals than places to park them: refuse, never queue unboundedly
+    }
+}
+
+int WorkerServer::pop_parked() noexcept {
+    if (parked_count_ == 0) return -1;
+    const int fd = parked_[parked_head_];
+    parked_head_ = (parked_head_ + 1) % kMaxParked;
+    --parked_count_;
+    return fd;
+}
+
+Connection* WorkerServer::open_connection(int fd) noexcept {
+    Connection* c = connections_.acquire();
+    if (c == nullptr) {
+        close(fd);
+        pause_accept();
+        if (connections_.live() == 0) {
+            // Not the cap: the pool could not map a block (out of memory) and no close will
+            // resume accepting, so try again shortly.
+            worker_.timers().schedule(&accept_retry_timer_, worker_.now_ns() + kAcceptRetryNs);
+        }
+        return nullptr;
+    }
+    if (connections_.live() >= config_.max_connections_per_worker) pause_accept();
+    c->open(fd);
+    return c;
+}
+
+void WorkerServer::connection_released(Connection* c) noexcept {
+    drop_held_input(c);
+    connections_.release(c->slot());
+    if (const int fd = pop_parked(); fd >= 0) {
+        open_connection(fd);  // the freed place goes to the longest-waiting parked socket
+    } else if (accept_paused_) {
+        resume_accept();
+    }
+}
+
+Connection* WorkerServer::lookup(uint64_t user_data) noexcept {
+    const OpTag tag = OpTag::unpack(user_data);
+    if (!connections_.valid(tag.slot)) return nullptr;
+    Connection* c = &connections_.at(tag.slot);
+    if ((c->generation() & OpTag::kGenerationMask) != tag.generation || c->fd() < 0) return nullptr;
+    return c;
+}
+
+// ---- what connections share -----------------------------------------------------------------
+
+// Output buffers circulate through a per-worker free list: a connection takes one when it has a
+// response to write and gives both back once its output has drained, so an idle keep-alive
+// connection holds no buffer at all while the request path still never calls malloc once the
+// list holds enough buffers for the busy connections.
+void WorkerServer::take_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept {
+    if (buffer.capacity() != 0) return;
+    const uint16_t s = send_.acquire();
+    if (s != alloc::SendBuffers::kNone) {
+        buffer.adopt(send_.slab(s), send_.slab_size());
+        slab = s;
+    } else if (!spare_buffers_.empty()) {
+        // Every slab is in use: a heap buffer instead (allocated here only when none is spare).
+        buffer.swap(spare_buffers_.back());
+        spare_buffers_.pop_back();
+    }
+}
+
+void WorkerServer::give_back(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept {
+    if (slab != http1::kNoSlab) {
+        send_.release(slab);
+        slab = http1::kNoSlab;
+    }
+    if (buffer.adopted()) {
+        buffer.release();  // forgets the slab memory
+        return;
+    }
+    if (buffer.capacity() == 0) return;
+    buffer.clear();
+    if (buffer.capacity() > kKeepBufferBytes || spare_buffers_.size() >= kSpareBuffers) {
+        buffer.release();
+        return;
+    }
+    spare_buffers_.push_back(std::move(buffer));  // capacity reserved at init: no allocation
+}
+
+http1::ResponseQueue* WorkerServer::take_queue() noexcept {
+    if (!spare_queues_.empty()) {
+        http1::ResponseQueue* q = spare_queues_.back();
+        spare_queues_.pop_back();
+        return q;
+    }
+    return new (std::nothrow) http1::ResponseQueue();
+}
+
+void WorkerServer::give_back(http1::ResponseQueue* queue) noexcept {
+    if (spare_queues_.size() >= kSpareBuffers) {
+        delete queue;
+        return;
+    }
+    queue->reset();  // frees the places' buffers; keeps the vector's capacity
+    spare_queues_.push_back(queue);
+}
+
+WorkerServer::HeldInput* WorkerServer::find_held_input(const Connection* c) noexcept {
+    for (HeldInput& h : held_) {
+        if (h.connection == c) return &h;
+    }
+    return nullptr;
+}
+
+void WorkerServer::hold_input(const Connection* c, const char* data, size_t len) noexcept {
+    HeldInput* h = find_held_input(c);
+    if (h == nullptr) h = &held_.emplace_back(HeldInput{c, {}, 0});
+    h->bytes.append(data, len);
+}
+
+void WorkerServer::drop_held_input(const Connection* c) noexcept {
+    HeldInput* h = find_held_input(c);
+    if (h == nullptr) return;
+    if (h != &held_.back()) *h = std::move(held_.back());
+    held_.pop_back();
+}
+
+http::Response& WorkerServer::canned(int status) noexcept {
+    http::Response& res = fresh_response();
+    res.status(status).type("text/plain");
+    res.body(http::reason_phrase(status)).append("\n");
+    return res;
+}
+
+void WorkerServer::answer_handler_error(std::string_view what) noexcept {
+    report_handler_error(what);
+    canned(500);
+}
+
+void WorkerServer::report_handler_error(std::string_view what) noexcept {
+    // Logged, but bounded: a handler failing on every request must not flood the log.
+    if (handler_errors_reported_ < kMaxReports) {
+        std::fprintf(stderr, "nexure: worker %u: handler error, answered 500: %.*s\n",
+                     worker_.index(), static_cast<int>(what.size()), what.data());
+        if (++handler_errors_reported_ == kMaxReports) {
+            std::fprintf(stderr, "nexure: worker %u: further handler errors are not logged\n",
+                         worker_.index());
+        }
+    }
+}
+
+void WorkerServer::report_handler_timeout() noexcept {
+    if (handler_timeouts_reported_ >= kMaxReports) return;
+    ++handler_timeouts_reported_;
+    std::fprintf(stderr,
+                 "nexure: worker %u: a handler did not answer within %u ms, answered 503%s\n",
+                 worker_.index(), config_.handler_timeout_ms,
+                 handler_timeouts_reported_ == kMaxReports ? " (further ones not logged)" : "");
+}
+
+// ---- handed-off requests (net/handoff.h) ---------------------------------------------------
+
+http::Response& WorkerServer::response() noexcept {
+    return fresh_response();
+}
+
+bool WorkerServer::complete(const Ticket& ticket) noexcept {
+    if (!connections_.valid(ticket.slot)) return false;
+    Connection* c = &connections_.at(ticket.slot);
+    if (c->generation() != ticket.generation || c->fd() < 0 || c->closing()) {
+        return false;  // closed (or closing) meanwhile: nobody to answer
+    }
+    return c->complete(ticket, response_);
+}
+
+void WorkerServer::answer_abandoned() noexcept {
+    connections_.for_each_live([](Connection& c) { c.answer_abandoned(); });
+}
+
+void WorkerServer::resume_handoff_paused() noexcept {
+    if (handoff_saturated()) return;
+    // Resuming feeds held input, which may pause connections again and list them anew: walk a
+    // copy.
+    resume_scratch_.swap(handoff_paused_);
+    for (const auto& [c, generation] : resume_scratch_) {
+        if (c->generation() != generation || c->fd() < 0 || c->closing() || !c->handoff_paused())
+            continue;
+        if (handoff_saturated() || !c->resume_after_handoff()) {
+            handoff_paused_.emplace_back(c, generation);  // still waiting for room
+        }
+    }
+    resume_scratch_.clear();
+}
+
+// ---- the loop's hooks -----------------------------------------------------------------------
+
+void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
+    switch (static_cast<uint8_t>(cqe.user_data >> 56)) {
+        case kRecv:
+            if (Connection* c = lookup(cqe.user_data)) {
+                c->on_recv(cqe);
+            } else if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+                // A stale completion: still hand the buffer back.
+                buffers_.recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+            }
+            break;
+        case kSend:
+            if (Connection* c = lookup(cqe.user_data)) c->on_send(cqe);
+            break;
+        case kAccept:
+            on_accept(cqe);
+            break;
+        default:
+            break;
+    }
+}
+
+void WorkerServer::on_turn_end() noexcept {
+    if (handoff_) {
+        if (!handoff_paused_.empty()) resume_handoff_paused();
+        // After every submit of this turn: publishes them and takes the answers back.
+        handoff_->on_turn_end(*this);
+        if (stopping_ && handoff_->abandoned()) answer_abandoned();
+    }
+    // One send per connection per turn carries every response produced this turn.
+    for (Connection* c : flush_list_)
+        c->flush();
+    flush_list_.clear();
+    buffers_.publish();
+    parse_.trim();
+    for (Connection* c : rearm_list_)
+        c->rearm();
+    rearm_list_.clear();
+}
+
+void WorkerServer::on_stop_requested() noexcept {
+    stopping_ = true;
+    for (int fd = pop_parked(); fd >= 0; fd = pop_parked())
+        close(fd);  // never read: nothing of theirs is in flight
+    worker_.timers().cancel(&accept_retry_timer_);
+    if (accept_armed_) {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, make_tag(kAccept, 0, 0), 0);
+        io_uring_sqe_set_data64(s, kIgnoreTag);
+    } else if (listen_fd_ >= 0) {
+        close(listen_fd_);
+        listen_fd_ = -1;
+    }
+    // Idle connections close now; busy ones after their current response (which says
+    // "Connection: close").
+    connections_.for_each_live([](Connection& c) { c.on_stop_requested(); });
+}
+
+bool WorkerServer::prepare_to_sleep() noexcept {
+    if (!handoff_) return true;
+    // Connections paused for room the handoff now has: turn again to resume them.
+    if (!handoff_paused_.empty() && !handoff_->saturated()) return false;
+    return handoff_->prepare_to_sleep();
+}
+
+void WorkerServer::awake() noexcept {
+    if (handoff_) handoff_->awake();
+}
+
+bool WorkerServer::drained() const noexcept {
+    return connections_.live() == 0 && !accept_armed_;
+}
+
+void WorkerServer::on_drain_timeout() noexcept {
+    unsigned open = 0;
+    connections_.for_each_live([&open](Connection& c) {
+        if (c.fd() < 0) return;
+        c.shut_down_now();
+        ++open;
+    });
+    if (open > 0) {
+        std::fprintf(stderr,
+                     "nexure: worker %u: drain timeout, closing %u connection(s) still busy\n",
+                     worker_.index(), open);
+    }
+}
+
+}  // namespace nexure::net

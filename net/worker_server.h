@@ -1,0 +1,176 @@
+// WorkerServer: the HTTP server of one engine worker — the hub its connections share. It owns
+// the listener (accept, and parking at the connection cap), the connection pool, the receive
+// buffer ring, the send slabs and spare output buffers, the parse scratch, the Date line and the
+// response writer, the handoff, and the loop turn's flush and re-arm lists. The protocol lives in
+// the connections (net/http1/connection.h); this file holds no HTTP logic.
+//
+// Built on the worker's thread by Server and driven by the worker's loop through
+// engine::WorkerHandler; nothing here is shared with other workers except the read-only router
+// and handler table.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "alloc/buffer_ring.h"
+#include "alloc/pool.h"
+#include "alloc/send_buffers.h"
+#include "engine/worker.h"
+#include "net/handoff.h"
+#include "net/http/date_cache.h"
+#include "net/http/parser.h"
+#include "net/http/response.h"
+#include "net/http/response_writer.h"
+#include "net/http1/connection.h"
+#include "net/router/router.h"
+#include "net/server.h"
+
+namespace nexure::net {
+
+// Read-only state shared by all workers, built before they start.
+struct SharedState {
+    ServerConfig config;
+    router::Router router;
+    std::vector<Handler> handlers;  // C++ routes, by RouteMeta::handler
+    std::vector<std::unique_ptr<http::Response>> fixed;  // fixed routes, by RouteMeta::handler
+    HandoffFactory handoff;                              // builds each worker's handoff
+};
+
+class WorkerServer final : public engine::WorkerHandler, private Completions {
+  public:
+    WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd);
+    ~WorkerServer() override;
+
+    Result<void> init();
+
+    void on_completion(const io_uring_cqe& cqe) noexcept override;
+    void on_turn_end() noexcept override;
+    void on_stop_requested() noexcept override;
+    bool drained() const noexcept override;
+    void on_drain_timeout() noexcept override;
+    bool prepare_to_sleep() noexcept override;
+    void awake() noexcept override;
+
+    // The provided receive buffers (tests/fuzz/connection_fuzz.cc writes the bytes of the
+    // completions it makes up into them, as the kernel would).
+    alloc::BufferRing& receive_buffers() noexcept { return buffers_; }
+
+  private:
+    friend class http1::Connection;
+
+    enum Op : uint8_t {
+        kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
+        kRecv,
+        kSend,
+    };
+    static constexpr uint16_t kBufferGroup = 0;
+
+    // Completions (net/handoff.h), called by the handoff from on_turn_end().
+    http::Response& response() noexcept override;
+    bool complete(const Ticket& ticket) noexcept override;
+
+    // ---- accept
+    void arm_accept() noexcept;
+    void on_accept(const io_uring_cqe& cqe) noexcept;
+    void admit(int fd) noexcept;
+    int pop_parked() noexcept;  // the longest-parked socket, or -1
+    void pause_accept() noexcept;
+    void resume_accept() noexcept;
+    static void on_accept_retry(void* arg) noexcept;
+
+    // ---- for connections (net/http1/connection.cc)
+    // Takes a connection from the pool for `fd`; on failure closes `fd` and returns nullptr.
+    http1::Connection* open_connection(int fd) noexcept;
+    // The connection's slot is free again (its descriptor is being closed).
+    void connection_released(http1::Connection* c) noexcept;
+    http1::Connection* lookup(uint64_t user_data) noexcept;
+    uint32_t now_ms() const noexcept { return static_cast<uint32_t>(worker_.now_ns() / 1'000'000); }
+    io_uring_sqe* sqe() noexcept { return worker_.ring().get_sqe(); }
+    void flush_at_turn_end(http1::Connection* c) noexcept { flush_list_.push_back(c); }
+    void rearm_at_turn_end(http1::Connection* c) noexcept { rearm_list_.push_back(c); }
+    // Output buffers: a send slab, or a spare heap buffer when none is free (see the .cc).
+    void take_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept;
+    void give_back(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept;
+    // Response queues, from a free list.
+    http1::ResponseQueue* take_queue() noexcept;
+    void give_back(http1::ResponseQueue* queue) noexcept;
+    // Input that arrived after a connection's reading paused (the receive was being cancelled):
+    // kept here (few connections have any), and parsed one receive buffer at a time as the
+    // output drains.
+    struct HeldInput {
+        const http1::Connection* connection;
+        alloc::ByteBuffer bytes;
+        size_t parsed = 0;
+    };
+    HeldInput* find_held_input(const http1::Connection* c) noexcept;
+    void hold_input(const http1::Connection* c, const char* data, size_t len) noexcept;
+    void drop_held_input(const http1::Connection* c) noexcept;
+    // The worker's response, reset; or reset to `status` with its reason phrase as body.
+    http::Response& fresh_response() noexcept {
+        response_.reset();
+        return response_;
+    }
+    http::Response& canned(int status) noexcept;
+    // A handler failed (`what`): logged (bounded), and the response becomes that 500.
+    void answer_handler_error(std::string_view what) noexcept;
+    [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
+    [[gnu::cold]] void report_handler_timeout() noexcept;
+    bool handoff_saturated() const noexcept { return handoff_ && handoff_->saturated(); }
+    void pause_for_handoff(http1::Connection* c) noexcept {
+        handoff_paused_.emplace_back(c, c->generation());
+    }
+    // Resumes reading on connections paused because the handoff was saturated.
+    void resume_handoff_paused() noexcept;
+    void answer_abandoned() noexcept;
+
+    // ---- timers
+    static void on_date_tick(void* arg) noexcept;
+    void schedule_date_tick() noexcept;
+
+    engine::Worker& worker_;
+    const SharedState& shared_;
+    const ServerConfig& config_;
+    int listen_fd_;
+    bool send_timeout_first_;        // the send timeout is shorter than the idle timeout
+    uint16_t max_unsent_responses_;  // config_.max_unsent_responses, clamped
+    bool accept_armed_ = false;
+    bool accept_paused_ = false;  // at the connection cap: accept resumes when one closes
+    bool stopping_ = false;
+
+    alloc::BufferRing buffers_;
+    alloc::SendBuffers send_;
+    http::ParseContext parse_;
+    http::Response response_;
+    http::DateCache date_;
+    http::ResponseWriter writer_{date_};
+    engine::Timer date_timer_;
+    engine::Timer accept_retry_timer_;
+
+    // Connection pool, capped at max_connections_per_worker; index == Connection::slot().
+    alloc::Pool<http1::Connection> connections_;
+    // Sockets accepted at the cap, before the accept cancellation took effect: they wait here,
+    // unread, and are opened in arrival order as places free up (closed if this is full).
+    static constexpr uint32_t kMaxParked = 256;
+    std::array<int, kMaxParked> parked_{};
+    uint32_t parked_head_ = 0;
+    uint32_t parked_count_ = 0;
+    // Drained heap output buffers (output that outgrew its send slab or found none), for reuse.
+    std::vector<alloc::ByteBuffer> spare_buffers_;
+    std::vector<http1::Connection*> flush_list_;  // connections with output queued this turn
+    std::vector<http1::Connection*> rearm_list_;  // connections whose multishot recv ended
+    std::vector<HeldInput> held_;                 // few: only connections whose reading paused
+    unsigned handler_errors_reported_ = 0;
+    unsigned handler_timeouts_reported_ = 0;
+
+    std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
+    // Connections whose reading paused because the handoff was saturated, with their generation.
+    std::vector<std::pair<http1::Connection*, uint32_t>> handoff_paused_;
+    std::vector<std::pair<http1::Connection*, uint32_t>> resume_scratch_;
+    std::vector<http1::ResponseQueue*> spare_queues_;  // freed queues, for reuse
+};
+
+}  // namespace nexure::net
