@@ -27,6 +27,9 @@
 #include "net/http/request.h"
 #include "net/handoff.h"
 #include "net/http/response.h"
+#include "net/later.h"
+#include "net/loop.h"
+#include "net/stream.h"
 #include "net/router/router.h"
 
 namespace nexure::net {

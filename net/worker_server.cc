@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <new>
 #include <utility>
 
@@ -25,7 +26,7 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 // Drained heap output buffers a worker keeps for reuse (each <= kKeepBufferBytes). Most output
 // goes to send slabs; these serve what outgrows a slab or finds none free.
 constexpr size_t kSpareBuffers = 256;
-// Connections per pool block: 256 x 272 bytes = one 68 KiB mapping per step of growth.
+// Connections per pool block: 256 x 280 bytes = one 70 KiB mapping per step of growth.
 constexpr uint32_t kConnectionsPerBlock = 256;
 constexpr unsigned kMaxReports = 20;  // handler errors and timeouts logged per worker
 
@@ -36,6 +37,8 @@ const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 
 WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd)
     : worker_(worker),
       shared_(shared),
+      loop_state_(std::make_shared<detail::LoopState>(worker)),
+      loop_(loop_state_),
       config_(shared.config),
       listen_fd_(listen_fd),
       send_timeout_first_(shared.config.send_timeout_ms != 0 &&
@@ -51,11 +54,17 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
       connections_(alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
                                       .max_objects = shared.config.max_connections_per_worker,
                                       .node = worker.node()},
-                   [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {}
+                   [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {
+    loop_state_->server = this;
+    detail::set_current_loop(&loop_state_);  // built on the worker's own thread
+}
 
 WorkerServer::~WorkerServer() {
-    // The loop has ended; whatever is still open is closed synchronously here.
+    // The loop has ended; whatever is still open is closed synchronously here (awaited answers
+    // are aborted), then the loop refuses posts and drops its timers.
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
+    loop_state_->close();
+    detail::set_current_loop(nullptr);
     for (http1::ResponseQueue* q : spare_queues_)
         delete q;
     for (int fd = pop_parked(); fd >= 0; fd = pop_parked())
@@ -308,10 +317,15 @@ void WorkerServer::answer_handler_error(std::string_view what) noexcept {
 }
 
 void WorkerServer::report_handler_error(std::string_view what) noexcept {
+    report("handler error, answered 500: ", what);
+}
+
+void WorkerServer::report(std::string_view what, std::string_view detail) noexcept {
     // Logged, but bounded: a handler failing on every request must not flood the log.
     if (handler_errors_reported_ < kMaxReports) {
-        std::fprintf(stderr, "nexure: worker %u: handler error, answered 500: %.*s\n",
-                     worker_.index(), static_cast<int>(what.size()), what.data());
+        std::fprintf(stderr, "nexure: worker %u: %.*s%.*s\n", worker_.index(),
+                     static_cast<int>(what.size()), what.data(), static_cast<int>(detail.size()),
+                     detail.data());
         if (++handler_errors_reported_ == kMaxReports) {
             std::fprintf(stderr, "nexure: worker %u: further handler errors are not logged\n",
                          worker_.index());
@@ -335,12 +349,56 @@ http::Response& WorkerServer::response() noexcept {
 }
 
 bool WorkerServer::complete(const Ticket& ticket) noexcept {
-    if (!connections_.valid(ticket.slot)) return false;
+    Connection* c = by_ticket(ticket);  // null: closed (or closing) meanwhile, nobody to answer
+    return c != nullptr && c->complete(ticket, response_);
+}
+
+Connection* WorkerServer::by_ticket(const Ticket& ticket) noexcept {
+    if (!connections_.valid(ticket.slot)) return nullptr;
     Connection* c = &connections_.at(ticket.slot);
-    if (c->generation() != ticket.generation || c->fd() < 0 || c->closing()) {
-        return false;  // closed (or closing) meanwhile: nobody to answer
+    if (c->generation() != ticket.generation || c->fd() < 0 || c->closing()) return nullptr;
+    return c;
+}
+
+bool WorkerServer::respond(const Ticket& ticket,
+                           UniqueFunction<void(http::Response&)>& fill) noexcept {
+    Connection* c = by_ticket(ticket);
+    if (c == nullptr || !c->awaiting(ticket)) return false;
+    http::Response& res = fresh_response();
+    try {
+        fill(res);
+    } catch (const std::exception& e) {
+        answer_handler_error(e.what());
+    } catch (...) {
+        answer_handler_error("a non-standard exception");
     }
-    return c->complete(ticket, response_);
+    return c->complete(ticket, res);
+}
+
+void WorkerServer::answer_dropped(const Ticket& ticket) noexcept {
+    Connection* c = by_ticket(ticket);
+    if (c == nullptr || !c->awaiting(ticket)) return;
+    answer_handler_error("a deferred answer (Later) was destroyed without respond()");
+    c->complete(ticket, response_);
+}
+
+bool WorkerServer::set_abort(const Ticket& ticket, Task& fn) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr && c->set_abort(ticket, fn);
+}
+
+bool WorkerServer::stream_write(const Ticket& ticket, std::string_view bytes) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr && c->stream_write(ticket, bytes);
+}
+
+void WorkerServer::stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept {
+    if (Connection* c = by_ticket(ticket)) c->stream_end(ticket, trailer_lines);
+}
+
+bool WorkerServer::stream_on_writable(const Ticket& ticket, Task fn) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr && c->stream_on_writable(ticket, std::move(fn));
 }
 
 void WorkerServer::answer_abandoned() noexcept {
@@ -386,6 +444,8 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
 }
 
 void WorkerServer::on_turn_end() noexcept {
+    // Tasks posted from other threads (answers from a thread pool, ...) before this turn's sends.
+    loop_state_->run_posted();
     if (handoff_) {
         if (!handoff_paused_.empty()) resume_handoff_paused();
         // After every submit of this turn: publishes them and takes the answers back.

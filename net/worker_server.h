@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -25,9 +26,12 @@
 #include "net/http/parser.h"
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
+#include "net/detail/loop_state.h"
 #include "net/http1/connection.h"
+#include "net/loop.h"
 #include "net/router/router.h"
 #include "net/server.h"
+#include "net/unique_function.h"
 
 namespace nexure::net {
 
@@ -59,6 +63,16 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     // completions it makes up into them, as the kernel would).
     alloc::BufferRing& receive_buffers() noexcept { return buffers_; }
 
+    // Deferred and streamed answers (net/later.h, net/stream.h), on the worker thread. Each
+    // finds the ticket's connection; a stale ticket does nothing (false).
+    bool respond(const Ticket& ticket, UniqueFunction<void(http::Response&)>& fill) noexcept;
+    bool set_abort(const Ticket& ticket, Task& fn) noexcept;
+    bool stream_write(const Ticket& ticket, std::string_view bytes) noexcept;
+    void stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept;
+    bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
+    // A Later was dropped unanswered: 500, logged.
+    void answer_dropped(const Ticket& ticket) noexcept;
+
   private:
     friend class http1::Connection;
 
@@ -88,6 +102,7 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     // The connection's slot is free again (its descriptor is being closed).
     void connection_released(http1::Connection* c) noexcept;
     http1::Connection* lookup(uint64_t user_data) noexcept;
+    http1::Connection* by_ticket(const Ticket& ticket) noexcept;
     uint32_t now_ms() const noexcept { return static_cast<uint32_t>(worker_.now_ns() / 1'000'000); }
     io_uring_sqe* sqe() noexcept { return worker_.ring().get_sqe(); }
     void flush_at_turn_end(http1::Connection* c) noexcept { flush_list_.push_back(c); }
@@ -118,6 +133,9 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     // A handler failed (`what`): logged (bounded), and the response becomes that 500.
     void answer_handler_error(std::string_view what) noexcept;
     [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
+    // A misuse by application code that the engine worked around (`what` + `detail`), logged
+    // like handler errors (bounded).
+    [[gnu::cold]] void report(std::string_view what, std::string_view detail = {}) noexcept;
     [[gnu::cold]] void report_handler_timeout() noexcept;
     bool handoff_saturated() const noexcept { return handoff_ && handoff_->saturated(); }
     void pause_for_handoff(http1::Connection* c) noexcept {
@@ -133,6 +151,8 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
 
     engine::Worker& worker_;
     const SharedState& shared_;
+    std::shared_ptr<detail::LoopState> loop_state_;
+    Loop loop_;  // handed to Later and Stream handles
     const ServerConfig& config_;
     int listen_fd_;
     bool send_timeout_first_;        // the send timeout is shorter than the idle timeout

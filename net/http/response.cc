@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "net/http/request.h"
+#include "net/later.h"
+#include "net/stream.h"
 
 namespace nexure::net::http {
 
@@ -117,6 +119,36 @@ Response& Response::append(std::string_view bytes) noexcept {
 Response& Response::close() noexcept {
     close_ = true;
     return *this;
+}
+
+Later Response::defer() noexcept {
+    if (responder_ == nullptr) {
+        error_ = "defer() was called outside a handler (or twice)";
+        return {};
+    }
+    Later later = responder_->defer();
+    if (!later.pending()) error_ = "defer() could not hold the request's place (out of memory)";
+    return later;
+}
+
+Stream Response::stream() noexcept {
+    return stream_with(BodyFraming::kChunked, 0);
+}
+
+Stream Response::stream(uint64_t content_length) noexcept {
+    return stream_with(BodyFraming::kLength, content_length);
+}
+
+Stream Response::stream_with(BodyFraming body, uint64_t length) noexcept {
+    if (responder_ == nullptr) {
+        if (error_.empty()) error_ = "stream() was called outside a handler (or twice)";
+        return {};
+    }
+    Stream s = responder_->stream(*this, body, length);
+    if (!s.open() && error_.empty()) {
+        error_ = "stream() could not hold the request's place (out of memory)";
+    }
+    return s;
 }
 
 }  // namespace nexure::net::http

@@ -7,12 +7,39 @@
 // corrupt the response stream. Worker thread only.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "alloc/byte_buffer.h"
 
+namespace nexure::net {
+class Later;
+class Stream;
+}  // namespace nexure::net
+
 namespace nexure::net::http {
+
+class Response;
+
+// How a streamed body is delimited on the wire.
+enum class BodyFraming : uint8_t {
+    kNone,        // no body: 1xx, 204, 304 (and HEAD's head says what a GET would get)
+    kLength,      // Content-Length, known in advance
+    kChunked,     // Transfer-Encoding: chunked (HTTP/1.1, length unknown)
+    kUntilClose,  // no length and HTTP/1.0: the body ends when the connection closes
+};
+
+// What lets a handler take its answer away (Response::defer, Response::stream): set by the
+// connection for the duration of a handler call (net/http1/connection.cc).
+class Responder {
+  public:
+    virtual Later defer() noexcept = 0;
+    virtual Stream stream(const Response& head, BodyFraming body, uint64_t length) noexcept = 0;
+
+  protected:
+    ~Responder() = default;
+};
 
 class Response {
   public:
@@ -28,6 +55,20 @@ class Response {
     // Closes the connection after this response.
     Response& close() noexcept;
 
+    // Answer later (net/later.h): the request keeps its place in the connection's order and
+    // this Response is not sent; the returned handle answers from this worker or any thread.
+    // Only in a handler; elsewhere the handle is empty and error() says why.
+    Later defer() noexcept;
+    // Answer in pieces (net/stream.h): the head — status, Content-Type and the header fields set
+    // so far — is written now; the body follows through the returned handle, with
+    // Transfer-Encoding: chunked (close-delimited for an HTTP/1.0 client), or with
+    // Content-Length when the length is given. Only in a handler.
+    Stream stream() noexcept;
+    Stream stream(uint64_t content_length) noexcept;
+
+    // The connection sets this while a handler runs (null otherwise).
+    void set_responder(Responder* responder) noexcept { responder_ = responder; }
+
     int status_code() const noexcept { return status_; }
     std::string_view body_view() const noexcept { return body_.view(); }
     std::string_view content_type() const noexcept { return content_type_; }
@@ -42,6 +83,9 @@ class Response {
   private:
     void set_content_type(std::string_view v) noexcept;
 
+    Stream stream_with(BodyFraming body, uint64_t length) noexcept;
+
+    Responder* responder_ = nullptr;
     int status_ = 200;
     bool close_ = false;
     char content_type_storage_[128];

@@ -31,7 +31,7 @@ bool bodiless(int status) noexcept {
 // Writes everything up to the framing field: status line, Server, Date, Content-Type and the
 // handler's fields. `framing_line` (Content-Length: n, or chunked) and `connection` follow, then
 // the blank line and `body`. One prepare() for the whole response.
-void write_message(alloc::ByteBuffer& out, const Response& res, std::string_view date,
+size_t write_message(alloc::ByteBuffer& out, const Response& res, std::string_view date,
                    std::string_view framing_name, std::string_view framing_value,
                    std::string_view connection, std::string_view body) noexcept {
     const std::string_view first_line = status_line(res.status_code());
@@ -58,21 +58,23 @@ void write_message(alloc::ByteBuffer& out, const Response& res, std::string_view
         p = put(p, "\r\n");
     }
     p = put(p, connection);
+    const size_t head_end = out.size() + static_cast<size_t>(p - start);
     p = put(p, "\r\n");
     p = put(p, body);
     out.commit(static_cast<size_t>(p - start));
+    return head_end;
 }
 
 }  // namespace
 
-void ResponseWriter::write(alloc::ByteBuffer& out, const Response& res,
-                           Framing framing) const noexcept {
+size_t ResponseWriter::write(alloc::ByteBuffer& out, const Response& res,
+                             Framing framing) const noexcept {
     const bool no_body = bodiless(res.status_code());
     const std::string_view body = no_body ? std::string_view{} : res.body_view();
     char length[24];
     const auto [end, ec] = std::to_chars(length, length + sizeof(length), body.size());
     (void)ec;
-    write_message(out, res, date_->line(), no_body ? std::string_view{} : "Content-Length: ",
+    return write_message(out, res, date_->line(), no_body ? std::string_view{} : "Content-Length: ",
                   no_body ? std::string_view{}
                           : std::string_view(length, static_cast<size_t>(end - length)),
                   connection_line(framing), framing.head_only ? std::string_view{} : body);
@@ -95,7 +97,7 @@ BodyFraming ResponseWriter::write_head(alloc::ByteBuffer& out, const Response& h
     } else if (body == BodyFraming::kChunked) {
         name = kChunkedLine;
     }
-    write_message(out, head, date_->line(), name, value, connection_line(framing), {});
+    (void)write_message(out, head, date_->line(), name, value, connection_line(framing), {});
     return framing.head_only ? BodyFraming::kNone : body;
 }
 
@@ -124,6 +126,16 @@ void ResponseWriter::write_end(alloc::ByteBuffer& out, BodyFraming body,
     out.append("0\r\n");
     out.append(trailer_lines);
     out.append("\r\n");
+}
+
+void ResponseWriter::insert_close(alloc::ByteBuffer& out, size_t head_end) noexcept {
+    constexpr std::string_view kClose = "Connection: close\r\n";
+    const size_t tail = out.size() - head_end;
+    out.prepare(kClose.size());
+    char* at = out.data() + head_end;
+    std::memmove(at + kClose.size(), at, tail);
+    std::memcpy(at, kClose.data(), kClose.size());
+    out.commit(kClose.size());
 }
 
 }  // namespace nexure::net::http

@@ -6,6 +6,7 @@
 // beyond the Date line it reads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -22,21 +23,17 @@ struct Framing {
     bool http10 = false;      // an HTTP/1.0 client: keep-alive is announced, no chunked coding
 };
 
-// How a streamed body is delimited.
-enum class BodyFraming : uint8_t {
-    kNone,        // no body: 1xx, 204, 304 (and HEAD's head says what a GET would get)
-    kLength,      // Content-Length, known in advance
-    kChunked,     // Transfer-Encoding: chunked (HTTP/1.1, length unknown)
-    kUntilClose,  // no length and HTTP/1.0: the body ends when the connection closes
-};
-
 class ResponseWriter {
   public:
     // `date`: the worker's Date line, refreshed once a second; read at each write.
     explicit ResponseWriter(const DateCache& date) noexcept : date_(&date) {}
 
-    // A whole response: head and body.
-    void write(alloc::ByteBuffer& out, const Response& res, Framing framing) const noexcept;
+    // A whole response: head and body. Returns the offset in `out` of the blank line that ends
+    // its head (where insert_close() may add a field later).
+    size_t write(alloc::ByteBuffer& out, const Response& res, Framing framing) const noexcept;
+    // Adds "Connection: close" to a response written keep-alive (HTTP/1.1) whose head ends at
+    // `head_end` in `out`: the server is stopping and this is the connection's last answer.
+    static void insert_close(alloc::ByteBuffer& out, size_t head_end) noexcept;
 
     // The head of a streamed response whose body follows in pieces; `length` is used with
     // BodyFraming::kLength. Returns the framing the body must use: kNone for HEAD, 1xx, 204 and

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <utility>
 
 #include "net/worker_server.h"
 
@@ -21,6 +22,12 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kMaxSendBytes = 256 * 1024;
 
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
+
+// Whether a response framed with `flags` can be turned into the connection's last one by
+// inserting "Connection: close" (keep-alive HTTP/1.1: its head has no Connection field).
+bool patchable(uint8_t flags) noexcept {
+    return (flags & kKeepAlive) != 0 && (flags & kHttp10) == 0;
+}
 
 http::Framing framing_of(uint8_t flags) noexcept {
     return http::Framing{.head_only = (flags & kHeadOnly) != 0,
@@ -40,6 +47,28 @@ struct Connection::Feed final : http::RequestSink {
     Connection& connection;
     uint32_t answered = 0;     // requests answered (or given a place) in this feed
     bool handed_off = false;   // one of them was handed off
+};
+
+// The responder of one handler call (http::Responder): a handler that defers or streams takes
+// the answer away, and gets a place in the connection's order instead.
+struct Connection::Taking final : http::Responder {
+    Taking(Connection& c, uint8_t request_flags) noexcept : connection(c), flags(request_flags) {}
+    Later defer() noexcept override {
+        if (taken) return {};
+        Later later = connection.defer_current(flags);
+        taken = later.pending();
+        return later;
+    }
+    Stream stream(const http::Response& head, http::BodyFraming body,
+                  uint64_t length) noexcept override {
+        if (taken) return {};
+        Stream s = connection.stream_current(head, flags, body, length);
+        taken = s.open();
+        return s;
+    }
+    Connection& connection;
+    uint8_t flags;
+    bool taken = false;  // the answer went to a place: the handler's Response is not sent
 };
 
 Connection::Connection(WorkerServer& hub, uint32_t slot) noexcept
@@ -194,8 +223,29 @@ void Connection::handle_bytes(const char* data, size_t len) noexcept {
         take_output_buffer();
         out_.append(kContinue);
     }
+    if (hub_.stopping_ && !closing_) end_after_queued();
     if (!out_.empty()) queue_flush();
     if (parser_.mid_request()) track_request(was_mid, was_body, feed.answered != 0, len);
+}
+
+void Connection::end_after_queued() noexcept {
+    if (close_after_flush_ || parser_.mid_request()) return;  // a request still arriving: later
+    if (has_waiting()) {
+        // The last place: a ready answer gets the field now; an awaited or streamed one closes
+        // when it is answered or ended (its keep-alive flag is cleared).
+        ResponseQueue::Place& last = queue_->at(queue_->waiting() - 1);
+        if (last.ready && last.head_end != UINT32_MAX) {
+            http::ResponseWriter::insert_close(last.bytes, last.head_end);
+        }
+        last.head_end = UINT32_MAX;
+        last.flags &= static_cast<uint8_t>(~kKeepAlive);
+    } else if (close_at_ != kNoOffset) {
+        http::ResponseWriter::insert_close(out_, close_at_);
+        close_at_ = kNoOffset;
+    } else if (!send_in_flight_ && out_.empty()) {
+        return;  // idle between requests: on_stop_requested() closes it
+    }
+    close_after_flush_ = true;
 }
 
 void Connection::track_request(bool was_mid, bool was_body, bool answered, size_t len) noexcept {
@@ -217,6 +267,15 @@ void Connection::track_request(bool was_mid, bool was_body, bool answered, size_
 
 // ---- route and answer -----------------------------------------------------------------------
 
+uint8_t Connection::request_flags(const http::Request& req) const noexcept {
+    // (A stopping server still answers every request it has received; end_after_queued() makes
+    // the last answer the connection's last.)
+    uint8_t flags = req.keep_alive() ? kKeepAlive : 0;
+    if (req.method() == Method::kHead) flags |= kHeadOnly;
+    if (req.version_minor() == 0) flags |= kHttp10;
+    return flags;
+}
+
 bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
     const SharedState& shared = hub_.shared_;
     http::Response& res = hub_.fresh_response();
@@ -232,12 +291,24 @@ bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
                 answer = shared.fixed[meta.handler].get();
                 break;
             }
+            Taking taking(*this, request_flags(req));
+            res.set_responder(&taking);
             try {
                 shared.handlers[meta.handler](req, res);
             } catch (const std::exception& e) {
                 hub_.answer_handler_error(e.what());
             } catch (...) {
                 hub_.answer_handler_error("a non-standard exception");
+            }
+            res.set_responder(nullptr);
+            if (taking.taken) {
+                // Answered later, in its place (a throw after defer() is the Later's business).
+                // A stream that already ended the connection (cut short, close-delimited) stops
+                // the parsing as well.
+                ++feed.answered;
+                const bool keep = (taking.flags & kKeepAlive) != 0 && !close_after_flush_;
+                if (!keep) close_after_flush_ = true;
+                return keep;
             }
             if (!res.error().empty()) hub_.answer_handler_error(res.error());
             break;
@@ -259,37 +330,65 @@ bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
             hub_.canned(501);
             break;
     }
-    const bool keep = req.keep_alive() && !answer->wants_close() && !hub_.stopping_;
-    uint8_t flags = keep ? kKeepAlive : 0;
-    if (req.method() == Method::kHead) flags |= kHeadOnly;
-    if (req.version_minor() == 0) flags |= kHttp10;
+    uint8_t flags = request_flags(req);
+    if (answer->wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
+    const bool keep = (flags & kKeepAlive) != 0;
     emit(*answer, flags);
     ++feed.answered;
     if (!keep) close_after_flush_ = true;
     return keep;
 }
 
-bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept {
+bool Connection::take_place(uint8_t flags, Ticket* ticket) noexcept {
     if (queue_ == nullptr) {
         queue_ = hub_.take_queue();
-        if (queue_ == nullptr) {
-            write_error(503, req.method() == Method::kHead);
-            return false;
-        }
+        if (queue_ == nullptr) return false;
     }
-    const bool keep = req.keep_alive() && !hub_.stopping_;
-    uint8_t flags = keep ? kKeepAlive : 0;
-    if (req.method() == Method::kHead) flags |= kHeadOnly;
-    if (req.version_minor() == 0) flags |= kHttp10;
     queue_->restart_at(next_seq_);
-    const Ticket ticket{slot_, generation_, next_seq_, flags};
+    *ticket = Ticket{slot_, generation_, next_seq_, flags};
     push_place(flags, false);
+    if (queue_->waiting() == 1) schedule_deadline();  // its handler timeout
+    return true;
+}
+
+bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept {
+    const uint8_t flags = request_flags(req);
+    Ticket ticket;
+    if (!take_place(flags, &ticket)) {
+        write_error(503, (flags & kHeadOnly) != 0);
+        return false;
+    }
     hub_.handoff_->submit(req, id, ticket);
     feed.handed_off = true;
     ++feed.answered;
-    if (queue_->waiting() == 1) schedule_deadline();  // its handler timeout
+    const bool keep = (flags & kKeepAlive) != 0;
     if (!keep) close_after_flush_ = true;
     return keep;
+}
+
+Later Connection::defer_current(uint8_t flags) noexcept {
+    Ticket ticket;
+    if (!take_place(flags, &ticket)) return {};
+    return Later(hub_.loop_, ticket);
+}
+
+Stream Connection::stream_current(const http::Response& head, uint8_t flags,
+                                  http::BodyFraming body, uint64_t length) noexcept {
+    if (!head.error().empty()) return {};  // the handler's 500 is sent instead
+    if (head.wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
+    Ticket ticket;
+    if (!take_place(flags, &ticket)) return {};
+    ResponseQueue::Place& p = *queue_->find(ticket.seq);
+    const bool front = queue_->waiting() == 1;
+    if (front) take_output_buffer();
+    p.streaming = true;
+    p.body = hub_.writer_.write_head(front ? out_ : p.bytes, head, framing_of(flags), body, length);
+    if (front) close_at_ = kNoOffset;
+    p.remaining = length;
+    if (p.body == http::BodyFraming::kUntilClose) p.flags &= static_cast<uint8_t>(~kKeepAlive);
+    if (front) queue_flush();
+    schedule_deadline();  // a stream has no handler timeout
+    return Stream(hub_.loop_, ticket);
 }
 
 ResponseQueue::Place& Connection::push_place(uint8_t flags, bool ready) noexcept {
@@ -299,7 +398,8 @@ ResponseQueue::Place& Connection::push_place(uint8_t flags, bool ready) noexcept
 
 void Connection::write_response(const http::Response& res, uint8_t flags) noexcept {
     take_output_buffer();
-    hub_.writer_.write(out_, res, framing_of(flags));
+    const size_t head_end = hub_.writer_.write(out_, res, framing_of(flags));
+    close_at_ = patchable(flags) ? static_cast<uint32_t>(head_end) : kNoOffset;
 }
 
 void Connection::emit(const http::Response& res, uint8_t flags) noexcept {
@@ -310,13 +410,14 @@ void Connection::emit(const http::Response& res, uint8_t flags) noexcept {
     }
     // Behind an awaited answer: it takes the next place, answered already.
     ResponseQueue::Place& p = push_place(flags, true);
-    hub_.writer_.write(p.bytes, res, framing_of(flags));
+    const size_t head_end = hub_.writer_.write(p.bytes, res, framing_of(flags));
+    p.head_end = patchable(flags) ? static_cast<uint32_t>(head_end) : UINT32_MAX;
 }
 
 bool Connection::complete(const Ticket& ticket, const http::Response& res) noexcept {
     if (!has_waiting()) return false;
     const uint32_t index = ticket.seq - queue_->first_seq;  // wraps for seqs before the front
-    if (index >= queue_->waiting() || queue_->at(index).ready) {
+    if (index >= queue_->waiting() || queue_->at(index).ready || queue_->at(index).streaming) {
         return false;  // answered already (by the handler timeout), or never issued
     }
     if (!res.error().empty()) {
@@ -334,41 +435,182 @@ void Connection::answer(size_t index, const http::Response& res) noexcept {
     const bool keep =
         (p.flags & kKeepAlive) != 0 && !res.wants_close() && !(hub_.stopping_ && last);
     const uint8_t flags = static_cast<uint8_t>((p.flags & ~kKeepAlive) | (keep ? kKeepAlive : 0));
+    std::vector<Task> aborts;
     if (!keep) {
         // Nothing behind it will be sent: drop the places of requests that came after it.
-        queue_->truncate_after(index);
+        queue_->truncate_after(index, aborts);
         close_after_flush_ = true;
     }
+    p.on_abort = nullptr;  // answered: it can no longer be aborted
     if (index == 0) {
         write_response(res, flags);
         count_unsent();
         queue_->pop();
         pop_answered();
     } else {
-        hub_.writer_.write(p.bytes, res, framing_of(flags));
+        const size_t head_end = hub_.writer_.write(p.bytes, res, framing_of(flags));
+        p.head_end = patchable(flags) ? static_cast<uint32_t>(head_end) : UINT32_MAX;
         p.ready = true;
     }
+    run_aborts(aborts);
+}
+
+void Connection::answer_instead(int status) noexcept {
+    // The engine answers in the handler's place: the code that would have answered learns it
+    // can no longer (its on_abort runs, after the queue has moved on).
+    std::vector<Task> aborts;
+    if (queue_->front().on_abort) aborts.push_back(std::move(queue_->front().on_abort));
+    answer(0, hub_.canned(status));
+    run_aborts(aborts);
+}
+
+void Connection::run_aborts(std::vector<Task>& aborts) noexcept {
+    for (Task& fn : aborts) {
+        try {
+            fn();
+        } catch (...) {
+            // An abort callback has no one to report to; the connection is gone either way.
+        }
+    }
+    aborts.clear();
 }
 
 void Connection::pop_answered() noexcept {
     while (queue_->waiting() != 0 && queue_->front().ready) {
         ResponseQueue::Place& p = queue_->front();
         take_output_buffer();
+        close_at_ = p.head_end == UINT32_MAX ? kNoOffset
+                                             : static_cast<uint32_t>(out_.size() + p.head_end);
         out_.append(p.bytes.data(), p.bytes.size());
         p.bytes.release();  // (a place's buffer is never reused: the place goes with it)
         count_unsent();
         queue_->pop();
+    }
+    if (queue_->waiting() != 0 && queue_->front().streaming && !queue_->front().bytes.empty()) {
+        // A stream reached the front: what it wrote so far goes out, the rest goes straight.
+        ResponseQueue::Place& p = queue_->front();
+        take_output_buffer();
+        out_.append(p.bytes.data(), p.bytes.size());
+        p.bytes.release();
+        close_at_ = kNoOffset;  // a stream's head is not patched
     }
     if (!out_.empty()) queue_flush();
     // A new oldest request (its own deadline), or none: back to the idle/send rules.
     schedule_deadline();
 }
 
+// ---- deferred and streamed answers ----------------------------------------------------------
+
+bool Connection::awaiting(const Ticket& ticket) noexcept {
+    if (!has_waiting() || closing_) return false;
+    const ResponseQueue::Place* p = queue_->find(ticket.seq);
+    return p != nullptr && !p->ready && !p->streaming;
+}
+
+bool Connection::set_abort(const Ticket& ticket, Task& fn) noexcept {
+    if (!has_waiting() || closing_) return false;
+    ResponseQueue::Place* p = queue_->find(ticket.seq);
+    if (p == nullptr || p->ready) return false;
+    p->on_abort = std::move(fn);
+    return true;
+}
+
+bool Connection::output_full(const ResponseQueue::Place& p, size_t index) const noexcept {
+    const size_t queued = out_.size() + sending_.size() + (index == 0 ? 0 : p.bytes.size());
+    return queued > hub_.config_.max_pending_output;
+}
+
+bool Connection::stream_write(const Ticket& ticket, std::string_view bytes) noexcept {
+    if (!has_waiting() || closing_) return false;
+    ResponseQueue::Place* p = queue_->find(ticket.seq);
+    if (p == nullptr || !p->streaming || p->ready) return false;
+    if (p->body == http::BodyFraming::kLength && bytes.size() > p->remaining) {
+        hub_.report("a stream wrote more bytes than its Content-Length; the rest was dropped");
+        bytes = bytes.substr(0, p->remaining);
+    }
+    if (p->body == http::BodyFraming::kLength) p->remaining -= bytes.size();
+    const size_t index = queue_->index_of(*p);
+    if (index == 0) {
+        if (p->body != http::BodyFraming::kNone && !bytes.empty()) {
+            take_output_buffer();
+            http::ResponseWriter::write_body(out_, p->body, bytes);
+            queue_flush();
+        }
+    } else {
+        http::ResponseWriter::write_body(p->bytes, p->body, bytes);
+    }
+    if (!output_full(*p, index)) return true;
+    p->wants_writable = true;
+    return false;
+}
+
+void Connection::stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept {
+    if (!has_waiting() || closing_) return;
+    ResponseQueue::Place* p = queue_->find(ticket.seq);
+    if (p == nullptr || !p->streaming || p->ready) return;
+    const size_t index = queue_->index_of(*p);
+    std::vector<Task> aborts;
+    bool cut = p->body == http::BodyFraming::kLength && p->remaining != 0;
+    if (cut) hub_.report("a stream ended before its Content-Length: the connection closes");
+    if (cut || p->body == http::BodyFraming::kUntilClose || (p->flags & kKeepAlive) == 0) {
+        // The connection ends with this response: the places behind it are never answered.
+        queue_->truncate_after(index, aborts);
+        close_after_flush_ = true;
+        p = &queue_->at(index);
+    }
+    p->on_abort = nullptr;
+    p->on_writable = nullptr;
+    if (index == 0) {
+        take_output_buffer();
+        if (!cut) http::ResponseWriter::write_end(out_, p->body, trailer_lines);
+        count_unsent();
+        queue_->pop();
+        pop_answered();
+        // The end may add no bytes (a known length, or close-delimited) while the body went out
+        // already: nothing will be sent that would lead to the close, so close now.
+        if (!send_in_flight_ && out_.empty()) after_output_drained();
+    } else {
+        if (!cut) http::ResponseWriter::write_end(p->bytes, p->body, trailer_lines);
+        p->ready = true;
+    }
+    run_aborts(aborts);
+}
+
+bool Connection::stream_on_writable(const Ticket& ticket, Task fn) noexcept {
+    if (!has_waiting() || closing_) return false;
+    ResponseQueue::Place* p = queue_->find(ticket.seq);
+    if (p == nullptr || !p->streaming || p->ready) return false;
+    p->on_writable = std::move(fn);
+    return true;
+}
+
+void Connection::notify_writable() noexcept {
+    if (!has_waiting()) return;
+    ResponseQueue::Place& p = queue_->front();
+    if (!p.streaming || !p.wants_writable || !p.on_writable) return;
+    p.wants_writable = false;
+    // Out of the place while it runs: the callback may end the stream (and the place go).
+    const uint32_t seq = queue_->first_seq;
+    Task fn = std::move(p.on_writable);
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        hub_.report("an on_writable callback threw: ", e.what());
+    } catch (...) {
+        hub_.report("an on_writable callback threw a non-standard exception");
+    }
+    // Still streaming, and no new callback given: it stays registered for the next time.
+    if (has_waiting() && queue_->first_seq == seq && !queue_->front().ready &&
+        !queue_->front().on_writable) {
+        queue_->front().on_writable = std::move(fn);
+    }
+}
+
 void Connection::answer_abandoned() noexcept {
     if (fd_ < 0 || closing_) return;
-    while (has_waiting()) {
+    while (has_waiting() && !queue_->front().streaming) {
         // The front place is never answered already (pop_answered() moved those on).
-        answer(0, hub_.canned(503));
+        answer_instead(503);
     }
 }
 
@@ -401,8 +643,9 @@ Connection::Deadline Connection::next_deadline() const noexcept {
     } else if (!has_waiting()) {
         consider(Due::kIdle, last_active_ms_, config.idle_timeout_ms);
     }
-    if (has_waiting()) {
-        // The oldest unanswered request; the ones behind it started later.
+    if (has_waiting() && !queue_->front().streaming) {
+        // The oldest unanswered request; the ones behind it started later. (A stream has
+        // answered: its head is out; its body has no deadline but the send timeout.)
         consider(Due::kHandler, queue_->front().start_ms, config.handler_timeout_ms);
     }
     if (parser_.mid_request() && !close_after_flush_) {
@@ -457,7 +700,7 @@ void Connection::on_deadline() noexcept {
         case Due::kHandler:
             // The handler did not answer in time: 503 in its place, its late answer is dropped.
             hub_.report_handler_timeout();
-            answer(0, hub_.canned(503));
+            answer_instead(503);
             if (!closing_) schedule_deadline();
             return;
         case Due::kSend:    // the peer stopped reading: nothing more can be delivered
@@ -488,6 +731,7 @@ void Connection::flush() noexcept {
 }
 
 void Connection::start_send() noexcept {
+    close_at_ = kNoOffset;  // what goes to the kernel can no longer be changed
     sending_.swap(out_);
     std::swap(sending_slab_, out_slab_);
     out_.clear();
@@ -544,7 +788,8 @@ void Connection::after_output_drained() noexcept {
             if (!recv_armed_) hub_.rearm_at_turn_end(this);
         }
     }
-    if (!out_.empty()) return;  // held input produced more responses: they go out first
+    notify_writable();          // a stream waiting for room: it may write (or end) now
+    if (!out_.empty()) return;  // held input (or the stream) produced more: it goes out first
     if (has_waiting()) return;  // answers still to come: they go out first
     if (close_after_flush_) {
         start_linger();
@@ -582,7 +827,20 @@ void Connection::close() noexcept {
         io_uring_prep_cancel_fd(sqe, fd_, IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, kIgnoreTag);
     }
+    abort_waiting();
     maybe_release();  // at once if nothing is in flight, else when the last completion arrives
+}
+
+void Connection::abort_waiting() noexcept {
+    if (!has_waiting()) return;
+    // Every answer still awaited (deferred, handed off, streaming) can no longer be given.
+    std::vector<Task> aborts;
+    for (size_t i = 0; i < queue_->waiting(); ++i) {
+        ResponseQueue::Place& p = queue_->at(i);
+        if (!p.ready && p.on_abort) aborts.push_back(std::move(p.on_abort));
+        p.on_writable = nullptr;
+    }
+    run_aborts(aborts);
 }
 
 void Connection::maybe_release() noexcept {
@@ -606,17 +864,35 @@ void Connection::maybe_release() noexcept {
 void Connection::on_stop_requested() noexcept {
     if (fd_ < 0 || closing_ || lingering_) return;
     const bool busy = parser_.mid_request() || send_in_flight_ || !out_.empty() || has_waiting();
-    if (!busy) close();
+    if (!busy) {
+        close();  // idle between requests
+    } else {
+        end_after_queued();  // answers what it has received; the last answer closes
+    }
     if (closing_) maybe_release();
 }
 
 void Connection::shut_down_now() noexcept {
+    if (fd_ < 0) return;
+    if (!closing_) {
+        // Every request received gets an answer: the awaited ones 503 (a stream is cut where
+        // it is), and what is queued goes to the kernel now, without waiting for room.
+        while (has_waiting() && !queue_->front().streaming) {
+            queue_->at(queue_->waiting() - 1).flags &= static_cast<uint8_t>(~kKeepAlive);
+            answer_instead(503);
+        }
+        if (!send_in_flight_ && !out_.empty()) {
+            (void)::send(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+    }
     // The ring's pending operations hold references to the socket, so close() alone would not
     // end the connection until the ring is gone; shutdown() ends it for the peer now.
-    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+    shutdown(fd_, SHUT_RDWR);
 }
 
 void Connection::close_at_teardown() noexcept {
+    closing_ = true;
+    abort_waiting();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     delete queue_;

@@ -17,7 +17,9 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
+#include <vector>
 
 #include "alloc/byte_buffer.h"
 #include "engine/timer_wheel.h"
@@ -26,6 +28,9 @@
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
 #include "net/http1/response_queue.h"
+#include "net/later.h"
+#include "net/stream.h"
+#include "net/unique_function.h"
 
 namespace nexure::net {
 class WorkerServer;
@@ -56,14 +61,25 @@ class Connection final {
 
     // A graceful stop began: an idle connection closes now, a busy one after its answer.
     void on_stop_requested() noexcept;
-    // The drain deadline passed: ends the connection for the peer at once.
+    // The drain deadline passed: awaited answers become 503, what is queued is written without
+    // waiting, and the connection ends for the peer at once.
     void shut_down_now() noexcept;
     // The worker is being destroyed (its loop has ended): closes the descriptor synchronously.
     void close_at_teardown() noexcept;
 
-    // A handed-off request's answer (net/handoff.h): false when it is dropped (closed, timed
-    // out, or not a ticket of this connection's).
+    // A handed-off or deferred request's answer (net/handoff.h, net/later.h): false when it is
+    // dropped (closed, timed out, or not a ticket of this connection's).
     bool complete(const Ticket& ticket, const http::Response& res) noexcept;
+    // Whether `ticket`'s place waits for a complete() (its `fill` may run).
+    bool awaiting(const Ticket& ticket) noexcept;
+    // Registers (moves from `fn`) the callback run once if `ticket`'s answer can no longer be
+    // given; false, leaving `fn` alone, when the place is gone already (the caller decides).
+    bool set_abort(const Ticket& ticket, Task& fn) noexcept;
+    // A streamed response (net/stream.h): false when the stream is gone (or, for write, when
+    // the output is over its high-water mark: on_writable follows).
+    bool stream_write(const Ticket& ticket, std::string_view bytes) noexcept;
+    void stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept;
+    bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
     // Stopping with an abandoned handoff: answers every waiting place 503.
     void answer_abandoned() noexcept;
     // The handoff has room again: resumes reading if nothing else holds it. False when the
@@ -79,7 +95,19 @@ class Connection final {
   private:
     // What one feed() (one read's bytes) did, for the caller of feed().
     struct Feed;
+    // What a handler took away (http::Responder), for on_request().
+    struct Taking;
     bool on_request(http::Request& request, Feed& feed) noexcept;
+    uint8_t request_flags(const http::Request& req) const noexcept;
+    // A place for the request being handled (flags: RequestFlags), or an invalid ticket when
+    // no queue could be had.
+    bool take_place(uint8_t flags, Ticket* ticket) noexcept;
+    Later defer_current(uint8_t flags) noexcept;
+    Stream stream_current(const http::Response& head, uint8_t flags, http::BodyFraming body,
+                          uint64_t length) noexcept;
+    bool output_full(const ResponseQueue::Place& p, size_t index) const noexcept;
+    // Runs abort callbacks collected while the queue was being changed (user code runs last).
+    static void run_aborts(std::vector<Task>& aborts) noexcept;
 
     // ---- receive
     void arm_recv() noexcept;
@@ -105,10 +133,18 @@ class Connection final {
     void emit(const http::Response& res, uint8_t flags) noexcept;
     // Answers the waiting place `index` (from the front) with `res`.
     void answer(size_t index, const http::Response& res) noexcept;
+    // The engine answers the front place with `status` (timeout, drain, abandoned handoff);
+    // its abort callback runs.
+    void answer_instead(int status) noexcept;
     // Moves answered places at the front of the queue to the output.
     void pop_answered() noexcept;
     void write_error(int status, bool head_only) noexcept;
     void write_response(const http::Response& res, uint8_t flags) noexcept;
+    // The server is stopping: what was received is answered, and the last answer queued says
+    // "Connection: close" (the connection closes after it).
+    void end_after_queued() noexcept;
+    // The stream at the front wanted room and the output drained: its on_writable runs.
+    void notify_writable() noexcept;
 
     // ---- deadlines (rules and defaults: ServerConfig)
     enum class Due : uint8_t { kNone, kIdle, kHead, kBody, kSend, kLinger, kHandler };
@@ -129,6 +165,8 @@ class Connection final {
     void after_output_drained() noexcept;
     void start_linger() noexcept;
     void close() noexcept;
+    // Runs the abort callbacks of every answer still awaited (the connection is closing).
+    void abort_waiting() noexcept;
     void maybe_release() noexcept;
 
     WorkerServer& hub_;
@@ -157,6 +195,10 @@ class Connection final {
     uint32_t phase_bytes_ = 0;       // body bytes received since phase_start_ms_ (saturating)
     uint32_t next_seq_ = 0;          // the Ticket::seq of its next place (never reused)
     uint16_t unsent_responses_ = 0;  // responses written since the output last drained
+    // Where the head of the last response in `out_` ends, when that response is keep-alive
+    // HTTP/1.1 (a stopping server adds "Connection: close" there); kNoOffset otherwise.
+    uint32_t close_at_ = kNoOffset;
+    static constexpr uint32_t kNoOffset = UINT32_MAX;
 
     bool recv_armed_ : 1 = false;
     bool send_in_flight_ : 1 = false;
@@ -170,6 +212,6 @@ class Connection final {
     bool handoff_paused_ : 1 = false;     // reading paused until the handoff has room again
 };
 // The pool's block size and alloc/README.md assume this size: keep them in step.
-static_assert(sizeof(Connection) == 272);
+static_assert(sizeof(Connection) == 280);
 
 }  // namespace nexure::net::http1

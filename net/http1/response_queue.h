@@ -7,9 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "alloc/byte_buffer.h"
+#include "net/http/response.h"
+#include "net/unique_function.h"
 
 namespace nexure::net::http1 {
 
@@ -24,8 +27,20 @@ struct ResponseQueue {
     struct Place {
         uint32_t start_ms = 0;  // when the request began to wait (its handler timeout)
         uint8_t flags = 0;      // RequestFlags
-        bool ready = false;     // answered: `bytes` is its framed response
+        bool ready = false;     // answered in full: `bytes` is its framed response
+        // A streamed response (net/stream.h): its head is written, its body comes in pieces.
+        // Behind earlier places its bytes collect in `bytes`; at the front they go straight to
+        // the connection's output. Ready once ended.
+        bool streaming = false;
+        bool wants_writable = false;  // a write found the output full: on_writable is due
+        http::BodyFraming body = http::BodyFraming::kNone;
+        uint64_t remaining = 0;  // body bytes still announced (BodyFraming::kLength)
+        // Where the head of a ready keep-alive HTTP/1.1 answer ends in `bytes`, for
+        // ResponseWriter::insert_close() (UINT32_MAX: not patchable).
+        uint32_t head_end = UINT32_MAX;
         alloc::ByteBuffer bytes;
+        Task on_abort;     // the answer can no longer be given (once)
+        Task on_writable;  // a stream's output has drained
     };
     uint32_t first_seq = 0;    // seq of places[head]
     std::vector<Place> places;  // [head, size): the waiting places; a ring would save moves
@@ -60,8 +75,22 @@ struct ResponseQueue {
         ++head;
         ++first_seq;
     }
-    // Drops the places after `index` (their requests will not be answered: the connection closes).
-    void truncate_after(size_t index) { places.resize(head + index + 1); }
+    // Drops the places after `index` (their requests will not be answered: the connection
+    // closes); their abort callbacks are moved to `aborts`.
+    void truncate_after(size_t index, std::vector<Task>& aborts) {
+        for (size_t i = head + index + 1; i < places.size(); ++i) {
+            if (places[i].on_abort) aborts.push_back(std::move(places[i].on_abort));
+        }
+        places.resize(head + index + 1);
+    }
+    // The place of `seq`, or null when it is not waiting (answered and written, or never issued).
+    Place* find(uint32_t seq) noexcept {
+        const uint32_t index = seq - first_seq;  // wraps for seqs before the front: too big
+        return index < waiting() ? &places[head + index] : nullptr;
+    }
+    size_t index_of(const Place& p) const noexcept {
+        return static_cast<size_t>(&p - places.data()) - head;
+    }
     // Empty, keeping the vector's capacity for the next connection that uses it.
     void reset() noexcept {
         places.clear();

@@ -138,8 +138,17 @@ ResponseStream::Step ResponseStream::next(bool head, bool eof, Response* out, st
             }
             total = body_start + length;
         } else if (r.has_header("transfer-encoding")) {
-            *error = "chunked responses are not expected from this server";
-            return Step::kError;
+            if (r.header("transfer-encoding") != "chunked" ||
+                r.header_count("transfer-encoding") != 1) {
+                *error = "unexpected Transfer-Encoding: '" + r.header("transfer-encoding") + "'";
+                return Step::kError;
+            }
+            const Step step = dechunk(body_start, eof, &r, &total, error);
+            if (step != Step::kResponse) return step;
+            r.raw = buffer_.substr(0, total);
+            buffer_.erase(0, total);
+            *out = std::move(r);
+            return Step::kResponse;
         } else {
             if (!eof) return Step::kNeedMore;  // close-delimited
             total = buffer_.size();
@@ -150,6 +159,58 @@ ResponseStream::Step ResponseStream::next(bool head, bool eof, Response* out, st
     buffer_.erase(0, total);
     *out = std::move(r);
     return Step::kResponse;
+}
+
+ResponseStream::Step ResponseStream::dechunk(size_t at, bool eof, Response* r, size_t* total,
+                                             std::string* error) {
+    std::string body;
+    for (;;) {
+        const size_t eol = buffer_.find("\r\n", at);
+        if (eol == std::string::npos) break;
+        std::string_view line(buffer_.data() + at, eol - at);
+        line = line.substr(0, line.find(';'));  // chunk extensions are ignored
+        size_t size = 0;
+        const auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
+        if (ec != std::errc{} || p != line.data() + line.size() || line.empty()) {
+            *error = "bad chunk-size line: '" + std::string(line) + "'";
+            return Step::kError;
+        }
+        if (size == 0) {
+            // Trailer fields, then the blank line.
+            size_t t = eol + 2;
+            for (;;) {
+                const size_t end = buffer_.find("\r\n", t);
+                if (end == std::string::npos) goto need_more;
+                if (end == t) {
+                    r->body = std::move(body);
+                    *total = end + 2;
+                    return Step::kResponse;
+                }
+                const std::string_view field(buffer_.data() + t, end - t);
+                const size_t colon = field.find(':');
+                if (colon == std::string_view::npos || colon == 0) {
+                    *error = "bad trailer line: '" + std::string(field) + "'";
+                    return Step::kError;
+                }
+                r->trailers.emplace_back(std::string(field.substr(0, colon)),
+                                         std::string(trim(field.substr(colon + 1))));
+                t = end + 2;
+            }
+        }
+        if (buffer_.size() < eol + 2 + size + 2) break;
+        if (buffer_.compare(eol + 2 + size, 2, "\r\n") != 0) {
+            *error = "a chunk's data is not followed by CRLF";
+            return Step::kError;
+        }
+        body.append(buffer_, eol + 2, size);
+        at = eol + 2 + size + 2;
+    }
+need_more:
+    if (eof) {
+        *error = "the connection closed inside a chunked body";
+        return Step::kError;
+    }
+    return Step::kNeedMore;
 }
 
 // ---- HttpClient --------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 //
 // Every call that waits takes a deadline and gives up when it passes, so a test can never hang on
 // a server that stops answering. The client parses just enough HTTP/1.1 to split a byte stream into
-// responses: the status line, header fields and a Content-Length (or close-delimited) body. The
-// caller says which responses answer HEAD requests, since those carry no body whatever their
-// headers say; 1xx, 204 and 304 responses never carry one. One thread per client.
+// responses: the status line, header fields and a Content-Length, chunked (de-chunked, trailers
+// kept) or close-delimited body. The caller says which responses answer HEAD requests, since those
+// carry no body whatever their headers say; 1xx, 204 and 304 responses never carry one. One
+// thread per client.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -31,7 +32,8 @@ struct Response {
     int status = 0;
     std::string reason;
     std::vector<std::pair<std::string, std::string>> headers;  // in wire order
-    std::string body;
+    std::string body;  // de-chunked for a chunked response
+    std::vector<std::pair<std::string, std::string>> trailers;  // of a chunked response
     std::string raw;  // the whole response as received
 
     // Value of the first header called `name` (case-insensitive); "" when absent.
@@ -54,6 +56,10 @@ class ResponseStream {
     std::string take_pending() { return std::exchange(buffer_, {}); }
 
   private:
+    // Decodes a chunked body that starts at `at`; on kResponse `r->body` is set and `*total`
+    // is where the response ends.
+    Step dechunk(size_t at, bool eof, Response* r, size_t* total, std::string* error);
+
     std::string buffer_;
 };
 

@@ -1,0 +1,53 @@
+// The state behind net::Loop handles: one per worker, shared by every Loop copy so that a handle
+// kept on another thread stays safe to use after the worker is gone (post() then returns false).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engine/timer_wheel.h"
+#include "engine/worker.h"
+#include "net/unique_function.h"
+
+namespace nexure::net {
+class WorkerServer;
+}
+
+namespace nexure::net::detail {
+
+struct LoopState {
+    explicit LoopState(engine::Worker& w) noexcept : worker(&w), index(w.index()) {}
+
+    // ---- any thread, under `mutex`
+    std::mutex mutex;
+    engine::Worker* worker;  // null once the worker's server is gone
+    std::vector<Task> posted;
+
+    // ---- the worker thread only
+    const unsigned index;
+    WorkerServer* server = nullptr;  // the worker's HTTP server (answers for Later and Stream)
+    struct TimerSlot {
+        engine::Timer timer;
+        Task fn;
+        uint32_t generation = 1;
+        uint32_t index = 0;
+        LoopState* owner = nullptr;
+    };
+    std::vector<std::unique_ptr<TimerSlot>> timers;
+    std::vector<uint32_t> free_timers;
+    std::vector<Task> running;  // posted tasks being run (swapped out)
+
+    // Runs the tasks posted since the last call (worker thread, once per loop turn).
+    void run_posted() noexcept;
+    // The worker is going away: later posts are refused, pending timers and tasks dropped.
+    void close() noexcept;
+};
+
+// The loop of the worker thread that is running (set by its WorkerServer), or null.
+const std::shared_ptr<LoopState>* current_loop() noexcept;
+void set_current_loop(const std::shared_ptr<LoopState>* state) noexcept;
+
+}  // namespace nexure::net::detail

@@ -1,0 +1,382 @@
+// Deferred and streamed answers (net/later.h, net/stream.h) over real sockets: answers from
+// another thread and from a worker timer, request order kept with deferred, streamed and
+// immediate answers mixed, abort callbacks when the client leaves or the handler timeout fires,
+// Server-Sent Events arriving one by one, HEAD and HTTP/1.0 framing of streams, and handles used
+// wrongly (dropped, or answered twice).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/server.h"
+#include "tests/integration/server_fixture.h"
+#include "tests/support/http_client.h"
+#include "tests/support/wait.h"
+
+namespace nexure::net {
+namespace {
+
+using test::deadline_in;
+using test::get_request;
+using test::HttpClient;
+using test::Response;
+using namespace std::chrono_literals;
+
+// Writes `pieces` pieces "piece <i>\n", one per timer tick of `gap_ms`, then ends.
+struct Ticker : std::enable_shared_from_this<Ticker> {
+    Ticker(Stream s, int n, uint64_t gap) : stream(std::move(s)), pieces(n), gap_ms(gap) {}
+    void next() {
+        if (done == pieces) {
+            stream.end();
+            return;
+        }
+        Loop::current().after(gap_ms, [self = shared_from_this()] {
+            self->stream.write("piece " + std::to_string(self->done++) + "\n");
+            self->next();
+        });
+    }
+    Stream stream;
+    int pieces;
+    uint64_t gap_ms;
+    int done = 0;
+};
+
+class StreamsTest : public ServerTest {
+  protected:
+    void start_streams(ServerConfig config = test_config()) {
+        auto s = std::make_unique<Server>(config);
+        s->get("/now", [](const Request&, http::Response& res) { res.body("now"); });
+        s->get("/timer/:ms", [](const Request& req, http::Response& res) {
+            const uint64_t ms = std::stoull(std::string(req.param("ms")));
+            Loop::current().after(ms, [later = res.defer(), ms]() mutable {
+                later.respond([ms](http::Response& r) { r.body("timer " + std::to_string(ms)); });
+            });
+        });
+        s->get("/thread/:ms", [this](const Request& req, http::Response& res) {
+            const auto ms = std::chrono::milliseconds(std::stoull(std::string(req.param("ms"))));
+            threads_.emplace_back([later = res.defer(), ms]() mutable {
+                std::this_thread::sleep_for(ms);
+                later.respond([](http::Response& r) {
+                    r.type("text/plain").header("X-From", "thread").body("from a thread");
+                });
+            });
+        });
+        s->get("/ticks/:n", [](const Request& req, http::Response& res) {
+            const int n = std::stoi(std::string(req.param("n")));
+            res.type("text/plain").header("X-Stream", "yes");
+            std::make_shared<Ticker>(res.stream(), n, 20)->next();
+        });
+        s->get("/sized", [](const Request&, http::Response& res) {
+            Stream st = res.stream(10);
+            st.write("01234");
+            st.write("56789");
+            st.end();
+        });
+        s->get("/short", [](const Request&, http::Response& res) {
+            Stream st = res.stream(10);
+            st.write("0123");
+            st.end();  // 6 bytes short: the connection must end
+        });
+        s->get("/trailers", [](const Request&, http::Response& res) {
+            Stream st = res.stream();
+            st.write("body");
+            st.end("X-Checksum: 42\r\n");
+        });
+        s->get("/forever", [this](const Request&, http::Response& res) {
+            auto ticker = std::make_shared<Ticker>(res.stream(), 1'000'000, 5);
+            ticker->stream.on_abort([this] { aborts_.fetch_add(1); });
+            ticker->next();
+        });
+        s->get("/never", [this](const Request&, http::Response& res) {
+            auto later = std::make_shared<Later>(res.defer());
+            later->on_abort([this] { aborts_.fetch_add(1); });
+            kept_.push_back(later);  // never answered: the handler timeout or a close aborts it
+        });
+        s->get("/dropped", [](const Request&, http::Response& res) {
+            Later later = res.defer();  // destroyed at once without an answer: 500
+        });
+        s->get("/twice", [](const Request&, http::Response& res) {
+            Later later = res.defer();
+            later.respond([](http::Response& r) { r.body("first"); });
+            later.respond([](http::Response& r) { r.body("second"); });  // ignored
+            Later again = res.defer();  // the answer is taken already: empty
+            EXPECT_FALSE(again.pending());
+        });
+        s->get("/throws", [](const Request&, http::Response& res) {
+            Later later = res.defer();
+            later.respond([](http::Response&) { throw std::runtime_error("fill failed"); });
+        });
+        start_server(std::move(s));
+    }
+    void TearDown() override {
+        ServerTest::TearDown();  // stops the server: later answers find no server
+        for (std::thread& t : threads_)
+            t.join();
+        kept_.clear();
+    }
+
+    std::vector<std::thread> threads_;
+    std::vector<std::shared_ptr<Later>> kept_;  // touched on the worker thread only
+    std::atomic<int> aborts_{0};
+};
+
+TEST_F(StreamsTest, ADeferredAnswerFromAnotherThreadArrives) {
+    start_streams();
+    const Response r = exchange(get_request("/thread/20"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("X-From"), "thread");
+    EXPECT_EQ(r.body, "from a thread");
+}
+
+TEST_F(StreamsTest, ADeferredAnswerAfterAWorkerTimerArrives) {
+    start_streams();
+    const auto began = test::Clock::now();
+    const Response r = exchange(get_request("/timer/50"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "timer 50");
+    EXPECT_GE(test::Clock::now() - began, 45ms);  // not answered before its timer
+}
+
+TEST_F(StreamsTest, PipelinedAnswersLeaveInRequestOrderWhateverProducesThem) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    // A slow timer, a slower thread, a stream, an immediate answer, a fast timer, a 404.
+    ASSERT_TRUE(c.send_all(get_request("/timer/80") + get_request("/thread/120") +
+                           get_request("/ticks/3") + get_request("/now") +
+                           get_request("/timer/1") + get_request("/missing")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(6, &rs));
+    EXPECT_EQ(rs[0].body, "timer 80");
+    EXPECT_EQ(rs[1].body, "from a thread");
+    EXPECT_EQ(rs[2].header("Transfer-Encoding"), "chunked");
+    EXPECT_EQ(rs[2].body, "piece 0\npiece 1\npiece 2\n");
+    EXPECT_EQ(rs[3].body, "now");
+    EXPECT_EQ(rs[4].body, "timer 1");
+    EXPECT_EQ(rs[5].status, 404);
+    // The connection is still usable.
+    ASSERT_TRUE(c.send_all(get_request("/now")));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "now");
+}
+
+TEST_F(StreamsTest, StreamPiecesArriveOneByOneBeforeTheEnd) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/ticks/3")));
+    // The head and the first piece come while the stream is still open: no terminating chunk.
+    std::string seen;
+    ASSERT_TRUE(test::poll_until(
+        [&] {
+            char buf[4096];
+            const ssize_t n = recv(c.fd(), buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) seen.append(buf, static_cast<size_t>(n));
+            return seen.find("piece 0\n") != std::string::npos;
+        },
+        deadline_in(test::kIoTimeout)));
+    EXPECT_EQ(seen.find("piece 2"), std::string::npos) << seen;
+    EXPECT_EQ(seen.find("\r\n0\r\n\r\n"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << seen;
+}
+
+TEST_F(StreamsTest, AKnownLengthStreamHasContentLengthAndStaysKeptAlive) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/sized") + get_request("/now")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].header("Content-Length"), "10");
+    EXPECT_FALSE(rs[0].has_header("Transfer-Encoding"));
+    EXPECT_EQ(rs[0].body, "0123456789");
+    EXPECT_EQ(rs[1].body, "now");
+}
+
+TEST_F(StreamsTest, AStreamEndingShortOfItsLengthClosesTheConnection) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/short") + get_request("/now")));
+    bool closed = false;
+    const std::string got = c.read_until_eof(deadline_in(test::kIoTimeout), &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_NE(got.find("Content-Length: 10\r\n"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\n0123")) << "[" << got << "]";  // cut: the client sees it
+}
+
+TEST_F(StreamsTest, TrailersFollowTheLastChunk) {
+    start_streams();
+    const Response r = exchange(get_request("/trailers"));
+    EXPECT_EQ(r.body, "body");
+    ASSERT_EQ(r.trailers.size(), 1u);
+    EXPECT_EQ(r.trailers[0].first, "X-Checksum");
+    EXPECT_EQ(r.trailers[0].second, "42");
+}
+
+TEST_F(StreamsTest, HeadOfAStreamedRouteIsTheHeadOnly) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all("HEAD /ticks/2 HTTP/1.1\r\nHost: t\r\n\r\n" + get_request("/now")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs, deadline_in(test::kIoTimeout), {true, false}));
+    EXPECT_EQ(rs[0].status, 200);
+    EXPECT_EQ(rs[0].header("X-Stream"), "yes");
+    EXPECT_EQ(rs[0].body, "");
+    EXPECT_EQ(rs[1].body, "now") << "a streamed body leaked after a HEAD's head";
+}
+
+TEST_F(StreamsTest, AnHttp10ClientGetsACloseDelimitedStream) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all("GET /ticks/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    bool closed = false;
+    const std::string got = c.read_until_eof(deadline_in(test::kIoTimeout), &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(got.find("Transfer-Encoding"), std::string::npos) << got;
+    EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\npiece 0\npiece 1\n")) << got;
+}
+
+TEST_F(StreamsTest, AClientLeavingMidStreamAbortsItOnceAndServingGoesOn) {
+    start_streams();
+    {
+        HttpClient c;
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(c.send_all(get_request("/forever")));
+        char first[16];
+        ASSERT_EQ(recv(c.fd(), first, sizeof first, MSG_WAITALL), 16);  // it is streaming
+        const linger reset{1, 0};
+        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    }
+    ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(test::kIoTimeout)));
+    // Served after the abort (a round trip to the one worker), still exactly once.
+    EXPECT_EQ(exchange(get_request("/now")).body, "now");
+    EXPECT_EQ(aborts_.load(), 1);
+}
+
+TEST_F(StreamsTest, TheHandlerTimeoutAnswers503AndAbortsTheDeferredAnswer) {
+    ServerConfig config = test_config();
+    config.handler_timeout_ms = 100;
+    start_streams(config);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/never") + get_request("/now")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].status, 503);
+    EXPECT_EQ(rs[1].body, "now");
+    EXPECT_EQ(aborts_.load(), 1);
+}
+
+TEST_F(StreamsTest, AClientLeavingAbortsAWaitingDeferredAnswer) {
+    start_streams();
+    {
+        HttpClient c;
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(c.send_all(get_request("/never")));
+        ASSERT_TRUE(c.wait_until_delivered());
+        // A reset: a client that only half-closes (FIN) may still read its answer, so that
+        // does not abort it.
+        const linger reset{1, 0};
+        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    }
+    ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(test::kIoTimeout)));
+    EXPECT_EQ(exchange(get_request("/now")).body, "now");
+    EXPECT_EQ(aborts_.load(), 1);
+}
+
+TEST_F(StreamsTest, ADeferredAnswerDroppedUnansweredIs500) {
+    start_streams();
+    const Response r = exchange(get_request("/dropped"));
+    EXPECT_EQ(r.status, 500);
+}
+
+TEST_F(StreamsTest, OnlyTheFirstAnswerCountsAndAThrowingFillIs500) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/twice") + get_request("/throws") + get_request("/now")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].body, "first");
+    EXPECT_EQ(rs[1].status, 500);
+    EXPECT_EQ(rs[2].body, "now");
+}
+
+// ---- a graceful stop loses nothing that arrived ---------------------------------------------
+
+// Makes sure the one worker has processed everything sent so far on other connections: it
+// handles completions in arrival order, so a round trip on a fresh connection comes after them.
+void barrier(uint16_t port) {
+    HttpClient c;
+    ASSERT_TRUE(c.connect(port));
+    ASSERT_TRUE(c.send_all(get_request("/now")));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+}
+
+TEST_F(StreamsTest, AStopAnswersEveryReceivedRequestAndTheLastAnswerSaysClose) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/timer/150") + get_request("/now") + get_request("/now")));
+    barrier(port_);
+    server_->stop();
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].body, "timer 150");
+    EXPECT_EQ(rs[1].body, "now");
+    EXPECT_EQ(rs[2].body, "now");
+    EXPECT_FALSE(rs[0].has_header("Connection"));
+    EXPECT_FALSE(rs[1].has_header("Connection"));
+    EXPECT_EQ(rs[2].header("Connection"), "close");
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(test::kIoTimeout)));
+    server_->wait();
+}
+
+TEST_F(StreamsTest, AStopWithAnImmediateAnswerQueuedAddsCloseToIt) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    // Two answers written at once behind a slow one: the last of them gets the field.
+    ASSERT_TRUE(c.send_all(get_request("/thread/150") + get_request("/now")));
+    barrier(port_);
+    server_->stop();
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].body, "from a thread");
+    EXPECT_EQ(rs[1].body, "now");
+    EXPECT_EQ(rs[1].header("Connection"), "close");
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(test::kIoTimeout)));
+    server_->wait();
+}
+
+TEST_F(StreamsTest, AtTheDrainTimeoutAnAwaitedAnswerIs503AndTheRestStillGoesOut) {
+    ServerConfig config = test_config();
+    config.drain_timeout_ms = 200;
+    start_streams(config);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/never") + get_request("/now")));
+    barrier(port_);
+    server_->stop();
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].status, 503);
+    EXPECT_EQ(rs[1].body, "now");
+    EXPECT_EQ(rs[1].header("Connection"), "close");
+    server_->wait();
+    EXPECT_EQ(aborts_.load(), 1);
+}
+
+}  // namespace
+}  // namespace nexure::net
