@@ -4,16 +4,26 @@
 //   GET /json               {"message":"Hello, World!"}   application/json
 //   GET /users/:id          {"id":"<id>"}                 application/json
 //   POST /echo              the request body, with the request's Content-Type
+//   GET /stream/:bytes      that many bytes of generated data, streamed (never held whole)
+//   GET /sse/:count         text/event-stream: `count` events 100 ms apart, then the end
+//   GET /delay/:ms          answered after `ms` by a worker timer (deferred)
+//   GET /offload/:ms        answered by a thread of a small pool after it sleeps `ms`
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "alloc/numa.h"
 #include "alloc/send_buffers.h"
+#include "examples/cpp/thread_pool.h"
 #include "net/server.h"
 
 #ifndef NEXURE_MALLOC_NAME
@@ -86,6 +96,109 @@ bool parse_uint(const char* text, unsigned long max, unsigned long* out) {
     *out = v;
     return true;
 }
+
+// A route parameter as a number up to `max`, or nullopt (the handler then answers 400).
+std::optional<unsigned long long> param_number(const Request& req, std::string_view name,
+                                               unsigned long long max) {
+    const std::string_view text = req.param(name);
+    unsigned long long v = 0;
+    if (text.empty() || text.size() > 20) return std::nullopt;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        const unsigned long long next = v * 10 + static_cast<unsigned long long>(c - '0');
+        if (next / 10 != v) return std::nullopt;  // overflow
+        v = next;
+    }
+    if (v > max) return std::nullopt;
+    return v;
+}
+
+void bad_number(Response& res, std::string_view name, unsigned long long max) {
+    res.status(400).type("text/plain").body(":");
+    res.append(name).append(" must be a number from 0 to ").append(std::to_string(max)).append("\n");
+}
+
+// GET /stream/:bytes: writes 64 KiB pieces of a repeating pattern while the connection has room,
+// and resumes from on_writable when it had none: memory stays at the high-water mark, whatever
+// the size.
+class Generated : public std::enable_shared_from_this<Generated> {
+  public:
+    Generated(nexure::net::Stream stream, unsigned long long bytes)
+        : stream_(std::move(stream)), left_(bytes) {}
+    void start() {
+        auto self = shared_from_this();
+        stream_.on_abort([self] { self->left_ = 0; });  // the client left: stop producing
+        pump();
+    }
+
+  private:
+    static std::string_view pattern() {
+        static const std::string piece = [] {
+            std::string p(64 * 1024, '\0');
+            for (size_t i = 0; i < p.size(); ++i)
+                p[i] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"[i % 64];
+            return p;
+        }();
+        return piece;
+    }
+    void pump() {
+        while (left_ > 0) {
+            const size_t n = static_cast<size_t>(std::min<unsigned long long>(left_, 64 * 1024));
+            left_ -= n;
+            if (!stream_.write(pattern().substr(0, n))) {
+                if (left_ == 0) break;
+                auto self = shared_from_this();
+                stream_.on_writable([self] { self->pump(); });
+                return;
+            }
+        }
+        stream_.end();
+    }
+
+    nexure::net::Stream stream_;
+    unsigned long long left_;
+};
+
+// GET /sse/:count: one event every 100 ms from a worker timer, then the end of the stream.
+class Events : public std::enable_shared_from_this<Events> {
+  public:
+    Events(nexure::net::Stream stream, unsigned long long count)
+        : stream_(std::move(stream)), count_(count) {}
+    void start() {
+        auto self = shared_from_this();
+        stream_.on_abort([self] {
+            self->count_ = 0;
+            nexure::net::Loop::current().cancel(self->timer_);
+        });
+        stream_.write(": stream of " + std::to_string(count_) + " events\n\n");
+        schedule();
+    }
+
+  private:
+    void schedule() {
+        if (sent_ == count_) {
+            stream_.end();
+            return;
+        }
+        auto self = shared_from_this();
+        timer_ = nexure::net::Loop::current().after(100, [self] { self->tick(); });
+    }
+    void tick() {
+        ++sent_;
+        stream_.write("id: " + std::to_string(sent_) + "\ndata: event " + std::to_string(sent_) +
+                      " of " + std::to_string(count_) + "\n\n");
+        schedule();
+    }
+
+    nexure::net::Stream stream_;
+    unsigned long long count_;
+    unsigned long long sent_ = 0;
+    nexure::net::TimerId timer_ = 0;
+};
+
+constexpr unsigned long long kMaxStreamBytes = 1ull << 40;  // 1 TiB
+constexpr unsigned long long kMaxEvents = 1'000'000;
+constexpr unsigned long long kMaxDelayMs = 600'000;  // beyond handler_timeout_ms: 503 anyway
 
 }  // namespace
 
@@ -194,6 +307,41 @@ int main(int argc, char** argv) {
     });
     server.post("/echo", [](const Request& req, Response& res) {
         res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
+    });
+    server.get("/stream/:bytes", [](const Request& req, Response& res) {
+        const auto bytes = param_number(req, "bytes", kMaxStreamBytes);
+        if (!bytes) return bad_number(res, "bytes", kMaxStreamBytes);
+        res.type("application/octet-stream");
+        std::make_shared<Generated>(res.stream(*bytes), *bytes)->start();
+    });
+    server.get("/sse/:count", [](const Request& req, Response& res) {
+        const auto count = param_number(req, "count", kMaxEvents);
+        if (!count) return bad_number(res, "count", kMaxEvents);
+        res.type("text/event-stream")
+            .header("Cache-Control", "no-cache")
+            .header("X-Accel-Buffering", "no");
+        std::make_shared<Events>(res.stream(), *count)->start();
+    });
+    server.get("/delay/:ms", [](const Request& req, Response& res) {
+        const auto ms = param_number(req, "ms", kMaxDelayMs);
+        if (!ms) return bad_number(res, "ms", kMaxDelayMs);
+        nexure::net::Loop::current().after(*ms, [later = res.defer(), ms = *ms]() mutable {
+            later.respond([ms](Response& r) {
+                r.type("text/plain").body("delayed " + std::to_string(ms) + " ms\n");
+            });
+        });
+    });
+    // A handful of threads for blocking work; their answers come back to the request's worker.
+    auto pool = std::make_shared<nexure::examples::ThreadPool>(4);
+    server.get("/offload/:ms", [pool](const Request& req, Response& res) {
+        const auto ms = param_number(req, "ms", kMaxDelayMs);
+        if (!ms) return bad_number(res, "ms", kMaxDelayMs);
+        pool->run([later = std::make_shared<nexure::net::Later>(res.defer()), ms = *ms] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the blocking work
+            later->respond([ms](Response& r) {
+                r.type("text/plain").body("offloaded " + std::to_string(ms) + " ms\n");
+            });
+        });
     });
 
     const int rc = server.run([](const nexure::net::Server& s) {

@@ -433,5 +433,125 @@ TEST(ExampleServer, TimeoutFlagsReachTheServer) {
     EXPECT_EQ(got.rfind("HTTP/1.1 408 ", 0), 0u) << got;
 }
 
+// ---- the streamed and deferred routes (issue 16) --------------------------------------------
+
+namespace routes {
+
+// Reads a response head from `fd` (bytes after it stay in `rest`).
+std::string read_head(int fd, std::string* rest) {
+    std::string got;
+    char buf[4096];
+    while (got.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return {};
+        got.append(buf, static_cast<size_t>(n));
+    }
+    const size_t end = got.find("\r\n\r\n") + 4;
+    *rest = got.substr(end);
+    return got.substr(0, end);
+}
+
+}  // namespace routes
+
+TEST(ExampleServer, AGibibyteStreamsThroughInBoundedServerMemory) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    EXPECT_EQ(fetch(s.port, get_request("/plaintext")).status, 200);  // warm
+    const long rss_before = status_kib(s.process.pid(), "VmRSS");
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    constexpr uint64_t kBytes = uint64_t{1} << 30;
+    ASSERT_TRUE(c.send_all(get_request("/stream/" + std::to_string(kBytes))));
+    std::string first;
+    const std::string head = routes::read_head(c.fd(), &first);
+    ASSERT_NE(head.find("HTTP/1.1 200 "), std::string::npos) << head;
+    ASSERT_NE(head.find("Content-Length: 1073741824\r\n"), std::string::npos) << head;
+    uint64_t received = first.size();
+    std::string sample = first.substr(0, 128);
+    long rss_max = rss_before;
+    std::vector<char> buf(1 << 20);
+    uint64_t next_sample = 0;
+    while (received < kBytes) {
+        const ssize_t n = recv(c.fd(), buf.data(), buf.size(), 0);
+        ASSERT_GT(n, 0) << "after " << received << " bytes";
+        if (sample.size() < 128) {
+            sample.append(buf.data(), std::min<size_t>(128, static_cast<size_t>(n)));
+        }
+        received += static_cast<uint64_t>(n);
+        if (received >= next_sample) {  // every 32 MiB
+            rss_max = std::max(rss_max, status_kib(s.process.pid(), "VmRSS"));
+            next_sample += 32u << 20;
+        }
+    }
+    EXPECT_EQ(received, kBytes);
+    EXPECT_EQ(sample.substr(0, 16), "0123456789abcdef");
+    RecordProperty("server_rss_growth_kib", std::to_string(rss_max - rss_before));
+    ASSERT_GT(rss_before, 0);
+    EXPECT_LT(rss_max - rss_before, 16 * 1024) << rss_before << " KiB -> " << rss_max << " KiB";
+    // The connection is still usable after the stream.
+    ASSERT_TRUE(c.send_all(get_request("/plaintext")));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "Hello, World!");
+}
+
+TEST(ExampleServer, ServerSentEventsArriveOneByOne) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    ASSERT_TRUE(c.send_all(get_request("/sse/3")));
+    std::string got;
+    const std::string head = routes::read_head(c.fd(), &got);
+    EXPECT_NE(head.find("Content-Type: text/event-stream\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("Cache-Control: no-cache\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << head;
+    // Each event is read before the next one is produced (they are 100 ms apart).
+    char buf[4096];
+    for (int event = 1; event <= 3; ++event) {
+        const std::string id = "id: " + std::to_string(event) + "\n";
+        while (got.find(id) == std::string::npos) {
+            const ssize_t n = recv(c.fd(), buf, sizeof buf, 0);
+            ASSERT_GT(n, 0) << "waiting for event " << event << "; got " << got;
+            got.append(buf, static_cast<size_t>(n));
+        }
+        EXPECT_EQ(got.find("id: " + std::to_string(event + 1)), std::string::npos)
+            << "events " << event << " and " << event + 1 << " arrived together";
+        EXPECT_NE(got.find("data: event " + std::to_string(event) + " of 3\n\n"), std::string::npos)
+            << got;
+    }
+    while (!got.ends_with("\r\n0\r\n\r\n")) {  // the end of the stream
+        const ssize_t n = recv(c.fd(), buf, sizeof buf, 0);
+        ASSERT_GT(n, 0) << got;
+        got.append(buf, static_cast<size_t>(n));
+    }
+}
+
+TEST(ExampleServer, DelayedAndOffloadedAnswersDoNotHoldUpOthersOnTheWorker) {
+    REQUIRE_SERVER_BIN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    HttpClient delayed;
+    HttpClient offloaded;
+    ASSERT_TRUE(delayed.connect(s.port));
+    ASSERT_TRUE(offloaded.connect(s.port));
+    ASSERT_TRUE(delayed.send_all(get_request("/delay/600")));
+    ASSERT_TRUE(offloaded.send_all(get_request("/offload/600")));
+    // The one worker answers at once meanwhile, and the waiting ones have nothing yet.
+    for (int i = 0; i < 20; ++i)
+        ASSERT_EQ(fetch(s.port, get_request("/plaintext")).body, "Hello, World!");
+    EXPECT_EQ(delayed.unread_bytes(), 0);
+    EXPECT_EQ(offloaded.unread_bytes(), 0);
+    Response r;
+    ASSERT_TRUE(delayed.read_response(&r));
+    EXPECT_EQ(r.body, "delayed 600 ms\n");
+    ASSERT_TRUE(offloaded.read_response(&r));
+    EXPECT_EQ(r.body, "offloaded 600 ms\n");
+    EXPECT_EQ(fetch(s.port, get_request("/delay/abc")).status, 400);
+    EXPECT_EQ(fetch(s.port, get_request("/stream/99999999999999999999")).status, 400);
+}
+
 }  // namespace
 }  // namespace nexure::test
