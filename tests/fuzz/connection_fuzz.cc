@@ -16,6 +16,12 @@
 // ends what is left) and tears down cleanly. Timers are not driven here (the worker's clock does
 // not move), so timeouts are covered by the integration tests instead.
 //
+// Deferred and streamed answers are driven too: GET /d defers its answer and GET /s starts a
+// stream (a piece of body now, or none); the handles wait in the harness, and an input step
+// answers a deferred request, writes a piece to a stream or ends it — in any order, also after
+// the client left or the handler timeout's 503 (where they must do nothing). Handles still
+// waiting at the end are dropped: a dropped Later answers 500, a dropped Stream ends.
+//
 // Input: a sequence of steps, each one opcode byte followed by its operands (see run()).
 #include <liburing.h>
 #include <sys/socket.h>
@@ -72,6 +78,13 @@ void fail(const char* what) {
     std::abort();
 }
 
+// Handles that deferred and streaming routes leave for later steps (the harness drives them).
+struct Pending {
+    std::vector<Later> laters;
+    std::vector<Stream> streams;
+};
+Pending* g_pending = nullptr;
+
 // The process-wide worker whose ring the server queues its SQEs on (never submitted).
 engine::Worker& worker() {
     static engine::Worker* w = [] {
@@ -120,6 +133,17 @@ const SharedState& shared_state() {
             const std::string_view n = req.param("n");
             res.body(std::string((n.empty() ? 1 : static_cast<size_t>(n[0] % 8)) * 200, 'b'));
         });
+        add(Method::kGet, "/d", [](const Request& req, http::Response& res) {
+            Later later = res.defer();
+            if (!req.query().empty()) return;  // dropped at once: 500
+            if (g_pending != nullptr) g_pending->laters.push_back(std::move(later));
+        });
+        add(Method::kGet, "/s", [](const Request& req, http::Response& res) {
+            res.type("text/plain");
+            Stream st = req.query().empty() ? res.stream() : res.stream(40);
+            st.write("first piece");
+            if (g_pending != nullptr) g_pending->streams.push_back(std::move(st));
+        });
         add(Method::kGet, "/x", [](const Request& req, http::Response& res) {
             if (!req.query().empty()) throw std::runtime_error("handler failure");
             res.status(204).close();
@@ -131,9 +155,10 @@ const SharedState& shared_state() {
 
 class Harness {
   public:
-    Harness() : server_(worker(), shared_state(), -1) {}
+    Harness() : server_(worker(), shared_state(), -1) { g_pending = &pending_; }
 
     ~Harness() {
+        g_pending = nullptr;
         for (int fd : peers_)
             close(fd);
     }
@@ -169,7 +194,11 @@ class Harness {
                     send_done(in);
                     break;
                 case 6:
-                    server_.on_turn_end();
+                    if ((op & 0x80) != 0) {
+                        answer_later(in);
+                    } else {
+                        server_.on_turn_end();
+                    }
                     break;
                 case 7:
                     if (!stopping_ && (op & 0x80) != 0) {
@@ -186,6 +215,12 @@ class Harness {
     }
 
   private:
+    // Drops the handles still waiting: their connections are answered 500 or their streams end.
+    void drop_pending() {
+        pending_.laters.clear();
+        pending_.streams.clear();
+    }
+
     // Takes the SQEs the server queued since the last step, as the kernel would, and forgets
     // them from the ring (it is never submitted).
     void collect() {
@@ -339,10 +374,34 @@ class Harness {
         deliver(tag, res, 0);
     }
 
+    // A deferred request answered, or a stream written to or ended, as the input says.
+    void answer_later(Input& in) {
+        const uint8_t which = in.byte();
+        const uint8_t what = in.byte();
+        if ((what & 1) == 0 && !pending_.laters.empty()) {
+            Later& later = pending_.laters[which % pending_.laters.size()];
+            const int status = 200 + (what >> 1) % 4 * 100;  // 200, 300, 400, 500
+            later.respond([status](http::Response& r) { r.status(status).body("later"); });
+            later = std::move(pending_.laters.back());
+            pending_.laters.pop_back();
+        } else if (!pending_.streams.empty()) {
+            const size_t i = which % pending_.streams.size();
+            Stream& st = pending_.streams[i];
+            if ((what & 6) != 0) {
+                (void)st.write(std::string(1 + what % 24, 'p'));  // may be refused: full or gone
+            } else {
+                st.end();
+                st = std::move(pending_.streams.back());
+                pending_.streams.pop_back();
+            }
+        }
+    }
+
     // Stop (if the input did not), then complete everything as a kernel would during shutdown:
     // sends in full, receives with EOF, the accept with ECANCELED; bounded, then the drain
     // timeout ends what is left, and the server is destroyed by the caller.
     void finish() {
+        drop_pending();
         if (!stopping_) {
             stopping_ = true;
             server_.on_stop_requested();
@@ -373,6 +432,7 @@ class Harness {
     }
 
     WorkerServer server_;
+    Pending pending_;  // after server_: destroyed first, while the server is still there
     std::vector<int> peers_;  // our ends of the socket pairs
     std::vector<PendingOp> recvs_;
     std::vector<PendingOp> sends_;
