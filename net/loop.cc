@@ -48,9 +48,10 @@ void set_current_loop(const std::shared_ptr<LoopState>* state) noexcept {
 }
 
 void LoopState::run_posted() noexcept {
+    if (!has_posted.load(std::memory_order_acquire)) return;
     {
         std::lock_guard lock(mutex);
-        if (posted.empty()) return;
+        has_posted.store(false, std::memory_order_relaxed);
         running.swap(posted);
     }
     for (Task& fn : running)
@@ -119,6 +120,7 @@ bool Loop::post(Task fn) const {
     if (s.worker == nullptr) return false;
     const bool first = s.posted.empty();
     s.posted.push_back(std::move(fn));
+    s.has_posted.store(true, std::memory_order_release);
     engine::Worker* w = s.worker;
     // The first task since the last run wakes the worker; later ones find it awake. The wake
     // happens under the lock so that the worker cannot go away in between.

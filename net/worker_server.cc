@@ -235,8 +235,7 @@ Connection* WorkerServer::lookup(uint64_t user_data) noexcept {
 // response to write and gives both back once its output has drained, so an idle keep-alive
 // connection holds no buffer at all while the request path still never calls malloc once the
 // list holds enough buffers for the busy connections.
-void WorkerServer::take_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept {
-    if (buffer.capacity() != 0) return;
+void WorkerServer::take_fresh_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept {
     const uint16_t s = send_.acquire();
     if (s != alloc::SendBuffers::kNone) {
         buffer.adopt(send_.slab(s), send_.slab_size());

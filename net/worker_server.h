@@ -108,7 +108,10 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     void flush_at_turn_end(http1::Connection* c) noexcept { flush_list_.push_back(c); }
     void rearm_at_turn_end(http1::Connection* c) noexcept { rearm_list_.push_back(c); }
     // Output buffers: a send slab, or a spare heap buffer when none is free (see the .cc).
-    void take_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept;
+    void take_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept {
+        if (buffer.capacity() == 0) take_fresh_output_buffer(buffer, slab);
+    }
+    void take_fresh_output_buffer(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept;
     void give_back(alloc::ByteBuffer& buffer, uint16_t& slab) noexcept;
     // Response queues, from a free list.
     http1::ResponseQueue* take_queue() noexcept;

@@ -2,6 +2,7 @@
 // kept on another thread stays safe to use after the worker is gone (post() then returns false).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,9 @@ struct LoopState {
     std::mutex mutex;
     engine::Worker* worker;  // null once the worker's server is gone
     std::vector<Task> posted;
+    // Whether `posted` may hold tasks: read without the lock once per loop turn, so that a turn
+    // with nothing posted costs one load, not a lock.
+    std::atomic<bool> has_posted{false};
 
     // ---- the worker thread only
     const unsigned index;

@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kServerLine = "Server: NexureJS\r\n";
 constexpr std::string_view kChunkedLine = "Transfer-Encoding: chunked\r\n";
 
-char* put(char* out, std::string_view s) noexcept {
+inline char* put(char* out, std::string_view s) noexcept {
     if (!s.empty()) std::memcpy(out, s.data(), s.size());  // memcpy(_, nullptr, 0) is UB
     return out + s.size();
 }
@@ -69,15 +69,47 @@ size_t write_message(alloc::ByteBuffer& out, const Response& res, std::string_vi
 
 size_t ResponseWriter::write(alloc::ByteBuffer& out, const Response& res,
                              Framing framing) const noexcept {
-    const bool no_body = bodiless(res.status_code());
+    // The hot path (every complete response): one size computation, one prepare(), straight
+    // copies; write_message() below serves the streamed heads.
+    const int status = res.status_code();
+    const bool no_body = bodiless(status);
     const std::string_view body = no_body ? std::string_view{} : res.body_view();
+    const std::string_view first_line = status_line(status);
+    const std::string_view date = date_->line();
+    const std::string_view type = res.content_type();
+    const std::string_view extra = res.header_lines();
+    const std::string_view connection = connection_line(framing);
     char length[24];
     const auto [end, ec] = std::to_chars(length, length + sizeof(length), body.size());
     (void)ec;
-    return write_message(out, res, date_->line(), no_body ? std::string_view{} : "Content-Length: ",
-                  no_body ? std::string_view{}
-                          : std::string_view(length, static_cast<size_t>(end - length)),
-                  connection_line(framing), framing.head_only ? std::string_view{} : body);
+    const std::string_view length_digits(length, static_cast<size_t>(end - length));
+
+    const size_t total = first_line.size() + kServerLine.size() + date.size() +
+                         (type.empty() ? 0 : type.size() + 16) + extra.size() +
+                         (no_body ? 0 : 18 + length_digits.size()) + connection.size() + 2 +
+                         (framing.head_only ? 0 : body.size());
+    char* const start = out.prepare(total);
+    char* p = start;
+    p = put(p, first_line);
+    p = put(p, kServerLine);
+    p = put(p, date);
+    if (!type.empty()) {
+        p = put(p, "Content-Type: ");
+        p = put(p, type);
+        p = put(p, "\r\n");
+    }
+    p = put(p, extra);
+    if (!no_body) {
+        p = put(p, "Content-Length: ");
+        p = put(p, length_digits);
+        p = put(p, "\r\n");
+    }
+    p = put(p, connection);
+    const size_t head_end = out.size() + static_cast<size_t>(p - start);
+    p = put(p, "\r\n");
+    if (!framing.head_only) p = put(p, body);
+    out.commit(static_cast<size_t>(p - start));
+    return head_end;
 }
 
 BodyFraming ResponseWriter::write_head(alloc::ByteBuffer& out, const Response& head,

@@ -403,11 +403,18 @@ void Connection::write_response(const http::Response& res, uint8_t flags) noexce
 }
 
 void Connection::emit(const http::Response& res, uint8_t flags) noexcept {
-    if (!has_waiting()) {
-        write_response(res, flags);
-        count_unsent();
+    if (has_waiting()) [[unlikely]] {
+        emit_behind(res, flags);
         return;
     }
+    // The fast path: framed straight into the output (write_response(), by hand).
+    hub_.take_output_buffer(out_, out_slab_);
+    const size_t head_end = hub_.writer_.write(out_, res, framing_of(flags));
+    close_at_ = patchable(flags) ? static_cast<uint32_t>(head_end) : kNoOffset;
+    count_unsent();
+}
+
+void Connection::emit_behind(const http::Response& res, uint8_t flags) noexcept {
     // Behind an awaited answer: it takes the next place, answered already.
     ResponseQueue::Place& p = push_place(flags, true);
     const size_t head_end = hub_.writer_.write(p.bytes, res, framing_of(flags));

@@ -131,6 +131,7 @@ class Connection final {
     // Writes `res` for a request: straight to the output, or into the next place while earlier
     // answers are awaited.
     void emit(const http::Response& res, uint8_t flags) noexcept;
+    [[gnu::noinline]] void emit_behind(const http::Response& res, uint8_t flags) noexcept;
     // Answers the waiting place `index` (from the front) with `res`.
     void answer(size_t index, const http::Response& res) noexcept;
     // The engine answers the front place with `status` (timeout, drain, abandoned handoff);
