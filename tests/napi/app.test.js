@@ -275,6 +275,29 @@ test('a body over the limit is refused with 413 (socket and inject)', async (t) 
   assert.equal(calls, 1);
 });
 
+test('an absolute-form target names the host the handler sees (RFC 9112 3.2.2)', async (t) => {
+  const app = createApp({ threads: 1 });
+  app.get('/host', (req) => ({ host: req.headers.host, header: req.header('host') }));
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => app.close());
+  const { port } = new URL(base);
+  // node:http sends origin-form only: the request goes out by hand.
+  const raw = (target) => new Promise((resolve, reject) => {
+    const socket = require('node:net').connect(Number(port), '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => { got += d; });
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+  });
+  const absolute = await raw('http://other.example/host');
+  assert.match(absolute, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(JSON.parse(absolute.slice(absolute.indexOf('\r\n\r\n') + 4)),
+    { host: 'other.example', header: 'other.example' });
+  const origin = await raw('/host');
+  assert.deepEqual(JSON.parse(origin.slice(origin.indexOf('\r\n\r\n') + 4)), { host: 'a', header: 'a' });
+});
+
 test('many requests in flight across both workers, sync and async, all answered', async (t) => {
   const app = createApp({ threads: 2 });
   app.get('/n/:i', (req) => req.params.i);
