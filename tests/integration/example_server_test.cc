@@ -455,6 +455,7 @@ std::string read_head(int fd, std::string* rest) {
 
 TEST(ExampleServer, AGibibyteStreamsThroughInBoundedServerMemory) {
     REQUIRE_SERVER_BIN();
+    NEXURE_NO_ASAN_QUARANTINE_FOR_CHILDREN();
     ExampleServer s;
     ASSERT_TRUE(s.start());
     EXPECT_EQ(fetch(s.port, get_request("/plaintext")).status, 200);  // warm

@@ -77,6 +77,7 @@ TEST_F(ServiceExample, BackendAnswersComeFromThePoolAndTheDeadlineAnswers504) {
 }
 
 TEST_F(ServiceExample, AReportStreamsAsManyRowsAsAskedInBoundedMemory) {
+    NEXURE_NO_ASAN_QUARANTINE_FOR_CHILDREN();
     run(NEXURE_EXAMPLE_REPORT_BIN);
     if (HasFatalFailure() || IsSkipped()) return;
     const Response small = exchange(get_request("/report?rows=3"));

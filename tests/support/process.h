@@ -24,6 +24,29 @@ struct ExitStatus {
 };
 std::ostream& operator<<(std::ostream& os, const ExitStatus& s);
 
+// Sets an environment variable for the children started while it lives (they inherit this
+// process's environment), and puts back what was there.
+class ScopedEnv {
+  public:
+    ScopedEnv(const char* name, const std::string& value);
+    ~ScopedEnv();
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+  private:
+    std::string name_;
+    std::optional<std::string> old_;
+};
+
+// For a child whose memory a test bounds: under AddressSanitizer, freed memory is held in a
+// quarantine (256 MiB by default) that would count as growth; the child gets none.
+#if defined(__SANITIZE_ADDRESS__)
+#define NEXURE_NO_ASAN_QUARANTINE_FOR_CHILDREN() \
+    ::nexure::test::ScopedEnv no_quarantine_("ASAN_OPTIONS", "quarantine_size_mb=0")
+#else
+#define NEXURE_NO_ASAN_QUARANTINE_FOR_CHILDREN() (void)0
+#endif
+
 class Process {
   public:
     Process() = default;
