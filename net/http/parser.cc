@@ -542,7 +542,8 @@ struct ParserCallbacks {
         s.head_done = true;
         bool plain =
             p->http_major == 1 && (p->flags & F_TRANSFER_ENCODING) == 0 &&
-            ((p->flags & F_CONTENT_LENGTH) == 0 || p->content_length <= c.limits_.max_body_size) &&
+            ((p->flags & F_CONTENT_LENGTH) == 0 || p->content_length <= c.limits_.max_body_size ||
+             c.head_hook_) &&
             clean_request_line(c.target_) && c.target_[0] == '/' && p->method != HTTP_CONNECT;
         uint32_t hosts = 0;
         for (uint32_t i = 0; plain && i < s.header_count; ++i) {
@@ -624,7 +625,9 @@ struct ParserCallbacks {
                     : transfer_coding_status(c.headers_.data(), s.header_count, p->flags);
             if (status != 0) return fail(c, status);
         }
-        if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > c.limits_.max_body_size) {
+        // (With the head hook on, the limit is the route's: the sink applies it at the head.)
+        if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > c.limits_.max_body_size &&
+            !c.head_hook_) {
             return fail(c, 413);
         }
         if (!expect_ok) return fail(c, 417);
@@ -635,7 +638,12 @@ struct ParserCallbacks {
     // and its data must follow a CRLF (checked by on_body).
     static int on_chunk_header(llhttp_t* p) noexcept {
         ParseContext& c = ctx(p);
-        if (p->content_length > c.limits_.max_body_size - c.body_.size()) return fail(c, 413);
+        if (c.state_.streaming) {
+            const uint64_t limit = c.state_.stream_limit;
+            if (limit != 0 && p->content_length > limit - c.state_.streamed) return fail(c, 413);
+        } else if (p->content_length > c.limits_.max_body_size - c.body_.size()) {
+            return fail(c, 413);
+        }
         c.state_.chunk_start = true;
         return 0;
     }
@@ -663,6 +671,12 @@ struct ParserCallbacks {
             // The first data of a chunk: its size line (and extensions) ended with CRLF.
             c.state_.chunk_start = false;
             if (!crlf_before(at)) return fail(c, 400);
+        }
+        if (c.state_.streaming) {
+            // Straight to the sink, never collected (its limit was checked by length or chunk).
+            c.state_.streamed += len;
+            c.sink_->on_body_data(std::string_view(at, len));
+            return 0;
         }
         if (c.body_.size() + len > c.limits_.max_body_size) return fail(c, 413);
         if (c.body_.empty() && !c.state_.body_in_buffer) {
@@ -841,6 +855,12 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
     return r;
 }
 
+Request& ParseContext::head_message(llhttp_t& parser) noexcept {
+    Request& r = finish_message(parser);
+    r.body_ = {};
+    return r;
+}
+
 RequestParser::RequestParser() noexcept {
     init_llhttp();
 }
@@ -886,7 +906,16 @@ size_t RequestParser::body_bytes_due(const ParseContext& ctx) const noexcept {
 
 bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_at) noexcept {
     const char* start = ctx.msg_start_;
-    const size_t due = body_bytes_due(ctx);
+    size_t due = body_bytes_due(ctx);
+    if (ctx.state_.streaming) {
+        // A streamed body: what was parsed is gone to the sink and the head was handled, so only
+        // the unparsed tail is kept, with up to 3 bytes before it (the CRLF checks look back).
+        start = resume_at - std::min<size_t>(3, static_cast<size_t>(resume_at - ctx.feed_begin_));
+        ctx.msg_start_ = start;
+        ctx.target_ = {};
+        ctx.state_.header_count = 0;
+        due = 0;
+    }
     const bool in_place = partial_ != nullptr && start == partial_->bytes.data;
     if (partial_ == nullptr) partial_ = ctx.take_partial();
     if (partial_ == nullptr) return false;
@@ -1264,6 +1293,29 @@ void RequestParser::resume(ParseContext& ctx) noexcept {
     }
 }
 
+int RequestParser::decide_body(ParseContext& ctx, RequestSink& sink) noexcept {
+    const BodyDecision d = sink.on_head(ctx.head_message(parser_));
+    switch (d.action) {
+        case BodyDecision::Action::kStop:
+            return -1;
+        case BodyDecision::Action::kStream: {
+            ctx.state_.streaming = true;
+            ctx.state_.stream_limit = d.limit;
+            const bool by_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
+            if (by_length && d.limit != 0 && parser_.content_length > d.limit) return 413;
+            break;
+        }
+        case BodyDecision::Action::kBuffer:
+            // The limit on_headers_complete left to the sink when the head hook is on.
+            if ((parser_.flags & F_CONTENT_LENGTH) != 0 &&
+                parser_.content_length > ctx.limits_.max_body_size) {
+                return 413;
+            }
+            break;
+    }
+    return 0;
+}
+
 RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status) noexcept {
     drop_partial(ctx);
     ctx.scratch_.reset();  // a de-chunked body of the rejected request
@@ -1278,6 +1330,7 @@ RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status) n
 RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* data, size_t len,
                                               RequestSink& sink) noexcept {
     parser_.data = &ctx;
+    ctx.sink_ = &sink;
     const char* pos;
     const char* end;
     if (partial_) {
@@ -1305,6 +1358,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
     }
 
     ctx.feed_end_ = end;
+    ctx.feed_begin_ = partial_ ? partial_->bytes.data : data;
     if (ctx.state_.line != ParseContext::Line::kNone) [[unlikely]] {
         // The read before ended inside a line feed() reads itself.
         int status = 0;
@@ -1326,6 +1380,16 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
                 if (why == ParseContext::Pause::kHead) {
                     // The end of the head of a request with a body.
                     if (!empty_line_before(next)) return reject(ctx, 400);
+                    if (ctx.head_hook_ || ctx.state_.expect_continue) [[unlikely]] {
+                        const int status = decide_body(ctx, sink);
+                        if (status < 0) {
+                            drop_partial(ctx);
+                            FeedResult result;
+                            result.outcome = Outcome::kStopped;
+                            return result;
+                        }
+                        if (status != 0) return reject(ctx, status);
+                    }
                     if ((parser_.flags & F_CHUNKED) == 0) continue;
                     ParserCallbacks::begin_chunk_line(ctx.state_);
                 }
@@ -1341,11 +1405,13 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             // The message is complete. One without a body ends with its head, a chunked one
             // with its trailer section: either way with an empty line, which llhttp does not
             // check (see crlf_before). The message's bytes are contiguous, so next[-4] is its.
-            if ((ctx.body_.empty() || (parser_.flags & F_CHUNKED) != 0) &&
+            const bool streamed = ctx.state_.streaming;
+            if (((ctx.body_.empty() && !streamed) || (parser_.flags & F_CHUNKED) != 0) &&
                 !empty_line_before(next)) {
                 return reject(ctx, 400);
             }
-            const bool go_on = sink.on_request(ctx.finish_message(parser_));
+            const bool go_on =
+                streamed ? sink.on_body_end() : sink.on_request(ctx.finish_message(parser_));
             ctx.scratch_.reset();  // the response is queued: the handler's scratch goes, in O(1)
             ctx.clear_message();
             ctx.msg_start_ = next;

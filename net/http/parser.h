@@ -39,11 +39,34 @@ namespace nexure::net::http {
 // The bytes and fields of a request that spans reads (defined in parser.cc).
 struct PartialMessage;
 
+// What becomes of a request's body, decided when its head is complete (RequestSink::on_head).
+struct BodyDecision {
+    enum class Action : uint8_t {
+        kBuffer,  // the default: the body is collected and the request goes to on_request()
+        kStream,  // each piece goes to on_body_data() as it arrives, then on_body_end()
+        kStop,    // the request was answered without its body: stop parsing (close)
+    };
+    Action action = Action::kBuffer;
+    uint64_t limit = 0;  // kStream: the most body bytes (413 beyond), 0 for no limit
+};
+
 // Receives each complete request, in order. Returns false to stop parsing (the connection is
 // closing); the bytes after that request are then ignored.
 class RequestSink {
   public:
     virtual bool on_request(Request& request) noexcept = 0;
+
+    // The head of a request with a body is complete (its target and headers are views; its
+    // body is not there yet). Asked when the context's head hook is on, and for a request that
+    // expects 100-continue; the default buffers the body as usual.
+    virtual BodyDecision on_head(Request& head) noexcept {
+        (void)head;
+        return {};
+    }
+    // A streamed body (BodyDecision::kStream): its bytes as they arrive, borrowed for the call.
+    virtual void on_body_data(std::string_view bytes) noexcept { (void)bytes; }
+    // The streamed body is complete (trailer fields checked, never merged). False stops parsing.
+    virtual bool on_body_end() noexcept { return true; }
 
   protected:
     ~RequestSink() = default;
@@ -67,6 +90,10 @@ class ParseContext {
     }
     // Standard chunks mapped for stitching (held by requests spanning reads, or cached).
     size_t stitch_chunks_mapped() const noexcept { return stitch_chunks_.mapped(); }
+    // On: the sink's on_head() is asked about every request with a body (a server with routes
+    // that stream their bodies), and the body limit is the sink's to apply. Off (the default):
+    // only requests that expect 100-continue are asked.
+    void set_head_hook(bool on) noexcept { head_hook_ = on; }
 
   private:
     friend class RequestParser;
@@ -113,6 +140,10 @@ class ParseContext {
         bool body_in_buffer = false;
         bool expect_continue = false;
         bool continue_reported = false;
+        // The body goes to the sink piece by piece (BodyDecision::kStream), not into the body.
+        bool streaming = false;
+        uint64_t stream_limit = 0;  // 0: none
+        uint64_t streamed = 0;      // body bytes delivered so far
         // The request-line has begun: msg_start_ is its first byte.
         bool method_seen = false;
         // Why a callback paused llhttp (other than at the end of a message).
@@ -141,10 +172,15 @@ class ParseContext {
 
     void clear_message() noexcept;
     Request& finish_message(llhttp_t& parser) noexcept;
+    // The request so far (head only: no body), for RequestSink::on_head().
+    Request& head_message(llhttp_t& parser) noexcept;
 
     Limits limits_;
     const char* msg_start_ = nullptr;  // first byte of the message in progress
     const char* feed_end_ = nullptr;   // the end of the bytes llhttp is parsing
+    const char* feed_begin_ = nullptr;  // the start of the contiguous bytes being parsed
+    RequestSink* sink_ = nullptr;       // during feed(): where a streamed body goes
+    bool head_hook_ = false;
     State state_;
     std::string_view target_;
     std::string_view body_;
@@ -209,6 +245,9 @@ class RequestParser {
     FeedResult reject(ParseContext& ctx, int status) noexcept;
     // All bytes up to `end` are used: keeps the request in progress, if any, for the next read.
     FeedResult hold(ParseContext& ctx, const char* end, const char* resume_at) noexcept;
+    // Asks the sink what becomes of the body of the request whose head just completed: 0 to go
+    // on, a status to answer (413), or -1 when the sink stopped the parsing.
+    int decide_body(ParseContext& ctx, RequestSink& sink) noexcept;
     // Keeps the request in progress for the next read, which parsing resumes at `resume_at`
     // (where llhttp stopped, or the start of a line feed() reads itself); false if no stitch
     // state was available.
