@@ -61,6 +61,7 @@ class Loop {
     friend class WorkerServer;
     friend class Later;
     friend class Stream;
+    friend class BodyReader;
     explicit Loop(std::shared_ptr<detail::LoopState> state) noexcept : state_(std::move(state)) {}
     std::shared_ptr<detail::LoopState> state_;
 };

@@ -109,6 +109,11 @@ Server::~Server() {
 }
 
 Server& Server::route(Method method, std::string_view path, Handler handler) {
+    return route(method, path, std::move(handler), RouteOptions{});
+}
+
+Server& Server::route(Method method, std::string_view path, Handler handler,
+                      RouteOptions options) {
     impl_->check_not_started();
     if (!handler)
         throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
@@ -116,6 +121,8 @@ Server& Server::route(Method method, std::string_view path, Handler handler) {
     impl_->add_route(method, path, router::HandlerKind::kNative,
                      static_cast<uint32_t>(shared.handlers.size()));
     shared.handlers.push_back(std::move(handler));
+    shared.route_options.push_back(options);
+    if (options.stream_body) shared.streams_bodies = true;
     return *this;
 }
 

@@ -27,6 +27,7 @@
 #include "net/http/request.h"
 #include "net/handoff.h"
 #include "net/http/response.h"
+#include "net/body.h"
 #include "net/later.h"
 #include "net/loop.h"
 #include "net/stream.h"
@@ -120,6 +121,16 @@ struct ServerConfig {
     unsigned send_buffers() const noexcept;
 };
 
+// How a route takes its request body.
+struct RouteOptions {
+    // Give the handler the body as it arrives (Request::body_stream(), net/body.h) instead of
+    // collecting it first: the handler runs as soon as the head is complete.
+    bool stream_body = false;
+    // With stream_body: the most body bytes (413 beyond), 0 for no limit. Collected bodies are
+    // bounded by ServerConfig::limits.max_body_size.
+    uint64_t max_body_size = 0;
+};
+
 class Server {
   public:
     explicit Server(ServerConfig config = {});
@@ -130,6 +141,7 @@ class Server {
     // Registers `handler` for `method` and `path` ("/users/:id"). Throws std::invalid_argument
     // for an invalid or duplicate route, and std::logic_error once the server has started.
     Server& route(Method method, std::string_view path, Handler handler);
+    Server& route(Method method, std::string_view path, Handler handler, RouteOptions options);
     Server& get(std::string_view path, Handler h) {
         return route(Method::kGet, path, std::move(h));
     }

@@ -9,7 +9,9 @@
 namespace nexure::net {
 
 Stream::Stream(Stream&& other) noexcept
-    : loop_(std::move(other.loop_)), ticket_(other.ticket_), open_(std::exchange(other.open_, false)) {}
+    : loop_(std::move(other.loop_)),
+      ticket_(other.ticket_),
+      open_(std::exchange(other.open_, false)) {}
 
 Stream& Stream::operator=(Stream&& other) noexcept {
     if (this != &other) {
@@ -40,7 +42,8 @@ void Stream::end(std::string_view trailer_lines) {
     if (!open_) return;
     open_ = false;
     if (loop_->on_worker()) {
-        if (WorkerServer* server = loop_->state_->server) server->stream_end(ticket_, trailer_lines);
+        if (WorkerServer* server = loop_->state_->server)
+            server->stream_end(ticket_, trailer_lines);
         return;
     }
     loop_->post([state = loop_->state_, ticket = ticket_, trailers = std::string(trailer_lines)] {

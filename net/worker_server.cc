@@ -51,12 +51,15 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
       parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
       date_timer_(on_date_tick, this),
       accept_retry_timer_(on_accept_retry, this),
-      connections_(alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
-                                      .max_objects = shared.config.max_connections_per_worker,
-                                      .node = worker.node()},
-                   [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {
+      connections_(
+          alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
+                             .max_objects = shared.config.max_connections_per_worker,
+                             .node = worker.node()},
+          [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {
     loop_state_->server = this;
     detail::set_current_loop(&loop_state_);  // built on the worker's own thread
+    // Routes that stream their bodies are chosen when a head is complete.
+    parse_.set_head_hook(shared.streams_bodies);
 }
 
 WorkerServer::~WorkerServer() {

@@ -40,6 +40,8 @@ struct SharedState {
     ServerConfig config;
     router::Router router;
     std::vector<Handler> handlers;  // C++ routes, by RouteMeta::handler
+    std::vector<RouteOptions> route_options;  // the same index
+    bool streams_bodies = false;              // some route streams its body: heads are routed
     std::vector<std::unique_ptr<http::Response>> fixed;  // fixed routes, by RouteMeta::handler
     HandoffFactory handoff;                              // builds each worker's handoff
 };
@@ -72,6 +74,12 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
     // A Later was dropped unanswered: 500, logged.
     void answer_dropped(const Ticket& ticket) noexcept;
+    // A streamed request body (net/body.h): `op` runs with the ticket's connection, if it is
+    // still there.
+    template <typename Op>
+    void with_connection(const Ticket& ticket, Op op) noexcept {
+        if (http1::Connection* c = by_ticket(ticket)) op(*c);
+    }
 
   private:
     friend class http1::Connection;

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
     nexure::examples::ThreadPool backend(4);  // the threads that may block
     static std::atomic<unsigned long> cancelled{0};
 
-    server.get("/health", [](const Request&, Response& res) { res.type("text/plain").body("ok\n"); });
+    server.get("/health",
+               [](const Request&, Response& res) { res.type("text/plain").body("ok\n"); });
 
     server.get("/price/:item", [&backend](const Request& req, Response& res) {
         std::string item(req.param("item"));  // request views end with the handler: copy
@@ -79,7 +80,8 @@ int main(int argc, char** argv) {
                 loop.cancel(deadline);
                 pending->later.respond([item, price](Response& r) {
                     r.type("application/json")
-                        .body("{\"item\":\"" + item + "\",\"price\":" + std::to_string(price) + "}");
+                        .body("{\"item\":\"" + item + "\",\"price\":" + std::to_string(price) +
+                              "}");
                 });
             });
         });

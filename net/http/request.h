@@ -34,6 +34,22 @@ struct Param {
 // ASCII case-insensitive comparison, for header names.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+}  // namespace nexure::net::http
+namespace nexure::net {
+class BodyReader;
+}
+namespace nexure::net::http {
+
+// What lets a handler of a route that streams its body take that body (Request::body_stream()):
+// set by the connection for the duration of the handler call.
+class BodySource {
+  public:
+    virtual BodyReader take_body() noexcept = 0;
+
+  protected:
+    ~BodySource() = default;
+};
+
 class Request {
   public:
     static constexpr unsigned kMaxParams = 16;
@@ -68,8 +84,14 @@ class Request {
     std::optional<std::string_view> param_decoded(std::string_view name) const noexcept;
     std::span<const Param> params() const noexcept { return {params_.data(), param_count_}; }
 
-    // The request body, de-chunked; "" when there is none.
+    // The request body, de-chunked; "" when there is none (and for a route that streams its
+    // body: see body_stream()).
     std::string_view body() const noexcept { return body_; }
+    // For a route registered with RouteOptions::stream_body: the body as it arrives
+    // (net/body.h). Once per request, in the handler; elsewhere an empty reader.
+    BodyReader body_stream() const noexcept;
+    // The connection sets this while a streaming route's handler runs (null otherwise).
+    void set_body_source(BodySource* source) noexcept { body_source_ = source; }
 
     // Scratch memory for the handler: allocations live until the response has been queued and
     // are then all dropped at once (a Region, reset per request; see alloc/README.md). Use it
@@ -96,6 +118,7 @@ class Request {
     std::array<Param, kMaxParams> params_{};  // filled by the router on a match
     uint32_t param_count_ = 0;
     alloc::Region* scratch_ = nullptr;  // the parse context's request region
+    BodySource* body_source_ = nullptr;
 };
 
 }  // namespace nexure::net::http

@@ -32,14 +32,15 @@ bool bodiless(int status) noexcept {
 // handler's fields. `framing_line` (Content-Length: n, or chunked) and `connection` follow, then
 // the blank line and `body`. One prepare() for the whole response.
 size_t write_message(alloc::ByteBuffer& out, const Response& res, std::string_view date,
-                   std::string_view framing_name, std::string_view framing_value,
-                   std::string_view connection, std::string_view body) noexcept {
+                     std::string_view framing_name, std::string_view framing_value,
+                     std::string_view connection, std::string_view body) noexcept {
     const std::string_view first_line = status_line(res.status_code());
     const std::string_view type = res.content_type();
     const std::string_view extra = res.header_lines();
     const size_t total = first_line.size() + kServerLine.size() + date.size() +
                          (type.empty() ? 0 : type.size() + 16) + extra.size() +
-                         framing_name.size() + (framing_value.empty() ? 0 : framing_value.size() + 2) +
+                         framing_name.size() +
+                         (framing_value.empty() ? 0 : framing_value.size() + 2) +
                          connection.size() + 2 + body.size();
     char* start = out.prepare(total);
     char* p = start;

@@ -18,9 +18,9 @@ namespace nexure::net::http {
 
 // How one response is framed for its request.
 struct Framing {
-    bool head_only = false;   // a HEAD request: the head only, whatever the body
-    bool keep_alive = true;   // false: "Connection: close" (and the connection closes after it)
-    bool http10 = false;      // an HTTP/1.0 client: keep-alive is announced, no chunked coding
+    bool head_only = false;  // a HEAD request: the head only, whatever the body
+    bool keep_alive = true;  // false: "Connection: close" (and the connection closes after it)
+    bool http10 = false;     // an HTTP/1.0 client: keep-alive is announced, no chunked coding
 };
 
 class ResponseWriter {
@@ -43,7 +43,8 @@ class ResponseWriter {
                            BodyFraming body, uint64_t length) const noexcept;
     // A piece of a streamed body in `body` framing (chunked pieces get their size line; empty
     // pieces are skipped, since an empty chunk would end the body).
-    static void write_body(alloc::ByteBuffer& out, BodyFraming body, std::string_view bytes) noexcept;
+    static void write_body(alloc::ByteBuffer& out, BodyFraming body,
+                           std::string_view bytes) noexcept;
     // Ends a chunked body: the last chunk, `trailer_lines` ("Name: value\r\n" each), the blank
     // line. Nothing for the other framings.
     static void write_end(alloc::ByteBuffer& out, BodyFraming body,

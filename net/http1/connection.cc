@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
 #include <utility>
 
@@ -44,15 +45,26 @@ struct Connection::Feed final : http::RequestSink {
     bool on_request(http::Request& request) noexcept override {
         return connection.on_request(request, *this);
     }
+    http::BodyDecision on_head(http::Request& head) noexcept override {
+        return connection.on_head(head, *this);
+    }
+    void on_body_data(std::string_view bytes) noexcept override { connection.on_body_data(bytes); }
+    bool on_body_end() noexcept override { return connection.on_body_end(); }
     Connection& connection;
-    uint32_t answered = 0;     // requests answered (or given a place) in this feed
-    bool handed_off = false;   // one of them was handed off
+    uint32_t answered = 0;    // requests answered (or given a place) in this feed
+    bool handed_off = false;  // one of them was handed off
 };
 
 // The responder of one handler call (http::Responder): a handler that defers or streams takes
 // the answer away, and gets a place in the connection's order instead.
-struct Connection::Taking final : http::Responder {
+struct Connection::Taking final : http::Responder, http::BodySource {
     Taking(Connection& c, uint8_t request_flags) noexcept : connection(c), flags(request_flags) {}
+    BodyReader take_body() noexcept override {
+        if (!body_allowed || body_taken) return {};
+        body_taken = true;
+        return BodyReader(connection.hub_.loop_,
+                          Ticket{connection.slot_, connection.generation_, body_seq, 0});
+    }
     Later defer() noexcept override {
         if (taken) return {};
         Later later = connection.defer_current(flags);
@@ -68,7 +80,10 @@ struct Connection::Taking final : http::Responder {
     }
     Connection& connection;
     uint8_t flags;
-    bool taken = false;  // the answer went to a place: the handler's Response is not sent
+    bool taken = false;         // the answer went to a place: the handler's Response is not sent
+    bool body_allowed = false;  // a streaming route: body_stream() gives the body
+    bool body_taken = false;
+    uint32_t body_seq = 0;
 };
 
 Connection::Connection(WorkerServer& hub, uint32_t slot) noexcept
@@ -161,7 +176,7 @@ bool Connection::feed_held_input() noexcept {
     // are reached again. (handle_bytes() never adds to the held input, so `h` stays valid.)
     auto usable = [this] { return !closing_ && !close_after_flush_; };
     // (A saturated handoff stops the feeding too, but keeps the rest, like the output bounds.)
-    while (usable() && !over_output_bounds() && !hub_.handoff_saturated() &&
+    while (usable() && !over_output_bounds() && !hub_.handoff_saturated() && !body_paused() &&
            h->parsed < h->bytes.size()) {
         const size_t n =
             std::min<size_t>(hub_.config_.recv_buffer_size, h->bytes.size() - h->parsed);
@@ -196,7 +211,9 @@ void Connection::pause_for_handoff() noexcept {
 bool Connection::resume_after_handoff() noexcept {
     handoff_paused_ = false;
     if (!reading_paused_ || over_output_bounds()) return true;  // after_output_drained() resumes
-    if (!feed_held_input() || over_output_bounds() || handoff_paused_) return true;
+    if (!feed_held_input() || over_output_bounds() || handoff_paused_ || body_paused()) {
+        return true;
+    }
     if (hub_.handoff_saturated()) {
         handoff_paused_ = true;
         return false;
@@ -216,13 +233,19 @@ void Connection::handle_bytes(const char* data, size_t len) noexcept {
         pause_for_handoff();
     }
     if (r.outcome == http::RequestParser::Outcome::kError) {
-        write_error(r.error_status, r.head_request);
-    } else if (r.send_continue && !has_waiting()) {
+        if (queue_ != nullptr && queue_->incoming.active) {
+            fail_streamed_body(r.error_status);
+        } else {
+            write_error(r.error_status, r.head_request);
+        }
+    } else if (r.send_continue && (!has_waiting() || (queue_->incoming.active &&
+                                                      queue_->incoming.places_before == 0))) {
         // (Behind unanswered requests an interim response would overtake their answers: the
         // client then sends the body after its own wait, as RFC 9110 10.1.1 allows.)
         take_output_buffer();
         out_.append(kContinue);
     }
+    if (body_paused() && !closing_) pause_reading();  // the body's reader is behind
     if (hub_.stopping_ && !closing_) end_after_queued();
     if (!out_.empty()) queue_flush();
     if (parser_.mid_request()) track_request(was_mid, was_body, feed.answered != 0, len);
@@ -372,8 +395,8 @@ Later Connection::defer_current(uint8_t flags) noexcept {
     return Later(hub_.loop_, ticket);
 }
 
-Stream Connection::stream_current(const http::Response& head, uint8_t flags,
-                                  http::BodyFraming body, uint64_t length) noexcept {
+Stream Connection::stream_current(const http::Response& head, uint8_t flags, http::BodyFraming body,
+                                  uint64_t length) noexcept {
     if (!head.error().empty()) return {};  // the handler's 500 is sent instead
     if (head.wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
     Ticket ticket;
@@ -486,8 +509,8 @@ void Connection::pop_answered() noexcept {
     while (queue_->waiting() != 0 && queue_->front().ready) {
         ResponseQueue::Place& p = queue_->front();
         take_output_buffer();
-        close_at_ = p.head_end == UINT32_MAX ? kNoOffset
-                                             : static_cast<uint32_t>(out_.size() + p.head_end);
+        close_at_ =
+            p.head_end == UINT32_MAX ? kNoOffset : static_cast<uint32_t>(out_.size() + p.head_end);
         out_.append(p.bytes.data(), p.bytes.size());
         p.bytes.release();  // (a place's buffer is never reused: the place goes with it)
         count_unsent();
@@ -504,6 +527,188 @@ void Connection::pop_answered() noexcept {
     if (!out_.empty()) queue_flush();
     // A new oldest request (its own deadline), or none: back to the idle/send rules.
     schedule_deadline();
+}
+
+// ---- streamed request bodies ---------------------------------------------------------------
+
+http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept {
+    using Action = http::BodyDecision::Action;
+    const SharedState& shared = hub_.shared_;
+    const router::Match m = shared.router.match(req);
+    if (m.kind == router::Match::Kind::kFound) {
+        const router::RouteMeta& meta = shared.router.meta(m.route);
+        if (meta.kind != router::HandlerKind::kNative ||
+            meta.handler >= shared.route_options.size() ||
+            !shared.route_options[meta.handler].stream_body) {
+            return {};  // collected as usual (100 Continue, if asked, as usual)
+        }
+        if (queue_ == nullptr && (queue_ = hub_.take_queue()) == nullptr) {
+            write_error(503, req.method() == Method::kHead);
+            return {Action::kStop, 0};
+        }
+        // The handler runs now; its body comes through a BodyReader.
+        const uint8_t flags = request_flags(req);
+        Taking taking(*this, flags);
+        taking.body_allowed = true;
+        taking.body_seq = ++queue_->bodies;  // a reader of an earlier body names none later
+        queue_->incoming = ResponseQueue::IncomingBody{};
+        queue_->incoming.active = true;
+        queue_->incoming.seq = taking.body_seq;
+        queue_->incoming.places_before = queue_->waiting();
+        // Over the route's limit by Content-Length: 413 from the parser, the handler never runs.
+        const uint64_t limit = shared.route_options[meta.handler].max_body_size;
+        if (limit != 0 && declared_length(req) > limit) {
+            queue_->incoming = {};
+            return {Action::kStream, limit};
+        }
+        http::Response& res = hub_.fresh_response();
+        res.set_responder(&taking);
+        req.set_body_source(&taking);
+        try {
+            shared.handlers[meta.handler](req, res);
+        } catch (const std::exception& e) {
+            hub_.answer_handler_error(e.what());
+        } catch (...) {
+            hub_.answer_handler_error("a non-standard exception");
+        }
+        res.set_responder(nullptr);
+        req.set_body_source(nullptr);
+        if (!taking.taken && !res.error().empty()) hub_.answer_handler_error(res.error());
+        ++feed.answered;
+        if (!taking.taken) {
+            // Answered now: the answer goes out first, and whatever the body holds is read on
+            // (to the reader, or dropped) — unless nobody took it: then this is the last answer
+            // (no 100 Continue; the client may still send the body) and the connection closes.
+            uint8_t now = flags;
+            if (res.wants_close() || !taking.body_taken) now &= static_cast<uint8_t>(~kKeepAlive);
+            emit(res, now);
+            if ((now & kKeepAlive) == 0) {
+                queue_->incoming = {};
+                close_after_flush_ = true;
+                return {Action::kStop, 0};
+            }
+        } else if ((taking.flags & kKeepAlive) == 0) {
+            close_after_flush_ = true;  // after this request's body, the connection ends
+        }
+        return {Action::kStream, shared.route_options[meta.handler].max_body_size};
+    }
+    if (req.header("expect").has_value()) {
+        // 100-continue for a request no route takes: the answer instead of the go-ahead, and
+        // the connection closes (the client may send the body anyway).
+        const bool head = req.method() == Method::kHead;
+        if (m.kind == router::Match::Kind::kMethodNotAllowed) {
+            http::Response& res = hub_.fresh_response();
+            res.status(405)
+                .type("text/plain")
+                .header("Allow", router::Router::allow_header(m.allowed));
+            res.body("Method Not Allowed\n");
+            emit(res, head ? kHeadOnly : 0);
+        } else {
+            emit(hub_.canned(m.kind == router::Match::Kind::kNotImplemented ? 501 : 404),
+                 head ? kHeadOnly : 0);
+        }
+        ++feed.answered;
+        close_after_flush_ = true;
+        return {Action::kStop, 0};
+    }
+    return {};
+}
+
+uint64_t Connection::declared_length(const http::Request& req) noexcept {
+    // The parser has checked the field (digits, one value); absent or chunked: 0.
+    const std::optional<std::string_view> v = req.header("content-length");
+    uint64_t n = 0;
+    if (v) (void)std::from_chars(v->data(), v->data() + v->size(), n);
+    return n;
+}
+
+void Connection::fail_streamed_body(int status) noexcept {
+    // The body broke its framing or its limit: the request is answered `status` in its own
+    // place (the handler's answer, if it deferred, can no longer come), its reader is aborted,
+    // and the connection closes.
+    ResponseQueue::IncomingBody body = std::move(queue_->incoming);
+    queue_->incoming = {};
+    if (has_waiting() && queue_->waiting() > body.places_before) {
+        const size_t own = queue_->waiting() - 1;
+        ResponseQueue::Place& p = queue_->at(own);
+        if (!p.ready && !p.streaming) {
+            p.flags &= static_cast<uint8_t>(~kKeepAlive);
+            p.on_abort = nullptr;
+            answer(own, hub_.canned(status));
+        }
+        close_after_flush_ = true;
+    } else {
+        write_error(status, false);
+    }
+    std::vector<Task> aborts;
+    if (body.on_abort) aborts.push_back(std::move(body.on_abort));
+    run_aborts(aborts);
+}
+
+void Connection::on_body_data(std::string_view bytes) noexcept {
+    if (queue_ == nullptr || !queue_->incoming.active || !queue_->incoming.on_data) return;
+    try {
+        queue_->incoming.on_data(bytes);
+    } catch (const std::exception& e) {
+        hub_.report("a body's on_data threw (the rest of the body is dropped): ", e.what());
+        queue_->incoming.on_data = nullptr;
+    } catch (...) {
+        hub_.report("a body's on_data threw (the rest of the body is dropped)");
+        queue_->incoming.on_data = nullptr;
+    }
+}
+
+bool Connection::on_body_end() noexcept {
+    if (queue_ != nullptr && queue_->incoming.active) {
+        Task end = std::move(queue_->incoming.on_end);
+        queue_->incoming = {};
+        if (end) {
+            try {
+                end();
+            } catch (const std::exception& e) {
+                hub_.report("a body's on_end threw: ", e.what());
+            } catch (...) {
+                hub_.report("a body's on_end threw a non-standard exception");
+            }
+        }
+    }
+    return !close_after_flush_;
+}
+
+ResponseQueue::IncomingBody* Connection::incoming(uint32_t seq) noexcept {
+    if (queue_ == nullptr || closing_ || !queue_->incoming.active) return nullptr;
+    return queue_->incoming.seq == seq ? &queue_->incoming : nullptr;
+}
+
+void Connection::body_on_data(uint32_t seq, UniqueFunction<void(std::string_view)> fn) noexcept {
+    if (ResponseQueue::IncomingBody* b = incoming(seq)) b->on_data = std::move(fn);
+}
+
+void Connection::body_on_end(uint32_t seq, Task fn) noexcept {
+    if (ResponseQueue::IncomingBody* b = incoming(seq)) b->on_end = std::move(fn);
+}
+
+void Connection::body_on_abort(uint32_t seq, Task fn) noexcept {
+    if (ResponseQueue::IncomingBody* b = incoming(seq)) b->on_abort = std::move(fn);
+}
+
+void Connection::body_pause(uint32_t seq, bool paused) noexcept {
+    ResponseQueue::IncomingBody* b = incoming(seq);
+    if (b == nullptr || b->paused == paused) return;
+    b->paused = paused;
+    if (paused) {
+        pause_reading();
+    } else {
+        resume_reading();
+    }
+    schedule_deadline();  // the body's minimum rate stops or starts again
+}
+
+void Connection::resume_reading() noexcept {
+    if (!reading_paused_ || handoff_paused_ || body_paused() || over_output_bounds()) return;
+    if (!feed_held_input() || over_output_bounds() || body_paused() || handoff_paused_) return;
+    reading_paused_ = false;
+    if (!recv_armed_) hub_.rearm_at_turn_end(this);
 }
 
 // ---- deferred and streamed answers ----------------------------------------------------------
@@ -658,7 +863,7 @@ Connection::Deadline Connection::next_deadline() const noexcept {
     if (parser_.mid_request() && !close_after_flush_) {
         if (!parser_.receiving_body()) {
             consider(Due::kHead, phase_start_ms_, config.request_head_timeout_ms);
-        } else if (config.body_timeout_ms != 0 && config.min_body_rate != 0) {
+        } else if (config.body_timeout_ms != 0 && config.min_body_rate != 0 && !body_paused()) {
             consider(Due::kBody, phase_start_ms_,
                      config.body_timeout_ms + uint64_t{phase_bytes_} * 1000 / config.min_body_rate);
         }
@@ -786,7 +991,8 @@ void Connection::after_output_drained() noexcept {
     unsent_responses_ = 0;
     hub_.give_back(sending_, sending_slab_);
     if (out_.empty()) hub_.give_back(out_, out_slab_);
-    if (reading_paused_ && !handoff_paused_ && feed_held_input() && !over_output_bounds()) {
+    if (reading_paused_ && !handoff_paused_ && !body_paused() && feed_held_input() &&
+        !over_output_bounds() && !body_paused()) {
         if (hub_.handoff_saturated()) {
             handoff_paused_ = true;  // resumed when the handoff has room
             hub_.pause_for_handoff(this);
@@ -839,9 +1045,13 @@ void Connection::close() noexcept {
 }
 
 void Connection::abort_waiting() noexcept {
-    if (!has_waiting()) return;
+    if (queue_ == nullptr) return;
     // Every answer still awaited (deferred, handed off, streaming) can no longer be given.
     std::vector<Task> aborts;
+    if (queue_->incoming.active && queue_->incoming.on_abort) {
+        aborts.push_back(std::move(queue_->incoming.on_abort));
+    }
+    queue_->incoming.active = false;
     for (size_t i = 0; i < queue_->waiting(); ++i) {
         ResponseQueue::Place& p = queue_->at(i);
         if (!p.ready && p.on_abort) aborts.push_back(std::move(p.on_abort));

@@ -28,6 +28,7 @@
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
 #include "net/http1/response_queue.h"
+#include "net/body.h"
 #include "net/later.h"
 #include "net/stream.h"
 #include "net/unique_function.h"
@@ -80,6 +81,11 @@ class Connection final {
     bool stream_write(const Ticket& ticket, std::string_view bytes) noexcept;
     void stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept;
     bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
+    // A streamed request body (net/body.h), named by its seq: its callbacks and flow control.
+    void body_on_data(uint32_t seq, UniqueFunction<void(std::string_view)> fn) noexcept;
+    void body_on_end(uint32_t seq, Task fn) noexcept;
+    void body_on_abort(uint32_t seq, Task fn) noexcept;
+    void body_pause(uint32_t seq, bool paused) noexcept;
     // Stopping with an abandoned handoff: answers every waiting place 503.
     void answer_abandoned() noexcept;
     // The handoff has room again: resumes reading if nothing else holds it. False when the
@@ -98,6 +104,20 @@ class Connection final {
     // What a handler took away (http::Responder), for on_request().
     struct Taking;
     bool on_request(http::Request& request, Feed& feed) noexcept;
+    // The head of a request with a body (the parser's head hook, or 100-continue): a route that
+    // streams its body runs its handler now.
+    http::BodyDecision on_head(http::Request& request, Feed& feed) noexcept;
+    void on_body_data(std::string_view bytes) noexcept;
+    static uint64_t declared_length(const http::Request& req) noexcept;
+    void fail_streamed_body(int status) noexcept;
+    bool on_body_end() noexcept;
+    ResponseQueue::IncomingBody* incoming(uint32_t seq) noexcept;
+    bool body_paused() const noexcept {
+        return queue_ != nullptr && queue_->incoming.active && queue_->incoming.paused;
+    }
+    // Resumes reading after a pause, when nothing else (output bounds, the handoff, a paused
+    // body) holds it.
+    void resume_reading() noexcept;
     uint8_t request_flags(const http::Request& req) const noexcept;
     // A place for the request being handled (flags: RequestFlags), or an invalid ticket when
     // no queue could be had.

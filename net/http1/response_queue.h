@@ -8,10 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "alloc/byte_buffer.h"
 #include "net/http/response.h"
+#include "net/unique_function.h"
 #include "net/unique_function.h"
 
 namespace nexure::net::http1 {
@@ -42,6 +44,21 @@ struct ResponseQueue {
         Task on_abort;     // the answer can no longer be given (once)
         Task on_writable;  // a stream's output has drained
     };
+    // The request body being streamed to a handler (net/body.h), if any: one at a time.
+    struct IncomingBody {
+        bool active = false;  // between the head and the end of a streamed body
+        bool paused = false;  // the handler asked to stop reading (BodyReader::pause)
+        uint32_t seq = 0;     // names it in BodyReader's ticket
+        // Places that waited before this request's own: with none, its 100 Continue overtakes
+        // nothing (its own deferred answer waits for the body anyway).
+        size_t places_before = 0;
+        UniqueFunction<void(std::string_view)> on_data;
+        Task on_end;
+        Task on_abort;
+    };
+    IncomingBody incoming;
+    uint32_t bodies = 0;  // streamed bodies so far (their seqs)
+
     uint32_t first_seq = 0;    // seq of places[head]
     std::vector<Place> places;  // [head, size): the waiting places; a ring would save moves
     size_t head = 0;
@@ -95,6 +112,7 @@ struct ResponseQueue {
     void reset() noexcept {
         places.clear();
         head = 0;
+        incoming = IncomingBody{};
     }
 };
 

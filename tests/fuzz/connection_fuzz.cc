@@ -16,7 +16,8 @@
 // ends what is left) and tears down cleanly. Timers are not driven here (the worker's clock does
 // not move), so timeouts are covered by the integration tests instead.
 //
-// Deferred and streamed answers are driven too: GET /d defers its answer and GET /s starts a
+// Streamed request bodies too: POST /u streams its body (up to 200 bytes) to a reader that pauses
+// and resumes as it goes. Deferred and streamed answers are driven too: GET /d defers its answer and GET /s starts a
 // stream (a piece of body now, or none); the handles wait in the harness, and an input step
 // answers a deferred request, writes a piece to a stream or ends it — in any order, also after
 // the client left or the handler timeout's 503 (where they must do nothing). Handles still
@@ -118,12 +119,14 @@ const SharedState& shared_state() {
         c.limits.max_head_size = 160;
         c.limits.max_header_count = 6;
         c.limits.max_body_size = 300;
-        auto add = [s](Method m, const char* path, Handler h) {
+        auto add = [s](Method m, const char* path, Handler h, RouteOptions options = {}) {
             router::RouteMeta meta;
             meta.handler = static_cast<uint32_t>(s->handlers.size());
             meta.kind = router::HandlerKind::kNative;
             s->router.add(m, path, meta);
             s->handlers.push_back(std::move(h));
+            s->route_options.push_back(options);
+            s->streams_bodies = s->streams_bodies || options.stream_body;
         };
         add(Method::kGet, "/", [](const Request&, http::Response& res) { res.body("hi"); });
         add(Method::kPost, "/e", [](const Request& req, http::Response& res) {
@@ -144,6 +147,27 @@ const SharedState& shared_state() {
             st.write("first piece");
             if (g_pending != nullptr) g_pending->streams.push_back(std::move(st));
         });
+        // A streamed body (at most 200 bytes), paused and resumed as it goes; answered at its end.
+        add(
+            Method::kPost, "/u",
+            [](const Request& req, http::Response& res) {
+                if (!req.query().empty()) {
+                    res.status(401).body("no");  // refused at once, the body not taken
+                    return;
+                }
+                auto n = std::make_shared<size_t>(0);
+                auto body = std::make_shared<BodyReader>(req.body_stream());
+                body->on_data([n, body](std::string_view piece) {
+                    *n += piece.size();
+                    if (*n % 3 == 0) body->pause();
+                    if (*n % 3 == 1) body->resume();
+                });
+                body->on_end([n, body, later = res.defer()]() mutable {
+                    body->resume();
+                    later.respond([n](http::Response& r) { r.body(std::to_string(*n)); });
+                });
+            },
+            RouteOptions{.stream_body = true, .max_body_size = 200});
         add(Method::kGet, "/x", [](const Request& req, http::Response& res) {
             if (!req.query().empty()) throw std::runtime_error("handler failure");
             res.status(204).close();

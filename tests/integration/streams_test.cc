@@ -3,11 +3,15 @@
 // immediate answers mixed, abort callbacks when the client leaves or the handler timeout fires,
 // Server-Sent Events arriving one by one, HEAD and HTTP/1.0 framing of streams, and handles used
 // wrongly (dropped, or answered twice).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,6 +48,36 @@ struct Ticker : std::enable_shared_from_this<Ticker> {
     int pieces;
     uint64_t gap_ms;
     int done = 0;
+};
+
+// /slow-reader: pauses the body after its first piece, resumes 100 ms later from a timer, and
+// answers with the total; counts the bytes that still arrived while it was paused.
+struct SlowReader : std::enable_shared_from_this<SlowReader> {
+    SlowReader(BodyReader b, Later l) : body(std::move(b)), later(std::move(l)) {}
+    void start(std::atomic<uint64_t>* during_pause) {
+        auto self = shared_from_this();
+        body.on_data([self, during_pause](std::string_view piece) {
+            self->total += piece.size();
+            if (self->paused) during_pause->fetch_add(piece.size());
+            if (self->pieces++ == 0) {
+                self->paused = true;
+                self->body.pause();
+                Loop::current().after(100, [self] {
+                    self->paused = false;
+                    self->body.resume();
+                });
+            }
+        });
+        body.on_end([self] {
+            self->later.respond(
+                [n = self->total](http::Response& r) { r.body(std::to_string(n)); });
+        });
+    }
+    BodyReader body;
+    Later later;
+    uint64_t total = 0;
+    uint64_t pieces = 0;
+    bool paused = false;
 };
 
 class StreamsTest : public ServerTest {
@@ -111,6 +145,75 @@ class StreamsTest : public ServerTest {
             Later later = res.defer();
             later.respond([](http::Response&) { throw std::runtime_error("fill failed"); });
         });
+        // Streamed request bodies (net/body.h).
+        const RouteOptions streamed{.stream_body = true, .max_body_size = 0};
+        s->route(
+            Method::kPost, "/count",
+            [this](const Request& req, http::Response& res) {
+                auto stats = std::make_shared<std::pair<uint64_t, uint64_t>>(0, 0);  // bytes, calls
+                BodyReader body = req.body_stream();
+                body.on_data([stats](std::string_view piece) {
+                    stats->first += piece.size();
+                    ++stats->second;
+                });
+                body.on_abort([this] { aborts_.fetch_add(1); });
+                body.on_end([stats, later = res.defer()]() mutable {
+                    later.respond([stats](http::Response& r) {
+                        r.body(std::to_string(stats->first) + " bytes in " +
+                               std::to_string(stats->second) + " pieces");
+                    });
+                });
+            },
+            streamed);
+        s->route(
+            Method::kPost, "/limited",
+            [](const Request& req, http::Response& res) {
+                auto n = std::make_shared<uint64_t>(0);
+                BodyReader body = req.body_stream();
+                body.on_data([n](std::string_view piece) { *n += piece.size(); });
+                body.on_end([n, later = res.defer()]() mutable {
+                    later.respond([n](http::Response& r) { r.body(std::to_string(*n)); });
+                });
+            },
+            RouteOptions{.stream_body = true, .max_body_size = 1000});
+        s->route(
+            Method::kPost, "/refuse",
+            [](const Request&, http::Response& res) {
+                res.status(401).body("no");  // answered at once, the body not taken
+            },
+            streamed);
+        s->route(
+            Method::kPost, "/slow-reader",
+            [this](const Request& req, http::Response& res) {
+                auto st = std::make_shared<SlowReader>(req.body_stream(), res.defer());
+                st->start(&paused_bytes_);
+            },
+            streamed);
+        s->route(
+            Method::kPost, "/to-file",
+            [this](const Request& req, http::Response& res) {
+                const int fd = ::open(upload_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                if (fd < 0) {
+                    res.status(500).body("open failed");
+                    return;
+                }
+                auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
+                    ::close(*f);
+                    delete f;
+                });
+                BodyReader body = req.body_stream();
+                body.on_data([file](std::string_view piece) {
+                    while (!piece.empty()) {  // (a blocking write on the worker: fine for a test)
+                        const ssize_t n = ::write(*file, piece.data(), piece.size());
+                        if (n <= 0) return;
+                        piece.remove_prefix(static_cast<size_t>(n));
+                    }
+                });
+                body.on_end([file, later = res.defer()]() mutable {
+                    later.respond([](http::Response& r) { r.body("stored"); });
+                });
+            },
+            streamed);
         start_server(std::move(s));
     }
     void TearDown() override {
@@ -123,6 +226,8 @@ class StreamsTest : public ServerTest {
     std::vector<std::thread> threads_;
     std::vector<std::shared_ptr<Later>> kept_;  // touched on the worker thread only
     std::atomic<int> aborts_{0};
+    std::atomic<uint64_t> paused_bytes_{0};  // /slow-reader: bytes that came while paused
+    std::string upload_path_ = "/tmp/nexure-streams-test-" + std::to_string(getpid());
 };
 
 TEST_F(StreamsTest, ADeferredAnswerFromAnotherThreadArrives) {
@@ -148,8 +253,8 @@ TEST_F(StreamsTest, PipelinedAnswersLeaveInRequestOrderWhateverProducesThem) {
     ASSERT_TRUE(connect(c));
     // A slow timer, a slower thread, a stream, an immediate answer, a fast timer, a 404.
     ASSERT_TRUE(c.send_all(get_request("/timer/80") + get_request("/thread/120") +
-                           get_request("/ticks/3") + get_request("/now") +
-                           get_request("/timer/1") + get_request("/missing")));
+                           get_request("/ticks/3") + get_request("/now") + get_request("/timer/1") +
+                           get_request("/missing")));
     std::vector<Response> rs;
     ASSERT_TRUE(c.read_responses(6, &rs));
     EXPECT_EQ(rs[0].body, "timer 80");
@@ -376,6 +481,181 @@ TEST_F(StreamsTest, AtTheDrainTimeoutAnAwaitedAnswerIs503AndTheRestStillGoesOut)
     EXPECT_EQ(rs[1].header("Connection"), "close");
     server_->wait();
     EXPECT_EQ(aborts_.load(), 1);
+}
+
+// ---- streamed request bodies ----------------------------------------------------------------
+
+std::string post(std::string_view target, const std::string& body, std::string_view extra = {}) {
+    return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string chunked(const std::vector<std::string>& pieces, std::string_view trailers = {}) {
+    std::string out;
+    char size[16];
+    for (const std::string& p : pieces) {
+        std::snprintf(size, sizeof size, "%zx", p.size());
+        out += size;
+        out += "\r\n" + p + "\r\n";
+    }
+    return out + "0\r\n" + std::string(trailers) + "\r\n";
+}
+
+TEST_F(StreamsTest, AStreamedBodyArrivesInPiecesAndThePipelineGoesOn) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    const std::string body(1 << 20, 'u');
+    ASSERT_TRUE(c.send_all(post("/count", body) + get_request("/now")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].status, 200);
+    EXPECT_TRUE(rs[0].body.starts_with("1048576 bytes in ")) << rs[0].body;
+    EXPECT_NE(rs[0].body, "1048576 bytes in 1 pieces");  // delivered as it was read
+    EXPECT_EQ(rs[1].body, "now");
+}
+
+TEST_F(StreamsTest, AChunkedBodyStreamsWithItsTrailersChecked) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(
+        "POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        chunked({std::string(3000, 'a'), "bcd", std::string(70000, 'e')}, "X-Trailer: 1\r\n") +
+        get_request("/now")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_TRUE(rs[0].body.starts_with("73003 bytes in ")) << rs[0].body;
+    EXPECT_EQ(rs[1].body, "now");
+}
+
+TEST_F(StreamsTest, ARoutesBodyLimitIsEnforcedWhileItStreams) {
+    start_streams();
+    EXPECT_EQ(exchange(post("/limited", std::string(1000, 'x'))).body, "1000");
+    // By Content-Length: 413 before any of the body is taken.
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(post("/limited", std::string(1001, 'x'))));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.header("Connection"), "close");
+    // Chunked: when a chunk would pass it.
+    HttpClient d;
+    ASSERT_TRUE(connect(d));
+    ASSERT_TRUE(
+        d.send_all("POST /limited HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                   chunked({std::string(600, 'a'), std::string(600, 'b')})));
+    ASSERT_TRUE(d.read_response(&r));
+    EXPECT_EQ(r.status, 413);
+    // Collected bodies keep the server's limit (1 MiB by default) on the same server.
+    EXPECT_EQ(exchange(post("/echo-none", std::string(2 << 20, 'x'))).status, 413);
+}
+
+TEST_F(StreamsTest, APausedBodyIsNotReadUntilItsReaderResumes) {
+    start_streams();
+    const std::string body(4 << 20, 's');  // far more than the socket buffers hold
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(post("/slow-reader", body)));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r, deadline_in(20'000ms)));
+    EXPECT_EQ(r.body, std::to_string(body.size()));
+    // While paused, only what the read in progress held arrived (one receive buffer at most).
+    EXPECT_LE(paused_bytes_.load(), test_config().recv_buffer_size);
+}
+
+TEST_F(StreamsTest, ContinueIsSentOnlyWhenTheBodyIsWanted) {
+    start_streams();
+    // Wanted: 100 Continue, then the body, then the answer.
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(
+        c.send_all("POST /count HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 5\r\n\r\n"));
+    Response interim;
+    ASSERT_TRUE(c.read_response(&interim));
+    EXPECT_EQ(interim.status, 100);
+    ASSERT_TRUE(c.send_all("12345"));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, "5 bytes in 1 pieces");
+    // Refused by the handler at once: its answer instead of 100, and the connection closes.
+    HttpClient d;
+    ASSERT_TRUE(connect(d));
+    ASSERT_TRUE(
+        d.send_all("POST /refuse HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 5\r\n\r\n"));
+    ASSERT_TRUE(d.read_response(&r));
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_TRUE(d.detect_peer_closed(deadline_in(test::kIoTimeout)));
+    // No route: 404 instead of 100, and the connection closes.
+    HttpClient e;
+    ASSERT_TRUE(connect(e));
+    ASSERT_TRUE(
+        e.send_all("POST /missing HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                   "Content-Length: 5\r\n\r\n"));
+    ASSERT_TRUE(e.read_response(&r));
+    EXPECT_EQ(r.status, 404);
+    EXPECT_TRUE(e.detect_peer_closed(deadline_in(test::kIoTimeout)));
+}
+
+TEST_F(StreamsTest, AClientLeavingMidBodyAbortsItsReaderOnce) {
+    start_streams();
+    {
+        HttpClient c;
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(
+            c.send_all("POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
+                       std::string(1000, 'p')));
+        ASSERT_TRUE(c.wait_until_delivered());
+        const linger reset{1, 0};
+        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    }
+    ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(test::kIoTimeout)));
+    EXPECT_EQ(exchange(get_request("/now")).body, "now");
+    EXPECT_EQ(aborts_.load(), 1);
+}
+
+TEST_F(StreamsTest, AGibibyteUploadGoesToAFileInBoundedMemory) {
+    start_streams();
+    const uint64_t total = uint64_t{1} << 30;
+    const std::string piece(1 << 20, 'f');
+    const long before = [] {
+        std::ifstream st("/proc/self/status");
+        std::string line;
+        while (std::getline(st, line)) {
+            if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+        }
+        return -1L;
+    }();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all("POST /to-file HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                           std::to_string(total) + "\r\n\r\n"));
+    long max_rss = before;
+    for (uint64_t sent = 0; sent < total; sent += piece.size()) {
+        ASSERT_TRUE(c.send_all(piece)) << "after " << sent << " bytes";
+        if (sent % (64u << 20) == 0) {
+            std::ifstream st("/proc/self/status");
+            std::string line;
+            while (std::getline(st, line)) {
+                if (line.rfind("VmRSS:", 0) == 0)
+                    max_rss = std::max(max_rss, std::stol(line.substr(6)));
+            }
+        }
+    }
+    Response r;
+    ASSERT_TRUE(c.read_response(&r, deadline_in(60'000ms)));
+    EXPECT_EQ(r.body, "stored");
+    struct stat st {};
+    ASSERT_EQ(::stat(upload_path_.c_str(), &st), 0);
+    EXPECT_EQ(static_cast<uint64_t>(st.st_size), total);
+    ::unlink(upload_path_.c_str());
+    RecordProperty("rss_growth_kib", std::to_string(max_rss - before));
+    ASSERT_GT(before, 0);
+    EXPECT_LT(max_rss - before, 16 * 1024) << before << " KiB -> " << max_rss << " KiB";
 }
 
 }  // namespace
