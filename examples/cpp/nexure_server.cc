@@ -8,6 +8,7 @@
 //   GET /sse/:count         text/event-stream: `count` events 100 ms apart, then the end
 //   GET /delay/:ms          answered after `ms` by a worker timer (deferred)
 //   GET /offload/:ms        answered by a thread of a small pool after it sleeps `ms`
+//   POST /upload            any body size, streamed and counted: {"bytes":N}
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,7 +116,10 @@ std::optional<unsigned long long> param_number(const Request& req, std::string_v
 
 void bad_number(Response& res, std::string_view name, unsigned long long max) {
     res.status(400).type("text/plain").body(":");
-    res.append(name).append(" must be a number from 0 to ").append(std::to_string(max)).append("\n");
+    res.append(name)
+        .append(" must be a number from 0 to ")
+        .append(std::to_string(max))
+        .append("\n");
 }
 
 // GET /stream/:bytes: writes 64 KiB pieces of a repeating pattern while the connection has room,
@@ -331,6 +335,20 @@ int main(int argc, char** argv) {
             });
         });
     });
+    // Any size: the body is counted as it streams in, never held.
+    server.route(
+        nexure::net::Method::kPost, "/upload",
+        [](const Request& req, Response& res) {
+            auto bytes = std::make_shared<unsigned long long>(0);
+            nexure::net::BodyReader body = req.body_stream();
+            body.on_data([bytes](std::string_view piece) { *bytes += piece.size(); });
+            body.on_end([bytes, later = res.defer()]() mutable {
+                later.respond([n = *bytes](Response& r) {
+                    r.type("application/json").body("{\"bytes\":" + std::to_string(n) + "}");
+                });
+            });
+        },
+        nexure::net::RouteOptions{.stream_body = true, .max_body_size = 0});
     // A handful of threads for blocking work; their answers come back to the request's worker.
     auto pool = std::make_shared<nexure::examples::ThreadPool>(4);
     server.get("/offload/:ms", [pool](const Request& req, Response& res) {
