@@ -554,5 +554,38 @@ TEST(ExampleServer, DelayedAndOffloadedAnswersDoNotHoldUpOthersOnTheWorker) {
     EXPECT_EQ(fetch(s.port, get_request("/stream/99999999999999999999")).status, 400);
 }
 
+TEST(ExampleServer, UploadCountsBodiesOfAnySizeChunkedOrNot) {
+    REQUIRE_SERVER_BIN();
+    NEXURE_NO_ASAN_QUARANTINE_FOR_CHILDREN();
+    ExampleServer s;
+    ASSERT_TRUE(s.start());
+    const long rss_before = status_kib(s.process.pid(), "VmRSS");
+    // 256 MiB with a Content-Length (far over the 1 MiB other routes allow), then chunked.
+    HttpClient c;
+    ASSERT_TRUE(c.connect(s.port));
+    const uint64_t total = uint64_t{256} << 20;
+    const std::string piece(1 << 20, 'u');
+    ASSERT_TRUE(c.send_all("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                           std::to_string(total) + "\r\n\r\n"));
+    for (uint64_t sent = 0; sent < total; sent += piece.size())
+        ASSERT_TRUE(c.send_all(piece));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r, deadline_in(30'000ms)));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Content-Type"), "application/json");
+    EXPECT_EQ(r.body, R"({"bytes":268435456})");
+    const long rss_after = status_kib(s.process.pid(), "VmRSS");
+    EXPECT_LT(rss_after - rss_before, 16 * 1024) << rss_before << " KiB -> " << rss_after << " KiB";
+    ASSERT_TRUE(
+        c.send_all("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.body, R"({"bytes":11})");
+    // Other routes keep the collected-body limit.
+    EXPECT_EQ(
+        fetch(s.port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n").status,
+        413);
+}
+
 }  // namespace
 }  // namespace nexure::test
