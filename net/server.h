@@ -31,6 +31,7 @@
 #include "net/later.h"
 #include "net/loop.h"
 #include "net/stream.h"
+#include "net/upgrade.h"
 #include "net/router/router.h"
 
 namespace nexure::net {

@@ -1417,6 +1417,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             ctx.msg_start_ = next;
             pos = next;
             if (!go_on) {
+                sink.on_unparsed(std::string_view(next, static_cast<size_t>(end - next)));
                 drop_partial(ctx);
                 FeedResult result;
                 result.outcome = Outcome::kStopped;

@@ -67,6 +67,9 @@ class RequestSink {
     virtual void on_body_data(std::string_view bytes) noexcept { (void)bytes; }
     // The streamed body is complete (trailer fields checked, never merged). False stops parsing.
     virtual bool on_body_end() noexcept { return true; }
+    // The sink stopped the parsing: the bytes after the last request, which will not be parsed
+    // (a protocol upgrade's first bytes), borrowed for the call.
+    virtual void on_unparsed(std::string_view rest) noexcept { (void)rest; }
 
   protected:
     ~RequestSink() = default;

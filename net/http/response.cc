@@ -5,6 +5,7 @@
 #include "net/http/request.h"
 #include "net/later.h"
 #include "net/stream.h"
+#include "net/upgrade.h"
 
 namespace nexure::net::http {
 
@@ -149,6 +150,18 @@ Stream Response::stream_with(BodyFraming body, uint64_t length) noexcept {
         error_ = "stream() could not hold the request's place (out of memory)";
     }
     return s;
+}
+
+bool Response::upgrade(UniqueFunction<void(Upgraded)> take) noexcept {
+    if (status_ != 101) {
+        error_ = "upgrade() needs status(101) first";
+        return false;
+    }
+    if (responder_ == nullptr || !take) {
+        if (error_.empty()) error_ = "upgrade() was called outside a handler (or twice)";
+        return false;
+    }
+    return responder_->upgrade(*this, std::move(take));
 }
 
 }  // namespace nexure::net::http

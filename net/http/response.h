@@ -13,9 +13,12 @@
 
 #include "alloc/byte_buffer.h"
 
+#include "net/unique_function.h"
+
 namespace nexure::net {
 class Later;
 class Stream;
+struct Upgraded;
 }  // namespace nexure::net
 
 namespace nexure::net::http {
@@ -36,6 +39,7 @@ class Responder {
   public:
     virtual Later defer() noexcept = 0;
     virtual Stream stream(const Response& head, BodyFraming body, uint64_t length) noexcept = 0;
+    virtual bool upgrade(const Response& head, UniqueFunction<void(Upgraded)> take) noexcept = 0;
 
   protected:
     ~Responder() = default;
@@ -65,6 +69,10 @@ class Response {
     // Content-Length when the length is given. Only in a handler.
     Stream stream() noexcept;
     Stream stream(uint64_t content_length) noexcept;
+    // Switch protocols (net/upgrade.h): with status(101) and an Upgrade field set, the 101 is
+    // sent and then `take` gets the socket and the bytes received after the request. False (and
+    // a 500) when the status is not 101 or it is not in a handler.
+    bool upgrade(UniqueFunction<void(Upgraded)> take) noexcept;
 
     // The connection sets this while a handler runs (null otherwise).
     void set_responder(Responder* responder) noexcept { responder_ = responder; }

@@ -18,6 +18,7 @@ inline char* put(char* out, std::string_view s) noexcept {
 }
 
 std::string_view connection_line(Framing f) noexcept {
+    if (f.upgrade) [[unlikely]] return "Connection: Upgrade\r\n";
     return !f.keep_alive ? std::string_view("Connection: close\r\n")
            : f.http10    ? std::string_view("Connection: keep-alive\r\n")
                          : std::string_view{};

@@ -21,6 +21,7 @@ struct Framing {
     bool head_only = false;  // a HEAD request: the head only, whatever the body
     bool keep_alive = true;  // false: "Connection: close" (and the connection closes after it)
     bool http10 = false;     // an HTTP/1.0 client: keep-alive is announced, no chunked coding
+    bool upgrade = false;    // a 101 that switches protocols: "Connection: Upgrade"
 };
 
 class ResponseWriter {

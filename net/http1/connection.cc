@@ -33,7 +33,8 @@ bool patchable(uint8_t flags) noexcept {
 http::Framing framing_of(uint8_t flags) noexcept {
     return http::Framing{.head_only = (flags & kHeadOnly) != 0,
                          .keep_alive = (flags & kKeepAlive) != 0,
-                         .http10 = (flags & kHttp10) != 0};
+                         .http10 = (flags & kHttp10) != 0,
+                         .upgrade = (flags & kUpgrade) != 0};
 }
 
 }  // namespace
@@ -50,6 +51,9 @@ struct Connection::Feed final : http::RequestSink {
     }
     void on_body_data(std::string_view bytes) noexcept override { connection.on_body_data(bytes); }
     bool on_body_end() noexcept override { return connection.on_body_end(); }
+    void on_unparsed(std::string_view rest) noexcept override {
+        if (connection.upgrading()) connection.queue_->upgrade.received.append(rest);
+    }
     Connection& connection;
     uint32_t answered = 0;    // requests answered (or given a place) in this feed
     bool handed_off = false;  // one of them was handed off
@@ -70,6 +74,12 @@ struct Connection::Taking final : http::Responder, http::BodySource {
         Later later = connection.defer_current(flags);
         taken = later.pending();
         return later;
+    }
+    bool upgrade(const http::Response& head,
+                 UniqueFunction<void(Upgraded)> take) noexcept override {
+        if (taken) return false;
+        taken = connection.upgrade_current(head, flags, std::move(take));
+        return taken;
     }
     Stream stream(const http::Response& head, http::BodyFraming body,
                   uint64_t length) noexcept override {
@@ -142,9 +152,15 @@ void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
         buffers.recycle(bid);
         if (!closing_ && over_output_bounds()) pause_reading();
         if (!more && !closing_ && !reading_paused_) hub_.rearm_at_turn_end(this);
+        if (!more && upgrading()) maybe_hand_over();
     } else {
         if (has_buffer) buffers.recycle(bid);
-        if (cqe.res == -ECANCELED && !closing_) {
+        if (upgrading() && !closing_ && (cqe.res == -ECANCELED || cqe.res == 0)) {
+            // The receive ended for the hand-over (or the peer half-closed): hand it over now
+            // if everything owed was sent.
+            if (cqe.res == 0) peer_eof_ = true;
+            maybe_hand_over();
+        } else if (cqe.res == -ECANCELED && !closing_) {
             // Our own backpressure cancel. If the output drained meanwhile, read again now;
             // otherwise after_output_drained() will.
             if (!reading_paused_) hub_.rearm_at_turn_end(this);
@@ -329,7 +345,8 @@ bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
                 // A stream that already ended the connection (cut short, close-delimited) stops
                 // the parsing as well.
                 ++feed.answered;
-                const bool keep = (taking.flags & kKeepAlive) != 0 && !close_after_flush_;
+                const bool keep =
+                    (taking.flags & kKeepAlive) != 0 && !close_after_flush_ && !upgrading();
                 if (!keep) close_after_flush_ = true;
                 return keep;
             }
@@ -711,6 +728,58 @@ void Connection::resume_reading() noexcept {
     if (!recv_armed_) hub_.rearm_at_turn_end(this);
 }
 
+// ---- protocol upgrades ----------------------------------------------------------------------
+
+bool Connection::upgrade_current(const http::Response& head, uint8_t flags,
+                                 UniqueFunction<void(Upgraded)> take) noexcept {
+    if (!head.error().empty()) return false;  // the handler's 500 is sent instead
+    if (queue_ == nullptr && (queue_ = hub_.take_queue()) == nullptr) return false;
+    if (queue_->upgrade.pending || queue_->incoming.active) return false;
+    queue_->upgrade.pending = true;
+    queue_->upgrade.take = std::move(take);
+    queue_->upgrade.received.clear();
+    // The 101 in the request's place; "Connection: Upgrade" instead of keep-alive or close.
+    emit(head, static_cast<uint8_t>((flags | kUpgrade | kKeepAlive) & ~kHeadOnly));
+    close_at_ = kNoOffset;
+    pause_reading();  // what still arrives is held for the new protocol, never parsed
+    return true;
+}
+
+void Connection::maybe_hand_over() noexcept {
+    if (!upgrading() || closing_ || has_waiting() || !out_.empty() || send_in_flight_ ||
+        recv_armed_) {
+        return;
+    }
+    ResponseQueue::PendingUpgrade up = std::move(queue_->upgrade);
+    queue_->upgrade = {};
+    if (WorkerServer::HeldInput* h = hub_.find_held_input(this)) {
+        up.received.append(h->bytes.data() + h->parsed, h->bytes.size() - h->parsed);
+    }
+    const int fd = fd_;
+    // Leave the HTTP/1 state machine: the slot is free, the descriptor is not closed.
+    closing_ = true;
+    hub_.worker_.timers().cancel(&timer_);
+    fd_ = -1;
+    ++generation_;
+    parser_.reset(hub_.parse_);
+    if (queue_ != nullptr) {
+        hub_.give_back(queue_);
+        queue_ = nullptr;
+    }
+    hub_.give_back(out_, out_slab_);
+    hub_.give_back(sending_, sending_slab_);
+    hub_.connection_released(this);  // `this` may be reused from here on
+    try {
+        up.take(Upgraded{fd, std::move(up.received)});
+    } catch (const std::exception& e) {
+        hub_.report("an upgrade callback threw (the connection is closed): ", e.what());
+        ::close(fd);
+    } catch (...) {
+        hub_.report("an upgrade callback threw (the connection is closed)");
+        ::close(fd);
+    }
+}
+
 // ---- deferred and streamed answers ----------------------------------------------------------
 
 bool Connection::awaiting(const Ticket& ticket) noexcept {
@@ -991,8 +1060,8 @@ void Connection::after_output_drained() noexcept {
     unsent_responses_ = 0;
     hub_.give_back(sending_, sending_slab_);
     if (out_.empty()) hub_.give_back(out_, out_slab_);
-    if (reading_paused_ && !handoff_paused_ && !body_paused() && feed_held_input() &&
-        !over_output_bounds() && !body_paused()) {
+    if (reading_paused_ && !handoff_paused_ && !body_paused() && !upgrading() &&
+        feed_held_input() && !over_output_bounds() && !body_paused()) {
         if (hub_.handoff_saturated()) {
             handoff_paused_ = true;  // resumed when the handoff has room
             hub_.pause_for_handoff(this);
@@ -1004,6 +1073,10 @@ void Connection::after_output_drained() noexcept {
     notify_writable();          // a stream waiting for room: it may write (or end) now
     if (!out_.empty()) return;  // held input (or the stream) produced more: it goes out first
     if (has_waiting()) return;  // answers still to come: they go out first
+    if (upgrading()) {
+        maybe_hand_over();  // the 101 is out: once the receive has ended, hand over
+        return;
+    }
     if (close_after_flush_) {
         start_linger();
     } else if (peer_eof_) {

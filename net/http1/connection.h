@@ -118,6 +118,12 @@ class Connection final {
     // Resumes reading after a pause, when nothing else (output bounds, the handoff, a paused
     // body) holds it.
     void resume_reading() noexcept;
+    // A protocol upgrade (net/upgrade.h): the 101 is queued and reading stops; once everything
+    // owed is sent and the receive has ended, the socket goes to the callback.
+    bool upgrade_current(const http::Response& head, uint8_t flags,
+                         UniqueFunction<void(Upgraded)> take) noexcept;
+    bool upgrading() const noexcept { return queue_ != nullptr && queue_->upgrade.pending; }
+    void maybe_hand_over() noexcept;
     uint8_t request_flags(const http::Request& req) const noexcept;
     // A place for the request being handled (flags: RequestFlags), or an invalid ticket when
     // no queue could be had.

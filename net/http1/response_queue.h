@@ -8,13 +8,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "alloc/byte_buffer.h"
 #include "net/http/response.h"
 #include "net/unique_function.h"
+#include "net/upgrade.h"
 #include "net/unique_function.h"
+#include "net/upgrade.h"
 
 namespace nexure::net::http1 {
 
@@ -23,6 +26,7 @@ enum RequestFlags : uint8_t {
     kHeadOnly = 1,   // HEAD: the head only
     kKeepAlive = 2,  // the connection may stay open after the answer
     kHttp10 = 4,     // an HTTP/1.0 client
+    kUpgrade = 8,    // a 101 that hands the connection over (net/upgrade.h)
 };
 
 struct ResponseQueue {
@@ -58,6 +62,14 @@ struct ResponseQueue {
     };
     IncomingBody incoming;
     uint32_t bodies = 0;  // streamed bodies so far (their seqs)
+
+    // An accepted upgrade (net/upgrade.h): after its 101 is sent, the connection is handed over.
+    struct PendingUpgrade {
+        bool pending = false;
+        UniqueFunction<void(Upgraded)> take;
+        std::string received;  // bytes after the upgrade request, read by the parser
+    };
+    PendingUpgrade upgrade;
 
     uint32_t first_seq = 0;    // seq of places[head]
     std::vector<Place> places;  // [head, size): the waiting places; a ring would save moves
@@ -113,6 +125,7 @@ struct ResponseQueue {
         places.clear();
         head = 0;
         incoming = IncomingBody{};
+        upgrade = PendingUpgrade{};
     }
 };
 

@@ -16,12 +16,13 @@
 // ends what is left) and tears down cleanly. Timers are not driven here (the worker's clock does
 // not move), so timeouts are covered by the integration tests instead.
 //
-// Streamed request bodies too: POST /u streams its body (up to 200 bytes) to a reader that pauses
-// and resumes as it goes. Deferred and streamed answers are driven too: GET /d defers its answer and GET /s starts a
-// stream (a piece of body now, or none); the handles wait in the harness, and an input step
-// answers a deferred request, writes a piece to a stream or ends it — in any order, also after
-// the client left or the handler timeout's 503 (where they must do nothing). Handles still
-// waiting at the end are dropped: a dropped Later answers 500, a dropped Stream ends.
+// GET /up upgrades: after its 101 the socket leaves the HTTP/1 state machine. Streamed request
+// bodies too: POST /u streams its body (up to 200 bytes) to a reader that pauses
+// and resumes as it goes. Deferred and streamed answers are driven too: GET /d defers its answer
+// and GET /s starts a stream (a piece of body now, or none); the handles wait in the harness, and
+// an input step answers a deferred request, writes a piece to a stream or ends it — in any order,
+// also after the client left or the handler timeout's 503 (where they must do nothing). Handles
+// still waiting at the end are dropped: a dropped Later answers 500, a dropped Stream ends.
 //
 // Input: a sequence of steps, each one opcode byte followed by its operands (see run()).
 #include <liburing.h>
@@ -42,8 +43,8 @@
 #include <vector>
 
 #include "engine/worker.h"
-#include "net/worker_server.h"
 #include "net/server.h"
+#include "net/worker_server.h"
 
 namespace nexure::net {
 namespace {
@@ -168,6 +169,11 @@ const SharedState& shared_state() {
                 });
             },
             RouteOptions{.stream_body = true, .max_body_size = 200});
+        // A protocol upgrade: after the 101 the socket is handed over (and closed at once).
+        add(Method::kGet, "/up", [](const Request&, http::Response& res) {
+            res.status(101).header("Upgrade", "fuzz");
+            res.upgrade([](Upgraded u) { ::close(u.fd); });
+        });
         add(Method::kGet, "/x", [](const Request& req, http::Response& res) {
             if (!req.query().empty()) throw std::runtime_error("handler failure");
             res.status(204).close();
@@ -456,7 +462,7 @@ class Harness {
     }
 
     WorkerServer server_;
-    Pending pending_;  // after server_: destroyed first, while the server is still there
+    Pending pending_;         // after server_: destroyed first, while the server is still there
     std::vector<int> peers_;  // our ends of the socket pairs
     std::vector<PendingOp> recvs_;
     std::vector<PendingOp> sends_;

@@ -214,6 +214,38 @@ class StreamsTest : public ServerTest {
                 });
             },
             streamed);
+        // A protocol upgrade (net/upgrade.h): "echo" sends back every byte, on a thread of its
+        // own, starting with what came along with the request.
+        s->get("/echo-proto", [this](const Request& req, http::Response& res) {
+            if (req.header("upgrade").value_or("") != "echo") {
+                res.status(426).header("Upgrade", "echo").body("upgrade to echo\n");
+                return;
+            }
+            res.status(101).header("Upgrade", "echo");
+            res.upgrade([this](Upgraded u) {
+                threads_.emplace_back([u = std::move(u)] {
+                    auto write_all = [fd = u.fd](const char* p, size_t n) {
+                        while (n > 0) {
+                            const ssize_t w = ::write(fd, p, n);
+                            if (w <= 0) return;
+                            p += w;
+                            n -= static_cast<size_t>(w);
+                        }
+                    };
+                    write_all(u.received.data(), u.received.size());
+                    char buf[4096];
+                    for (;;) {
+                        const ssize_t n = ::read(u.fd, buf, sizeof buf);
+                        if (n <= 0) break;
+                        write_all(buf, static_cast<size_t>(n));
+                    }
+                    ::close(u.fd);
+                });
+            });
+        });
+        s->get("/bad-upgrade", [](const Request&, http::Response& res) {
+            res.upgrade([](Upgraded u) { ::close(u.fd); });  // no status(101): refused, 500
+        });
         start_server(std::move(s));
     }
     void TearDown() override {
@@ -656,6 +688,68 @@ TEST_F(StreamsTest, AGibibyteUploadGoesToAFileInBoundedMemory) {
     RecordProperty("rss_growth_kib", std::to_string(max_rss - before));
     ASSERT_GT(before, 0);
     EXPECT_LT(max_rss - before, 16 * 1024) << before << " KiB -> " << max_rss << " KiB";
+}
+
+// ---- protocol upgrades -----------------------------------------------------------------------
+
+// Reads from `c` until `want` has arrived after what is pending (bounded by the deadline).
+std::string read_exactly(HttpClient& c, size_t want) {
+    std::string got;
+    char buf[4096];
+    const auto deadline = deadline_in(test::kIoTimeout);
+    while (got.size() < want && test::Clock::now() < deadline) {
+        const ssize_t n = recv(c.fd(), buf, std::min(sizeof buf, want - got.size()), 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+}
+
+TEST_F(StreamsTest, AnUpgradeHandsTheSocketOverWithTheBytesAlreadySent) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    // The first bytes of the new protocol come in the same write as the request.
+    ASSERT_TRUE(
+        c.send_all("GET /echo-proto HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\n"
+                   "Connection: Upgrade\r\n\r\nhello"));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 101);
+    EXPECT_EQ(r.header("Upgrade"), "echo");
+    EXPECT_EQ(r.header("Connection"), "Upgrade");
+    EXPECT_FALSE(r.has_header("Content-Length"));
+    std::string echoed = c.take_pending_bytes();
+    echoed += read_exactly(c, 5 - echoed.size());
+    EXPECT_EQ(echoed, "hello");
+    ASSERT_TRUE(c.send_all("GET / HTTP/1.1\r\n\r\n"));  // not HTTP any more: echoed back
+    EXPECT_EQ(read_exactly(c, 18), "GET / HTTP/1.1\r\n\r\n");
+}
+
+TEST_F(StreamsTest, AnUpgradeBehindAnAwaitedAnswerWaitsForItsTurn) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/timer/50") +
+                           "GET /echo-proto HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\n"
+                           "Connection: Upgrade\r\n\r\nabc"));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].body, "timer 50");
+    EXPECT_EQ(rs[1].status, 101);
+    std::string echoed = c.take_pending_bytes();
+    echoed += read_exactly(c, 3 - echoed.size());
+    EXPECT_EQ(echoed, "abc");
+}
+
+TEST_F(StreamsTest, UpgradesAreRefusedWithoutTheHeaderOrWithoutStatus101) {
+    start_streams();
+    Response r = exchange(get_request("/echo-proto"));
+    EXPECT_EQ(r.status, 426);
+    EXPECT_EQ(r.header("Upgrade"), "echo");
+    r = exchange(get_request("/bad-upgrade"));
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(exchange(get_request("/now")).body, "now");
 }
 
 }  // namespace

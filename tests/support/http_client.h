@@ -113,6 +113,8 @@ class HttpClient {
 
     // Bytes received but not yet returned as part of a response.
     const std::string& pending() const { return stream_.pending(); }
+    // Takes those bytes (after a 101, they are the new protocol's).
+    std::string take_pending_bytes() { return stream_.take_pending(); }
 
   private:
     enum class ReadStatus { kData, kEof, kTimeout, kError };
