@@ -8,6 +8,7 @@
 #include <exception>
 #include <utility>
 
+#include "net/http1/transport.h"
 #include "net/worker_server.h"
 
 namespace nexure::net::http1 {
@@ -141,12 +142,16 @@ void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
     if (cqe.res > 0) {
         if (!closing_ && !lingering_ && !close_after_flush_) {
             last_active_ms_ = hub_.now_ms();
-            if (reading_paused_) {
-                // Read before the cancellation took effect: parsed once the output drains.
-                hub_.hold_input(this, buffers.buffer(bid), static_cast<size_t>(cqe.res));
-            } else {
-                handle_bytes(buffers.buffer(bid), static_cast<size_t>(cqe.res));
-            }
+            Transport::received(buffers.buffer(bid), static_cast<size_t>(cqe.res),
+                                [this](const char* data, size_t len) {
+                                    if (reading_paused_) {
+                                        // Read before the cancellation took effect: parsed
+                                        // once the output drains.
+                                        hub_.hold_input(this, data, len);
+                                    } else {
+                                        handle_bytes(data, len);
+                                    }
+                                });
         }
         // else: after the last response, input is read and dropped until the peer closes.
         buffers.recycle(bid);
@@ -1013,7 +1018,7 @@ void Connection::flush() noexcept {
 
 void Connection::start_send() noexcept {
     close_at_ = kNoOffset;  // what goes to the kernel can no longer be changed
-    sending_.swap(out_);
+    sending_.swap(Transport::outgoing(out_));
     std::swap(sending_slab_, out_slab_);
     out_.clear();
     sent_ = 0;
@@ -1098,7 +1103,7 @@ void Connection::start_linger() noexcept {
     // drained meanwhile so our close does not turn into a reset that could destroy the response.
     lingering_ = true;
     close_after_flush_ = true;
-    shutdown(fd_, SHUT_WR);
+    Transport::shutdown_write(fd_);
     phase_start_ms_ = hub_.now_ms();
     schedule_deadline();
     if (!recv_armed_) hub_.rearm_at_turn_end(this);
