@@ -1,6 +1,7 @@
 #include "net/loop.h"
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -14,6 +15,8 @@ namespace detail {
 namespace {
 
 thread_local const std::shared_ptr<LoopState>* t_current = nullptr;
+// The post ring: 4,096 posts between two loop turns before the (locked) overflow is used.
+constexpr size_t kPostRingBytes = 64 * 1024;
 
 // A timer or task callback runs like a handler: an exception is logged, the worker goes on.
 void run_guarded(Task& fn, unsigned worker, const char* what) noexcept {
@@ -47,12 +50,26 @@ void set_current_loop(const std::shared_ptr<LoopState>* state) noexcept {
     t_current = state;
 }
 
+Result<void> LoopState::init(int node) noexcept {
+    return posts.init(kPostRingBytes, node);
+}
+
 void LoopState::run_posted() noexcept {
-    if (!has_posted.load(std::memory_order_acquire)) return;
+    engine::Mailbox::Record record;
+    bool any = false;
+    while (posts.next(&record)) {
+        Task* task = nullptr;
+        std::memcpy(&task, record.data, sizeof task);
+        run_guarded(*task, index, "posted task");
+        delete task;
+        any = true;
+    }
+    if (any) posts.release();
+    if (!has_overflow.load(std::memory_order_acquire)) return;
     {
         std::lock_guard lock(mutex);
-        has_posted.store(false, std::memory_order_relaxed);
-        running.swap(posted);
+        has_overflow.store(false, std::memory_order_relaxed);
+        running.swap(overflow);
     }
     for (Task& fn : running)
         run_guarded(fn, index, "posted task");
@@ -64,8 +81,15 @@ void LoopState::close() noexcept {
     {
         std::lock_guard lock(mutex);
         worker = nullptr;
-        dropped.swap(posted);
+        dropped.swap(overflow);
     }
+    engine::Mailbox::Record record;
+    while (posts.next(&record)) {  // dropped without running, like the overflow
+        Task* task = nullptr;
+        std::memcpy(&task, record.data, sizeof task);
+        delete task;
+    }
+    posts.release();
     server = nullptr;
     timers.clear();  // disarms them (engine::Timer unlinks itself) while the wheel still exists
     free_timers.clear();
@@ -116,15 +140,19 @@ bool Loop::cancel(TimerId id) noexcept {
 
 bool Loop::post(Task fn) const {
     detail::LoopState& s = *state_;
-    std::unique_lock lock(s.mutex);
+    std::lock_guard lock(s.mutex);  // one producer at a time; the worker cannot go meanwhile
     if (s.worker == nullptr) return false;
-    const bool first = s.posted.empty();
-    s.posted.push_back(std::move(fn));
-    s.has_posted.store(true, std::memory_order_release);
-    engine::Worker* w = s.worker;
-    // The first task since the last run wakes the worker; later ones find it awake. The wake
-    // happens under the lock so that the worker cannot go away in between.
-    if (first) w->wake();
+    bool wake = true;
+    char* record = s.overflow.empty() ? s.posts.try_reserve(sizeof(Task*)) : nullptr;
+    if (record != nullptr) {
+        Task* task = new Task(std::move(fn));
+        std::memcpy(record, &task, sizeof task);
+        wake = s.posts.publish();  // true only when the worker is asleep or going to sleep
+    } else {
+        s.overflow.push_back(std::move(fn));  // the ring is full: rare, and still in order
+        s.has_overflow.store(true, std::memory_order_release);
+    }
+    if (wake) s.worker->wake();
     return true;
 }
 

@@ -76,8 +76,10 @@ WorkerServer::~WorkerServer() {
 }
 
 Result<void> WorkerServer::init() {
-    Result<void> r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffers(),
-                                   config_.recv_buffer_size, worker_.node());
+    Result<void> r = loop_state_->init(worker_.node());
+    if (!r) return r;
+    r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffers(),
+                      config_.recv_buffer_size, worker_.node());
     if (!r) return r;
     r = send_.init(worker_.ring().raw(),
                    alloc::SendBuffers::Options{.count = config_.send_buffers(),
@@ -484,13 +486,18 @@ void WorkerServer::on_stop_requested() noexcept {
 }
 
 bool WorkerServer::prepare_to_sleep() noexcept {
+    // Tasks posted meanwhile: turn again to run them (else the next post rings the doorbell).
+    if (!loop_state_->posts.prepare_to_sleep()) return false;
     if (!handoff_) return true;
     // Connections paused for room the handoff now has: turn again to resume them.
-    if (!handoff_paused_.empty() && !handoff_->saturated()) return false;
-    return handoff_->prepare_to_sleep();
+    const bool sleep = (handoff_paused_.empty() || handoff_->saturated()) &&
+                       handoff_->prepare_to_sleep();
+    if (!sleep) loop_state_->posts.awake();
+    return sleep;
 }
 
 void WorkerServer::awake() noexcept {
+    loop_state_->posts.awake();
     if (handoff_) handoff_->awake();
 }
 

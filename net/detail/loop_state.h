@@ -9,6 +9,8 @@
 #include <mutex>
 #include <vector>
 
+#include "alloc/result.h"
+#include "engine/mailbox.h"
 #include "engine/timer_wheel.h"
 #include "engine/worker.h"
 #include "net/unique_function.h"
@@ -22,13 +24,15 @@ namespace nexure::net::detail {
 struct LoopState {
     explicit LoopState(engine::Worker& w) noexcept : worker(&w), index(w.index()) {}
 
-    // ---- any thread, under `mutex`
+    // ---- posts: any thread produces (one at a time, under `mutex`), the worker consumes
+    // Records are one Task* each, in the order posted; the worker drains them once per loop
+    // turn and sleeps with the Mailbox protocol, so a post wakes it only when it is asleep.
+    engine::Mailbox posts;
     std::mutex mutex;
-    engine::Worker* worker;  // null once the worker's server is gone
-    std::vector<Task> posted;
-    // Whether `posted` may hold tasks: read without the lock once per loop turn, so that a turn
-    // with nothing posted costs one load, not a lock.
-    std::atomic<bool> has_posted{false};
+    engine::Worker* worker;  // null once the worker's server is gone (under `mutex`)
+    // Posts that found the ring full (or found others waiting here): run after the ring's.
+    std::vector<Task> overflow;                // under `mutex`
+    std::atomic<bool> has_overflow{false};
 
     // ---- the worker thread only
     const unsigned index;
@@ -42,8 +46,10 @@ struct LoopState {
     };
     std::vector<std::unique_ptr<TimerSlot>> timers;
     std::vector<uint32_t> free_timers;
-    std::vector<Task> running;  // posted tasks being run (swapped out)
+    std::vector<Task> running;  // overflow tasks being run (swapped out)
 
+    // Sets up the post ring on the worker's NUMA node.
+    Result<void> init(int node) noexcept;
     // Runs the tasks posted since the last call (worker thread, once per loop turn).
     void run_posted() noexcept;
     // The worker is going away: later posts are refused, pending timers and tasks dropped.
