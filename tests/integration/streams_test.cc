@@ -480,6 +480,32 @@ TEST_F(StreamsTest, AStopAnswersEveryReceivedRequestAndTheLastAnswerSaysClose) {
     server_->wait();
 }
 
+TEST_F(StreamsTest, AStopAnswersEveryRequestOfConcurrentPipeliningClients) {
+    start_streams();
+    constexpr int kClients = 8;
+    std::vector<HttpClient> clients(kClients);
+    for (HttpClient& c : clients) {
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(c.send_all(get_request("/timer/100") + get_request("/now") +
+                               get_request("/thread/50") + get_request("/now")));
+    }
+    barrier(port_);
+    server_->stop();
+    for (HttpClient& c : clients) {
+        std::vector<Response> rs;
+        ASSERT_TRUE(c.read_responses(4, &rs));
+        EXPECT_EQ(rs[0].body, "timer 100");
+        EXPECT_EQ(rs[1].body, "now");
+        EXPECT_EQ(rs[2].body, "from a thread");
+        EXPECT_EQ(rs[3].body, "now");
+        for (int i = 0; i < 3; ++i)
+            EXPECT_FALSE(rs[i].has_header("Connection")) << i;
+        EXPECT_EQ(rs[3].header("Connection"), "close");
+        EXPECT_TRUE(c.detect_peer_closed(deadline_in(test::kIoTimeout)));
+    }
+    server_->wait();
+}
+
 TEST_F(StreamsTest, AStopWithAnImmediateAnswerQueuedAddsCloseToIt) {
     start_streams();
     HttpClient c;
