@@ -110,6 +110,12 @@ show -si -X POST -H 'Content-Type: application/json' --data '{"name":"Ada","lang
 show -si "$base/no/such/route"
 show -si -X DELETE "$base/json"
 show -sI "$base/"
+# Answers that come later, and bodies streamed both ways.
+show -si "$base/delay/200"
+show -si "$base/offload/100"
+show -sN "$base/sse/3"
+show -s "$base/stream/1048576" -o /dev/null -w '%{http_code}, %{size_download} bytes streamed\n'
+show -s -X POST --data-binary "@$NX_SERVER_BIN" "$base/upload"
 
 # --- load ---------------------------------------------------------------------------------------
 heading "Load ($NX_PIN_NOTE)"
