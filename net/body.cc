@@ -11,16 +11,8 @@ namespace nexure::net {
 template <typename Op>
 void BodyReader::on_worker(Op op) {
     if (!loop_) return;
-    if (loop_->on_worker()) {
-        if (WorkerServer* server = loop_->state_->server) {
-            server->with_connection(ticket_, [&op](http1::Connection& c) { op(c); });
-        }
-        return;
-    }
-    loop_->post([state = loop_->state_, ticket = ticket_, op = std::move(op)]() mutable {
-        if (state->server != nullptr) {
-            state->server->with_connection(ticket, [&op](http1::Connection& c) { op(c); });
-        }
+    loop_->run_on_worker([ticket = ticket_, op = std::move(op)](WorkerServer* server) mutable {
+        if (server != nullptr) server->with_connection(ticket, op);
     });
 }
 

@@ -58,6 +58,12 @@ class Loop {
     bool on_worker() const noexcept;
 
   private:
+    // Runs op(server) on the loop's worker — at once when called there, else posted — with its
+    // WorkerServer, or null when that is gone. (A post refused after the stop does not run op.)
+    // Defined in net/detail/loop_state.h, for Later, Stream and BodyReader.
+    template <typename Op>
+    void run_on_worker(Op op) const;
+
     friend class WorkerServer;
     friend class Later;
     friend class Stream;

@@ -315,6 +315,17 @@ http::Response& WorkerServer::canned(int status) noexcept {
     return res;
 }
 
+void WorkerServer::run_handler(uint32_t handler, const http::Request& req,
+                               http::Response& res) noexcept {
+    try {
+        shared_.handlers[handler](req, res);
+    } catch (const std::exception& e) {
+        answer_handler_error(e.what());
+    } catch (...) {
+        answer_handler_error("a non-standard exception");
+    }
+}
+
 void WorkerServer::answer_handler_error(std::string_view what) noexcept {
     report_handler_error(what);
     canned(500);

@@ -77,7 +77,7 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     // A streamed request body (net/body.h): `op` runs with the ticket's connection, if it is
     // still there.
     template <typename Op>
-    void with_connection(const Ticket& ticket, Op op) noexcept {
+    void with_connection(const Ticket& ticket, Op&& op) noexcept {
         if (http1::Connection* c = by_ticket(ticket)) op(*c);
     }
 
@@ -141,6 +141,8 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
         return response_;
     }
     http::Response& canned(int status) noexcept;
+    // Runs the C++ handler `handler` for `req`; a throw becomes the 500 in `res`.
+    void run_handler(uint32_t handler, const http::Request& req, http::Response& res) noexcept;
     // A handler failed (`what`): logged (bounded), and the response becomes that 500.
     void answer_handler_error(std::string_view what) noexcept;
     [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
@@ -203,5 +205,14 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     std::vector<std::pair<http1::Connection*, uint32_t>> resume_scratch_;
     std::vector<http1::ResponseQueue*> spare_queues_;  // freed queues, for reuse
 };
+
+// The op that registers `fn` as the abort callback of `ticket`'s answer on its worker; when that
+// answer can no longer be given (the client left, a timeout answered, the server is gone), `fn`
+// runs at once instead. For Later::on_abort and Stream::on_abort.
+inline auto abort_setter(const Ticket& ticket, Task fn) {
+    return [ticket, fn = std::move(fn)](WorkerServer* server) mutable {
+        if (server == nullptr || !server->set_abort(ticket, fn)) fn();
+    };
+}
 
 }  // namespace nexure::net

@@ -13,6 +13,7 @@
 #include "engine/mailbox.h"
 #include "engine/timer_wheel.h"
 #include "engine/worker.h"
+#include "net/loop.h"
 #include "net/unique_function.h"
 
 namespace nexure::net {
@@ -61,3 +62,16 @@ const std::shared_ptr<LoopState>* current_loop() noexcept;
 void set_current_loop(const std::shared_ptr<LoopState>* state) noexcept;
 
 }  // namespace nexure::net::detail
+
+namespace nexure::net {
+
+template <typename Op>
+void Loop::run_on_worker(Op op) const {
+    if (on_worker()) {
+        op(state_->server);
+        return;
+    }
+    post([state = state_, op = std::move(op)]() mutable { op(state->server); });
+}
+
+}  // namespace nexure::net

@@ -337,13 +337,7 @@ bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
             }
             Taking taking(*this, request_flags(req));
             res.set_responder(&taking);
-            try {
-                shared.handlers[meta.handler](req, res);
-            } catch (const std::exception& e) {
-                hub_.answer_handler_error(e.what());
-            } catch (...) {
-                hub_.answer_handler_error("a non-standard exception");
-            }
+            hub_.run_handler(meta.handler, req, res);
             res.set_responder(nullptr);
             if (taking.taken) {
                 // Answered later, in its place (a throw after defer() is the Later's business).
@@ -586,13 +580,7 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
         http::Response& res = hub_.fresh_response();
         res.set_responder(&taking);
         req.set_body_source(&taking);
-        try {
-            shared.handlers[meta.handler](req, res);
-        } catch (const std::exception& e) {
-            hub_.answer_handler_error(e.what());
-        } catch (...) {
-            hub_.answer_handler_error("a non-standard exception");
-        }
+        hub_.run_handler(meta.handler, req, res);
         res.set_responder(nullptr);
         req.set_body_source(nullptr);
         if (!taking.taken && !res.error().empty()) hub_.answer_handler_error(res.error());

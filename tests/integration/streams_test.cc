@@ -543,6 +543,16 @@ TEST_F(StreamsTest, AtTheDrainTimeoutAnAwaitedAnswerIs503AndTheRestStillGoesOut)
 
 // ---- streamed request bodies ----------------------------------------------------------------
 
+// This process's resident set in KiB (VmRSS), or -1.
+long rss_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
 std::string post(std::string_view target, const std::string& body, std::string_view extra = {}) {
     return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) +
            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -680,14 +690,7 @@ TEST_F(StreamsTest, AGibibyteUploadGoesToAFileInBoundedMemory) {
     start_streams();
     const uint64_t total = uint64_t{1} << 30;
     const std::string piece(1 << 20, 'f');
-    const long before = [] {
-        std::ifstream st("/proc/self/status");
-        std::string line;
-        while (std::getline(st, line)) {
-            if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-        }
-        return -1L;
-    }();
+    const long before = rss_kib();
     HttpClient c;
     ASSERT_TRUE(connect(c));
     ASSERT_TRUE(c.send_all("POST /to-file HTTP/1.1\r\nHost: t\r\nContent-Length: " +
@@ -695,14 +698,7 @@ TEST_F(StreamsTest, AGibibyteUploadGoesToAFileInBoundedMemory) {
     long max_rss = before;
     for (uint64_t sent = 0; sent < total; sent += piece.size()) {
         ASSERT_TRUE(c.send_all(piece)) << "after " << sent << " bytes";
-        if (sent % (64u << 20) == 0) {
-            std::ifstream st("/proc/self/status");
-            std::string line;
-            while (std::getline(st, line)) {
-                if (line.rfind("VmRSS:", 0) == 0)
-                    max_rss = std::max(max_rss, std::stol(line.substr(6)));
-            }
-        }
+        if (sent % (64u << 20) == 0) max_rss = std::max(max_rss, rss_kib());
     }
     Response r;
     ASSERT_TRUE(c.read_response(&r, deadline_in(60'000ms)));
