@@ -17,13 +17,17 @@ foreach(src llhttp.c api.c http.c)
 endforeach()
 add_library(nexure_llhttp STATIC
   ${NEXURE_LLHTTP_DIR}/llhttp.c ${NEXURE_LLHTTP_DIR}/api.c ${NEXURE_LLHTTP_DIR}/http.c)
-target_include_directories(nexure_llhttp SYSTEM PUBLIC ${NEXURE_LLHTTP_INCLUDE_DIR})
+target_include_directories(nexure_llhttp SYSTEM PUBLIC $<BUILD_INTERFACE:${NEXURE_LLHTTP_INCLUDE_DIR}>
+                                                      $<INSTALL_INTERFACE:include/nexurejs/llhttp>)
 set_target_properties(nexure_llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 99)
 target_compile_options(nexure_llhttp PRIVATE -O3 -w)
 
-# The general-purpose allocator linked into executables (NEXURE_MALLOC).
+# The general-purpose allocator linked into executables (NEXURE_MALLOC): required only when
+# executables are built, so that a consumer of the libraries needs no allocator package.
 add_library(nexure_malloc INTERFACE)
-if(NEXURE_MALLOC STREQUAL "mimalloc")
+if(NOT (NEXURE_BUILD_EXAMPLES OR NEXURE_BUILD_BENCH OR NEXURE_BUILD_TOOLS OR NEXURE_BUILD_TESTS))
+  # nothing links it
+elseif(NEXURE_MALLOC STREQUAL "mimalloc")
   find_package(mimalloc REQUIRED)
   target_link_libraries(nexure_malloc INTERFACE mimalloc)
 elseif(NEXURE_MALLOC STREQUAL "jemalloc")

@@ -43,6 +43,10 @@ run_suite ctest \
 # (napi/scripts/build-addon.js) and installs the devDependencies (typescript, for the type check);
 # `npm test` runs the node:test suites of tests/napi/.
 in_root() { (cd "$NX_ROOT" && "$@"); }
+# A project that uses the engine, built with add_subdirectory() and with find_package() after
+# `cmake --install` (tests/consumer/run.sh).
+run_suite "consumer project" bash "$NX_ROOT/tests/consumer/run.sh"
+
 run_suite "npm install" in_root npm install --no-audit --no-fund
 if [[ " ${failed[*]} " != *"npm install"* ]]; then
     run_suite "npm test" in_root timeout 900 npm test

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds tests/consumer/ as a user's project would use NexureJS, both ways, and runs it:
+#   1. add_subdirectory() of this checkout;
+#   2. find_package(nexurejs) of a copy installed with `cmake --install` into a scratch prefix.
+# Each way: only the libraries are built for the consumer (no tools, examples or tests), the
+# consumer's compile flags carry none of NexureJS's own (warnings, -march), and the program
+# answers its two requests. Build trees go under build/consumer/. Exit status: 0 when all held.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+out="$NX_ROOT/build/consumer"
+here="$NX_ROOT/tests/consumer"
+rm -rf "$out"
+mkdir -p "$out"
+
+# check_consumer BUILD_DIR: the consumer's own compile command has none of NexureJS's flags, no
+# NexureJS tool was built for it, and the program runs.
+check_consumer() {
+    local dir=$1
+    python3 - "$dir/compile_commands.json" <<'PY'
+import json, sys
+commands = [c for c in json.load(open(sys.argv[1])) if c["file"].endswith("tests/consumer/main.cc")]
+assert commands, "main.cc is not in compile_commands.json"
+command = commands[0]["command"]
+for flag in ("-Wshadow", "-march=", "-Werror"):
+    assert flag not in command, f"NexureJS's {flag} leaked into the consumer: {command}"
+print("consumer flags: none of NexureJS's own")
+PY
+    for tool in nexload nexure-tune nexure-server; do
+        if [[ -e "$dir/bin/$tool" || -n "$(find "$dir" -name "$tool" -type f 2>/dev/null)" ]]; then
+            nx_die "$tool was built for a consumer"
+        fi
+    done
+    "$dir/consumer"
+}
+
+nx_log "consumer 1/2: add_subdirectory"
+cmake -S "$here" -B "$out/subdirectory" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DNEXURE_CONSUMER_MODE=subdirectory \
+    -DNEXURE_SOURCE_DIR="$NX_ROOT" >/dev/null
+cmake --build "$out/subdirectory" -j "$(nproc)" >/dev/null
+check_consumer "$out/subdirectory"
+
+nx_log "consumer 2/2: cmake --install, then find_package(nexurejs)"
+cmake -S "$NX_ROOT" -B "$out/engine" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DNEXURE_BUILD_TESTS=OFF -DNEXURE_BUILD_BENCH=OFF -DNEXURE_BUILD_EXAMPLES=OFF \
+    -DNEXURE_BUILD_TOOLS=OFF -DNEXURE_INSTALL=ON >/dev/null
+cmake --build "$out/engine" -j "$(nproc)" >/dev/null
+cmake --install "$out/engine" --prefix "$out/prefix" >/dev/null
+[[ -f "$out/prefix/lib/cmake/nexurejs/nexurejsConfig.cmake" ]] || nx_die "no package config installed"
+[[ -f "$out/prefix/include/nexurejs/net/server.h" ]] || nx_die "no headers installed"
+cmake -S "$here" -B "$out/package" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DNEXURE_CONSUMER_MODE=package \
+    -DCMAKE_PREFIX_PATH="$out/prefix" >/dev/null
+cmake --build "$out/package" -j "$(nproc)" >/dev/null
+check_consumer "$out/package"
+nx_log "consumer: both ways built and answered"
