@@ -29,6 +29,26 @@ size_t percent_decode_to(std::string_view in, char* out) noexcept {
     return n;
 }
 
+size_t form_decode_to(std::string_view in, char* out) noexcept {
+    size_t n = 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+        const char ch = in[i];
+        if (ch == '+') {
+            out[n++] = ' ';
+            continue;
+        }
+        const int hi = ch == '%' && i + 1 < in.size() ? hex(in[i + 1]) : -1;
+        const int lo = hi >= 0 && i + 2 < in.size() ? hex(in[i + 2]) : -1;
+        if (lo < 0) {
+            out[n++] = ch;
+            continue;
+        }
+        out[n++] = static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return n;
+}
+
 bool percent_decode(std::string_view in, std::string* out) {
     out->resize(in.size());
     const size_t n = percent_decode_to(in, out->data());

@@ -17,4 +17,9 @@ bool percent_decode(std::string_view in, std::string* out);
 inline constexpr size_t kMalformed = static_cast<size_t>(-1);
 size_t percent_decode_to(std::string_view in, char* out) noexcept;
 
+// application/x-www-form-urlencoded decoding (the WHATWG URL standard's): '+' is a space, %XX a
+// byte, and a '%' not followed by two hex digits stays as it is. Into `out`, which has room for
+// in.size() bytes; returns the decoded length.
+size_t form_decode_to(std::string_view in, char* out) noexcept;
+
 }  // namespace nexure::net::http

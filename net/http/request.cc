@@ -42,6 +42,18 @@ std::optional<std::string_view> Request::param_decoded(std::string_view name) co
     return std::nullopt;
 }
 
+FormFields Request::form_fields() const noexcept {
+    // "application/x-www-form-urlencoded", maybe with parameters ("; charset=UTF-8").
+    constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+    const std::optional<std::string_view> type = header("content-type");
+    if (!type || type->size() < kForm.size() || !iequals(type->substr(0, kForm.size()), kForm) ||
+        (type->size() > kForm.size() && (*type)[kForm.size()] != ';' &&
+         (*type)[kForm.size()] != ' ')) {
+        return {};
+    }
+    return FormFields(body_, scratch_);
+}
+
 std::optional<std::string_view> Request::query_param(std::string_view name) const noexcept {
     std::string_view rest = query_;
     while (!rest.empty()) {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "alloc/region.h"
+#include "net/http/form.h"
 #include "net/http/method.h"
 
 namespace nexure::net::router {
@@ -65,6 +66,12 @@ class Request {
     std::string_view query() const noexcept { return query_; }
     // The raw value of the first `name=value` pair in the query; "" for `name` alone.
     std::optional<std::string_view> query_param(std::string_view name) const noexcept;
+    // The query's fields decoded ('+' and %XX), repeated names included (net/http/form.h):
+    // req.query_fields().get("q"), .get_all("tag", &tags), or next() over every pair.
+    FormFields query_fields() const noexcept { return FormFields(query_, scratch_); }
+    // The fields of an application/x-www-form-urlencoded body, decoded; empty for another
+    // Content-Type (or no body).
+    FormFields form_fields() const noexcept;
 
     unsigned version_major() const noexcept { return version_major_; }
     unsigned version_minor() const noexcept { return version_minor_; }
