@@ -122,6 +122,11 @@ Response& Response::close() noexcept {
     return *this;
 }
 
+Response& Response::fail(std::string_view why) noexcept {
+    if (error_.empty()) error_.assign(why.empty() ? std::string_view("the handler failed") : why);
+    return *this;
+}
+
 Later Response::defer() noexcept {
     if (responder_ == nullptr) {
         error_ = "defer() was called outside a handler (or twice)";

@@ -58,6 +58,9 @@ class Response {
     Response& append(std::string_view bytes) noexcept;
     // Closes the connection after this response.
     Response& close() noexcept;
+    // Marks the response unusable: the engine answers 500 instead and logs `why` (a handler
+    // that found its own bug, e.g. net/http/json_writer.h).
+    Response& fail(std::string_view why) noexcept;
 
     // Answer later (net/later.h): the request keeps its place in the connection's order and
     // this Response is not sent; the returned handle answers from this worker or any thread.

@@ -1,0 +1,232 @@
+#include "net/http/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace nexure::net::http {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// The length of the valid UTF-8 sequence at s[i], or 0 when it is not one (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF).
+size_t utf8_length(std::string_view s, size_t i) noexcept {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = b(0);
+    const size_t left = s.size() - i;
+    auto cont = [&](size_t k) { return k < left && (b(k) & 0xC0) == 0x80; };
+    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (!cont(1) || !cont(2)) return 0;
+        if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+        if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (!cont(1) || !cont(2) || !cont(3)) return 0;
+        if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+        if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+}  // namespace
+
+JsonWriter::JsonWriter(Response& res) noexcept : res_(res) {
+    res_.type("application/json");
+}
+
+void JsonWriter::fail(const char* why) noexcept {
+    if (error_ == nullptr) error_ = why;
+}
+
+bool JsonWriter::before_value() noexcept {
+    if (error_ != nullptr) return false;
+    if (done_) {
+        fail("JsonWriter: a second top-level value");
+        return false;
+    }
+    if (depth_ > 0 && frames_[depth_ - 1] == Frame::kObject) {
+        if (!after_key_) {
+            fail("JsonWriter: a value where a key is due");
+            return false;
+        }
+        after_key_ = false;
+    } else if (!first_) {
+        res_.append(",");
+    }
+    first_ = false;
+    return true;
+}
+
+JsonWriter& JsonWriter::begin_object() noexcept {
+    if (!before_value()) return *this;
+    if (depth_ == kMaxDepth) {
+        fail("JsonWriter: nested deeper than kMaxDepth");
+        return *this;
+    }
+    frames_[depth_++] = Frame::kObject;
+    first_ = true;
+    res_.append("{");
+    return *this;
+}
+
+JsonWriter& JsonWriter::begin_array() noexcept {
+    if (!before_value()) return *this;
+    if (depth_ == kMaxDepth) {
+        fail("JsonWriter: nested deeper than kMaxDepth");
+        return *this;
+    }
+    frames_[depth_++] = Frame::kArray;
+    first_ = true;
+    res_.append("[");
+    return *this;
+}
+
+JsonWriter& JsonWriter::end_object() noexcept {
+    if (error_ != nullptr) return *this;
+    if (depth_ == 0 || frames_[depth_ - 1] != Frame::kObject || after_key_) {
+        fail("JsonWriter: end_object() without an open object (or after a key)");
+        return *this;
+    }
+    res_.append("}");
+    first_ = false;
+    if (--depth_ == 0) done_ = true;
+    return *this;
+}
+
+JsonWriter& JsonWriter::end_array() noexcept {
+    if (error_ != nullptr) return *this;
+    if (depth_ == 0 || frames_[depth_ - 1] != Frame::kArray) {
+        fail("JsonWriter: end_array() without an open array");
+        return *this;
+    }
+    res_.append("]");
+    first_ = false;
+    if (--depth_ == 0) done_ = true;
+    return *this;
+}
+
+JsonWriter& JsonWriter::key(std::string_view name) noexcept {
+    if (error_ != nullptr) return *this;
+    if (depth_ == 0 || frames_[depth_ - 1] != Frame::kObject || after_key_) {
+        fail("JsonWriter: a key outside an object (or two keys in a row)");
+        return *this;
+    }
+    if (!first_) res_.append(",");
+    first_ = false;
+    write_string(name);
+    res_.append(":");
+    after_key_ = true;
+    return *this;
+}
+
+void JsonWriter::write_string(std::string_view s) noexcept {
+    res_.append("\"");
+    size_t run = 0;  // start of the bytes not yet copied
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            ++i;
+            continue;
+        }
+        if (c >= 0x80) {
+            if (const size_t n = utf8_length(s, i); n != 0) {
+                i += n;
+                continue;
+            }
+        }
+        res_.append(s.substr(run, i - run));
+        if (c == '"') {
+            res_.append("\\\"");
+        } else if (c == '\\') {
+            res_.append("\\\\");
+        } else if (c == '\n') {
+            res_.append("\\n");
+        } else if (c == '\r') {
+            res_.append("\\r");
+        } else if (c == '\t') {
+            res_.append("\\t");
+        } else if (c < 0x20) {
+            const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+            res_.append(std::string_view(esc, 6));
+        } else {
+            res_.append("\xEF\xBF\xBD");  // invalid UTF-8: U+FFFD
+        }
+        run = ++i;
+    }
+    res_.append(s.substr(run));
+    res_.append("\"");
+}
+
+JsonWriter& JsonWriter::value(std::string_view s) noexcept {
+    if (before_value()) {
+        write_string(s);
+        if (depth_ == 0) done_ = true;
+    }
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(int64_t n) noexcept {
+    if (before_value()) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+        (void)ec;
+        res_.append(std::string_view(buf, static_cast<size_t>(end - buf)));
+        if (depth_ == 0) done_ = true;
+    }
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(uint64_t n) noexcept {
+    if (before_value()) {
+        char buf[24];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+        (void)ec;
+        res_.append(std::string_view(buf, static_cast<size_t>(end - buf)));
+        if (depth_ == 0) done_ = true;
+    }
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(double d) noexcept {
+    if (!std::isfinite(d)) return null();
+    if (before_value()) {
+        char buf[32];
+        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip
+        (void)ec;
+        res_.append(std::string_view(buf, static_cast<size_t>(end - buf)));
+        if (depth_ == 0) done_ = true;
+    }
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(bool b) noexcept {
+    if (before_value()) {
+        res_.append(b ? "true" : "false");
+        if (depth_ == 0) done_ = true;
+    }
+    return *this;
+}
+
+JsonWriter& JsonWriter::null() noexcept {
+    if (before_value()) {
+        res_.append("null");
+        if (depth_ == 0) done_ = true;
+    }
+    return *this;
+}
+
+void JsonWriter::finish() noexcept {
+    if (finished_) return;
+    finished_ = true;
+    if (error_ == nullptr && (!done_ || depth_ != 0))
+        fail("JsonWriter: the document is not complete");
+    if (error_ == nullptr) return;
+    // A handler bug: the half-written document must not go out as if it were fine.
+    res_.fail(error_);
+}
+
+}  // namespace nexure::net::http
