@@ -80,8 +80,9 @@ struct ServerConfig {
     // After the last response of a closing connection, how long to wait for the peer's FIN
     // before closing anyway (so an unread request does not turn the close into a reset).
     uint32_t linger_timeout_ms = 2'000;
-    // A handed-off request (net/handoff.h) not answered within this long is answered 503 and its
-    // late answer dropped; the connection stays open. 0: no limit.
+    // A handed-off (net/handoff.h) or deferred (net/later.h) request not answered within this
+    // long is answered 503 and its late answer dropped; the connection stays open. For a route
+    // that streams its body the time starts when the body is in. 0: no limit.
     uint32_t handler_timeout_ms = 30'000;
     // How long SIGINT/SIGTERM waits for in-flight requests before closing what is left.
     uint32_t drain_timeout_ms = 10'000;

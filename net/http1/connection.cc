@@ -173,8 +173,14 @@ void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
             // Every buffer was in use; they come back this turn, so re-arm after publish().
             if (!closing_) hub_.rearm_at_turn_end(this);
         } else if (cqe.res == 0) {
-            // The peer closed its side: answer what it already sent, then close.
+            // The peer closed its side: answer what it already sent, then close. A body still
+            // streaming in can never be complete: its request is answered 400 and its reader
+            // aborted now (not at the handler timeout).
             peer_eof_ = true;
+            if (queue_ != nullptr && queue_->incoming.active && !closing_) {
+                fail_streamed_body(400);
+                if (!out_.empty()) queue_flush();
+            }
             if (lingering_ || (!send_in_flight_ && out_.empty() && !has_waiting())) close();
         } else if (cqe.res != -ECANCELED || !closing_) {
             // ECONNRESET and friends: nothing more can be delivered.
@@ -671,7 +677,12 @@ void Connection::on_body_data(std::string_view bytes) noexcept {
 bool Connection::on_body_end() noexcept {
     if (queue_ != nullptr && queue_->incoming.active) {
         Task end = std::move(queue_->incoming.on_end);
+        // The request's own deferred place (if it took one): its handler's time starts now.
+        if (queue_->waiting() > queue_->incoming.places_before) {
+            queue_->at(queue_->incoming.places_before).start_ms = hub_.now_ms();
+        }
         queue_->incoming = {};
+        schedule_deadline();
         if (end) {
             try {
                 end();
@@ -917,9 +928,12 @@ Connection::Deadline Connection::next_deadline() const noexcept {
     } else if (!has_waiting()) {
         consider(Due::kIdle, last_active_ms_, config.idle_timeout_ms);
     }
-    if (has_waiting() && !queue_->front().streaming) {
+    if (has_waiting() && !queue_->front().streaming &&
+        !(queue_->incoming.active && queue_->incoming.places_before == 0)) {
         // The oldest unanswered request; the ones behind it started later. (A stream has
-        // answered: its head is out; its body has no deadline but the send timeout.)
+        // answered: its head is out; its body has no deadline but the send timeout. A request
+        // whose body is still streaming in has none either: its handler's time starts when the
+        // body is in; meanwhile the body's own deadlines apply.)
         consider(Due::kHandler, queue_->front().start_ms, config.handler_timeout_ms);
     }
     if (parser_.mid_request() && !close_after_flush_) {

@@ -774,5 +774,37 @@ TEST_F(StreamsTest, UpgradesAreRefusedWithoutTheHeaderOrWithoutStatus101) {
     EXPECT_EQ(exchange(get_request("/now")).body, "now");
 }
 
+TEST_F(StreamsTest, AnUploadMayTakeLongerThanTheHandlerTimeout) {
+    ServerConfig config = test_config();
+    config.handler_timeout_ms = 200;  // the handler's time starts when the body is in
+    start_streams(config);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    const std::string body(60'000, 'b');
+    ASSERT_TRUE(c.send_all("POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n"));
+    // 6 KB every 60 ms: 600 ms in all, three times the handler timeout.
+    ASSERT_TRUE(c.send_in_pieces(body, 6000, 60ms));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(r.body.starts_with("60000 bytes in ")) << r.body;
+}
+
+TEST_F(StreamsTest, AClientThatStopsSendingMidBodyIsAnswered400AndItsReaderAbortedAtOnce) {
+    start_streams();  // handler timeout 30 s: the abort must not wait for it
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all("POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                           std::string(1000, 'p')));
+    c.shutdown_write();  // FIN: the body can never be complete
+    ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(2000ms)));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(c.detect_peer_closed(deadline_in(test::kIoTimeout)));
+    EXPECT_EQ(aborts_.load(), 1);
+}
+
 }  // namespace
 }  // namespace nexure::net
