@@ -28,7 +28,7 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 constexpr size_t kSpareBuffers = 256;
 // Connections per pool block: 256 x 280 bytes = one 70 KiB mapping per step of growth.
 constexpr uint32_t kConnectionsPerBlock = 256;
-constexpr unsigned kMaxReports = 20;  // handler errors and timeouts logged per worker
+constexpr unsigned kMaxReports = 20;  // handler errors and timeouts logged per worker per second
 
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
 
@@ -66,6 +66,7 @@ WorkerServer::~WorkerServer() {
     // The loop has ended; whatever is still open is closed synchronously here (awaited answers
     // are aborted), then the loop refuses posts and drops its timers.
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
+    flush_report_counts();
     loop_state_->close();
     detail::set_current_loop(nullptr);
     for (http1::ResponseQueue* q : spare_queues_)
@@ -122,7 +123,22 @@ void WorkerServer::schedule_date_tick() noexcept {
 }
 
 void WorkerServer::on_date_tick(void* arg) noexcept {
-    static_cast<WorkerServer*>(arg)->schedule_date_tick();
+    auto* self = static_cast<WorkerServer*>(arg);
+    self->flush_report_counts();
+    self->schedule_date_tick();
+}
+
+void WorkerServer::flush_report_counts() noexcept {
+    // What the last second's limit held back is counted and said, never dropped in silence.
+    if (suppressed_errors_ != 0 || suppressed_timeouts_ != 0) {
+        std::fprintf(stderr,
+                     "nexure: worker %u: %llu more handler error(s) and %llu more handler "
+                     "timeout(s) in the last second, not shown one by one\n",
+                     worker_.index(), static_cast<unsigned long long>(suppressed_errors_),
+                     static_cast<unsigned long long>(suppressed_timeouts_));
+    }
+    suppressed_errors_ = suppressed_timeouts_ = 0;
+    reports_this_second_ = 0;
 }
 
 void WorkerServer::on_accept_retry(void* arg) noexcept {
@@ -336,25 +352,26 @@ void WorkerServer::report_handler_error(std::string_view what) noexcept {
 }
 
 void WorkerServer::report(std::string_view what, std::string_view detail) noexcept {
-    // Logged, but bounded: a handler failing on every request must not flood the log.
-    if (handler_errors_reported_ < kMaxReports) {
-        std::fprintf(stderr, "nexure: worker %u: %.*s%.*s\n", worker_.index(),
-                     static_cast<int>(what.size()), what.data(), static_cast<int>(detail.size()),
-                     detail.data());
-        if (++handler_errors_reported_ == kMaxReports) {
-            std::fprintf(stderr, "nexure: worker %u: further handler errors are not logged\n",
-                         worker_.index());
-        }
+    // Logged, but at most kMaxReports lines a second: a handler failing on every request must not
+    // flood the log. The rest are counted and summed up at the next second (flush_report_counts).
+    if (reports_this_second_ >= kMaxReports) {
+        ++suppressed_errors_;
+        return;
     }
+    ++reports_this_second_;
+    std::fprintf(stderr, "nexure: worker %u: %.*s%.*s\n", worker_.index(),
+                 static_cast<int>(what.size()), what.data(), static_cast<int>(detail.size()),
+                 detail.data());
 }
 
 void WorkerServer::report_handler_timeout() noexcept {
-    if (handler_timeouts_reported_ >= kMaxReports) return;
-    ++handler_timeouts_reported_;
-    std::fprintf(stderr,
-                 "nexure: worker %u: a handler did not answer within %u ms, answered 503%s\n",
-                 worker_.index(), config_.handler_timeout_ms,
-                 handler_timeouts_reported_ == kMaxReports ? " (further ones not logged)" : "");
+    if (reports_this_second_ >= kMaxReports) {
+        ++suppressed_timeouts_;
+        return;
+    }
+    ++reports_this_second_;
+    std::fprintf(stderr, "nexure: worker %u: a handler did not answer within %u ms, answered 503\n",
+                 worker_.index(), config_.handler_timeout_ms);
 }
 
 // ---- handed-off requests (net/handoff.h) ---------------------------------------------------
@@ -501,8 +518,8 @@ bool WorkerServer::prepare_to_sleep() noexcept {
     if (!loop_state_->posts.prepare_to_sleep()) return false;
     if (!handoff_) return true;
     // Connections paused for room the handoff now has: turn again to resume them.
-    const bool sleep = (handoff_paused_.empty() || handoff_->saturated()) &&
-                       handoff_->prepare_to_sleep();
+    const bool sleep =
+        (handoff_paused_.empty() || handoff_->saturated()) && handoff_->prepare_to_sleep();
     if (!sleep) loop_state_->posts.awake();
     return sleep;
 }

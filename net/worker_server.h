@@ -150,6 +150,7 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     // like handler errors (bounded).
     [[gnu::cold]] void report(std::string_view what, std::string_view detail = {}) noexcept;
     [[gnu::cold]] void report_handler_timeout() noexcept;
+    void flush_report_counts() noexcept;
     bool handoff_saturated() const noexcept { return handoff_ && handoff_->saturated(); }
     void pause_for_handoff(http1::Connection* c) noexcept {
         handoff_paused_.emplace_back(c, c->generation());
@@ -196,8 +197,11 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     std::vector<http1::Connection*> flush_list_;  // connections with output queued this turn
     std::vector<http1::Connection*> rearm_list_;  // connections whose multishot recv ended
     std::vector<HeldInput> held_;                 // few: only connections whose reading paused
-    unsigned handler_errors_reported_ = 0;
-    unsigned handler_timeouts_reported_ = 0;
+    // Handler errors and timeouts: lines logged this second, and those held back (summed up
+    // once a second by flush_report_counts(), from the Date tick).
+    unsigned reports_this_second_ = 0;
+    uint64_t suppressed_errors_ = 0;
+    uint64_t suppressed_timeouts_ = 0;
 
     std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
     // Connections whose reading paused because the handoff was saturated, with their generation.

@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <ctime>
 #include <memory>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,6 +20,7 @@
 
 #include "tests/integration/server_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/wait.h"
 
 namespace nexure::net {
 namespace {
@@ -1018,6 +1022,61 @@ TEST(ServerSetup, PortInUseFailsToStartWithAMessage) {
     EXPECT_NE(r2.error().message.find("in use"), std::string::npos) << r2.error().message;
     first.stop();
     first.wait();
+}
+
+// Handler errors are logged at most 20 lines a second per worker; the rest are counted and said
+// once a second, so every one of them is accounted for on stderr.
+TEST_F(ServerTest, HandlerErrorsBeyondTheLogLimitAreCountedNotDropped) {
+    start();
+    std::FILE* log = std::tmpfile();
+    ASSERT_NE(log, nullptr);
+    std::fflush(stderr);
+    const int saved = ::dup(STDERR_FILENO);
+    ASSERT_GE(saved, 0);
+    ASSERT_GE(::dup2(::fileno(log), STDERR_FILENO), 0);
+    auto read_log = [log] {
+        std::fflush(stderr);
+        std::string text;
+        std::rewind(log);
+        char buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, log)) > 0;)
+            text.append(buf, n);
+        return text;
+    };
+    // Shown lines plus the counts of the summary lines ("...: N more handler error(s) ...").
+    auto accounted = [](const std::string& text, size_t* shown) {
+        *shown = 0;
+        size_t total = 0;
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);) {
+            const size_t more = line.find(" more handler error(s)");
+            if (line.find("handler error, answered 500") != std::string::npos) {
+                ++*shown;
+                ++total;
+            } else if (more != std::string::npos) {
+                total += std::stoul(line.substr(line.rfind(": ", more) + 2));
+            }
+        }
+        return total;
+    };
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    std::string batch;
+    for (int i = 0; i < 100; ++i)
+        batch += get_request("/throw");
+    ASSERT_TRUE(c.send_all(batch));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(100, &rs));
+    size_t shown = 0;
+    const bool all =
+        test::poll_until([&] { return accounted(read_log(), &shown) == 100; }, deadline_in(5000ms));
+    const std::string text = read_log();
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    std::fclose(log);
+    EXPECT_TRUE(all) << text;
+    EXPECT_LE(shown, 40u) << "more than 20 lines a second";  // the 100 may straddle one tick
+    EXPECT_EQ(rs.back().status, 500);
 }
 
 }  // namespace
