@@ -169,54 +169,40 @@ JsonWriter& JsonWriter::value(std::string_view s) noexcept {
     return *this;
 }
 
-JsonWriter& JsonWriter::value(int64_t n) noexcept {
+JsonWriter& JsonWriter::scalar(std::string_view text) noexcept {
     if (before_value()) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-        (void)ec;
-        res_.append(std::string_view(buf, static_cast<size_t>(end - buf)));
+        res_.append(text);
         if (depth_ == 0) done_ = true;
     }
     return *this;
+}
+
+template <typename Number>
+JsonWriter& JsonWriter::number(Number n) noexcept {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);  // doubles: shortest round-trip
+    (void)ec;
+    return scalar(std::string_view(buf, static_cast<size_t>(end - buf)));
+}
+
+JsonWriter& JsonWriter::value(int64_t n) noexcept {
+    return number(n);
 }
 
 JsonWriter& JsonWriter::value(uint64_t n) noexcept {
-    if (before_value()) {
-        char buf[24];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-        (void)ec;
-        res_.append(std::string_view(buf, static_cast<size_t>(end - buf)));
-        if (depth_ == 0) done_ = true;
-    }
-    return *this;
+    return number(n);
 }
 
 JsonWriter& JsonWriter::value(double d) noexcept {
-    if (!std::isfinite(d)) return null();
-    if (before_value()) {
-        char buf[32];
-        const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip
-        (void)ec;
-        res_.append(std::string_view(buf, static_cast<size_t>(end - buf)));
-        if (depth_ == 0) done_ = true;
-    }
-    return *this;
+    return std::isfinite(d) ? number(d) : null();
 }
 
 JsonWriter& JsonWriter::value(bool b) noexcept {
-    if (before_value()) {
-        res_.append(b ? "true" : "false");
-        if (depth_ == 0) done_ = true;
-    }
-    return *this;
+    return scalar(b ? "true" : "false");
 }
 
 JsonWriter& JsonWriter::null() noexcept {
-    if (before_value()) {
-        res_.append("null");
-        if (depth_ == 0) done_ = true;
-    }
-    return *this;
+    return scalar("null");
 }
 
 void JsonWriter::finish() noexcept {

@@ -55,6 +55,10 @@ class JsonWriter {
     bool before_value() noexcept;  // places the comma; false (and error) when a key is due
     void fail(const char* why) noexcept;
     void write_string(std::string_view s) noexcept;
+    // A value already in JSON form (a number, true, false, null).
+    JsonWriter& scalar(std::string_view text) noexcept;
+    template <typename Number>
+    JsonWriter& number(Number n) noexcept;
 
     Response& res_;
     const char* error_ = nullptr;

@@ -330,16 +330,6 @@ TEST(ExampleServer, IoUringDeniedBySeccompExitsOneNamingTheCause) {
 
 // ---- resource exhaustion and recovery (issue 5) ------------------------------------------------
 
-// A field of /proc/<pid>/status in KiB (VmRSS), or -1.
-long status_kib(pid_t pid, const std::string& field) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-    }
-    return -1;
-}
-
 // The back-off itself (no accept re-armed at once, a retry 100 ms later) is checked without a
 // clock in tests/net/worker_server_test.cc.
 TEST(ExampleServer, OutOfDescriptorsItKeepsServingAndRecovers) {
@@ -404,12 +394,12 @@ TEST(ExampleServer, TenThousandConnectCloseCyclesLeaveNoDescriptorsOrMemoryBehin
     // warm-up left something open, once that is clear).
     size_t fds_before = 0;
     (void)wait_for_descriptors_at_most(fds_idle, deadline_in(kIoTimeout), pid, &fds_before);
-    const long rss_before = status_kib(pid, "VmRSS");
+    const long rss_before = rss_kib(pid);
     for (int i = 0; i < 10000; ++i)
         ASSERT_TRUE(cycle()) << "cycle " << i;
     size_t fds_after = 0;
     (void)wait_for_descriptors_at_most(fds_before, deadline_in(kIoTimeout), pid, &fds_after);
-    const long rss_after = status_kib(pid, "VmRSS");
+    const long rss_after = rss_kib(pid);
     RecordProperty("fds_before", std::to_string(fds_before));
     RecordProperty("fds_after", std::to_string(fds_after));
     RecordProperty("rss_kib_before", std::to_string(rss_before));
@@ -459,7 +449,7 @@ TEST(ExampleServer, AGibibyteStreamsThroughInBoundedServerMemory) {
     ExampleServer s;
     ASSERT_TRUE(s.start());
     EXPECT_EQ(fetch(s.port, get_request("/plaintext")).status, 200);  // warm
-    const long rss_before = status_kib(s.process.pid(), "VmRSS");
+    const long rss_before = rss_kib(s.process.pid());
     HttpClient c;
     ASSERT_TRUE(c.connect(s.port));
     constexpr uint64_t kBytes = uint64_t{1} << 30;
@@ -481,7 +471,7 @@ TEST(ExampleServer, AGibibyteStreamsThroughInBoundedServerMemory) {
         }
         received += static_cast<uint64_t>(n);
         if (received >= next_sample) {  // every 32 MiB
-            rss_max = std::max(rss_max, status_kib(s.process.pid(), "VmRSS"));
+            rss_max = std::max(rss_max, rss_kib(s.process.pid()));
             next_sample += 32u << 20;
         }
     }
@@ -559,7 +549,7 @@ TEST(ExampleServer, UploadCountsBodiesOfAnySizeChunkedOrNot) {
     NEXURE_NO_ASAN_QUARANTINE_FOR_CHILDREN();
     ExampleServer s;
     ASSERT_TRUE(s.start());
-    const long rss_before = status_kib(s.process.pid(), "VmRSS");
+    const long rss_before = rss_kib(s.process.pid());
     // 256 MiB with a Content-Length (far over the 1 MiB other routes allow), then chunked.
     HttpClient c;
     ASSERT_TRUE(c.connect(s.port));
@@ -574,7 +564,7 @@ TEST(ExampleServer, UploadCountsBodiesOfAnySizeChunkedOrNot) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("Content-Type"), "application/json");
     EXPECT_EQ(r.body, R"({"bytes":268435456})");
-    const long rss_after = status_kib(s.process.pid(), "VmRSS");
+    const long rss_after = rss_kib(s.process.pid());
     EXPECT_LT(rss_after - rss_before, 16 * 1024) << rss_before << " KiB -> " << rss_after << " KiB";
     ASSERT_TRUE(
         c.send_all("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -36,16 +36,6 @@ long long elapsed_ms(Clock::time_point since) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
 }
 
-// This process's resident set in KiB (VmRSS), or -1.
-long rss_kib() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return -1;
-}
-
 // Raises this process's soft RLIMIT_NOFILE to at least `needed` for the object's life, and puts it
 // back after. ok() is false, and why() says why, when the hard limit does not allow it.
 class DescriptorLimit {
@@ -212,7 +202,7 @@ TEST_F(ServerTest, APipeliningClientThatNeverReadsCannotGrowServerMemory) {
     std::string batch;
     for (int i = 0; i < 3000; ++i)
         batch += get_request("/fill/65536");
-    const long before = rss_kib();
+    const long before = test::rss_kib();
     std::thread writer([&c, &batch] { (void)c.send_all(batch); });  // blocks when windows fill
     // The server has done all it will once it neither sends us more nor takes more of our
     // requests: our receive queue holds its responses and neither queue moves.
@@ -222,7 +212,7 @@ TEST_F(ServerTest, APipeliningClientThatNeverReadsCannotGrowServerMemory) {
             return test::Sample{c.unread_bytes(), c.unsent_bytes()};
         },
         300ms, deadline_in(20'000ms), &queues, [](const test::Sample& q) { return q[0] > 0; }));
-    const long during = rss_kib();
+    const long during = test::rss_kib();
     // Meanwhile another client is served normally.
     EXPECT_EQ(exchange(get_request("/")).status, 200);
     c.close();  // unblocks the writer (its send fails)

@@ -13,20 +13,12 @@
 #include "tests/support/http_client.h"
 #include "tests/support/io_uring_probe.h"
 #include "tests/support/process.h"
+#include "tests/support/wait.h"
 
 namespace nexure::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-long rss_kib(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return -1;
-}
 
 class ServiceExample : public ::testing::Test {
   protected:

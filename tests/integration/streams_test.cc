@@ -80,6 +80,12 @@ struct SlowReader : std::enable_shared_from_this<SlowReader> {
     bool paused = false;
 };
 
+// Makes closing `c` send a reset (SO_LINGER 0): the client is gone, not just done sending.
+bool reset_on_close(HttpClient& c) {
+    const linger reset{1, 0};
+    return setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0;
+}
+
 class StreamsTest : public ServerTest {
   protected:
     void start_streams(ServerConfig config = test_config()) {
@@ -391,8 +397,7 @@ TEST_F(StreamsTest, AClientLeavingMidStreamAbortsItOnceAndServingGoesOn) {
         ASSERT_TRUE(c.send_all(get_request("/forever")));
         char first[16];
         ASSERT_EQ(recv(c.fd(), first, sizeof first, MSG_WAITALL), 16);  // it is streaming
-        const linger reset{1, 0};
-        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+        ASSERT_TRUE(reset_on_close(c));
     }
     ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(test::kIoTimeout)));
     // Served after the abort (a round trip to the one worker), still exactly once.
@@ -423,8 +428,7 @@ TEST_F(StreamsTest, AClientLeavingAbortsAWaitingDeferredAnswer) {
         ASSERT_TRUE(c.wait_until_delivered());
         // A reset: a client that only half-closes (FIN) may still read its answer, so that
         // does not abort it.
-        const linger reset{1, 0};
-        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+        ASSERT_TRUE(reset_on_close(c));
     }
     ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(test::kIoTimeout)));
     EXPECT_EQ(exchange(get_request("/now")).body, "now");
@@ -542,16 +546,6 @@ TEST_F(StreamsTest, AtTheDrainTimeoutAnAwaitedAnswerIs503AndTheRestStillGoesOut)
 }
 
 // ---- streamed request bodies ----------------------------------------------------------------
-
-// This process's resident set in KiB (VmRSS), or -1.
-long rss_kib() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return -1;
-}
 
 std::string post(std::string_view target, const std::string& body, std::string_view extra = {}) {
     return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) +
@@ -678,8 +672,7 @@ TEST_F(StreamsTest, AClientLeavingMidBodyAbortsItsReaderOnce) {
             c.send_all("POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" +
                        std::string(1000, 'p')));
         ASSERT_TRUE(c.wait_until_delivered());
-        const linger reset{1, 0};
-        ASSERT_EQ(setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+        ASSERT_TRUE(reset_on_close(c));
     }
     ASSERT_TRUE(test::poll_until([&] { return aborts_ >= 1; }, deadline_in(test::kIoTimeout)));
     EXPECT_EQ(exchange(get_request("/now")).body, "now");
@@ -690,7 +683,7 @@ TEST_F(StreamsTest, AGibibyteUploadGoesToAFileInBoundedMemory) {
     start_streams();
     const uint64_t total = uint64_t{1} << 30;
     const std::string piece(1 << 20, 'f');
-    const long before = rss_kib();
+    const long before = test::rss_kib();
     HttpClient c;
     ASSERT_TRUE(connect(c));
     ASSERT_TRUE(c.send_all("POST /to-file HTTP/1.1\r\nHost: t\r\nContent-Length: " +
@@ -698,7 +691,7 @@ TEST_F(StreamsTest, AGibibyteUploadGoesToAFileInBoundedMemory) {
     long max_rss = before;
     for (uint64_t sent = 0; sent < total; sent += piece.size()) {
         ASSERT_TRUE(c.send_all(piece)) << "after " << sent << " bytes";
-        if (sent % (64u << 20) == 0) max_rss = std::max(max_rss, rss_kib());
+        if (sent % (64u << 20) == 0) max_rss = std::max(max_rss, test::rss_kib());
     }
     Response r;
     ASSERT_TRUE(c.read_response(&r, deadline_in(60'000ms)));

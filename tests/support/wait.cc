@@ -1,6 +1,7 @@
 #include "tests/support/wait.h"
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -14,6 +15,16 @@ size_t descriptor_count(pid_t pid) {
     for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
         ++n;
     return n;
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream status(pid == 0 ? std::string("/proc/self/status")
+                                  : "/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
 }
 
 ::testing::AssertionResult wait_for_descriptors_at_most(size_t at_most, Deadline deadline,

@@ -35,6 +35,10 @@ bool poll_until(Done&& done, Deadline deadline) {
 // Counting this process's own includes the directory being read, the same in every call.
 size_t descriptor_count(pid_t pid = 0);
 
+// The resident set of process `pid` (0: this process) in KiB, VmRSS of /proc/<pid>/status; -1 if
+// unreadable.
+long rss_kib(pid_t pid = 0);
+
 // Polls until `pid`'s descriptor count (0: this process) is at most `at_most`. The count seen
 // last is stored in `last` (when given) either way.
 ::testing::AssertionResult wait_for_descriptors_at_most(size_t at_most, Deadline deadline,
