@@ -362,8 +362,10 @@ bool is_ows(char ch) noexcept {
 struct ParserCallbacks {
     static ParseContext& ctx(llhttp_t* p) noexcept { return *static_cast<ParseContext*>(p->data); }
 
-    static int fail(ParseContext& c, int status) noexcept {
+    // `reason`: static text, for ParseContext::error_reason().
+    static int fail(ParseContext& c, int status, const char* reason) noexcept {
         c.state_.error_status = status;
+        c.failing_ = reason;
         return -1;
     }
 
@@ -395,9 +397,10 @@ struct ParserCallbacks {
         if (c.target_.empty())
             c.target_ = std::string_view(at, len);
         else if (!extend(&c.target_, at, len))
-            return fail(c, 400);
-        if (c.target_.size() > c.limits_.max_target_size) return fail(c, 414);
-        if (head_too_large(c, at, len)) return fail(c, 431);
+            return fail(c, 400, "malformed request-target");
+        if (c.target_.size() > c.limits_.max_target_size)
+            return fail(c, 414, "request-target longer than max_target_size");
+        if (head_too_large(c, at, len)) return fail(c, 431, "head larger than max_head_size");
         return 0;
     }
 
@@ -407,20 +410,21 @@ struct ParserCallbacks {
         if (s.head_done) return on_trailer_field(c, at, len);
         if (s.last == ParseContext::Last::kField) {
             Header& h = c.headers_[s.header_count - 1];
-            if (!extend(&h.name, at, len)) return fail(c, 400);
+            if (!extend(&h.name, at, len)) return fail(c, 400, "malformed header field name");
         } else {
             // HTTP/0.9 requests ("GET /" CRLF, or an explicit HTTP/0.x version) have no header
             // fields: this is not a request at all, 400 (all_in also relies on a request line
             // with a version before any field). The same 400 whichever read a field starts in.
-            if (p->http_major == 0) return fail(c, 400);
+            if (p->http_major == 0) return fail(c, 400, "no HTTP version (HTTP/0.9)");
             // The line before (request line or field line) must have ended with CRLF. The bytes
             // of a message are contiguous from its first one, so at[-2] is always readable.
-            if (!crlf_before(at)) return fail(c, 400);
-            if (s.header_count == c.limits_.max_header_count) return fail(c, 431);
+            if (!crlf_before(at)) return fail(c, 400, "a line not ended by CRLF");
+            if (s.header_count == c.limits_.max_header_count)
+                return fail(c, 431, "more header fields than max_header_count");
             c.headers_[s.header_count++] = Header{std::string_view(at, len), {}};
             s.last = ParseContext::Last::kField;
         }
-        if (head_too_large(c, at, len)) return fail(c, 431);
+        if (head_too_large(c, at, len)) return fail(c, 431, "head larger than max_head_size");
         return 0;
     }
 
@@ -428,11 +432,12 @@ struct ParserCallbacks {
         ParseContext& c = ctx(p);
         ParseContext::State& s = c.state_;
         s.last = ParseContext::Last::kFieldDone;
-        if (s.head_done) return s.item_bytes ? 0 : fail(c, 400);
+        if (s.head_done) return s.item_bytes ? 0 : fail(c, 400, "empty trailer field name");
         // llhttp's lenient default lets e.g. a space through inside a name, and an empty name;
         // a field name is a token: one or more token characters (RFC 9110 5.1).
         const std::string_view name = c.headers_[s.header_count - 1].name;
-        if (name.empty() || !all_in(name, kToken)) return fail(c, 400);
+        if (name.empty() || !all_in(name, kToken))
+            return fail(c, 400, "header field name is not a token");
         return name.size() == 14 ? content_length_field(c, name) : 0;
     }
 
@@ -462,14 +467,14 @@ struct ParserCallbacks {
         if (s.head_done) return on_trailer_bytes(c, len);
         Header& h = c.headers_[s.header_count - 1];
         if (s.last == ParseContext::Last::kValue) {
-            if (!extend(&h.value, at, len)) return fail(c, 400);
+            if (!extend(&h.value, at, len)) return fail(c, 400, "malformed header field value");
         } else if (s.last == ParseContext::Last::kValueFixed) [[unlikely]] {
             return 0;
         } else {
             h.value = std::string_view(at, len);
             s.last = ParseContext::Last::kValue;
         }
-        if (head_too_large(c, at, len)) return fail(c, 431);
+        if (head_too_large(c, at, len)) return fail(c, 431, "head larger than max_head_size");
         return 0;
     }
 
@@ -491,15 +496,17 @@ struct ParserCallbacks {
                                                              size_t len) noexcept {
         ParseContext::State& s = c.state_;
         if (s.last != ParseContext::Last::kField) {
-            if (!crlf_before(at)) return fail(c, 400);
-            if (s.trailer_count == c.limits_.max_header_count) return fail(c, 431);
+            if (!crlf_before(at)) return fail(c, 400, "a line not ended by CRLF");
+            if (s.trailer_count == c.limits_.max_header_count)
+                return fail(c, 431, "more trailer fields than max_header_count");
             ++s.trailer_count;
             s.item_bytes = false;
             s.last = ParseContext::Last::kField;
         }
         // Piece by piece (a name split by a read has a piece that starts the read's bytes).
         for (size_t i = 0; i < len; ++i) {
-            if (!kToken.table[static_cast<unsigned char>(at[i])]) return fail(c, 400);
+            if (!kToken.table[static_cast<unsigned char>(at[i])])
+                return fail(c, 400, "trailer field name is not a token");
         }
         if (len > 0) s.item_bytes = true;
         return on_trailer_bytes(c, len);
@@ -507,7 +514,9 @@ struct ParserCallbacks {
 
     static int on_trailer_bytes(ParseContext& c, size_t len) noexcept {
         c.state_.trailer_bytes += len;
-        return c.state_.trailer_bytes > c.limits_.max_head_size ? fail(c, 431) : 0;
+        return c.state_.trailer_bytes > c.limits_.max_head_size
+                   ? fail(c, 431, "trailer section larger than max_head_size")
+                   : 0;
     }
 
     // The request line is method SP target SP version (RFC 9112 3): llhttp skips any run of
@@ -576,21 +585,23 @@ struct ParserCallbacks {
         ParseContext::State& s = c.state_;
         // RFC 9110 2.5: a minor version above 1 is handled as HTTP/1.1 (llhttp is told to let
         // any digit through); another major version is not HTTP/1.x at all.
-        if (p->http_major != 1) return fail(c, 505);
-        if (!clean_request_line(c.target_)) return fail(c, 400);
+        if (p->http_major != 1) return fail(c, 505, "HTTP major version other than 1");
+        if (!clean_request_line(c.target_)) return fail(c, 400, "malformed request-line");
         // RFC 9112 3.2: the forms of request-target. CONNECT's authority-form asks for a tunnel,
         // which the engine does not offer: 501, before anything is routed (RFC 9110 9.3.6). The
         // asterisk-form is for OPTIONS only (3.2.4). Any other target that is not origin-form
         // must be absolute-form, whose authority is the request's host (3.2.2).
-        if (p->method == HTTP_CONNECT) return fail(c, 501);
+        if (p->method == HTTP_CONNECT) return fail(c, 501, "CONNECT (tunnels are not offered)");
         std::string_view authority;
         bool absolute = false;
         if (c.target_[0] != '/') {
             if (c.target_ == "*") {
-                if (p->method != HTTP_OPTIONS) return fail(c, 400);
+                if (p->method != HTTP_OPTIONS)
+                    return fail(c, 400, "asterisk-form target for a method other than OPTIONS");
             } else {
                 absolute = absolute_authority(c.target_, &authority);
-                if (!absolute || !valid_host(authority)) return fail(c, 400);
+                if (!absolute || !valid_host(authority))
+                    return fail(c, 400, "request-target neither origin-form nor absolute-form");
             }
         }
         uint32_t hosts = 0;
@@ -612,7 +623,8 @@ struct ParserCallbacks {
         }
         // RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, for more than one Host, and for
         // a Host value that is not a host.
-        if (hosts > 1 || (hosts == 0 && p->http_minor >= 1) || !host_ok) return fail(c, 400);
+        if (hosts > 1 || (hosts == 0 && p->http_minor >= 1) || !host_ok)
+            return fail(c, 400, "Host missing, repeated or invalid");
         // RFC 9112 3.2.2: "an origin server MUST ignore the received Host header field (if any)
         // and instead use the host information of the request-target": the Host the handler
         // reads is the target's authority (a view into the target, like the Host it replaces).
@@ -623,14 +635,19 @@ struct ParserCallbacks {
                 p->http_minor == 0
                     ? 400
                     : transfer_coding_status(c.headers_.data(), s.header_count, p->flags);
-            if (status != 0) return fail(c, status);
+            if (status != 0) {
+                return fail(c, status,
+                            p->http_minor == 0 ? "Transfer-Encoding in an HTTP/1.0 request"
+                            : status == 501    ? "a transfer coding other than chunked"
+                                               : "invalid Transfer-Encoding");
+            }
         }
         // (With the head hook on, the limit is the route's: the sink applies it at the head.)
         if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > c.limits_.max_body_size &&
             !c.head_hook_) {
-            return fail(c, 413);
+            return fail(c, 413, "Content-Length over max_body_size");
         }
-        if (!expect_ok) return fail(c, 417);
+        if (!expect_ok) return fail(c, 417, "an expectation other than 100-continue");
         return head_complete(c, p);
     }
 
@@ -640,9 +657,10 @@ struct ParserCallbacks {
         ParseContext& c = ctx(p);
         if (c.state_.streaming) {
             const uint64_t limit = c.state_.stream_limit;
-            if (limit != 0 && p->content_length > limit - c.state_.streamed) return fail(c, 413);
+            if (limit != 0 && p->content_length > limit - c.state_.streamed)
+                return fail(c, 413, "body over the route's max_body_size");
         } else if (p->content_length > c.limits_.max_body_size - c.body_.size()) {
-            return fail(c, 413);
+            return fail(c, 413, "body over max_body_size");
         }
         c.state_.chunk_start = true;
         return 0;
@@ -670,7 +688,7 @@ struct ParserCallbacks {
         if (c.state_.chunk_start) {
             // The first data of a chunk: its size line (and extensions) ended with CRLF.
             c.state_.chunk_start = false;
-            if (!crlf_before(at)) return fail(c, 400);
+            if (!crlf_before(at)) return fail(c, 400, "chunk-size line not ended by CRLF");
         }
         if (c.state_.streaming) {
             // Straight to the sink, never collected (its limit was checked by length or chunk).
@@ -678,7 +696,8 @@ struct ParserCallbacks {
             c.sink_->on_body_data(std::string_view(at, len));
             return 0;
         }
-        if (c.body_.size() + len > c.limits_.max_body_size) return fail(c, 413);
+        if (c.body_.size() + len > c.limits_.max_body_size)
+            return fail(c, 413, "body over max_body_size");
         if (c.body_.empty() && !c.state_.body_in_buffer) {
             c.body_ = std::string_view(at, len);
         } else if (!c.state_.body_in_buffer && c.body_.data() + c.body_.size() == at) {
@@ -961,17 +980,31 @@ bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_
 
 const char* RequestParser::read_line(ParseContext& ctx, const char* line, const char* end,
                                      int* status) noexcept {
+    const char* next = line;
+    const char* reason = nullptr;  // when the line is refused and no callback said why
     switch (ctx.state_.line) {
         case ParseContext::Line::kChunkSize:
-            return chunk_size_line(ctx, line, end, status);
+            next = chunk_size_line(ctx, line, end, status);
+            reason = "malformed chunk-size line";
+            break;
         case ParseContext::Line::kContentLength:
-            return content_length_line(ctx, line, end, status);
+            next = content_length_line(ctx, line, end, status);
+            reason = *status == 431 ? "head larger than max_head_size" : "invalid Content-Length";
+            break;
         case ParseContext::Line::kMethod:
-            return method_line(ctx, line, end, status);
+            next = method_line(ctx, line, end, status);
+            reason = *status == 501 ? "method longer than 255 bytes" : "malformed request-line";
+            break;
         case ParseContext::Line::kNone:
             break;
     }
-    return line;
+    if (*status != 0 && ctx.failing_ == nullptr) {
+        // llhttp's own verdict on what it was handed of the line ("Duplicate Content-Length"),
+        // or the line's.
+        ctx.failing_ =
+            llhttp_get_errno(&parser_) != HPE_OK ? llhttp_get_error_reason(&parser_) : reason;
+    }
+    return next;
 }
 
 namespace {
@@ -1302,13 +1335,17 @@ int RequestParser::decide_body(ParseContext& ctx, RequestSink& sink) noexcept {
             ctx.state_.streaming = true;
             ctx.state_.stream_limit = d.limit;
             const bool by_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
-            if (by_length && d.limit != 0 && parser_.content_length > d.limit) return 413;
+            if (by_length && d.limit != 0 && parser_.content_length > d.limit) {
+                ctx.failing_ = "Content-Length over the route's max_body_size";
+                return 413;
+            }
             break;
         }
         case BodyDecision::Action::kBuffer:
             // The limit on_headers_complete left to the sink when the head hook is on.
             if ((parser_.flags & F_CONTENT_LENGTH) != 0 &&
                 parser_.content_length > ctx.limits_.max_body_size) {
+                ctx.failing_ = "Content-Length over max_body_size";
                 return 413;
             }
             break;
@@ -1316,7 +1353,11 @@ int RequestParser::decide_body(ParseContext& ctx, RequestSink& sink) noexcept {
     return 0;
 }
 
-RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status) noexcept {
+RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status,
+                                                const char* reason) noexcept {
+    if (reason == nullptr) reason = ctx.failing_;
+    ctx.error_reason_ = reason != nullptr ? reason : "";
+    ctx.failing_ = nullptr;
     drop_partial(ctx);
     ctx.scratch_.reset();  // a de-chunked body of the rejected request
     FeedResult result;
@@ -1344,6 +1385,7 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             FeedResult result;
             result.outcome = Outcome::kError;
             result.error_status = 413;
+            ctx.error_reason_ = "request larger than one spanning reads may be";
             return result;
         }
         partial_->bytes.append(data, len);
@@ -1379,7 +1421,9 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
                 pos = next;
                 if (why == ParseContext::Pause::kHead) {
                     // The end of the head of a request with a body.
-                    if (!empty_line_before(next)) return reject(ctx, 400);
+                    if (!empty_line_before(next)) {
+                        return reject(ctx, 400, "head not ended by an empty line (CRLF)");
+                    }
                     if (ctx.head_hook_ || ctx.state_.expect_continue) [[unlikely]] {
                         const int status = decide_body(ctx, sink);
                         if (status < 0) {
@@ -1408,7 +1452,8 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
             const bool streamed = ctx.state_.streaming;
             if (((ctx.body_.empty() && !streamed) || (parser_.flags & F_CHUNKED) != 0) &&
                 !empty_line_before(next)) {
-                return reject(ctx, 400);
+                return reject(ctx, 400,
+                              "head or trailer section not ended by an empty line (CRLF)");
             }
             const bool go_on =
                 streamed ? sink.on_body_end() : sink.on_request(ctx.finish_message(parser_));
@@ -1453,9 +1498,11 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
         }
         if (err == HPE_PAUSED_H2_UPGRADE) {
             // The HTTP/2 connection preface ("PRI * HTTP/2.0 ... SM"): not HTTP/1.x.
-            return reject(ctx, 505);
+            return reject(ctx, 505, "HTTP/2 connection preface");
         }
-        return reject(ctx, ctx.state_.error_status != 0 ? ctx.state_.error_status : 400);
+        // (A callback said why, or llhttp did: its reasons are static text too.)
+        return reject(ctx, ctx.state_.error_status != 0 ? ctx.state_.error_status : 400,
+                      ctx.failing_ != nullptr ? ctx.failing_ : llhttp_get_error_reason(&parser_));
     }
     return hold(ctx, end, end);
 }
@@ -1479,6 +1526,7 @@ RequestParser::FeedResult RequestParser::hold(ParseContext& ctx, const char* end
         init_llhttp();
         result.outcome = Outcome::kError;
         result.error_status = 503;
+        ctx.error_reason_ = "no memory to hold a request spanning reads";
         result.send_continue = false;
     }
     return result;

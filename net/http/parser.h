@@ -97,6 +97,11 @@ class ParseContext {
     // that stream their bodies), and the body limit is the sink's to apply. Off (the default):
     // only requests that expect 100-continue are asked.
     void set_head_hook(bool on) noexcept { head_hook_ = on; }
+    // Why the last request that feed() refused (Outcome::kError) was refused ("Host missing,
+    // repeated or invalid", or llhttp's own words), for logs and the after-response hooks
+    // (net/hooks.h): static text, "" when nothing more than the status is known. Kept until the
+    // next refusal; read on the error path only, so the request path never touches it.
+    std::string_view error_reason() const noexcept { return error_reason_; }
 
   private:
     friend class RequestParser;
@@ -184,6 +189,9 @@ class ParseContext {
     const char* feed_begin_ = nullptr;  // the start of the contiguous bytes being parsed
     RequestSink* sink_ = nullptr;       // during feed(): where a streamed body goes
     bool head_hook_ = false;
+    // A check's reason for the error it is returning, until RequestParser::reject() takes it.
+    const char* failing_ = nullptr;
+    std::string_view error_reason_;
     State state_;
     std::string_view target_;
     std::string_view body_;
@@ -244,8 +252,9 @@ class RequestParser {
   private:
     // llhttp_init with the lenient flags this parser relies on.
     void init_llhttp() noexcept;
-    // Gives up on the request in progress: the kError result for `status`.
-    FeedResult reject(ParseContext& ctx, int status) noexcept;
+    // Gives up on the request in progress: the kError result for `status`, and `reason` (or the
+    // one a check gave) as the context's error_reason().
+    FeedResult reject(ParseContext& ctx, int status, const char* reason = nullptr) noexcept;
     // All bytes up to `end` are used: keeps the request in progress, if any, for the next read.
     FeedResult hold(ParseContext& ctx, const char* end, const char* resume_at) noexcept;
     // Asks the sink what becomes of the body of the request whose head just completed: 0 to go

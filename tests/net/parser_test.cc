@@ -82,12 +82,13 @@ struct Parsed {
     std::vector<Captured> requests;
     Outcome outcome = Outcome::kNeedMore;
     int error_status = 0;
+    std::string error_reason;  // ParseContext::error_reason() after a kError
     bool mid_request = false;
     int continues = 0;  // feeds that reported send_continue (compared separately)
 
     bool same_as(const Parsed& o) const {
         return requests == o.requests && outcome == o.outcome && error_status == o.error_status &&
-               mid_request == o.mid_request;
+               error_reason == o.error_reason && mid_request == o.mid_request;
     }
 };
 
@@ -104,8 +105,8 @@ const char* outcome_name(Outcome o) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Parsed& r) {
-    os << outcome_name(r.outcome) << " status=" << r.error_status
-       << " mid_request=" << r.mid_request << " continues=" << r.continues << " requests("
+    os << outcome_name(r.outcome) << " status=" << r.error_status << " reason='" << r.error_reason
+       << "' mid_request=" << r.mid_request << " continues=" << r.continues << " requests("
        << r.requests.size() << "):";
     for (const Captured& c : r.requests)
         os << "\n  " << c;
@@ -136,6 +137,7 @@ Parsed feed_pieces(const std::vector<std::string_view>& pieces, const Limits& li
         if (r.send_continue) ++result.continues;
         result.outcome = r.outcome;
         result.error_status = r.error_status;
+        if (r.outcome == Outcome::kError) result.error_reason = std::string(ctx.error_reason());
         if (r.outcome != Outcome::kNeedMore) break;
     }
     result.mid_request = parser.mid_request();
@@ -439,6 +441,42 @@ TEST(HttpParser, TooManyHeadersIs431) {
     EXPECT_EQ(r.outcome, Outcome::kError);
     EXPECT_EQ(r.error_status, 431);
     EXPECT_TRUE(r.requests.empty());
+}
+
+// The reason goes to the after-response hooks (net/hooks.h) and is the same wherever the reads
+// were cut (replay() compares it too).
+TEST(HttpParser, RefusalsSayWhy) {
+    Limits limits;
+    limits.max_target_size = 16;
+    limits.max_body_size = 10;
+    struct Case {
+        std::string request;
+        int status;
+        std::string reason;
+    };
+    const std::vector<Case> cases = {
+        {"GET / HTTP/1.1\r\n\r\n", 400, "Host missing, repeated or invalid"},
+        {"GET /" + std::string(20, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n", 414,
+         "request-target longer than max_target_size"},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", 413,
+         "Content-Length over max_body_size"},
+        {"GET / HTTP/1.1\r\nHost: h\r\nExpect: later\r\n\r\n", 417,
+         "an expectation other than 100-continue"},
+        {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, "HTTP major version other than 1"},
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", 400,
+         "malformed chunk-size line"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.request);
+        const Parsed r = replay(c.request, limits);
+        EXPECT_EQ(r.outcome, Outcome::kError);
+        EXPECT_EQ(r.error_status, c.status);
+        EXPECT_EQ(r.error_reason, c.reason);
+    }
+    // What llhttp refuses itself comes with llhttp's words.
+    const Parsed bad = replay("GET / HTTP/1.1\r\nHost: h\r\nX-A: \x01\r\n\r\n");
+    EXPECT_EQ(bad.error_status, 400);
+    EXPECT_FALSE(bad.error_reason.empty());
 }
 
 TEST(HttpParser, ContentLengthOverTheLimitIs413BeforeTheBodyArrives) {
