@@ -1,11 +1,14 @@
 #include "net/server.h"
 
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "engine/engine.h"
-#include "net/worker_server.h"
 #include "net/listener.h"
+#include "net/worker_server.h"
 
 namespace nexure::net {
 
@@ -16,9 +19,10 @@ struct Server::Impl {
     bool started = false;
     bool has_handoff_routes = false;
 
-    void check_not_started() const {
+    void check_not_started(const char* what = "routes") const {
         if (started)
-            throw std::logic_error("routes must be registered before the server starts");
+            throw std::logic_error(std::string(what) +
+                                   " must be registered before the server starts");
     }
 
     void add_route(Method method, std::string_view path, router::HandlerKind kind,
@@ -126,20 +130,32 @@ Server& Server::route(Method method, std::string_view path, Handler handler,
     return *this;
 }
 
-Server& Server::fixed(Method method, std::string_view path, const FixedResponse& response) {
-    impl_->check_not_started();
+namespace {
+
+// `form` as a Response, checked like a handler's; std::invalid_argument names `owner` and the
+// offending field.
+std::unique_ptr<http::Response> checked_response(const FixedResponse& form,
+                                                 const std::string& owner) {
     auto res = std::make_unique<http::Response>();
-    res->status(response.status);
-    if (!response.content_type.empty()) res->type(response.content_type);
-    for (const auto& [name, value] : response.headers)
+    res->status(form.status);
+    if (!form.content_type.empty()) res->type(form.content_type);
+    for (const auto& [name, value] : form.headers)
         res->header(name, value);
-    res->body(response.body);
+    res->body(form.body);
     if (!res->error().empty()) {
         std::string why(res->error());
         // The checks speak of "handler": here the fixed response is the author.
         if (why.starts_with("handler ")) why.replace(0, 7, "the fixed response");
-        throw std::invalid_argument("route " + std::string(path) + ": " + why);
+        throw std::invalid_argument(owner + ": " + why);
     }
+    return res;
+}
+
+}  // namespace
+
+Server& Server::fixed(Method method, std::string_view path, const FixedResponse& response) {
+    impl_->check_not_started();
+    std::unique_ptr<http::Response> res = checked_response(response, "route " + std::string(path));
     auto& shared = impl_->shared;
     impl_->add_route(method, path, router::HandlerKind::kFixed,
                      static_cast<uint32_t>(shared.fixed.size()));
@@ -157,6 +173,40 @@ Server& Server::handoff_route(Method method, std::string_view path, uint32_t id)
 Server& Server::set_handoff(HandoffFactory factory) {
     if (impl_->started) throw std::logic_error("the handoff must be set before the server starts");
     impl_->shared.handoff = std::move(factory);
+    return *this;
+}
+
+Server& Server::on_request(RequestHook hook) {
+    impl_->check_not_started("hooks");
+    if (!hook) throw std::invalid_argument("on_request: the hook is empty");
+    impl_->shared.request_hooks.push_back(std::move(hook));
+    return *this;
+}
+
+Server& Server::on_response(ResponseHook hook) {
+    impl_->check_not_started("hooks");
+    if (!hook) throw std::invalid_argument("on_response: the hook is empty");
+    impl_->shared.response_hooks.push_back(std::move(hook));
+    return *this;
+}
+
+Server& Server::error_response(ErrorResponder fill) {
+    impl_->check_not_started("hooks");
+    if (!fill) throw std::invalid_argument("error_response: the callback is empty");
+    impl_->shared.error_responder = std::move(fill);
+    return *this;
+}
+
+Server& Server::error_response(const FixedResponse& form) {
+    impl_->check_not_started("hooks");
+    if (form.status < 400 || form.status > 599) {
+        throw std::invalid_argument("error_response: status " + std::to_string(form.status) +
+                                    " is not an error status (400..599)");
+    }
+    (void)checked_response(form, "error_response for status " + std::to_string(form.status));
+    std::vector<FixedResponse>& forms = impl_->shared.error_forms;
+    std::erase_if(forms, [&form](const FixedResponse& f) { return f.status == form.status; });
+    forms.push_back(form);
     return *this;
 }
 

@@ -22,17 +22,18 @@
 
 #include "alloc/result.h"
 #include "engine/ring.h"
+#include "net/body.h"
+#include "net/handoff.h"
+#include "net/hooks.h"
 #include "net/http/limits.h"
 #include "net/http/method.h"
 #include "net/http/request.h"
-#include "net/handoff.h"
 #include "net/http/response.h"
-#include "net/body.h"
 #include "net/later.h"
 #include "net/loop.h"
+#include "net/router/router.h"
 #include "net/stream.h"
 #include "net/upgrade.h"
-#include "net/router/router.h"
 
 namespace nexure::net {
 
@@ -175,6 +176,24 @@ class Server {
     Server& handoff_route(Method method, std::string_view path, uint32_t id);
     // The factory that builds each worker's handoff.
     Server& set_handoff(HandoffFactory factory);
+
+    // Hooks (net/hooks.h), registered before start() like routes (std::logic_error after).
+    // A before-route hook: runs for every request that reaches routing, in registration order,
+    // before any route of any kind (C++, fixed, handed off); one that answers ends the chain and
+    // no route runs. std::invalid_argument for an empty hook.
+    Server& on_request(RequestHook hook);
+    // An after-response hook: told of every answer when it is framed, the engine's own included
+    // (status, cause, bytes, time). Several run in registration order.
+    Server& on_response(ResponseHook hook);
+    // The bodies of the engine's own answers (404, 405, 408, 413, 414, 431, 400, 417, 500, 501,
+    // 503, 505): `fill` may set their Content-Type, header fields and body; the status and the
+    // connection's handling stay the engine's. A second call replaces the first.
+    Server& error_response(ErrorResponder fill);
+    // A fixed form for the engine's answers of one status (form.status, 400..599): its
+    // content type, header fields and body replace the default text (validated now, like
+    // fixed(); std::invalid_argument names the bad field). An error_response callback, if any,
+    // starts from it. A second form for a status replaces the first.
+    Server& error_response(const FixedResponse& form);
 
     // Binds the listeners and starts the workers; returns once they accept connections. The
     // error message names the cause (port in use, io_uring unavailable, ...) and the fix.

@@ -29,8 +29,16 @@ constexpr size_t kSpareBuffers = 256;
 // Connections per pool block: 256 x 280 bytes = one 70 KiB mapping per step of growth.
 constexpr uint32_t kConnectionsPerBlock = 256;
 constexpr unsigned kMaxReports = 20;  // handler errors and timeouts logged per worker per second
+// The most of an engine answer's detail (an exception's text) kept for the hooks.
+constexpr size_t kMaxDetail = 512;
 
 const uint64_t kIgnoreTag = make_tag(static_cast<uint8_t>(engine::Op::kIgnore), 0, 0);
+
+// The engine's answers as they always were: text/plain, the reason phrase and a newline.
+void plain_answer(http::Response& res, int status) noexcept {
+    res.status(status).type("text/plain");
+    res.body(http::reason_phrase(status)).append("\n");
+}
 
 }  // namespace
 
@@ -48,6 +56,9 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
           shared.config.max_unsent_responses == 0 || shared.config.max_unsent_responses > UINT16_MAX
               ? UINT16_MAX
               : shared.config.max_unsent_responses)),
+      hooked_(!shared.request_hooks.empty() || !shared.response_hooks.empty()),
+      observed_(!shared.response_hooks.empty()),
+      shaped_(shared.error_responder != nullptr || !shared.error_forms.empty()),
       parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
       date_timer_(on_date_tick, this),
       accept_retry_timer_(on_accept_retry, this),
@@ -103,6 +114,7 @@ Result<void> WorkerServer::init() {
         spare_queues_.reserve(kSpareBuffers);
     }
     spare_buffers_.reserve(kSpareBuffers);
+    detail_.reserve(kMaxDetail);
     flush_list_.reserve(1024);
     rearm_list_.reserve(256);
     held_.reserve(64);
@@ -324,11 +336,112 @@ void WorkerServer::drop_held_input(const Connection* c) noexcept {
     held_.pop_back();
 }
 
-http::Response& WorkerServer::canned(int status) noexcept {
+http::Response& WorkerServer::engine_answer(int status, AnswerCause cause,
+                                            std::string_view detail) noexcept {
+    // Copied first: `detail` may be the response's own error text, which the reset clears.
+    if (detail.data() != detail_.data()) detail_.assign(detail.substr(0, kMaxDetail));
     http::Response& res = fresh_response();
-    res.status(status).type("text/plain");
-    res.body(http::reason_phrase(status)).append("\n");
+    plain_answer(res, status);
+    if (shaped_) [[unlikely]] {
+        shape_answer(res, status, cause);
+    }
     return res;
+}
+
+void WorkerServer::shape_answer(http::Response& res, int status, AnswerCause cause) noexcept {
+    const FixedResponse* form = nullptr;
+    for (const FixedResponse& f : shared_.error_forms) {
+        if (f.status == status) form = &f;
+    }
+    auto fill_default = [&res, status, form] {
+        res.reset();
+        if (form == nullptr) {
+            plain_answer(res, status);
+            return;
+        }
+        res.status(status);
+        if (!form->content_type.empty()) res.type(form->content_type);
+        for (const auto& [name, value] : form->headers)
+            res.header(name, value);
+        res.body(form->body);
+    };
+    if (form != nullptr) fill_default();
+    if (!shared_.error_responder) return;
+    // The callback writes the answer from a clean start (the status only), so that it may
+    // write its body as it goes (JsonWriter); no handle may be taken here (defer, stream).
+    res.reset();
+    res.status(status);
+    res.set_responder(nullptr);
+    const EngineAnswer answer{status, cause, detail_};
+    std::string_view misuse;
+    try {
+        shared_.error_responder(answer, res);
+        if (!res.error().empty()) {
+            misuse = res.error();
+        } else if (res.status_code() != status) {
+            misuse = "it set another status";
+        } else if (res.wants_close()) {
+            misuse = "it asked to close the connection";
+        } else if (res.body_view().empty() && res.content_type().empty() &&
+                   res.header_lines().empty()) {
+            fill_default();  // it wrote nothing: the default stays, no misuse
+            return;
+        }
+    } catch (const std::exception& e) {
+        report("an error_response callback threw (the default answer was sent): ", e.what());
+        fill_default();
+        return;
+    } catch (...) {
+        report(
+            "an error_response callback threw a non-standard exception (the default answer "
+            "was sent)");
+        fill_default();
+        return;
+    }
+    if (misuse.empty()) return;
+    report("an error_response callback was ignored (the default answer was sent): ", misuse);
+    fill_default();  // after the report: `misuse` may be the response's own text
+}
+
+bool WorkerServer::answered_by_hooks(const http::Request& req, AnswerCause* cause) noexcept {
+    for (const RequestHook& hook : shared_.request_hooks) {
+        http::Response& res = fresh_response();
+        HookResult result;
+        try {
+            result = hook(req, res);
+        } catch (const std::exception& e) {
+            answer_handler_error(e.what(), "a request hook threw, answered 500: ");
+            *cause = AnswerCause::kHandlerError;
+            return true;
+        } catch (...) {
+            answer_handler_error("a non-standard exception",
+                                 "a request hook threw, answered 500: ");
+            *cause = AnswerCause::kHandlerError;
+            return true;
+        }
+        if (result == HookResult::kAnswered) {
+            *cause = AnswerCause::kHook;
+            if (!res.error().empty()) {
+                answer_handler_error(res.error());
+                *cause = AnswerCause::kHandlerError;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+void WorkerServer::tell(ResponseInfo& info) noexcept {
+    info.worker = worker_.index();
+    for (const ResponseHook& hook : shared_.response_hooks) {
+        try {
+            hook(info);
+        } catch (const std::exception& e) {
+            report("an after-response hook threw: ", e.what());
+        } catch (...) {
+            report("an after-response hook threw a non-standard exception");
+        }
+    }
 }
 
 void WorkerServer::run_handler(uint32_t handler, const http::Request& req,
@@ -342,13 +455,10 @@ void WorkerServer::run_handler(uint32_t handler, const http::Request& req,
     }
 }
 
-void WorkerServer::answer_handler_error(std::string_view what) noexcept {
-    report_handler_error(what);
-    canned(500);
-}
-
-void WorkerServer::report_handler_error(std::string_view what) noexcept {
-    report("handler error, answered 500: ", what);
+void WorkerServer::answer_handler_error(std::string_view what, std::string_view who) noexcept {
+    report(who, what);
+    ++handler_errors_;
+    engine_answer(500, AnswerCause::kHandlerError, what);
 }
 
 void WorkerServer::report(std::string_view what, std::string_view detail) noexcept {
@@ -397,21 +507,24 @@ bool WorkerServer::respond(const Ticket& ticket,
     Connection* c = by_ticket(ticket);
     if (c == nullptr || !c->awaiting(ticket)) return false;
     http::Response& res = fresh_response();
+    AnswerCause cause = AnswerCause::kHandler;
     try {
         fill(res);
     } catch (const std::exception& e) {
         answer_handler_error(e.what());
+        cause = AnswerCause::kHandlerError;
     } catch (...) {
         answer_handler_error("a non-standard exception");
+        cause = AnswerCause::kHandlerError;
     }
-    return c->complete(ticket, res);
+    return c->complete(ticket, res, cause);
 }
 
 void WorkerServer::answer_dropped(const Ticket& ticket) noexcept {
     Connection* c = by_ticket(ticket);
     if (c == nullptr || !c->awaiting(ticket)) return;
     answer_handler_error("a deferred answer (Later) was destroyed without respond()");
-    c->complete(ticket, response_);
+    c->complete(ticket, response_, AnswerCause::kHandlerError);
 }
 
 bool WorkerServer::set_abort(const Ticket& ticket, Task& fn) noexcept {

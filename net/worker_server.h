@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -21,12 +22,13 @@
 #include "alloc/pool.h"
 #include "alloc/send_buffers.h"
 #include "engine/worker.h"
+#include "net/detail/loop_state.h"
 #include "net/handoff.h"
+#include "net/hooks.h"
 #include "net/http/date_cache.h"
 #include "net/http/parser.h"
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
-#include "net/detail/loop_state.h"
 #include "net/http1/connection.h"
 #include "net/loop.h"
 #include "net/router/router.h"
@@ -44,6 +46,11 @@ struct SharedState {
     bool streams_bodies = false;              // some route streams its body: heads are routed
     std::vector<std::unique_ptr<http::Response>> fixed;  // fixed routes, by RouteMeta::handler
     HandoffFactory handoff;                              // builds each worker's handoff
+    // Hooks (net/hooks.h), in registration order.
+    std::vector<RequestHook> request_hooks;
+    std::vector<ResponseHook> response_hooks;
+    ErrorResponder error_responder;
+    std::vector<FixedResponse> error_forms;  // checked at registration; one per status
 };
 
 class WorkerServer final : public engine::WorkerHandler, private Completions {
@@ -135,22 +142,37 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     HeldInput* find_held_input(const http1::Connection* c) noexcept;
     void hold_input(const http1::Connection* c, const char* data, size_t len) noexcept;
     void drop_held_input(const http1::Connection* c) noexcept;
-    // The worker's response, reset; or reset to `status` with its reason phrase as body.
+    // The worker's response, reset.
     http::Response& fresh_response() noexcept {
         response_.reset();
         return response_;
     }
-    http::Response& canned(int status) noexcept;
+    // The engine's own answer `status` (`cause`, and `detail`: see net/hooks.h) in the worker's
+    // response: text/plain "<reason phrase>\n", or what the server's error_response form and
+    // callback make of it. `detail` is copied (answer_detail()): it may be an exception's text.
+    http::Response& engine_answer(int status, AnswerCause cause,
+                                  std::string_view detail = {}) noexcept;
+    // The detail of the last engine answer.
+    std::string_view answer_detail() const noexcept { return detail_; }
     // Runs the C++ handler `handler` for `req`; a throw becomes the 500 in `res`.
     void run_handler(uint32_t handler, const http::Request& req, http::Response& res) noexcept;
-    // A handler failed (`what`): logged (bounded), and the response becomes that 500.
-    void answer_handler_error(std::string_view what) noexcept;
-    [[gnu::cold]] void report_handler_error(std::string_view what) noexcept;
+    // A handler (or `who`) failed (`what`): logged (bounded), counted, and the response becomes
+    // that 500.
+    void answer_handler_error(std::string_view what,
+                              std::string_view who = "handler error, answered 500: ") noexcept;
+    // Runs the before-route hooks (net/hooks.h) for `req`, in order, until one answers: then
+    // true, with its answer in the worker's response and `*cause` kHook (kHandlerError for a
+    // hook that failed: its 500). False: routing goes on.
+    bool answered_by_hooks(const http::Request& req, AnswerCause* cause) noexcept;
+    // Tells the after-response hooks of an answer just framed.
+    void tell(ResponseInfo& info) noexcept;
     // A misuse by application code that the engine worked around (`what` + `detail`), logged
     // like handler errors (bounded).
     [[gnu::cold]] void report(std::string_view what, std::string_view detail = {}) noexcept;
     [[gnu::cold]] void report_handler_timeout() noexcept;
     void flush_report_counts() noexcept;
+    // The error_response form and callback (net/hooks.h) shape an engine answer in `res`.
+    [[gnu::cold]] void shape_answer(http::Response& res, int status, AnswerCause cause) noexcept;
     bool handoff_saturated() const noexcept { return handoff_ && handoff_->saturated(); }
     void pause_for_handoff(http1::Connection* c) noexcept {
         handoff_paused_.emplace_back(c, c->generation());
@@ -171,6 +193,12 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     int listen_fd_;
     bool send_timeout_first_;        // the send timeout is shorter than the idle timeout
     uint16_t max_unsent_responses_;  // config_.max_unsent_responses, clamped
+    // Hooks (net/hooks.h), from the shared state: requests take the hooked path (before-route or
+    // after-response hooks); answers are told to after-response hooks; the engine's answers are
+    // shaped by an error_response form or callback. All false: no hook costs anything.
+    const bool hooked_;
+    const bool observed_;
+    const bool shaped_;
     bool accept_armed_ = false;
     bool accept_paused_ = false;  // at the connection cap: accept resumes when one closes
     bool stopping_ = false;
@@ -202,6 +230,10 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     unsigned reports_this_second_ = 0;
     uint64_t suppressed_errors_ = 0;
     uint64_t suppressed_timeouts_ = 0;
+    uint64_t handler_errors_ = 0;  // 500s for handler and hook failures, ever
+    // What the engine knows of its last answer beyond the status (ResponseInfo::detail): a copy,
+    // within capacity reserved once (longer texts are cut), so no answer allocates.
+    std::string detail_;
 
     std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
     // Connections whose reading paused because the handoff was saturated, with their generation.

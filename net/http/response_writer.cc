@@ -24,11 +24,6 @@ std::string_view connection_line(Framing f) noexcept {
                          : std::string_view{};
 }
 
-// 1xx, 204 and 304 carry no body (RFC 9110 6.4.1) and no Content-Length.
-bool bodiless(int status) noexcept {
-    return status < 200 || status == 204 || status == 304;
-}
-
 // Writes everything up to the framing field: status line, Server, Date, Content-Type and the
 // handler's fields. `framing_line` (Content-Length: n, or chunked) and `connection` follow, then
 // the blank line and `body`. One prepare() for the whole response.

@@ -16,6 +16,11 @@
 
 namespace nexure::net::http {
 
+// 1xx, 204 and 304 carry no body (RFC 9110 6.4.1) and no Content-Length.
+constexpr bool bodiless(int status) noexcept {
+    return status < 200 || status == 204 || status == 304;
+}
+
 // How one response is framed for its request.
 struct Framing {
     bool head_only = false;  // a HEAD request: the head only, whatever the body

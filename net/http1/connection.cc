@@ -63,7 +63,8 @@ struct Connection::Feed final : http::RequestSink {
 // The responder of one handler call (http::Responder): a handler that defers or streams takes
 // the answer away, and gets a place in the connection's order instead.
 struct Connection::Taking final : http::Responder, http::BodySource {
-    Taking(Connection& c, uint8_t request_flags) noexcept : connection(c), flags(request_flags) {}
+    Taking(Connection& c, uint8_t request_flags, const http::Request& req) noexcept
+        : connection(c), request(req), flags(request_flags) {}
     BodyReader take_body() noexcept override {
         if (!body_allowed || body_taken) return {};
         body_taken = true;
@@ -72,24 +73,25 @@ struct Connection::Taking final : http::Responder, http::BodySource {
     }
     Later defer() noexcept override {
         if (taken) return {};
-        Later later = connection.defer_current(flags);
+        Later later = connection.defer_current(flags, request);
         taken = later.pending();
         return later;
     }
     bool upgrade(const http::Response& head,
                  UniqueFunction<void(Upgraded)> take) noexcept override {
         if (taken) return false;
-        taken = connection.upgrade_current(head, flags, std::move(take));
+        taken = connection.upgrade_current(head, flags, std::move(take), request);
         return taken;
     }
     Stream stream(const http::Response& head, http::BodyFraming body,
                   uint64_t length) noexcept override {
         if (taken) return {};
-        Stream s = connection.stream_current(head, flags, body, length);
+        Stream s = connection.stream_current(head, flags, body, length, request);
         taken = s.open();
         return s;
     }
     Connection& connection;
+    const http::Request& request;
     uint8_t flags;
     bool taken = false;         // the answer went to a place: the handler's Response is not sent
     bool body_allowed = false;  // a streaming route: body_stream() gives the body
@@ -178,7 +180,7 @@ void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
             // aborted now (not at the handler timeout).
             peer_eof_ = true;
             if (queue_ != nullptr && queue_->incoming.active && !closing_) {
-                fail_streamed_body(400);
+                fail_streamed_body(400, "the client closed before the body was complete");
                 if (!out_.empty()) queue_flush();
             }
             if (lingering_ || (!send_in_flight_ && out_.empty() && !has_waiting())) close();
@@ -261,9 +263,10 @@ void Connection::handle_bytes(const char* data, size_t len) noexcept {
     }
     if (r.outcome == http::RequestParser::Outcome::kError) {
         if (queue_ != nullptr && queue_->incoming.active) {
-            fail_streamed_body(r.error_status);
+            fail_streamed_body(r.error_status, hub_.parse_.error_reason());
         } else {
-            write_error(r.error_status, r.head_request);
+            write_error(r.error_status, refusal_cause(r.error_status), r.head_request,
+                        hub_.parse_.error_reason());
         }
     } else if (r.send_continue && (!has_waiting() || (queue_->incoming.active &&
                                                       queue_->incoming.places_before == 0))) {
@@ -326,10 +329,28 @@ uint8_t Connection::request_flags(const http::Request& req) const noexcept {
     return flags;
 }
 
+// What route() answered at once: the answer and who gave it (net/hooks.h). No answer when the
+// request took a place (deferred, streamed, handed off, upgraded): it is seen when framed there.
+struct Connection::Routed {
+    const http::Response* answer = nullptr;
+    AnswerCause cause = AnswerCause::kHandler;
+};
+
 bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
+    // A server with hooks takes the other path; without, this branch is all they cost.
+    if (hub_.hooked_) [[unlikely]] {
+        return on_request_hooked(req, feed);
+    }
+    return route<false>(req, feed, nullptr);
+}
+
+template <bool kHooked>
+[[gnu::always_inline]] inline bool Connection::route(http::Request& req, Feed& feed,
+                                                     Routed* routed) noexcept {
     const SharedState& shared = hub_.shared_;
     http::Response& res = hub_.fresh_response();
     const http::Response* answer = &res;
+    AnswerCause cause = AnswerCause::kHandler;
     const router::Match m = shared.router.match(req);
     switch (m.kind) {
         case router::Match::Kind::kFound: {
@@ -339,10 +360,12 @@ bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
             }
             if (meta.kind == router::HandlerKind::kFixed) {
                 answer = shared.fixed[meta.handler].get();
+                cause = AnswerCause::kFixed;
                 break;
             }
-            Taking taking(*this, request_flags(req));
+            Taking taking(*this, request_flags(req), req);
             res.set_responder(&taking);
+            [[maybe_unused]] const uint64_t errors_before = kHooked ? hub_.handler_errors_ : 0;
             hub_.run_handler(meta.handler, req, res);
             res.set_responder(nullptr);
             if (taking.taken) {
@@ -356,42 +379,134 @@ bool Connection::on_request(http::Request& req, Feed& feed) noexcept {
                 return keep;
             }
             if (!res.error().empty()) hub_.answer_handler_error(res.error());
+            if constexpr (kHooked) {
+                if (hub_.handler_errors_ != errors_before) cause = AnswerCause::kHandlerError;
+            }
             break;
         }
-        case router::Match::Kind::kNotFound:
-            hub_.canned(404);
-            break;
-        case router::Match::Kind::kMethodNotAllowed:
-            res.status(405)
-                .type("text/plain")
-                .header("Allow", router::Router::allow_header(m.allowed));
-            res.body("Method Not Allowed\n");
-            break;
         case router::Match::Kind::kOptions:
             // No OPTIONS route: say which methods the path answers to (RFC 9110 9.3.7).
             res.status(204).header("Allow", router::Router::allow_header(m.allowed));
+            cause = AnswerCause::kOptions;
             break;
-        case router::Match::Kind::kNotImplemented:
-            hub_.canned(501);
+        default:  // 404, 405, 501
+            cause = answer_unrouted(m);
             break;
     }
-    uint8_t flags = request_flags(req);
-    if (answer->wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
+    const bool keep = answer_now(*answer, request_flags(req), feed);
+    if constexpr (kHooked) *routed = Routed{answer, cause};
+    return keep;
+}
+
+bool Connection::on_request_hooked(http::Request& req, Feed& feed) noexcept {
+    AnswerCause cause = AnswerCause::kHook;
+    if (hub_.answered_by_hooks(req, &cause)) {
+        const bool keep = answer_now(hub_.response_, request_flags(req), feed);
+        if (hub_.observed_) seen_now(&req, hub_.response_, req.method() == Method::kHead, cause);
+        return keep;
+    }
+    Routed routed;
+    const bool keep = route<true>(req, feed, &routed);
+    if (routed.answer != nullptr && hub_.observed_) {
+        seen_now(&req, *routed.answer, req.method() == Method::kHead, routed.cause);
+    }
+    return keep;
+}
+
+bool Connection::hooks_answered_at_head(http::Request& req, Feed& feed) noexcept {
+    AnswerCause cause = AnswerCause::kHook;
+    if (!hub_.answered_by_hooks(req, &cause)) return false;
+    // The body is not read (no 100 Continue): the connection closes after the answer.
+    (void)answer_now(hub_.response_, request_flags(req) & ~kKeepAlive, feed);
+    if (hub_.observed_) seen_now(&req, hub_.response_, req.method() == Method::kHead, cause);
+    return true;
+}
+
+bool Connection::answer_now(const http::Response& answer, uint8_t flags, Feed& feed) noexcept {
+    if (answer.wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
     const bool keep = (flags & kKeepAlive) != 0;
-    emit(*answer, flags);
+    emit(answer, flags);
     ++feed.answered;
     if (!keep) close_after_flush_ = true;
     return keep;
 }
 
-bool Connection::take_place(uint8_t flags, Ticket* ticket) noexcept {
+AnswerCause Connection::answer_unrouted(const router::Match& m) noexcept {
+    switch (m.kind) {
+        case router::Match::Kind::kMethodNotAllowed:
+            hub_.engine_answer(405, AnswerCause::kMethodNotAllowed)
+                .header("Allow", router::Router::allow_header(m.allowed));
+            return AnswerCause::kMethodNotAllowed;
+        case router::Match::Kind::kNotImplemented:
+            hub_.engine_answer(501, AnswerCause::kNotImplemented);
+            return AnswerCause::kNotImplemented;
+        default:
+            hub_.engine_answer(404, AnswerCause::kNoRoute);
+            return AnswerCause::kNoRoute;
+    }
+}
+
+void Connection::seen_now(const http::Request* req, const http::Response& res, bool head_only,
+                          AnswerCause cause) noexcept {
+    ResponseInfo info;
+    if (req != nullptr) {
+        info.method = req->method();
+        info.method_name = req->method_name();
+        info.target = req->target();
+    }
+    describe(info, res, head_only, cause);
+    if (has_waiting()) [[unlikely]] {
+        // Framed into the last place, behind an awaited answer (emit_behind): the hooks are
+        // told when it goes out, after the answers before it.
+        ResponseQueue::Place& p = queue_->at(queue_->waiting() - 1);
+        p.dispatched_ns = hub_.worker_.now_ns();
+        if (req != nullptr) queue_->remember(p, info.method, info.method_name, info.target);
+        queue_->note_answer(p, info.status, cause, info.detail, info.body_bytes);
+        return;
+    }
+    hub_.tell(info);
+}
+
+ResponseInfo Connection::about(const ResponseQueue::Place& p) const noexcept {
+    ResponseInfo info;
+    info.method = p.method;
+    info.method_name = queue_->method_name(p);
+    info.target = queue_->target(p);
+    info.elapsed_us = (hub_.worker_.now_ns() - p.dispatched_ns) / 1000;
+    return info;
+}
+
+ResponseInfo Connection::told(const ResponseQueue::Place& p) const noexcept {
+    ResponseInfo info = about(p);
+    info.status = p.status;
+    info.cause = p.cause;
+    info.detail = queue_->detail(p);
+    info.body_bytes = p.body_bytes;
+    info.complete = p.complete;
+    return info;
+}
+
+void Connection::describe(ResponseInfo& info, const http::Response& res, bool head_only,
+                          AnswerCause cause) const noexcept {
+    info.status = res.status_code();
+    info.cause = cause;
+    if (is_engine_answer(cause)) info.detail = hub_.answer_detail();
+    info.body_bytes = head_only || http::bodiless(info.status) ? 0 : res.body_view().size();
+}
+
+bool Connection::take_place(uint8_t flags, Ticket* ticket, const http::Request& req) noexcept {
     if (queue_ == nullptr) {
         queue_ = hub_.take_queue();
         if (queue_ == nullptr) return false;
     }
     queue_->restart_at(next_seq_);
     *ticket = Ticket{slot_, generation_, next_seq_, flags};
-    push_place(flags, false);
+    ResponseQueue::Place& p = push_place(flags, false);
+    p.dispatched_ns = hub_.worker_.now_ns();
+    if (hub_.observed_) [[unlikely]] {
+        // The after-response hooks are told of it when it is answered, after `req` is gone.
+        queue_->remember(p, req.method(), req.method_name(), req.target());
+    }
     if (queue_->waiting() == 1) schedule_deadline();  // its handler timeout
     return true;
 }
@@ -399,8 +514,9 @@ bool Connection::take_place(uint8_t flags, Ticket* ticket) noexcept {
 bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept {
     const uint8_t flags = request_flags(req);
     Ticket ticket;
-    if (!take_place(flags, &ticket)) {
-        write_error(503, (flags & kHeadOnly) != 0);
+    if (!take_place(flags, &ticket, req)) {
+        write_error(503, AnswerCause::kUnavailable, (flags & kHeadOnly) != 0,
+                    "no memory for the request's place", &req);
         return false;
     }
     hub_.handoff_->submit(req, id, ticket);
@@ -411,19 +527,20 @@ bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noe
     return keep;
 }
 
-Later Connection::defer_current(uint8_t flags) noexcept {
+Later Connection::defer_current(uint8_t flags, const http::Request& req) noexcept {
     Ticket ticket;
-    if (!take_place(flags, &ticket)) return {};
+    if (!take_place(flags, &ticket, req)) return {};
     return Later(hub_.loop_, ticket);
 }
 
 Stream Connection::stream_current(const http::Response& head, uint8_t flags, http::BodyFraming body,
-                                  uint64_t length) noexcept {
+                                  uint64_t length, const http::Request& req) noexcept {
     if (!head.error().empty()) return {};  // the handler's 500 is sent instead
     if (head.wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
     Ticket ticket;
-    if (!take_place(flags, &ticket)) return {};
+    if (!take_place(flags, &ticket, req)) return {};
     ResponseQueue::Place& p = *queue_->find(ticket.seq);
+    p.status = static_cast<uint16_t>(head.status_code());
     const bool front = queue_->waiting() == 1;
     if (front) take_output_buffer();
     p.streaming = true;
@@ -466,7 +583,8 @@ void Connection::emit_behind(const http::Response& res, uint8_t flags) noexcept 
     p.head_end = patchable(flags) ? static_cast<uint32_t>(head_end) : UINT32_MAX;
 }
 
-bool Connection::complete(const Ticket& ticket, const http::Response& res) noexcept {
+bool Connection::complete(const Ticket& ticket, const http::Response& res,
+                          AnswerCause cause) noexcept {
     if (!has_waiting()) return false;
     const uint32_t index = ticket.seq - queue_->first_seq;  // wraps for seqs before the front
     if (index >= queue_->waiting() || queue_->at(index).ready || queue_->at(index).streaming) {
@@ -474,13 +592,19 @@ bool Connection::complete(const Ticket& ticket, const http::Response& res) noexc
     }
     if (!res.error().empty()) {
         hub_.answer_handler_error(res.error());  // res is the worker's response: now a 500
+        cause = AnswerCause::kHandlerError;
     }
-    answer(index, res);
+    answer(index, res, cause);
     return true;
 }
 
-void Connection::answer(size_t index, const http::Response& res) noexcept {
+void Connection::answer(size_t index, const http::Response& res, AnswerCause cause) noexcept {
     ResponseQueue::Place& p = queue_->at(index);
+    ResponseInfo info;
+    if (hub_.observed_) [[unlikely]] {
+        info = about(p);
+        describe(info, res, (p.flags & kHeadOnly) != 0, cause);
+    }
     // Connection: close when the request or the response asks for it, or when the server stops
     // and nothing is queued behind this answer.
     const bool last = index + 1 == queue_->waiting();
@@ -497,22 +621,29 @@ void Connection::answer(size_t index, const http::Response& res) noexcept {
     if (index == 0) {
         write_response(res, flags);
         count_unsent();
+        if (hub_.observed_) [[unlikely]] {
+            hub_.tell(info);  // before the answers behind it
+        }
         queue_->pop();
         pop_answered();
     } else {
         const size_t head_end = hub_.writer_.write(p.bytes, res, framing_of(flags));
         p.head_end = patchable(flags) ? static_cast<uint32_t>(head_end) : UINT32_MAX;
         p.ready = true;
+        if (hub_.observed_) [[unlikely]] {
+            // Told when it goes out, in order (pop_answered()).
+            queue_->note_answer(p, info.status, cause, info.detail, info.body_bytes);
+        }
     }
     run_aborts(aborts);
 }
 
-void Connection::answer_instead(int status) noexcept {
+void Connection::answer_instead(int status, AnswerCause cause, std::string_view detail) noexcept {
     // The engine answers in the handler's place: the code that would have answered learns it
     // can no longer (its on_abort runs, after the queue has moved on).
     std::vector<Task> aborts;
     if (queue_->front().on_abort) aborts.push_back(std::move(queue_->front().on_abort));
-    answer(0, hub_.canned(status));
+    answer(0, hub_.engine_answer(status, cause, detail), cause);
     run_aborts(aborts);
 }
 
@@ -530,6 +661,13 @@ void Connection::run_aborts(std::vector<Task>& aborts) noexcept {
 void Connection::pop_answered() noexcept {
     while (queue_->waiting() != 0 && queue_->front().ready) {
         ResponseQueue::Place& p = queue_->front();
+        // An answer (or ended stream) that waited, framed, for the ones before it: now the
+        // after-response hooks are told of it, in request order.
+        ResponseInfo info;
+        const bool tell = hub_.observed_ && p.status != 0;
+        if (tell) [[unlikely]] {
+            info = told(p);
+        }
         take_output_buffer();
         close_at_ =
             p.head_end == UINT32_MAX ? kNoOffset : static_cast<uint32_t>(out_.size() + p.head_end);
@@ -537,6 +675,9 @@ void Connection::pop_answered() noexcept {
         p.bytes.release();  // (a place's buffer is never reused: the place goes with it)
         count_unsent();
         queue_->pop();
+        if (tell) [[unlikely]] {
+            hub_.tell(info);
+        }
     }
     if (queue_->waiting() != 0 && queue_->front().streaming && !queue_->front().bytes.empty()) {
         // A stream reached the front: what it wrote so far goes out, the rest goes straight.
@@ -564,13 +705,16 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
             !shared.route_options[meta.handler].stream_body) {
             return {};  // collected as usual (100 Continue, if asked, as usual)
         }
+        // Its handler runs now, at the head: so do the before-route hooks.
+        if (hub_.hooked_ && hooks_answered_at_head(req, feed)) return {Action::kStop, 0};
         if (queue_ == nullptr && (queue_ = hub_.take_queue()) == nullptr) {
-            write_error(503, req.method() == Method::kHead);
+            write_error(503, AnswerCause::kUnavailable, req.method() == Method::kHead,
+                        "no memory for the request's place", &req);
             return {Action::kStop, 0};
         }
         // The handler runs now; its body comes through a BodyReader.
         const uint8_t flags = request_flags(req);
-        Taking taking(*this, flags);
+        Taking taking(*this, flags, req);
         taking.body_allowed = true;
         taking.body_seq = ++queue_->bodies;  // a reader of an earlier body names none later
         queue_->incoming = ResponseQueue::IncomingBody{};
@@ -586,6 +730,7 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
         http::Response& res = hub_.fresh_response();
         res.set_responder(&taking);
         req.set_body_source(&taking);
+        const uint64_t errors_before = hub_.handler_errors_;
         hub_.run_handler(meta.handler, req, res);
         res.set_responder(nullptr);
         req.set_body_source(nullptr);
@@ -598,6 +743,11 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
             uint8_t now = flags;
             if (res.wants_close() || !taking.body_taken) now &= static_cast<uint8_t>(~kKeepAlive);
             emit(res, now);
+            if (hub_.observed_) {
+                seen_now(&req, res, (flags & kHeadOnly) != 0,
+                         hub_.handler_errors_ != errors_before ? AnswerCause::kHandlerError
+                                                               : AnswerCause::kHandler);
+            }
             if ((now & kKeepAlive) == 0) {
                 queue_->incoming = {};
                 close_after_flush_ = true;
@@ -610,21 +760,15 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
     }
     if (req.header("expect").has_value()) {
         // 100-continue for a request no route takes: the answer instead of the go-ahead, and
-        // the connection closes (the client may send the body anyway).
+        // the connection closes (the client may send the body anyway). The before-route hooks
+        // see it first, as they see every request that reaches routing.
+        if (hub_.hooked_ && hooks_answered_at_head(req, feed)) return {Action::kStop, 0};
         const bool head = req.method() == Method::kHead;
-        if (m.kind == router::Match::Kind::kMethodNotAllowed) {
-            http::Response& res = hub_.fresh_response();
-            res.status(405)
-                .type("text/plain")
-                .header("Allow", router::Router::allow_header(m.allowed));
-            res.body("Method Not Allowed\n");
-            emit(res, head ? kHeadOnly : 0);
-        } else {
-            emit(hub_.canned(m.kind == router::Match::Kind::kNotImplemented ? 501 : 404),
-                 head ? kHeadOnly : 0);
-        }
+        const AnswerCause cause = answer_unrouted(m);
+        emit(hub_.response_, head ? kHeadOnly : 0);
         ++feed.answered;
         close_after_flush_ = true;
+        if (hub_.observed_) seen_now(&req, hub_.response_, head, cause);
         return {Action::kStop, 0};
     }
     return {};
@@ -638,7 +782,7 @@ uint64_t Connection::declared_length(const http::Request& req) noexcept {
     return n;
 }
 
-void Connection::fail_streamed_body(int status) noexcept {
+void Connection::fail_streamed_body(int status, std::string_view detail) noexcept {
     // The body broke its framing or its limit: the request is answered `status` in its own
     // place (the handler's answer, if it deferred, can no longer come), its reader is aborted,
     // and the connection closes.
@@ -650,11 +794,12 @@ void Connection::fail_streamed_body(int status) noexcept {
         if (!p.ready && !p.streaming) {
             p.flags &= static_cast<uint8_t>(~kKeepAlive);
             p.on_abort = nullptr;
-            answer(own, hub_.canned(status));
+            const AnswerCause cause = refusal_cause(status);
+            answer(own, hub_.engine_answer(status, cause, detail), cause);
         }
         close_after_flush_ = true;
     } else {
-        write_error(status, false);
+        write_error(status, refusal_cause(status), false, detail);
     }
     std::vector<Task> aborts;
     if (body.on_abort) aborts.push_back(std::move(body.on_abort));
@@ -735,7 +880,8 @@ void Connection::resume_reading() noexcept {
 // ---- protocol upgrades ----------------------------------------------------------------------
 
 bool Connection::upgrade_current(const http::Response& head, uint8_t flags,
-                                 UniqueFunction<void(Upgraded)> take) noexcept {
+                                 UniqueFunction<void(Upgraded)> take,
+                                 const http::Request& req) noexcept {
     if (!head.error().empty()) return false;  // the handler's 500 is sent instead
     if (queue_ == nullptr && (queue_ = hub_.take_queue()) == nullptr) return false;
     if (queue_->upgrade.pending || queue_->incoming.active) return false;
@@ -746,6 +892,9 @@ bool Connection::upgrade_current(const http::Response& head, uint8_t flags,
     emit(head, static_cast<uint8_t>((flags | kUpgrade | kKeepAlive) & ~kHeadOnly));
     close_at_ = kNoOffset;
     pause_reading();  // what still arrives is held for the new protocol, never parsed
+    if (hub_.observed_) [[unlikely]] {
+        seen_now(&req, head, false, AnswerCause::kHandler);
+    }
     return true;
 }
 
@@ -814,6 +963,7 @@ bool Connection::stream_write(const Ticket& ticket, std::string_view bytes) noex
         bytes = bytes.substr(0, p->remaining);
     }
     if (p->body == http::BodyFraming::kLength) p->remaining -= bytes.size();
+    if (p->body != http::BodyFraming::kNone) p->body_bytes += bytes.size();
     const size_t index = queue_->index_of(*p);
     if (index == 0) {
         if (p->body != http::BodyFraming::kNone && !bytes.empty()) {
@@ -845,11 +995,21 @@ void Connection::stream_end(const Ticket& ticket, std::string_view trailer_lines
     }
     p->on_abort = nullptr;
     p->on_writable = nullptr;
+    // A stream is seen by the after-response hooks when it ends (cut: not complete) — at once
+    // at the front, else when it goes out after the answers before it (pop_answered()).
+    p->complete = !cut;
     if (index == 0) {
+        ResponseInfo info;
+        if (hub_.observed_) [[unlikely]] {
+            info = told(*p);
+        }
         take_output_buffer();
         if (!cut) http::ResponseWriter::write_end(out_, p->body, trailer_lines);
         count_unsent();
         queue_->pop();
+        if (hub_.observed_) [[unlikely]] {
+            hub_.tell(info);
+        }
         pop_answered();
         // The end may add no bytes (a known length, or close-delimited) while the body went out
         // already: nothing will be sent that would lead to the close, so close now.
@@ -895,13 +1055,19 @@ void Connection::answer_abandoned() noexcept {
     if (fd_ < 0 || closing_) return;
     while (has_waiting() && !queue_->front().streaming) {
         // The front place is never answered already (pop_answered() moved those on).
-        answer_instead(503);
+        answer_instead(503, AnswerCause::kUnavailable,
+                       "the server is stopping and the handoff has stopped answering");
     }
 }
 
-void Connection::write_error(int status, bool head_only) noexcept {
-    emit(hub_.canned(status), head_only ? kHeadOnly : 0);
+void Connection::write_error(int status, AnswerCause cause, bool head_only, std::string_view detail,
+                             const http::Request* req) noexcept {
+    const http::Response& res = hub_.engine_answer(status, cause, detail);
+    emit(res, head_only ? kHeadOnly : 0);
     close_after_flush_ = true;
+    if (hub_.observed_) [[unlikely]] {
+        seen_now(req, res, head_only, cause);
+    }
 }
 
 // ---- deadlines ------------------------------------------------------------------------------
@@ -973,22 +1139,26 @@ void Connection::on_deadline() noexcept {
     }
     switch (d.due) {
         case Due::kIdle:
-            if (!parser_.mid_request()) break;
-            [[fallthrough]];
         case Due::kHead:
-        case Due::kBody:
+        case Due::kBody: {
+            if (d.due == Due::kIdle && !parser_.mid_request()) break;
             // The request did not arrive in time: tell the client why, then close (within the
             // linger timeout, whether or not it reads the answer).
-            write_error(408, false);
+            std::string_view why = "the request was left unfinished for idle_timeout_ms";
+            if (d.due == Due::kHead) why = "the head took longer than request_head_timeout_ms";
+            if (d.due == Due::kBody) why = "the body arrived slower than min_body_rate";
+            write_error(408, AnswerCause::kRequestTimeout, false, why);
             timed_out_ = true;
             phase_start_ms_ = hub_.now_ms();
             queue_flush();
             schedule_deadline();
             return;
+        }
         case Due::kHandler:
             // The handler did not answer in time: 503 in its place, its late answer is dropped.
             hub_.report_handler_timeout();
-            answer_instead(503);
+            answer_instead(503, AnswerCause::kHandlerTimeout,
+                           "no answer within handler_timeout_ms");
             if (!closing_) schedule_deadline();
             return;
         case Due::kSend:    // the peer stopped reading: nothing more can be delivered
@@ -1126,6 +1296,16 @@ void Connection::close() noexcept {
 
 void Connection::abort_waiting() noexcept {
     if (queue_ == nullptr) return;
+    // A stream at the front has been going out: the after-response hooks see it cut (once: it
+    // is a stream no more).
+    ResponseInfo cut;
+    const bool stream_cut =
+        hub_.observed_ && has_waiting() && queue_->front().streaming && !queue_->front().ready;
+    if (stream_cut) [[unlikely]] {
+        queue_->front().complete = false;
+        cut = told(queue_->front());
+        queue_->front().streaming = false;
+    }
     // Every answer still awaited (deferred, handed off, streaming) can no longer be given.
     std::vector<Task> aborts;
     if (queue_->incoming.active && queue_->incoming.on_abort) {
@@ -1136,6 +1316,9 @@ void Connection::abort_waiting() noexcept {
         ResponseQueue::Place& p = queue_->at(i);
         if (!p.ready && p.on_abort) aborts.push_back(std::move(p.on_abort));
         p.on_writable = nullptr;
+    }
+    if (stream_cut) [[unlikely]] {
+        hub_.tell(cut);
     }
     run_aborts(aborts);
 }
@@ -1176,7 +1359,8 @@ void Connection::shut_down_now() noexcept {
         // it is), and what is queued goes to the kernel now, without waiting for room.
         while (has_waiting() && !queue_->front().streaming) {
             queue_->at(queue_->waiting() - 1).flags &= static_cast<uint8_t>(~kKeepAlive);
-            answer_instead(503);
+            answer_instead(503, AnswerCause::kUnavailable,
+                           "the server stopped before the answer was given (drain_timeout_ms)");
         }
         if (!send_in_flight_ && !out_.empty()) {
             (void)::send(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);

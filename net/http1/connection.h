@@ -23,18 +23,22 @@
 
 #include "alloc/byte_buffer.h"
 #include "engine/timer_wheel.h"
+#include "net/body.h"
 #include "net/handoff.h"
+#include "net/hooks.h"
 #include "net/http/parser.h"
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
 #include "net/http1/response_queue.h"
-#include "net/body.h"
 #include "net/later.h"
 #include "net/stream.h"
 #include "net/unique_function.h"
 
 namespace nexure::net {
 class WorkerServer;
+}
+namespace nexure::net::router {
+struct Match;
 }
 
 namespace nexure::net::http1 {
@@ -68,9 +72,11 @@ class Connection final {
     // The worker is being destroyed (its loop has ended): closes the descriptor synchronously.
     void close_at_teardown() noexcept;
 
-    // A handed-off or deferred request's answer (net/handoff.h, net/later.h): false when it is
-    // dropped (closed, timed out, or not a ticket of this connection's).
-    bool complete(const Ticket& ticket, const http::Response& res) noexcept;
+    // A handed-off or deferred request's answer (net/handoff.h, net/later.h), given by `cause`
+    // (kHandlerError: the handler's failure made it a 500): false when it is dropped (closed,
+    // timed out, or not a ticket of this connection's).
+    bool complete(const Ticket& ticket, const http::Response& res,
+                  AnswerCause cause = AnswerCause::kHandler) noexcept;
     // Whether `ticket`'s place waits for a complete() (its `fill` may run).
     bool awaiting(const Ticket& ticket) noexcept;
     // Registers (moves from `fn`) the callback run once if `ticket`'s answer can no longer be
@@ -103,13 +109,42 @@ class Connection final {
     struct Feed;
     // What a handler took away (http::Responder), for on_request().
     struct Taking;
+    // What route() answered at once, for the after-response hooks.
+    struct Routed;
     bool on_request(http::Request& request, Feed& feed) noexcept;
+    // Routes `request` and answers it or gives it a place; with kHooked, says what it answered
+    // in `routed` (on_request_hooked()). The request path is route<false>.
+    template <bool kHooked>
+    bool route(http::Request& request, Feed& feed, Routed* routed) noexcept;
+    // on_request() for a server with hooks (net/hooks.h): the before-route hooks, then route(),
+    // then the after-response hooks.
+    [[gnu::cold, gnu::noinline]] bool on_request_hooked(http::Request& request,
+                                                        Feed& feed) noexcept;
+    // The before-route hooks for a request handled at its head (a route that streams its body,
+    // or 100-continue without a route): true when one answered; the connection then closes.
+    bool hooks_answered_at_head(http::Request& request, Feed& feed) noexcept;
+    // Frames `answer` for the request being handled (flags: RequestFlags); false when the
+    // connection closes after it.
+    bool answer_now(const http::Response& answer, uint8_t flags, Feed& feed) noexcept;
+    // The engine's answer to a request no route takes (404, 405 with Allow, 501) in the
+    // worker's response; returns its cause.
+    AnswerCause answer_unrouted(const router::Match& m) noexcept;
+    // The after-response hooks (net/hooks.h) are told of `res`, just framed for `request` (or
+    // for no request: parser refusals, 408).
+    [[gnu::cold]] void seen_now(const http::Request* request, const http::Response& res,
+                                bool head_only, AnswerCause cause) noexcept;
+    // What the hooks are told of an answer to the request of place `p`, and of `res`.
+    ResponseInfo about(const ResponseQueue::Place& p) const noexcept;
+    void describe(ResponseInfo& info, const http::Response& res, bool head_only,
+                  AnswerCause cause) const noexcept;
+    // What the hooks are told of the answer framed (or streamed) in place `p`.
+    ResponseInfo told(const ResponseQueue::Place& p) const noexcept;
     // The head of a request with a body (the parser's head hook, or 100-continue): a route that
     // streams its body runs its handler now.
     http::BodyDecision on_head(http::Request& request, Feed& feed) noexcept;
     void on_body_data(std::string_view bytes) noexcept;
     static uint64_t declared_length(const http::Request& req) noexcept;
-    void fail_streamed_body(int status) noexcept;
+    void fail_streamed_body(int status, std::string_view detail) noexcept;
     bool on_body_end() noexcept;
     ResponseQueue::IncomingBody* incoming(uint32_t seq) noexcept;
     bool body_paused() const noexcept {
@@ -121,16 +156,16 @@ class Connection final {
     // A protocol upgrade (net/upgrade.h): the 101 is queued and reading stops; once everything
     // owed is sent and the receive has ended, the socket goes to the callback.
     bool upgrade_current(const http::Response& head, uint8_t flags,
-                         UniqueFunction<void(Upgraded)> take) noexcept;
+                         UniqueFunction<void(Upgraded)> take, const http::Request& req) noexcept;
     bool upgrading() const noexcept { return queue_ != nullptr && queue_->upgrade.pending; }
     void maybe_hand_over() noexcept;
     uint8_t request_flags(const http::Request& req) const noexcept;
-    // A place for the request being handled (flags: RequestFlags), or an invalid ticket when
-    // no queue could be had.
-    bool take_place(uint8_t flags, Ticket* ticket) noexcept;
-    Later defer_current(uint8_t flags) noexcept;
+    // A place for `req`, the request being handled (flags: RequestFlags); false when no queue
+    // could be had.
+    bool take_place(uint8_t flags, Ticket* ticket, const http::Request& req) noexcept;
+    Later defer_current(uint8_t flags, const http::Request& req) noexcept;
     Stream stream_current(const http::Response& head, uint8_t flags, http::BodyFraming body,
-                          uint64_t length) noexcept;
+                          uint64_t length, const http::Request& req) noexcept;
     bool output_full(const ResponseQueue::Place& p, size_t index) const noexcept;
     // Runs abort callbacks collected while the queue was being changed (user code runs last).
     static void run_aborts(std::vector<Task>& aborts) noexcept;
@@ -158,14 +193,17 @@ class Connection final {
     // answers are awaited.
     void emit(const http::Response& res, uint8_t flags) noexcept;
     [[gnu::noinline]] void emit_behind(const http::Response& res, uint8_t flags) noexcept;
-    // Answers the waiting place `index` (from the front) with `res`.
-    void answer(size_t index, const http::Response& res) noexcept;
+    // Answers the waiting place `index` (from the front) with `res`, given by `cause`.
+    void answer(size_t index, const http::Response& res, AnswerCause cause) noexcept;
     // The engine answers the front place with `status` (timeout, drain, abandoned handoff);
     // its abort callback runs.
-    void answer_instead(int status) noexcept;
+    void answer_instead(int status, AnswerCause cause, std::string_view detail) noexcept;
     // Moves answered places at the front of the queue to the output.
     void pop_answered() noexcept;
-    void write_error(int status, bool head_only) noexcept;
+    // The engine's answer `status` (net/hooks.h: `cause`, `detail`) for `req`, or for bytes
+    // that made no request (null); the connection closes after it.
+    void write_error(int status, AnswerCause cause, bool head_only, std::string_view detail = {},
+                     const http::Request* req = nullptr) noexcept;
     void write_response(const http::Response& res, uint8_t flags) noexcept;
     // The server is stopping: what was received is answered, and the last answer queued says
     // "Connection: close" (the connection closes after it).

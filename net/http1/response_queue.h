@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "alloc/byte_buffer.h"
+#include "net/hooks.h"
+#include "net/http/method.h"
 #include "net/http/response.h"
-#include "net/unique_function.h"
-#include "net/upgrade.h"
 #include "net/unique_function.h"
 #include "net/upgrade.h"
 
@@ -47,6 +47,23 @@ struct ResponseQueue {
         alloc::ByteBuffer bytes;
         Task on_abort;     // the answer can no longer be given (once)
         Task on_writable;  // a stream's output has drained
+        // For the after-response hooks (net/hooks.h), which are told of answers in request
+        // order, when they go to the output: when the request was dispatched (the worker's
+        // clock), a stream's status and body bytes so far, and — kept only when the server has
+        // such hooks — the request's method and target (at `request_at` in `requests`) and, for
+        // an answer framed here behind earlier places, what they will be told of it (status,
+        // cause, detail at `detail_at`, body bytes).
+        uint64_t dispatched_ns = 0;
+        uint64_t body_bytes = 0;
+        uint32_t request_at = 0;
+        uint32_t target_length = 0;
+        uint32_t detail_at = 0;
+        uint16_t detail_length = 0;
+        uint16_t status = 0;
+        uint8_t method_length = 0;
+        http::Method method = http::Method::kOther;
+        AnswerCause cause = AnswerCause::kHandler;
+        bool complete = true;  // false: a stream cut short
     };
     // The request body being streamed to a handler (net/body.h), if any: one at a time.
     struct IncomingBody {
@@ -74,6 +91,12 @@ struct ResponseQueue {
     uint32_t first_seq = 0;    // seq of places[head]
     std::vector<Place> places;  // [head, size): the waiting places; a ring would save moves
     size_t head = 0;
+    // The method names and targets of places' requests, in place order (Place::request_at), and
+    // the details of answers framed in places (Place::detail_at); written only when the server
+    // has after-response hooks. Reclaimed with the places, so it holds at most what the waiting
+    // places' requests held; its capacity is kept for reuse up to kKeepRequests.
+    std::string requests;
+    static constexpr size_t kKeepRequests = 64 * 1024;
 
     size_t waiting() const noexcept { return places.size() - head; }
     Place& front() noexcept { return places[head]; }
@@ -85,19 +108,66 @@ struct ResponseQueue {
         places.clear();
         head = 0;
         first_seq = seq;
+        // (Freed here, never in reset(): an after-response hook may still be reading it then.)
+        if (requests.capacity() > kKeepRequests) std::string().swap(requests);
+        requests.clear();
     }
     // Appends a place (the caller numbers it: first_seq + its index).
     Place& push(uint32_t start_ms, uint8_t flags, bool ready) {
         if (places.size() == places.capacity() && head > 0) {
-            // Reclaim the answered prefix instead of growing.
+            // Reclaim the answered prefix instead of growing (and its requests' text).
+            const uint32_t cut = head < places.size() ? places[head].request_at
+                                                      : static_cast<uint32_t>(requests.size());
             places.erase(places.begin(), places.begin() + static_cast<ptrdiff_t>(head));
             head = 0;
+            if (cut != 0) {
+                // (A place's detail was written after its request: never before the cut.)
+                requests.erase(0, cut);
+                for (Place& p : places) {
+                    p.request_at -= cut;
+                    if (p.detail_length != 0) p.detail_at -= cut;
+                }
+            }
         }
         Place& p = places.emplace_back();
         p.start_ms = start_ms;
         p.flags = flags;
         p.ready = ready;
+        p.request_at = static_cast<uint32_t>(requests.size());
         return p;
+    }
+    // Keeps the method and target of the request of `p`, the place just pushed.
+    void remember(Place& p, http::Method method, std::string_view name, std::string_view target) {
+        p.method = method;
+        p.method_length = static_cast<uint8_t>(name.size());  // at most 255 (the parser's cap)
+        p.target_length = static_cast<uint32_t>(target.size());
+        p.request_at = static_cast<uint32_t>(requests.size());
+        requests.append(name).append(target);
+    }
+    // Keeps what the hooks will be told of the answer framed in `p` when it goes out.
+    void note_answer(Place& p, int status, AnswerCause cause, std::string_view detail,
+                     uint64_t body_bytes) {
+        p.status = static_cast<uint16_t>(status);
+        p.cause = cause;
+        p.body_bytes = body_bytes;
+        detail = detail.substr(0, UINT16_MAX);
+        p.detail_at = static_cast<uint32_t>(requests.size());
+        p.detail_length = static_cast<uint16_t>(detail.size());
+        requests.append(detail);
+    }
+    std::string_view detail(const Place& p) const noexcept {
+        return text(p.detail_at, p.detail_length);
+    }
+    // What remember() kept for `p` ("" when nothing was).
+    std::string_view method_name(const Place& p) const noexcept {
+        return text(p.request_at, p.method_length);
+    }
+    std::string_view target(const Place& p) const noexcept {
+        return text(p.request_at + p.method_length, p.target_length);
+    }
+    std::string_view text(size_t at, size_t length) const noexcept {
+        return at + length <= requests.size() ? std::string_view(requests.data() + at, length)
+                                              : std::string_view{};
     }
     // The front place is written: the next one becomes the front.
     void pop() noexcept {
@@ -126,6 +196,7 @@ struct ResponseQueue {
         head = 0;
         incoming = IncomingBody{};
         upgrade = PendingUpgrade{};
+        requests.clear();
     }
 };
 
