@@ -422,7 +422,8 @@ bool WorkerServer::answered_by_hooks(const http::Request& req, AnswerCause* caus
         if (result == HookResult::kAnswered) {
             *cause = AnswerCause::kHook;
             if (!res.error().empty()) {
-                answer_handler_error(res.error());
+                answer_handler_error(res.error(),
+                                     "a request hook's answer is invalid, answered 500: ");
                 *cause = AnswerCause::kHandlerError;
             }
             return true;
