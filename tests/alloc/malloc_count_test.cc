@@ -80,6 +80,8 @@ namespace {
 
 using test::HttpClient;
 
+#ifdef NEXURE_COUNTING_MALLOC  // (the helpers of the tests that can count)
+
 // A batch of `per_batch` pipelined requests to the routes below, ending with a 200; `hooked`
 // adds requests for "/missing" (the engine's 404) and "/denied" (a hook's 401).
 std::string batch_of(int per_batch, bool hooked) {
@@ -173,6 +175,8 @@ ServerConfig one_worker() {
     config.pin_threads = false;
     return config;
 }
+
+#endif
 
 TEST(SteadyState, PipelinedRequestsMakeNoHeapAllocations) {
 #ifndef NEXURE_COUNTING_MALLOC
