@@ -1,4 +1,4 @@
-// Hooks: code that sees every request before it is routed and every answer when it is framed —
+// Hooks: code that sees every request before it is routed and every answer as it goes out —
 // access logs, metrics, authentication — and the bodies of the engine's own answers (404, 408,
 // 413, 500, 503, ...). Registered on the Server before start() (net/server.h):
 //
@@ -36,19 +36,20 @@ namespace nexure::net {
 
 // What a before-route hook decided.
 enum class HookResult : uint8_t {
-    kContinue,  // the next hook runs, then routing; what the hook wrote into the Response is
-                // dropped
-    kAnswered,  // the hook's Response is the answer: no other hook and no route runs
+    // The next hook runs, then routing; what the hook wrote into the Response is dropped.
+    kContinue,
+    // The hook's Response is the answer: no other hook and no route runs.
+    kAnswered,
 };
 
 // A before-route hook (Server::on_request). It runs for every request that reaches routing —
 // complete, or for a route that streams its body (RouteOptions::stream_body) when its head is —
 // and for requests the router would answer itself (404, 405, 501, OPTIONS). It does not run for
 // what the parser refuses (400, 413, 414, 431, ...): those bytes never made a request; the
-// after-response hook sees their answers. Path parameters are not known yet (req.params() is
-// empty: routing has not run). An answer is synchronous: status, fields and body; defer(),
-// stream() and upgrade() are for handlers (in a hook they make the answer a 500). A hook that
-// throws, or answers with an invalid field, answers 500 (logged like a handler error).
+// after-response hook sees their answers. Path parameters are not known to a hook (routing has
+// not run: read req.path(), not req.params()). An answer is synchronous: status, fields and body;
+// defer(), stream() and upgrade() are for handlers (in a hook they make the answer a 500). A hook
+// that throws, or answers with an invalid field, answers 500 (logged like a handler error).
 using RequestHook = std::function<HookResult(const http::Request&, http::Response&)>;
 
 // Who gave an answer, or why the engine gave it.
