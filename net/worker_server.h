@@ -28,6 +28,7 @@
 #include "net/http/response_writer.h"
 #include "net/detail/loop_state.h"
 #include "net/http1/connection.h"
+#include "net/client/outbound.h"
 #include "net/loop.h"
 #include "net/router/router.h"
 #include "net/server.h"
@@ -88,6 +89,7 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
         kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
         kRecv,
         kSend,
+        kClientOps,  // three ops of the outbound client (net/client/outbound.h) from here
     };
     static constexpr uint16_t kBufferGroup = 0;
 
@@ -202,6 +204,9 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     unsigned reports_this_second_ = 0;
     uint64_t suppressed_errors_ = 0;
     uint64_t suppressed_timeouts_ = 0;
+
+    // Outbound connections (net/client/): sockets and HTTP client pools on this worker's ring.
+    std::shared_ptr<client::detail::Outbound> outbound_;
 
     std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
     // Connections whose reading paused because the handoff was saturated, with their generation.
