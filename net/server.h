@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "alloc/result.h"
-#include "engine/ring.h"
+#include "engine/ring_mode.h"
 #include "net/http/limits.h"
 #include "net/http/method.h"
 #include "net/http/request.h"
