@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
     if (!to) return usage(to.error().message.c_str());
 
     // One client for every worker; each worker keeps its own pool of keep-alive connections.
+    // GETs are pipelined: those of one loop turn share a connection and a send (net/client/).
     client::HttpClient upstream(to.value(), {.max_connections = 256,
+                                             .max_pipeline = 16,
                                              .connect_timeout_ms = 1'000,
                                              .request_timeout_ms = 5'000,
                                              .idle_timeout_ms = 60'000,

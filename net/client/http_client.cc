@@ -205,6 +205,16 @@ class Pool final : public detail::ClientState {
     }
 
     bool place(Call* call) {
+        const uint32_t depth = options_.max_pipeline;
+        // Pipelining allowed: a GET or HEAD joins a connection that was given requests this very
+        // turn and has room — they all leave in the turn's one send and their answers come back
+        // together (one send and one receive for the batch instead of one each).
+        if (call->pipelinable && depth > 1 && batch_ != nullptr && !batch_->closing &&
+            batch_turn_ == outbound_.worker().now_ns() && batch_->non_pipelinable == 0 &&
+            batch_->inflight.size() < depth) {
+            assign(*batch_, call);
+            return true;
+        }
         // The most recently used idle connection: its socket is the likeliest to be alive.
         while (!idle_.empty()) {
             Conn* c = idle_.back();
@@ -217,7 +227,7 @@ class Pool final : public detail::ClientState {
             assign(open_connection(), call);
             return true;
         }
-        if (call->pipelinable && options_.max_pipeline > 1) {
+        if (call->pipelinable && depth > 1) {
             Conn* best = nullptr;
             for (auto& c : conns_) {
                 if (c->closing || c->non_pipelinable != 0 ||
@@ -241,6 +251,11 @@ class Pool final : public detail::ClientState {
     }
 
     void assign(Conn& c, Call* call) {
+        if (call->pipelinable) {
+            batch_ = &c;
+            batch_turn_ = outbound_.worker().now_ns();
+        }
+        if (c.answered_before || !c.inflight.empty()) ++counters_.reused;
         if (c.inflight.empty()) c.parser.expect_head(call->head);
         c.inflight.push_back(call);
         if (!call->pipelinable) ++c.non_pipelinable;
@@ -249,7 +264,6 @@ class Pool final : public detail::ClientState {
     }
 
     void send(Conn& c, Call* call) {
-        if (c.answered_before || c.inflight.size() > 1) ++counters_.reused;
         call->sent = true;
         c.sock.write(call->wire);
     }
@@ -500,6 +514,7 @@ class Pool final : public detail::ClientState {
             if (conns_[i]->closing && !conns_[i]->connecting) {
                 Conn* dead = conns_[i].get();
                 std::erase(idle_, dead);
+                if (batch_ == dead) batch_ = nullptr;
                 conns_[i] = std::move(conns_.back());
                 conns_.pop_back();
             } else {
@@ -549,6 +564,8 @@ class Pool final : public detail::ClientState {
     std::vector<Call*> spare_;
     engine::Timer wait_timer_;
     uint64_t wait_deadline_ = 0;
+    Conn* batch_ = nullptr;    // the connection GETs were last placed on ...
+    uint64_t batch_turn_ = 0;  // ... in the loop turn that started at this time
     unsigned depth_ = 0;
     bool stopping_ = false;
     HttpClient::Stats counters_;

@@ -22,7 +22,9 @@
 // The pool: an idle connection is reused (the most recently used first); with none idle and fewer
 // than max_connections open, a new one is opened; otherwise the request waits (at most
 // max_waiting of them per worker, EBUSY beyond) — or, with max_pipeline > 1, a GET or HEAD is
-// pipelined behind others on a connection that carries only GETs and HEADs. A connection the
+// pipelined behind others on a connection that carries only GETs and HEADs. With max_pipeline > 1
+// the GETs and HEADs of one loop turn also go on one connection first (up to max_pipeline): one
+// send carries them and their answers come back together. A connection the
 // upstream closes or says "Connection: close" on leaves the pool; an idle one is closed after
 // idle_timeout_ms.
 //
@@ -61,7 +63,9 @@ struct HttpClientOptions {
     // Connections to the upstream per worker (open or opening).
     uint32_t max_connections = 32;
     // Requests in flight per connection: 1 sends one request at a time; above 1, GETs and HEADs
-    // may be pipelined (only on connections that carry nothing else).
+    // may be pipelined (only on connections that carry nothing else), and those of one loop turn
+    // are batched on one connection. Only for upstreams that handle pipelining (most servers do;
+    // a slow request then delays the ones behind it on its connection).
     uint32_t max_pipeline = 1;
     uint32_t connect_timeout_ms = 2'000;
     // From request() to the whole response (waiting for a connection and retries included).
@@ -107,7 +111,7 @@ class HttpClient {
         uint32_t waiting = 0;    // requests waiting for a connection
         uint64_t requests = 0;   // request() calls
         uint64_t connects = 0;   // connections opened (attempts)
-        uint64_t reused = 0;     // requests sent on a connection that had answered before
+        uint64_t reused = 0;     // requests placed on a connection that had answered or carried others
         uint64_t retries = 0;
         uint64_t failures = 0;   // requests answered with an error
     };

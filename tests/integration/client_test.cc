@@ -228,6 +228,25 @@ TEST_F(ClientTest, PipelinesGetsWhenAllowed) {
     EXPECT_EQ(stat("connects"), "1");
 }
 
+// Requests that arrive in one loop turn share one upstream connection and one send when
+// pipelining is allowed (16 pipelined inbound requests: one connection, answers in order).
+TEST_F(ClientTest, GetsOfOneTurnShareAConnection) {
+    start_upstream();
+    start_proxy(upstream_address(), {.max_connections = 16, .max_pipeline = 16});
+    test::HttpClient c;
+    ASSERT_TRUE(connect(c));
+    std::string batch;
+    for (int i = 0; i < 16; ++i)
+        batch += get_request("/via/id/" + std::to_string(i));
+    ASSERT_TRUE(c.send_all(batch));
+    std::vector<HttpResponse> rs;
+    ASSERT_TRUE(c.read_responses(16, &rs));
+    for (int i = 0; i < 16; ++i)
+        EXPECT_EQ(rs[static_cast<size_t>(i)].body, std::to_string(i));
+    EXPECT_EQ(stat("connects"), "1");
+    EXPECT_EQ(stat("reused"), "15");  // each after the first rode a connection in use
+}
+
 TEST_F(ClientTest, RefusedConnectionIsAnError) {
     start_proxy("127.0.0.1:" + std::to_string(test::closed_port()));
     const HttpResponse r = get("/via/hello");
