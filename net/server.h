@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "alloc/result.h"
-#include "engine/ring.h"
+#include "engine/ring_mode.h"
 #include "net/body.h"
 #include "net/handoff.h"
 #include "net/hooks.h"

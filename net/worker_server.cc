@@ -68,6 +68,9 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
                              .node = worker.node()},
           [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {
     loop_state_->server = this;
+    outbound_ = std::make_shared<client::detail::Outbound>(worker, buffers_, kBufferGroup,
+                                                            kClientOps);
+    loop_state_->outbound = outbound_.get();
     detail::set_current_loop(&loop_state_);  // built on the worker's own thread
     // Routes that stream their bodies are chosen when a head is complete.
     parse_.set_head_hook(shared.streams_bodies);
@@ -77,6 +80,8 @@ WorkerServer::~WorkerServer() {
     // The loop has ended; whatever is still open is closed synchronously here (awaited answers
     // are aborted), then the loop refuses posts and drops its timers.
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
+    outbound_->teardown();
+    loop_state_->outbound = nullptr;
     flush_report_counts();
     loop_state_->close();
     detail::set_current_loop(nullptr);
@@ -585,6 +590,8 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
             on_accept(cqe);
             break;
         default:
+            if (outbound_->owns(static_cast<uint8_t>(cqe.user_data >> 56)))
+                outbound_->on_completion(cqe);
             break;
     }
 }
@@ -602,7 +609,12 @@ void WorkerServer::on_turn_end() noexcept {
     for (Connection* c : flush_list_)
         c->flush();
     flush_list_.clear();
+    outbound_->flush();
     buffers_.publish();
+    outbound_->rearm();
+    // Stopping, every client answered: outbound sockets still open (a connection the application
+    // keeps) have nobody left to serve and would only hold the drain up.
+    if (stopping_ && connections_.live() == 0 && outbound_->live() != 0) outbound_->close_all(false);
     parse_.trim();
     for (Connection* c : rearm_list_)
         c->rearm();
@@ -625,6 +637,8 @@ void WorkerServer::on_stop_requested() noexcept {
     // Idle connections close now; busy ones after their current response (which says
     // "Connection: close").
     connections_.for_each_live([](Connection& c) { c.on_stop_requested(); });
+    // Idle pooled upstream connections close now; busy ones after the requests they carry.
+    outbound_->stop();
 }
 
 bool WorkerServer::prepare_to_sleep() noexcept {
@@ -644,10 +658,11 @@ void WorkerServer::awake() noexcept {
 }
 
 bool WorkerServer::drained() const noexcept {
-    return connections_.live() == 0 && !accept_armed_;
+    return connections_.live() == 0 && !accept_armed_ && outbound_->live() == 0;
 }
 
 void WorkerServer::on_drain_timeout() noexcept {
+    outbound_->close_all(false);
     unsigned open = 0;
     connections_.for_each_live([&open](Connection& c) {
         if (c.fd() < 0) return;

@@ -30,6 +30,7 @@
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
 #include "net/http1/connection.h"
+#include "net/client/outbound.h"
 #include "net/loop.h"
 #include "net/router/router.h"
 #include "net/server.h"
@@ -95,6 +96,7 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
         kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
         kRecv,
         kSend,
+        kClientOps,  // three ops of the outbound client (net/client/outbound.h) from here
     };
     static constexpr uint16_t kBufferGroup = 0;
 
@@ -234,6 +236,9 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     // What the engine knows of its last answer beyond the status (ResponseInfo::detail): a copy,
     // within capacity reserved once (longer texts are cut), so no answer allocates.
     std::string detail_;
+
+    // Outbound connections (net/client/): sockets and HTTP client pools on this worker's ring.
+    std::shared_ptr<client::detail::Outbound> outbound_;
 
     std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
     // Connections whose reading paused because the handoff was saturated, with their generation.

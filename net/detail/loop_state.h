@@ -19,6 +19,9 @@
 namespace nexure::net {
 class WorkerServer;
 }
+namespace nexure::net::client::detail {
+class Outbound;
+}
 
 namespace nexure::net::detail {
 
@@ -38,6 +41,7 @@ struct LoopState {
     // ---- the worker thread only
     const unsigned index;
     WorkerServer* server = nullptr;  // the worker's HTTP server (answers for Later and Stream)
+    client::detail::Outbound* outbound = nullptr;  // its outbound connections (net/client/)
     struct TimerSlot {
         engine::Timer timer;
         Task fn;

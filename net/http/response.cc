@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "net/http/field_syntax.h"
 #include "net/http/request.h"
 #include "net/later.h"
 #include "net/stream.h"
@@ -9,33 +10,6 @@
 
 namespace nexure::net::http {
 
-namespace {
-
-// RFC 9110 token characters, for header names.
-bool is_token_char(unsigned char c) noexcept {
-    if (c >= 'a' && c <= 'z') return true;
-    if (c >= 'A' && c <= 'Z') return true;
-    if (c >= '0' && c <= '9') return true;
-    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
-}
-
-bool valid_name(std::string_view name) noexcept {
-    if (name.empty()) return false;
-    for (unsigned char c : name) {
-        if (!is_token_char(c)) return false;
-    }
-    return true;
-}
-
-// Field values may not contain CR, LF or NUL (RFC 9110 5.5): they would split the response.
-bool valid_value(std::string_view value) noexcept {
-    for (unsigned char c : value) {
-        if (c == '\r' || c == '\n' || c == '\0') return false;
-    }
-    return true;
-}
-
-}  // namespace
 
 void Response::reset() noexcept {
     status_ = 200;
@@ -66,7 +40,7 @@ void Response::set_content_type(std::string_view v) noexcept {
 }
 
 Response& Response::header(std::string_view name, std::string_view value) noexcept {
-    if (!valid_name(name) || !valid_value(value)) {
+    if (!is_token(name) || !valid_field_value(value)) {
         error_ = "handler set an invalid header field '";
         error_.append(name.substr(0, 64));
         error_ += "' (names are tokens; values may not contain CR, LF or NUL)";
@@ -100,7 +74,7 @@ Response& Response::header(std::string_view name, std::string_view value) noexce
 }
 
 Response& Response::type(std::string_view content_type) noexcept {
-    if (!valid_value(content_type))
+    if (!valid_field_value(content_type))
         return header("Content-Type", content_type);  // records the error
     set_content_type(content_type);
     return *this;

@@ -1,0 +1,126 @@
+// Outbound: one worker's outbound connections — the state behind TcpSocket handles, the
+// completions of their connects, receives and sends, and the per-worker state of HTTP clients
+// (their connection pools). Owned by the worker's WorkerServer, which routes the client ops'
+// completions here and calls the turn hooks; everything runs on the worker's thread.
+//
+// A socket's slot is reused after it closes, with a new generation: a handle or a completion that
+// names an old generation finds nothing (as for the server's connections).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "alloc/buffer_ring.h"
+#include "alloc/byte_buffer.h"
+#include "engine/timer_wheel.h"
+#include "engine/worker.h"
+#include "net/client/socket.h"
+#include "net/unique_function.h"
+
+namespace nexure::net::client::detail {
+
+// The per-worker part of a client built on sockets (HttpClient's pool), kept by Outbound under
+// the client's id so that it lives as long as the worker.
+class ClientState {
+  public:
+    virtual ~ClientState() = default;
+    // The server is stopping: close what is idle, finish what is in flight, take no new work
+    // beyond what in-flight requests still need.
+    virtual void stop() noexcept = 0;
+};
+
+class Outbound : public std::enable_shared_from_this<Outbound> {
+  public:
+    // Completions of client ops carry op tags from `first_op` to first_op + 2.
+    Outbound(engine::Worker& worker, alloc::BufferRing& buffers, uint16_t buffer_group,
+             uint8_t first_op) noexcept;
+    ~Outbound();
+    // The worker is going away (its loop has ended): every socket is closed synchronously and
+    // nothing is called; handles still held elsewhere then find nothing (TcpSocket keeps the
+    // Outbound itself alive, not the worker).
+    void teardown() noexcept;
+    Outbound(const Outbound&) = delete;
+    Outbound& operator=(const Outbound&) = delete;
+
+    // The calling worker's Outbound, or null off a worker thread.
+    static Outbound* current() noexcept;
+
+    // ---- for the worker's server
+    bool owns(uint8_t op) const noexcept { return op >= first_op_ && op < first_op_ + 3; }
+    void on_completion(const io_uring_cqe& cqe) noexcept;
+    // End of a loop turn: callbacks deferred this turn, then one send per socket with output.
+    void flush() noexcept;
+    // After the receive buffers went back to the ring: receives that ran out of them re-armed.
+    void rearm() noexcept;
+    // The server is stopping: client states stop (idle pooled connections close).
+    void stop() noexcept;
+    // Sockets open or closing (the worker's drain waits for none).
+    uint32_t live() const noexcept { return live_; }
+    // The drain timed out, or the worker is going away: every socket closes now, callbacks of
+    // pending connects report ESHUTDOWN (`teardown`: nothing is called, the ring is gone).
+    void close_all(bool teardown) noexcept;
+    bool stopping() const noexcept { return stopping_; }
+
+    engine::Worker& worker() noexcept { return worker_; }
+    uint64_t now_ms() const noexcept { return worker_.now_ns() / 1'000'000; }
+
+    // Runs `fn` at the end of this loop turn (a callback that must not run inside the call that
+    // produced it).
+    void defer(UniqueFunction<void()> fn) { deferred_.push_back(std::move(fn)); }
+
+    // ---- per-client state, by the client's process-wide id
+    ClientState* client_state(uint32_t id) noexcept {
+        return id < clients_.size() ? clients_[id].get() : nullptr;
+    }
+    void set_client_state(uint32_t id, std::unique_ptr<ClientState> state);
+
+    // ---- TcpSocket's operations
+    void connect(const Endpoint& to, const TcpOptions& options,
+                 UniqueFunction<void(Result<TcpSocket>)> done);
+    void set_on_data(uint32_t slot, uint32_t generation, UniqueFunction<void(std::string_view)> fn);
+    void set_on_close(uint32_t slot, uint32_t generation, UniqueFunction<void(int)> fn);
+    alloc::ByteBuffer* output(uint32_t slot, uint32_t generation) noexcept;
+    size_t buffered(uint32_t slot, uint32_t generation) const noexcept;
+    bool is_open(uint32_t slot, uint32_t generation) const noexcept;
+    void close(uint32_t slot, uint32_t generation) noexcept;
+
+  private:
+    struct Sock;
+    enum : uint8_t { kConnectOp = 0, kRecvOp = 1, kSendOp = 2 };
+
+    Sock* find(uint32_t slot, uint32_t generation) const noexcept;
+    Sock* take_slot();
+    uint64_t tag(uint8_t which, const Sock& s) const noexcept;
+    void arm_recv(Sock& s) noexcept;
+    void send(Sock& s) noexcept;
+    void on_connect(Sock& s, int res) noexcept;
+    void on_recv(Sock& s, const io_uring_cqe& cqe) noexcept;
+    void on_send(Sock& s, int res) noexcept;
+    // The peer ended the connection (0) or an error did (-errno): on_close, then close.
+    void ended(Sock& s, int err) noexcept;
+    void begin_close(Sock& s) noexcept;
+    void maybe_release(Sock& s) noexcept;
+    void report(std::string_view what, std::string_view detail) noexcept;
+    static void on_connect_deadline(void* arg) noexcept;
+
+    engine::Worker& worker_;
+    alloc::BufferRing& buffers_;
+    uint16_t buffer_group_;
+    uint8_t first_op_;
+    bool stopping_ = false;
+    bool dead_ = false;  // after teardown()
+    uint32_t live_ = 0;
+    std::vector<std::unique_ptr<Sock>> socks_;
+    std::vector<uint32_t> free_;
+    std::vector<Sock*> flush_list_;   // sockets with output written this turn
+    std::vector<std::pair<Sock*, uint32_t>> rearm_list_;  // receives that ran out of buffers
+    std::vector<UniqueFunction<void()>> deferred_;        // callbacks that must not run inline
+    std::vector<std::unique_ptr<ClientState>> clients_;
+};
+
+}  // namespace nexure::net::client::detail
