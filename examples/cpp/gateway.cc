@@ -2,17 +2,25 @@
 // on the worker's own ring (a keep-alive pool per worker), a health check answers itself.
 // Build: cmake --build --preset release; run:
 //   build/release/bin/nexure-example-gateway --upstream 127.0.0.1:9000 [--port 8080] [--threads N]
+//                                            [--timeout-ms 5000]
 //
 //   GET|POST /api/*      forwarded to the upstream (same path and query, end-to-end header fields
 //                        both ways); 502 {"error":"bad gateway",...} when the upstream fails,
 //                        504 {"error":"gateway timeout",...} when it does not answer in time
 //   GET /api/_health     {"status":"ok"}, from the gateway itself
+//   GET /_stats          {"responses":{"200":N,"404":N,...},"total":N}: every answer counted by
+//                        status, the engine's own (404, 405, 413, 408, ...) included
+#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "net/client/http_client.h"
 #include "net/http/json_writer.h"
@@ -59,9 +67,31 @@ const char* cause(int code) {
     }
 }
 
+// At most 10 lines a second per worker: an upstream that is down must not flood the log; the
+// lines held back are counted and reported with the next one.
+void log_failure(const std::string& message) {
+    thread_local time_t second = 0;
+    thread_local unsigned lines = 0;
+    thread_local unsigned long held_back = 0;
+    const time_t now = std::time(nullptr);
+    if (now != second) {
+        second = now;
+        lines = 0;
+    }
+    if (++lines > 10) {
+        ++held_back;
+        return;
+    }
+    if (held_back != 0) {
+        std::fprintf(stderr, "gateway: (%lu more upstream failures not logged)\n", held_back);
+        held_back = 0;
+    }
+    std::fprintf(stderr, "gateway: %s\n", message.c_str());
+}
+
 void answer_failure(Response& out, const nexure::Error& e) {
     const bool timeout = e.code == ETIMEDOUT;
-    std::fprintf(stderr, "gateway: %s\n", e.message.c_str());
+    log_failure(e.message);
     http::JsonWriter json(out.status(timeout ? 504 : 502).type("application/json"));
     json.begin_object()
         .key("error")
@@ -79,6 +109,38 @@ void copy_answer(Response& out, const client::ClientResponse& r) {
     }
     out.body(r.body());
 }
+
+// Answers by status, one row per worker: each worker writes only its own row (no contended
+// atomics on the request path), /_stats adds the rows up.
+class StatusCounts {
+  public:
+    explicit StatusCounts(unsigned workers) : rows_(workers) {}
+    void count(unsigned worker, int status) {
+        if (worker >= rows_.size() || status < 100 || status > 599) return;
+        std::atomic<uint64_t>& c = rows_[worker].by_status[status - 100];
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one writer
+    }
+    void write(Response& res) const {
+        http::JsonWriter json(res.type("application/json"));
+        json.begin_object().key("responses").begin_object();
+        uint64_t total = 0;
+        for (int status = 100; status <= 599; ++status) {
+            uint64_t n = 0;
+            for (const Row& row : rows_)
+                n += row.by_status[status - 100].load(std::memory_order_relaxed);
+            if (n == 0) continue;
+            json.key(std::to_string(status)).value(n);
+            total += n;
+        }
+        json.end_object().key("total").value(total).end_object();
+    }
+
+  private:
+    struct alignas(64) Row {
+        std::atomic<uint64_t> by_status[500] = {};
+    };
+    std::vector<Row> rows_;
+};
 
 void forward(client::HttpClient& upstream, const Request& req, Response& res) {
     // The request's end-to-end fields, as views: the client copies them before request() returns.
@@ -106,7 +168,8 @@ void forward(client::HttpClient& upstream, const Request& req, Response& res) {
 int usage(const char* why) {
     std::fprintf(stderr,
                  "nexure-example-gateway: %s\n"
-                 "usage: nexure-example-gateway --upstream HOST:PORT [--port PORT] [--threads N]\n",
+                 "usage: nexure-example-gateway --upstream HOST:PORT [--port PORT] [--threads N]\n"
+                 "                              [--timeout-ms MS]  (the upstream's answer: 504 after)\n",
                  why);
     return 2;
 }
@@ -117,6 +180,7 @@ int main(int argc, char** argv) {
     ServerConfig config;
     config.port = 8080;
     std::string upstream_address;
+    uint32_t timeout_ms = 5'000;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (i + 1 >= argc) return usage(("missing a value after " + arg).c_str());
@@ -125,6 +189,9 @@ int main(int argc, char** argv) {
             upstream_address = value;
         } else if (arg == "--port") {
             config.port = static_cast<uint16_t>(std::atoi(value.c_str()));
+        } else if (arg == "--timeout-ms") {
+            timeout_ms = static_cast<uint32_t>(std::atoi(value.c_str()));
+            if (timeout_ms == 0) return usage("--timeout-ms must be a positive number");
         } else if (arg == "--threads") {
             config.threads = static_cast<unsigned>(std::atoi(value.c_str()));
         } else {
@@ -140,18 +207,23 @@ int main(int argc, char** argv) {
     client::HttpClient upstream(to.value(), {.max_connections = 256,
                                              .max_pipeline = 16,
                                              .connect_timeout_ms = 1'000,
-                                             .request_timeout_ms = 5'000,
+                                             .request_timeout_ms = timeout_ms,
                                              .idle_timeout_ms = 60'000,
                                              .retries = 1});
 
     Server server(config);
+    // Every answer is counted, the engine's own included; the row is the answering worker's.
+    StatusCounts counts(std::max(config.threads, std::max(1u, std::thread::hardware_concurrency())));
+    server.on_response(
+        [&counts](const nexure::net::ResponseInfo& info) { counts.count(info.worker, info.status); });
+    server.get("/_stats", [&counts](const Request&, Response& res) { counts.write(res); });
     server.fixed(Method::kGet, "/api/_health",
                  {.status = 200, .content_type = "application/json", .headers = {}, .body = R"({"status":"ok"})"});
     auto api = [&upstream](const Request& req, Response& res) { forward(upstream, req, res); };
     server.get("/api/*", api);
     server.post("/api/*", api);
     return server.run([&upstream_address](const Server& s) {
-        std::printf("gateway on http://%s:%u, upstream %s\n", s.address().c_str(), s.port(),
+        std::printf("listening on http://%s:%u, upstream %s\n", s.address().c_str(), s.port(),
                     upstream_address.c_str());
         std::fflush(stdout);
     });
