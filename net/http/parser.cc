@@ -686,7 +686,7 @@ struct ParserCallbacks {
         } else {
             ParseContext::Block& b = c.body_block_;
             if (!c.state_.body_in_buffer) {
-                b.reserve(c.body_.size() + len);
+                b.reserve(c.body_.size() + len + Request::kBodyReadAhead);
                 b.append(c.body_.data(), c.body_.size());
                 c.state_.body_in_buffer = true;
             }
@@ -731,6 +731,14 @@ void ParseContext::Block::reserve(size_t n) noexcept {
     if (n <= capacity) return;
     data = static_cast<char*>(region->extend(data, capacity, n, kBlockAlign));
     capacity = n;
+}
+
+void ParseContext::Block::append(const char* p, size_t n) noexcept {
+    // (The room after the bytes is what Request::body_padding() counts for a body in here.)
+    const size_t need = size + n + Request::kBodyReadAhead;
+    if (need > capacity) reserve(need > 2 * capacity ? need : 2 * capacity);
+    std::memcpy(data + size, p, n);
+    size += n;
 }
 
 // A message that spans reads: its bytes from the first one (and whatever followed them), and its
@@ -851,6 +859,8 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
     r.headers_ = headers_.data();
     r.header_count_ = state_.header_count;
     r.body_ = body_;
+    // A de-chunked body lies in its block; any other in the bytes being parsed.
+    r.body_limit_ = state_.body_in_buffer ? body_block_.data + body_block_.capacity : feed_limit_;
     r.param_count_ = 0;
     return r;
 }
@@ -925,7 +935,7 @@ bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_
     if (in_place) {
         // The message began before this read and is still incomplete: its bytes, header spans and
         // de-chunked body are where they were; make room for the announced body once.
-        p.bytes.reserve(p.bytes.size + due);
+        p.bytes.reserve(p.bytes.size + due + Request::kBodyReadAhead);
         if (ctx.state_.body_in_buffer) p.body_block = ctx.body_block_;
     } else {
         // A message begins in this read (in a receive buffer, or after a message that completed
@@ -933,12 +943,13 @@ bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_
         alloc::Region& to = p.spare();
         p.headers = to.make_array<PartialMessage::HeaderSpan>(ctx.headers_.size());
         p.bytes = ParseContext::Block{.region = &to};
-        p.bytes.reserve(n + (ctx.state_.head_done ? due : std::max(n, kStitchHeadRoom)));
+        p.bytes.reserve(n + (ctx.state_.head_done ? due : std::max(n, kStitchHeadRoom)) +
+                        Request::kBodyReadAhead);
         p.bytes.append(start, n);
         p.body_region.reset();
         p.body_block = ParseContext::Block{.region = &p.body_region};
         if (ctx.state_.body_in_buffer) {
-            p.body_block.reserve(ctx.body_block_.size + due);
+            p.body_block.reserve(ctx.body_block_.size + due + Request::kBodyReadAhead);
             p.body_block.append(ctx.body_block_.data, ctx.body_block_.size);
         }
         p.live->release();  // whatever an earlier message left there (nothing points into it now)
@@ -1328,7 +1339,7 @@ RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status) n
 }
 
 RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* data, size_t len,
-                                              RequestSink& sink) noexcept {
+                                              RequestSink& sink, size_t readable_after) noexcept {
     parser_.data = &ctx;
     ctx.sink_ = &sink;
     const char* pos;
@@ -1359,6 +1370,10 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
 
     ctx.feed_end_ = end;
     ctx.feed_begin_ = partial_ ? partial_->bytes.data : data;
+    // Stitched bytes are followed by their block's room (at least Request::kBodyReadAhead once a
+    // body is due), a read by what the caller says follows it.
+    ctx.feed_limit_ =
+        partial_ ? partial_->bytes.data + partial_->bytes.capacity : data + len + readable_after;
     if (ctx.state_.line != ParseContext::Line::kNone) [[unlikely]] {
         // The read before ended inside a line feed() reads itself.
         int status = 0;
