@@ -72,13 +72,23 @@ constexpr ByteClass kIpLiteral("-._~%!$&'()*+,;=:");
 }
 #endif
 
+// Every byte of `v` is in `set`, one at a time.
+bool all_in_bytewise(std::string_view v, const ByteClass& set) noexcept {
+    bool ok = true;
+    for (unsigned char ch : v)
+        ok &= set.table[ch];
+    return ok;
+}
+
 // Every byte of `v` is in `set`. Runs for every field name and every Host value, so with SSSE3 it
 // takes 16 bytes at a time, the last (or only) block being the 16 bytes that end with `v`.
-// Precondition: those 16 bytes are readable. They are for a field name or a Host value: a
-// message's bytes are contiguous from its first one (in one receive buffer, or in the stitch
-// buffer), and a field name ends at least 16 bytes into it, after a request line with a version
-// ("GET / HTTP/1.1" CRLF at the shortest) and at least one byte of name. on_header_field sees to
-// that: it refuses fields after an HTTP/0.9 request line, which may have no version ("GET /").
+// Precondition: those 16 bytes are readable. They are for a Host value and nearly every field
+// name: a message's bytes are contiguous from its first one (in one receive buffer, or in the
+// stitch buffer), and a field name ends at least 16 bytes into it, after a request line with a
+// version ("GET / HTTP/1.1" CRLF) and at least one byte of name — but for a one-letter name after
+// a one-letter method llhttp does not know ("X / HTTP/1.1" CRLF "N"), which
+// on_header_field_complete checks bytewise. on_header_field refuses fields after an HTTP/0.9
+// request line, which may have no version ("GET /").
 [[gnu::always_inline]] inline bool all_in(std::string_view v, const ByteClass& set) noexcept {
 #if defined(__SSSE3__)
     if (v.empty()) return true;
@@ -93,10 +103,7 @@ constexpr ByteClass kIpLiteral("-._~%!$&'()*+,;=:");
     return (bytes_outside(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16)), set) &
             lanes) == 0;
 #else
-    bool ok = true;
-    for (unsigned char ch : v)
-        ok &= set.table[ch];
-    return ok;
+    return all_in_bytewise(v, set);
 #endif
 }
 
@@ -432,7 +439,11 @@ struct ParserCallbacks {
         // llhttp's lenient default lets e.g. a space through inside a name, and an empty name;
         // a field name is a token: one or more token characters (RFC 9110 5.1).
         const std::string_view name = c.headers_[s.header_count - 1].name;
-        if (name.empty() || !all_in(name, kToken)) return fail(c, 400);
+        // (all_in's 16 bytes are the message's unless the name ends closer to its start.)
+        const bool token = name.data() + name.size() - c.msg_start_ >= 16
+                               ? all_in(name, kToken)
+                               : all_in_bytewise(name, kToken);
+        if (name.empty() || !token) return fail(c, 400);
         return name.size() == 14 ? content_length_field(c, name) : 0;
     }
 
