@@ -7,6 +7,10 @@
 #
 # Tools, examples and tests are not installed. The package finds liburing and libnuma through
 # pkg-config (Debian's liburing-dev and libnuma-dev), as the build does.
+#
+# nexure::json (net/json/), when built, is installed as the package's component `json`, in an
+# export set of its own: only `find_package(nexurejs COMPONENTS json)` loads it, and only then is
+# simdjson looked for.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -15,14 +19,24 @@ install(TARGETS nexure_alloc nexure_engine nexure_net nexure_llhttp
         EXPORT nexurejsTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 foreach(module alloc engine net)
+  # (net/json/'s headers belong to the json component.)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${module}/
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nexurejs/${module}
-          FILES_MATCHING PATTERN "*.h")
+          FILES_MATCHING PATTERN "*.h" PATTERN "json" EXCLUDE)
 endforeach()
 install(FILES ${NEXURE_LLHTTP_INCLUDE_DIR}/llhttp.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nexurejs/llhttp)
 install(EXPORT nexurejsTargets NAMESPACE nexure::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nexurejs)
+if(TARGET nexure_json)
+  install(TARGETS nexure_json EXPORT nexurejsJsonTargets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/net/json/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nexurejs/net/json
+          FILES_MATCHING PATTERN "*.h")
+  install(EXPORT nexurejsJsonTargets NAMESPACE nexure::
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nexurejs)
+endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/nexurejsConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/nexurejsConfig.cmake
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/nexurejs)

@@ -3,36 +3,44 @@
 #include <charconv>
 #include <cmath>
 
+#include "net/http/utf8.h"
+
 namespace nexure::net::http {
 
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-// The length of the valid UTF-8 sequence at s[i], or 0 when it is not one (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF).
-size_t utf8_length(std::string_view s, size_t i) noexcept {
-    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char c = b(0);
-    const size_t left = s.size() - i;
-    auto cont = [&](size_t k) { return k < left && (b(k) & 0xC0) == 0x80; };
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) return 0;
-        if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
-        if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
-        if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
 }  // namespace
+
+bool is_json_number(std::string_view t) noexcept {
+    // number = [ "-" ] int [ frac ] [ exp ]; int = "0" / digit1-9 *DIGIT; frac = "." 1*DIGIT;
+    // exp = ("e" / "E") [ "-" / "+" ] 1*DIGIT (RFC 8259 6).
+    size_t i = 0;
+    const auto digit = [&](size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
+    const auto digits = [&] {
+        const size_t from = i;
+        while (digit(i))
+            ++i;
+        return i > from;
+    };
+    if (i < t.size() && t[i] == '-') ++i;
+    if (i < t.size() && t[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < t.size() && t[i] == '.') {
+        ++i;
+        if (!digits()) return false;
+    }
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == t.size();
+}
 
 JsonWriter::JsonWriter(Response& res) noexcept : res_(res) {
     res_.type("application/json");
@@ -133,7 +141,7 @@ void JsonWriter::write_string(std::string_view s) noexcept {
             continue;
         }
         if (c >= 0x80) {
-            if (const size_t n = utf8_length(s, i); n != 0) {
+            if (const size_t n = utf8_sequence_length(s, i); n != 0) {
                 i += n;
                 continue;
             }
@@ -185,6 +193,14 @@ JsonWriter& JsonWriter::number(Number n) noexcept {
     return scalar(std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
+JsonWriter& JsonWriter::raw_number(std::string_view text) noexcept {
+    if (!is_json_number(text)) {
+        fail("JsonWriter: raw_number() given text that is not a JSON number");
+        return *this;
+    }
+    return scalar(text);
+}
+
 JsonWriter& JsonWriter::value(int64_t n) noexcept {
     return number(n);
 }
@@ -203,6 +219,11 @@ JsonWriter& JsonWriter::value(bool b) noexcept {
 
 JsonWriter& JsonWriter::null() noexcept {
     return scalar("null");
+}
+
+void JsonWriter::abandon() noexcept {
+    fail("JsonWriter: abandoned");
+    finished_ = true;
 }
 
 void JsonWriter::finish() noexcept {

@@ -21,6 +21,10 @@
 
 namespace nexure::net::http {
 
+// Whether `text` is exactly one JSON number (RFC 8259 6): no sign but '-', no leading zeros, digits
+// on both sides of a '.', an exponent with digits; any magnitude.
+bool is_json_number(std::string_view text) noexcept;
+
 class JsonWriter {
   public:
     static constexpr unsigned kMaxDepth = 64;
@@ -44,11 +48,19 @@ class JsonWriter {
     JsonWriter& value(double d) noexcept;  // NaN and infinities are written as null
     JsonWriter& value(bool b) noexcept;
     JsonWriter& null() noexcept;
+    // A number given as JSON text, written as it is — an integer beyond 64 bits, or a decimal
+    // that a double would round, keeps every digit (net/json/ re-serialises numbers this way).
+    // Text that is not a JSON number (is_json_number) is misuse.
+    JsonWriter& raw_number(std::string_view text) noexcept;
 
     bool ok() const noexcept { return error_ == nullptr; }
     const char* error() const noexcept { return error_; }
     // Checks the document is complete; a misused writer makes the response a 500 here.
     void finish() noexcept;
+    // Gives the document up: nothing more is written, and finish() leaves the Response alone.
+    // For a caller that found, halfway, that it must answer otherwise (Response::body()
+    // replaces what was written).
+    void abandon() noexcept;
 
   private:
     enum class Frame : uint8_t { kObject, kArray };

@@ -72,13 +72,23 @@ constexpr ByteClass kIpLiteral("-._~%!$&'()*+,;=:");
 }
 #endif
 
+// Every byte of `v` is in `set`, one at a time.
+bool all_in_bytewise(std::string_view v, const ByteClass& set) noexcept {
+    bool ok = true;
+    for (unsigned char ch : v)
+        ok &= set.table[ch];
+    return ok;
+}
+
 // Every byte of `v` is in `set`. Runs for every field name and every Host value, so with SSSE3 it
 // takes 16 bytes at a time, the last (or only) block being the 16 bytes that end with `v`.
-// Precondition: those 16 bytes are readable. They are for a field name or a Host value: a
-// message's bytes are contiguous from its first one (in one receive buffer, or in the stitch
-// buffer), and a field name ends at least 16 bytes into it, after a request line with a version
-// ("GET / HTTP/1.1" CRLF at the shortest) and at least one byte of name. on_header_field sees to
-// that: it refuses fields after an HTTP/0.9 request line, which may have no version ("GET /").
+// Precondition: those 16 bytes are readable. They are for a Host value and nearly every field
+// name: a message's bytes are contiguous from its first one (in one receive buffer, or in the
+// stitch buffer), and a field name ends at least 16 bytes into it, after a request line with a
+// version ("GET / HTTP/1.1" CRLF) and at least one byte of name — but for a one-letter name after
+// a one-letter method llhttp does not know ("X / HTTP/1.1" CRLF "N"), which
+// on_header_field_complete checks bytewise. on_header_field refuses fields after an HTTP/0.9
+// request line, which may have no version ("GET /").
 [[gnu::always_inline]] inline bool all_in(std::string_view v, const ByteClass& set) noexcept {
 #if defined(__SSSE3__)
     if (v.empty()) return true;
@@ -93,10 +103,7 @@ constexpr ByteClass kIpLiteral("-._~%!$&'()*+,;=:");
     return (bytes_outside(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16)), set) &
             lanes) == 0;
 #else
-    bool ok = true;
-    for (unsigned char ch : v)
-        ok &= set.table[ch];
-    return ok;
+    return all_in_bytewise(v, set);
 #endif
 }
 
@@ -436,8 +443,11 @@ struct ParserCallbacks {
         // llhttp's lenient default lets e.g. a space through inside a name, and an empty name;
         // a field name is a token: one or more token characters (RFC 9110 5.1).
         const std::string_view name = c.headers_[s.header_count - 1].name;
-        if (name.empty() || !all_in(name, kToken))
-            return fail(c, 400, "header field name is not a token");
+        // (all_in's 16 bytes are the message's unless the name ends closer to its start.)
+        const bool token = name.data() + name.size() - c.msg_start_ >= 16
+                               ? all_in(name, kToken)
+                               : all_in_bytewise(name, kToken);
+        if (name.empty() || !token) return fail(c, 400, "header field name is not a token");
         return name.size() == 14 ? content_length_field(c, name) : 0;
     }
 
@@ -705,7 +715,7 @@ struct ParserCallbacks {
         } else {
             ParseContext::Block& b = c.body_block_;
             if (!c.state_.body_in_buffer) {
-                b.reserve(c.body_.size() + len);
+                b.reserve(c.body_.size() + len + Request::kBodyReadAhead);
                 b.append(c.body_.data(), c.body_.size());
                 c.state_.body_in_buffer = true;
             }
@@ -750,6 +760,14 @@ void ParseContext::Block::reserve(size_t n) noexcept {
     if (n <= capacity) return;
     data = static_cast<char*>(region->extend(data, capacity, n, kBlockAlign));
     capacity = n;
+}
+
+void ParseContext::Block::append(const char* p, size_t n) noexcept {
+    // (The room after the bytes is what Request::body_padding() counts for a body in here.)
+    const size_t need = size + n + Request::kBodyReadAhead;
+    if (need > capacity) reserve(need > 2 * capacity ? need : 2 * capacity);
+    std::memcpy(data + size, p, n);
+    size += n;
 }
 
 // A message that spans reads: its bytes from the first one (and whatever followed them), and its
@@ -870,6 +888,8 @@ Request& ParseContext::finish_message(llhttp_t& parser) noexcept {
     r.headers_ = headers_.data();
     r.header_count_ = state_.header_count;
     r.body_ = body_;
+    // A de-chunked body lies in its block; any other in the bytes being parsed.
+    r.body_limit_ = state_.body_in_buffer ? body_block_.data + body_block_.capacity : feed_limit_;
     r.param_count_ = 0;
     return r;
 }
@@ -944,7 +964,7 @@ bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_
     if (in_place) {
         // The message began before this read and is still incomplete: its bytes, header spans and
         // de-chunked body are where they were; make room for the announced body once.
-        p.bytes.reserve(p.bytes.size + due);
+        p.bytes.reserve(p.bytes.size + due + Request::kBodyReadAhead);
         if (ctx.state_.body_in_buffer) p.body_block = ctx.body_block_;
     } else {
         // A message begins in this read (in a receive buffer, or after a message that completed
@@ -952,12 +972,13 @@ bool RequestParser::park(ParseContext& ctx, const char* end, const char* resume_
         alloc::Region& to = p.spare();
         p.headers = to.make_array<PartialMessage::HeaderSpan>(ctx.headers_.size());
         p.bytes = ParseContext::Block{.region = &to};
-        p.bytes.reserve(n + (ctx.state_.head_done ? due : std::max(n, kStitchHeadRoom)));
+        p.bytes.reserve(n + (ctx.state_.head_done ? due : std::max(n, kStitchHeadRoom)) +
+                        Request::kBodyReadAhead);
         p.bytes.append(start, n);
         p.body_region.reset();
         p.body_block = ParseContext::Block{.region = &p.body_region};
         if (ctx.state_.body_in_buffer) {
-            p.body_block.reserve(ctx.body_block_.size + due);
+            p.body_block.reserve(ctx.body_block_.size + due + Request::kBodyReadAhead);
             p.body_block.append(ctx.body_block_.data, ctx.body_block_.size);
         }
         p.live->release();  // whatever an earlier message left there (nothing points into it now)
@@ -1369,7 +1390,7 @@ RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status,
 }
 
 RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* data, size_t len,
-                                              RequestSink& sink) noexcept {
+                                              RequestSink& sink, size_t readable_after) noexcept {
     parser_.data = &ctx;
     ctx.sink_ = &sink;
     const char* pos;
@@ -1401,6 +1422,10 @@ RequestParser::FeedResult RequestParser::feed(ParseContext& ctx, const char* dat
 
     ctx.feed_end_ = end;
     ctx.feed_begin_ = partial_ ? partial_->bytes.data : data;
+    // Stitched bytes are followed by their block's room (at least Request::kBodyReadAhead once a
+    // body is due), a read by what the caller says follows it.
+    ctx.feed_limit_ =
+        partial_ ? partial_->bytes.data + partial_->bytes.capacity : data + len + readable_after;
     if (ctx.state_.line != ParseContext::Line::kNone) [[unlikely]] {
         // The read before ended inside a line feed() reads itself.
         int status = 0;

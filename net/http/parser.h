@@ -124,7 +124,9 @@ class ParseContext {
     };
 
     // A growable byte block in a region: grows in place while it is the region's most recent
-    // allocation, otherwise moves (the old block is reclaimed when the region is reset).
+    // allocation, otherwise moves (the old block is reclaimed when the region is reset). It keeps
+    // Request::kBodyReadAhead bytes of room after its bytes, so that a body in it can be read in
+    // place by a reader that loads past its end (Request::body_padding()).
     struct Block {
         alloc::Region* region = nullptr;
         char* data = nullptr;
@@ -132,11 +134,7 @@ class ParseContext {
         size_t capacity = 0;
 
         void reserve(size_t n) noexcept;
-        void append(const char* p, size_t n) noexcept {
-            if (size + n > capacity) reserve(size + n > 2 * capacity ? size + n : 2 * capacity);
-            std::memcpy(data + size, p, n);
-            size += n;
-        }
+        void append(const char* p, size_t n) noexcept;
         std::string_view view() const noexcept { return {data, size}; }
     };
 
@@ -187,6 +185,9 @@ class ParseContext {
     const char* msg_start_ = nullptr;  // first byte of the message in progress
     const char* feed_end_ = nullptr;   // the end of the bytes llhttp is parsing
     const char* feed_begin_ = nullptr;  // the start of the contiguous bytes being parsed
+    // The end of the readable memory those bytes lie in (feed_end_ or beyond): where a body's
+    // Request::body_padding() ends.
+    const char* feed_limit_ = nullptr;
     RequestSink* sink_ = nullptr;       // during feed(): where a streamed body goes
     bool head_hook_ = false;
     // A check's reason for the error it is returning, until RequestParser::reject() takes it.
@@ -233,7 +234,11 @@ class RequestParser {
     RequestParser& operator=(const RequestParser&) = delete;
 
     // Parses `data` (borrowed for this call only) and calls `sink` for each complete request.
-    FeedResult feed(ParseContext& ctx, const char* data, size_t len, RequestSink& sink) noexcept;
+    // `readable_after`: how many bytes after data + len are readable memory of the same buffer
+    // for as long as the call (a receive buffer's unused rest), which a request's
+    // body_padding() may count.
+    FeedResult feed(ParseContext& ctx, const char* data, size_t len, RequestSink& sink,
+                    size_t readable_after = 0) noexcept;
 
     // True while a request has been partly received.
     bool mid_request() const noexcept { return partial_ != nullptr; }

@@ -54,6 +54,9 @@ class BodySource {
 class Request {
   public:
     static constexpr unsigned kMaxParams = 16;
+    // The least body_padding() of a body that spanned reads or was de-chunked (the parser keeps
+    // this much room after such bytes): simdjson's SIMDJSON_PADDING, which net/json/ checks.
+    static constexpr size_t kBodyReadAhead = 64;
 
     Method method() const noexcept { return method_; }
     std::string_view method_name() const noexcept { return method_name_; }
@@ -94,6 +97,15 @@ class Request {
     // The request body, de-chunked; "" when there is none (and for a route that streams its
     // body: see body_stream()).
     std::string_view body() const noexcept { return body_; }
+    // How many bytes after body() may be read (never written): the rest of the memory the body
+    // lies in — the receive buffer, the stitched bytes of a request that spanned reads, or the
+    // block a chunked body was de-chunked into — as long as body() itself. Lets a reader that
+    // loads past the end of its input (simdjson needs 64 bytes: net/json/) use the body in
+    // place. What those bytes hold is unspecified (the next request, or stale bytes). 0 without
+    // a body.
+    size_t body_padding() const noexcept {
+        return body_.empty() ? 0 : static_cast<size_t>(body_limit_ - (body_.data() + body_.size()));
+    }
     // For a route registered with RouteOptions::stream_body: the body as it arrives
     // (net/body.h). Once per request, in the handler; elsewhere an empty reader.
     BodyReader body_stream() const noexcept;
@@ -117,6 +129,8 @@ class Request {
     std::string_view path_;
     std::string_view query_;
     std::string_view body_;
+    // The end of the readable memory the body lies in (see body_padding()).
+    const char* body_limit_ = nullptr;
     const Header* headers_ = nullptr;
     uint32_t header_count_ = 0;
     uint8_t version_major_ = 1;

@@ -144,14 +144,16 @@ void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
     if (cqe.res > 0) {
         if (!closing_ && !lingering_ && !close_after_flush_) {
             last_active_ms_ = hub_.now_ms();
-            Transport::received(buffers.buffer(bid), static_cast<size_t>(cqe.res),
-                                [this](const char* data, size_t len) {
+            // The rest of the receive buffer is ours until it is recycled below.
+            const auto len = static_cast<size_t>(cqe.res);
+            Transport::received(buffers.buffer(bid), len, buffers.buffer_size() - len,
+                                [this](const char* data, size_t n, size_t readable_after) {
                                     if (reading_paused_) {
                                         // Read before the cancellation took effect: parsed
                                         // once the output drains.
-                                        hub_.hold_input(this, data, len);
+                                        hub_.hold_input(this, data, n);
                                     } else {
-                                        handle_bytes(data, len);
+                                        handle_bytes(data, n, readable_after);
                                     }
                                 });
         }
@@ -211,7 +213,8 @@ bool Connection::feed_held_input() noexcept {
             std::min<size_t>(hub_.config_.recv_buffer_size, h->bytes.size() - h->parsed);
         const char* piece = h->bytes.data() + h->parsed;
         h->parsed += n;
-        handle_bytes(piece, n);
+        // (The held bytes after the piece are readable: they are the rest of the input.)
+        handle_bytes(piece, n, h->bytes.size() - h->parsed);
     }
     if (usable() && h->parsed < h->bytes.size()) return false;
     hub_.drop_held_input(this);
@@ -252,11 +255,12 @@ bool Connection::resume_after_handoff() noexcept {
     return true;
 }
 
-void Connection::handle_bytes(const char* data, size_t len) noexcept {
+void Connection::handle_bytes(const char* data, size_t len, size_t readable_after) noexcept {
     const bool was_mid = parser_.mid_request();
     const bool was_body = was_mid && parser_.receiving_body();
     Feed feed(*this);
-    const http::RequestParser::FeedResult r = parser_.feed(hub_.parse_, data, len, feed);
+    const http::RequestParser::FeedResult r =
+        parser_.feed(hub_.parse_, data, len, feed, readable_after);
     if (feed.handed_off && hub_.handoff_saturated() && !closing_) {
         // The other side is behind: read no more from this connection until it catches up.
         pause_for_handoff();

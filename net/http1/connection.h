@@ -174,7 +174,8 @@ class Connection final {
     void arm_recv() noexcept;
     void pause_reading() noexcept;
     bool over_output_bounds() const noexcept;
-    void handle_bytes(const char* data, size_t len) noexcept;
+    // `readable_after`: bytes after data + len that may be read (RequestParser::feed()).
+    void handle_bytes(const char* data, size_t len, size_t readable_after) noexcept;
     // Parses input held while reading was paused until none is left (true) or the output bounds
     // are reached (false).
     bool feed_held_input() noexcept;

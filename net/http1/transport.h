@@ -19,11 +19,15 @@ namespace nexure::net::http1 {
 
 class PlainTransport {
   public:
-    // Bytes read from the socket, borrowed for the call: `deliver(data, len)` gets the protocol's
-    // bytes (plain: these, once; TLS: whatever records they complete, maybe none).
+    // Bytes read from the socket, borrowed for the call, with `readable_after` more bytes of
+    // their buffer readable after them: `deliver(data, len, readable_after)` gets the protocol's
+    // bytes and what may be read after them (plain: these, once; TLS: whatever records they
+    // complete, maybe none, in its own buffer). The room lets a body be parsed in place
+    // (http::Request::body_padding()).
     template <typename Deliver>
-    static void received(const char* data, size_t len, Deliver&& deliver) noexcept {
-        deliver(data, len);
+    static void received(const char* data, size_t len, size_t readable_after,
+                         Deliver&& deliver) noexcept {
+        deliver(data, len, readable_after);
     }
     // The protocol's output, about to be sent: the buffer whose bytes go on the wire (plain: the
     // same one; TLS: its encryption).

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Builds tests/consumer/ as a user's project would use NexureJS, both ways, and runs it:
-#   1. add_subdirectory() of this checkout;
-#   2. find_package(nexurejs) of a copy installed with `cmake --install` into a scratch prefix.
-# Each way: only the libraries are built for the consumer (no tools, examples or tests), the
-# consumer's compile flags carry none of NexureJS's own (warnings, -march), and the program
-# answers its two requests. Build trees go under build/consumer/. Exit status: 0 when all held.
+#   1. add_subdirectory() of this checkout, as if simdjson were not installed (nexure::net only);
+#   2. find_package(nexurejs COMPONENTS json) of a copy installed with `cmake --install` into a
+#      scratch prefix, linking nexure::json too (POST /echo-json);
+#   3. find_package(nexurejs) of that copy, nexure::net only: the package does not look for
+#      simdjson (it does only for the json component).
+# Each way: only the libraries are built for the consumer (no tools, examples or tests, and no
+# nexure::json it does not link), the consumer's compile flags carry none of NexureJS's own
+# (warnings, -march), and the program answers its requests. Build trees go under
+# build/consumer/. Exit status: 0 when all held.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -35,14 +39,17 @@ PY
     "$dir/consumer"
 }
 
-nx_log "consumer 1/2: add_subdirectory"
+nx_log "consumer 1/3: add_subdirectory, without simdjson"
 cmake -S "$here" -B "$out/subdirectory" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DNEXURE_CONSUMER_MODE=subdirectory \
-    -DNEXURE_SOURCE_DIR="$NX_ROOT" >/dev/null
+    -DCMAKE_DISABLE_FIND_PACKAGE_simdjson=ON -DNEXURE_SOURCE_DIR="$NX_ROOT" >/dev/null
 cmake --build "$out/subdirectory" -j "$(nproc)" >/dev/null
 check_consumer "$out/subdirectory"
+if [[ -n "$(find "$out/subdirectory" -name 'libnexure_json*' 2>/dev/null)" ]]; then
+    nx_die "nexure::json was built for a consumer that does not link it"
+fi
 
-nx_log "consumer 2/2: cmake --install, then find_package(nexurejs)"
+nx_log "consumer 2/3: cmake --install, then find_package(nexurejs COMPONENTS json)"
 cmake -S "$NX_ROOT" -B "$out/engine" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DNEXURE_BUILD_TESTS=OFF -DNEXURE_BUILD_BENCH=OFF -DNEXURE_BUILD_EXAMPLES=OFF \
     -DNEXURE_BUILD_TOOLS=OFF -DNEXURE_INSTALL=ON >/dev/null
@@ -50,9 +57,21 @@ cmake --build "$out/engine" -j "$(nproc)" >/dev/null
 cmake --install "$out/engine" --prefix "$out/prefix" >/dev/null
 [[ -f "$out/prefix/lib/cmake/nexurejs/nexurejsConfig.cmake" ]] || nx_die "no package config installed"
 [[ -f "$out/prefix/include/nexurejs/net/server.h" ]] || nx_die "no headers installed"
+[[ -f "$out/prefix/include/nexurejs/net/json/body.h" ]] || nx_die "no json headers installed"
+cmake -S "$here" -B "$out/package-json" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DNEXURE_CONSUMER_MODE=package -DNEXURE_CONSUMER_JSON=ON \
+    -DCMAKE_PREFIX_PATH="$out/prefix" >/dev/null
+cmake --build "$out/package-json" -j "$(nproc)" >/dev/null
+check_consumer "$out/package-json"
+
+nx_log "consumer 3/3: find_package(nexurejs), simdjson not looked for"
 cmake -S "$here" -B "$out/package" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DNEXURE_CONSUMER_MODE=package \
     -DCMAKE_PREFIX_PATH="$out/prefix" >/dev/null
+# find_package(simdjson) leaves simdjson_DIR in the cache, found or not: it must not have run.
+if grep -q '^simdjson_DIR' "$out/package/CMakeCache.txt"; then
+    nx_die "find_package(nexurejs) looked for simdjson without the json component"
+fi
 cmake --build "$out/package" -j "$(nproc)" >/dev/null
 check_consumer "$out/package"
-nx_log "consumer: both ways built and answered"
+nx_log "consumer: every way built and answered"

@@ -72,5 +72,46 @@ TEST(JsonWriter, MisuseBecomesA500WithTheReason) {
     EXPECT_EQ(misuse([](JsonWriter& j) { j.begin_array().value(-5).end_array(); }), "");
 }
 
+// raw_number(): a number as JSON text, written as it is, any magnitude; anything else is misuse.
+TEST(JsonWriter, RawNumbersAreWrittenAsTheirTextWhenTheyAreJsonNumbers) {
+    for (const char* n :
+         {"0", "-0", "12345678901234567890123", "-1.50", "1e400", "2E-7", "6.02e+23", "0.0"}) {
+        EXPECT_TRUE(is_json_number(n)) << n;
+    }
+    for (const char* n : {"", "-", "+1", "01", "-01", "1.", ".5", "1e", "1e+", "0x10", "1 ", " 1",
+                          "NaN", "Infinity", "1.2.3", "--1", "1e5e5"}) {
+        EXPECT_FALSE(is_json_number(n)) << '"' << n << '"';
+    }
+    Response res;
+    {
+        JsonWriter json(res);
+        json.begin_array().raw_number("18446744073709551616").raw_number("-0.10").end_array();
+    }
+    EXPECT_EQ(res.body_view(), "[18446744073709551616,-0.10]");
+    EXPECT_TRUE(res.error().empty());
+    Response bad;
+    {
+        JsonWriter json(bad);
+        json.begin_array().raw_number("1,2").end_array();
+    }
+    EXPECT_NE(bad.error().find("not a JSON number"), std::string::npos) << bad.error();
+}
+
+// abandon(): the writer stops, and leaves the Response to whoever answers instead.
+TEST(JsonWriter, AnAbandonedDocumentLeavesTheResponseAlone) {
+    Response res;
+    {
+        JsonWriter json(res);
+        json.begin_object().key("half");
+        json.abandon();
+        json.value(1).end_object();  // ignored
+        EXPECT_FALSE(json.ok());
+        res.status(400).body("answered otherwise");
+    }
+    EXPECT_EQ(res.body_view(), "answered otherwise");
+    EXPECT_EQ(res.status_code(), 400);
+    EXPECT_TRUE(res.error().empty());
+}
+
 }  // namespace
 }  // namespace nexure::net::http
