@@ -8,6 +8,8 @@
 //                        both ways); 502 {"error":"bad gateway",...} when the upstream fails,
 //                        504 {"error":"gateway timeout",...} when it does not answer in time
 //   GET /api/_health     {"status":"ok"}, from the gateway itself
+//   POST /echo-json      the JSON body validated and written back (simdjson, JsonWriter); 400
+//                        {"error":"invalid JSON","message":...,"position":N} when it is not JSON
 //   GET /_stats          {"responses":{"200":N,"404":N,...},"total":N}: every answer counted by
 //                        status, the engine's own (404, 405, 413, 408, ...) included
 #include <atomic>
@@ -24,6 +26,7 @@
 
 #include "net/client/http_client.h"
 #include "net/http/json_writer.h"
+#include "net/json/body.h"
 #include "net/server.h"
 
 using nexure::Result;
@@ -217,6 +220,11 @@ int main(int argc, char** argv) {
     server.on_response(
         [&counts](const nexure::net::ResponseInfo& info) { counts.count(info.worker, info.status); });
     server.get("/_stats", [&counts](const Request&, Response& res) { counts.write(res); });
+    server.post("/echo-json", [](const Request& req, Response& res) {
+        nexure::net::json::Body body(req);
+        http::JsonWriter out(res.type("application/json"));
+        if (nexure::net::json::Error e = body.write_to(out)) nexure::net::json::write_error(res, e);
+    });
     server.fixed(Method::kGet, "/api/_health",
                  {.status = 200, .content_type = "application/json", .headers = {}, .body = R"({"status":"ok"})"});
     auto api = [&upstream](const Request& req, Response& res) { forward(upstream, req, res); };

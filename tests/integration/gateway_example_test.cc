@@ -135,6 +135,28 @@ TEST_F(GatewayExample, RefusedUpstreamAndStatsOfEveryAnswer) {
     EXPECT_EQ(stats.body, R"({"responses":{"200":1,"404":1,"405":1,"502":1},"total":4})");
 }
 
+TEST_F(GatewayExample, EchoJsonValidatesAndRewritesItsBody) {
+    run("127.0.0.1:" + std::to_string(closed_port()));
+    if (HasFatalFailure() || IsSkipped()) return;
+    auto post = [&](const std::string& body) {
+        return exchange("POST /echo-json HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    };
+    const Response good = post(R"( { "name" : "caf\u00e9", "n": [1, 2.50, -0, 12345678901234567890123],
+                                      "ok": true, "none": null } )");
+    EXPECT_EQ(good.status, 200);
+    EXPECT_EQ(good.header("Content-Type"), "application/json");
+    EXPECT_EQ(good.body,
+              "{\"name\":\"caf\xc3\xa9\",\"n\":[1,2.50,-0,12345678901234567890123],\"ok\":true,"
+              "\"none\":null}");
+    const Response bad = post(R"({"a": [1 2]})");
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(bad.header("Content-Type"), "application/json");
+    EXPECT_NE(bad.body.find(R"("error":"invalid JSON")"), std::string::npos) << bad.body;
+    EXPECT_NE(bad.body.find(R"("position":9)"), std::string::npos) << bad.body;
+    EXPECT_EQ(post("").status, 400);
+}
+
 TEST_F(GatewayExample, RefusesToStartWithoutAnUpstream) {
     NEXURE_SKIP_WITHOUT_IO_URING();
     ASSERT_TRUE(process_.start({NEXURE_EXAMPLE_GATEWAY_BIN, "--port", "0"}));
