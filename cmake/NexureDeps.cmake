@@ -17,8 +17,8 @@ foreach(src llhttp.c api.c http.c)
 endforeach()
 add_library(nexure_llhttp STATIC
   ${NEXURE_LLHTTP_DIR}/llhttp.c ${NEXURE_LLHTTP_DIR}/api.c ${NEXURE_LLHTTP_DIR}/http.c)
-target_include_directories(nexure_llhttp SYSTEM PUBLIC $<BUILD_INTERFACE:${NEXURE_LLHTTP_INCLUDE_DIR}>
-                                                      $<INSTALL_INTERFACE:include/nexurejs/llhttp>)
+# (Build tree only: llhttp.h is the parser's, never a public header's, and is not installed.)
+target_include_directories(nexure_llhttp SYSTEM PUBLIC $<BUILD_INTERFACE:${NEXURE_LLHTTP_INCLUDE_DIR}>)
 set_target_properties(nexure_llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 99)
 target_compile_options(nexure_llhttp PRIVATE -O3 -w)
 

@@ -7,8 +7,17 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
+// Every public header (cmake/NexureInstall.cmake's roots): each compiles from the installed tree.
+#include "net/client/http_client.h"
+#include "net/client/socket.h"
+#include "net/hooks.h"
+#include "net/http/conditional.h"
+#include "net/http/form.h"
+#include "net/http/json_writer.h"
+#include "net/http/percent.h"
 #include "net/server.h"
 #if NEXURE_CONSUMER_JSON
 #include "net/json/body.h"
@@ -64,6 +73,20 @@ int main() {
             later.respond([](nexure::net::Response& r) { r.body("later"); });
         });
     });
+    // The outbound client, calling this server's own /hello on the worker's ring.
+    // (Built once the port is known, before the first request.)
+    std::unique_ptr<nexure::net::client::HttpClient> self;
+    nexure::net::client::HttpClient* client = nullptr;
+    server.get("/proxy", [&client](const nexure::net::Request&, nexure::net::Response& res) {
+        client->request({.target = "/hello"},
+                        [later = res.defer()](
+                            nexure::Result<nexure::net::client::ClientResponse> r) mutable {
+                            later.respond([r = std::move(r)](nexure::net::Response& out) {
+                                out.body(r ? "via client: " + std::string(r.value().body())
+                                           : "client error: " + r.error().message);
+                            });
+                        });
+    });
 #if NEXURE_CONSUMER_JSON
     server.post("/echo-json", [](const nexure::net::Request& req, nexure::net::Response& res) {
         nexure::net::json::Body body(req);
@@ -75,8 +98,16 @@ int main() {
         std::fprintf(stderr, "consumer: cannot start: %s\n", r.error().message.c_str());
         return 1;
     }
+    auto to = nexure::net::client::Endpoint::resolve("127.0.0.1:" + std::to_string(server.port()));
+    if (!to) {
+        std::fprintf(stderr, "consumer: %s\n", to.error().message.c_str());
+        return 1;
+    }
+    self = std::make_unique<nexure::net::client::HttpClient>(to.value());
+    client = self.get();
     const std::string hello = fetch(server.port(), "/hello");
     const std::string later = fetch(server.port(), "/later");
+    const std::string proxied = fetch(server.port(), "/proxy");
 #if NEXURE_CONSUMER_JSON
     const std::string echoed =
         post_json(server.port(), R"({ "n": [1, 2.50, 1e400], "s": "\u00e9" })");
@@ -84,9 +115,10 @@ int main() {
 #endif
     server.stop();
     server.wait();
-    if (hello != "hello from a consumer" || later != "later") {
-        std::fprintf(stderr, "consumer: unexpected answers '%s' and '%s'\n", hello.c_str(),
-                     later.c_str());
+    if (hello != "hello from a consumer" || later != "later" ||
+        proxied != "via client: hello from a consumer") {
+        std::fprintf(stderr, "consumer: unexpected answers '%s', '%s' and '%s'\n", hello.c_str(),
+                     later.c_str(), proxied.c_str());
         return 1;
     }
 #if NEXURE_CONSUMER_JSON
@@ -100,7 +132,7 @@ int main() {
     }
     std::printf("consumer: every answer right, JSON ones included\n");
 #else
-    std::printf("consumer: both answers right\n");
+    std::printf("consumer: every answer right\n");
 #endif
     return 0;
 }

@@ -58,6 +58,14 @@ cmake --install "$out/engine" --prefix "$out/prefix" >/dev/null
 [[ -f "$out/prefix/lib/cmake/nexurejs/nexurejsConfig.cmake" ]] || nx_die "no package config installed"
 [[ -f "$out/prefix/include/nexurejs/net/server.h" ]] || nx_die "no headers installed"
 [[ -f "$out/prefix/include/nexurejs/net/json/body.h" ]] || nx_die "no json headers installed"
+# Only the public headers: none of the engine's or the server's internals, no liburing or llhttp.
+for internal in engine/ring.h engine/worker.h net/worker_server.h net/http1/connection.h \
+    net/http/parser.h net/detail/loop_state.h net/client/outbound.h llhttp/llhttp.h; do
+    [[ ! -e "$out/prefix/include/nexurejs/$internal" ]] || nx_die "internal header installed: $internal"
+done
+if grep -rlE '#include <(liburing|llhttp)' "$out/prefix/include/nexurejs" >/dev/null; then
+    nx_die "an installed header includes liburing or llhttp: $(grep -rlE '#include <(liburing|llhttp)' "$out/prefix/include/nexurejs")"
+fi
 cmake -S "$here" -B "$out/package-json" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DNEXURE_CONSUMER_MODE=package -DNEXURE_CONSUMER_JSON=ON \
     -DCMAKE_PREFIX_PATH="$out/prefix" >/dev/null
