@@ -38,11 +38,7 @@ SETUP_S=120           # bound on nexure-idle-conns opening and using its connect
 HOLD_S=300            # nexure-idle-conns' own hold limit, in case this script dies unexpectedly
 IDLE_TIMEOUT_S=300    # the servers' idle keep-alive timeout (nginx.conf.in: keepalive_timeout)
 
-for var in CONNECTIONS ROUNDS; do
-    if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
-        nx_die "$var must be a positive integer, got '${!var}'"
-    fi
-done
+nx_require_positive CONNECTIONS ROUNDS
 CONNECTIONS=$((10#$CONNECTIONS))
 ROUNDS=$((10#$ROUNDS))
 nx_parse_servers

@@ -52,11 +52,7 @@ ALL_SUITES=(http alloc router mailbox)
 # Benchmarks that use two threads, as Google Benchmark names them.
 TWO_THREADS='real_time|threads:'
 
-for var in ROUNDS REPETITIONS; do
-    if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
-        nx_die "$var must be a positive integer, got '${!var}'"
-    fi
-done
+nx_require_positive ROUNDS REPETITIONS
 ROUNDS=$((10#$ROUNDS))
 REPETITIONS=$((10#$REPETITIONS))
 if ! [[ $MIN_TIME =~ ^[0-9]*\.?[0-9]+$ ]] || ! awk -v s="$MIN_TIME" 'BEGIN { exit !(s > 0) }'; then

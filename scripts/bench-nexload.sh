@@ -34,11 +34,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 RESULTS_DIR=${RESULTS_DIR:-$NX_ROOT/bench/results}
 BUILD_DIR=$NX_ROOT/build/release
 
-for var in DURATION CONNECTIONS PIPELINE ROUNDS; do
-    if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
-        nx_die "$var must be a positive integer, got '${!var}'"
-    fi
-done
+nx_require_positive DURATION CONNECTIONS PIPELINE ROUNDS
 read -r -a servers <<<"$SERVERS"
 read -r -a workloads <<<"$WORKLOADS"
 for s in "${servers[@]}"; do

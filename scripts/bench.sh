@@ -41,11 +41,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 ROUNDS=${ROUNDS:-1}
 RESULTS_PREFIX=${RESULTS_PREFIX:-bench}
 
-for var in DURATION CONNECTIONS PIPELINE WARMUP ROUNDS; do
-    if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
-        nx_die "$var must be a positive integer, got '${!var}'"
-    fi
-done
+nx_require_positive DURATION CONNECTIONS PIPELINE WARMUP ROUNDS
 [[ $RESULTS_PREFIX =~ ^[A-Za-z0-9._-]+$ ]] ||
     nx_die "RESULTS_PREFIX must be letters, digits and ._- only, got '$RESULTS_PREFIX'"
 nx_parse_variants
@@ -127,45 +123,9 @@ failures=()
 measure() {
     local server=$1 workload=$2
     shift 2
-    local out="$work/$server-$workload.wrk" timefile="$work/$server-$workload.time"
-    local -a pids
-    mapfile -t pids < <(nx_proc_tree "$server_pid")
-    local ticks0 ticks1 t0 t1 rc=0
-    ticks0=$(nx_cpu_ticks_sum "${pids[@]}")
-    t0=$(nx_now_us)
-    nx_run_wrk "$out" "$timefile" "$wrk_limit" -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@" || rc=$?
-    t1=$(nx_now_us)
-    ticks1=$(nx_cpu_ticks_sum "${pids[@]}")
-    if ((rc != 0)); then
-        nx_warn "wrk failed (exit $rc) for $server $workload:"
-        cat "$out" >&2
-        failures+=("$server $workload: wrk exit $rc")
-    fi
-    if ! nx_pid_alive "$server_pid"; then
-        failures+=("$server $workload: the server died during the run")
-        nx_warn "$server died during the $workload run"
-    fi
-    nx_parse_wrk "$out"
-    local key="$server/$workload/$round"
     rows+=("$server $workload $round")
-    res[$key/requests]=$NX_WRK_REQUESTS
-    res[$key/rps]=$NX_WRK_RPS
-    res[$key/ticks]=$((ticks1 - ticks0))
-    res[$key/wall_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
-    res[$key/us_per_req]=$(awk -v d="$((ticks1 - ticks0))" -v hz="$clk_tck" \
-        -v n="$NX_WRK_REQUESTS" 'BEGIN { if (n > 0) printf "%.3f", d / hz * 1e6 / n; else print "null" }')
-    res[$key/server_cpu_pct]=$(awk -v d="$((ticks1 - ticks0))" -v hz="$clk_tck" \
-        -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (d / hz) / ((b - a) / 1e6) * 100 }')
-    res[$key/wrk_cpu_pct]=$(nx_wrk_cpu_percent "$timefile")
-    res[$key/sock_connect]=$NX_WRK_SOCK_CONNECT
-    res[$key/sock_read]=$NX_WRK_SOCK_READ
-    res[$key/sock_write]=$NX_WRK_SOCK_WRITE
-    res[$key/sock_timeout]=$NX_WRK_SOCK_TIMEOUT
-    res[$key/non2xx]=$NX_WRK_NON2XX
-    res[$key/errors_text]=$(nx_wrk_errors_text)
-    nx_log "round $round: $server $workload: $NX_WRK_RPS req/s, ${res[$key/us_per_req]} µs CPU/req," \
-        "server CPU ${res[$key/server_cpu_pct]}%, wrk CPU ${res[$key/wrk_cpu_pct]}%," \
-        "errors: ${res[$key/errors_text]}"
+    nx_measure_wrk "$server/$workload/$round" "$server_pid" "$work/$server-$workload" \
+        "$wrk_limit" -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@"
 }
 
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -207,12 +167,7 @@ done
 
 # --- report -------------------------------------------------------------------------------------
 # ratio NUM_KEY DEN_KEY: prints NUM/DEN with 3 decimals, or "null".
-ratio() {
-    awk -v a="${res[$1]:-null}" -v b="${res[$2]:-null}" 'BEGIN {
-        if (a == "null" || b == "null" || b + 0 == 0) print "null"; else printf "%.3f", a / b }'
-}
-
-wrk_bound() { awk -v p="$1" 'BEGIN { exit !(p > 90) }'; }
+ratio() { nx_ratio "${res[$1]:-null}" "${res[$2]:-null}"; }
 
 printf '\n'
 printf 'Pinning: %s. wrk -t1 -c%s -d%ss, pipelined depth %s.\n\n' \
@@ -231,7 +186,7 @@ for row in "${rows[@]}"; do
     read -r server workload round <<<"$row"
     key="$server/$workload/$round"
     wrk_cell=${res[$key/wrk_cpu_pct]}
-    if wrk_bound "$wrk_cell"; then wrk_cell="$wrk_cell (wrk-bound)"; fi
+    if nx_wrk_bound "$wrk_cell"; then wrk_cell="$wrk_cell (wrk-bound)"; fi
     label="$server ${res[$server/version]}"
     # A variant's version is long; the list above the table gives it.
     if [[ ${res[$server/version]} == unknown ]] || nx_is_variant "$server"; then label=$server; fi
@@ -241,8 +196,6 @@ for row in "${rows[@]}"; do
         "$wrk_cell" "${res[$key/errors_text]}"
 done
 
-# median VALUES...: the median of numbers ("null" entries are skipped), or "null".
-median() { nx_fmt3 "$(nx_median "$@")"; }
 if ((ROUNDS > 1)); then
     printf '\nMedians over %s rounds:\n\n' "$ROUNDS"
     printf '| server | workload | req/s | µs CPU/req |\n|--------|----------|------:|-----------:|\n'
@@ -253,8 +206,8 @@ if ((ROUNDS > 1)); then
                 rps+=("${res[$server/$workload/$round/rps]:-null}")
                 cpu+=("${res[$server/$workload/$round/us_per_req]:-null}")
             done
-            printf '| %s | %s | %.0f | %s |\n' "$server" "$workload" "$(median "${rps[@]}")" \
-                "$(median "${cpu[@]}")"
+            printf '| %s | %s | %.0f | %s |\n' "$server" "$workload" "$(nx_median3 "${rps[@]}")" \
+                "$(nx_median3 "${cpu[@]}")"
         done
     done
 fi
@@ -266,8 +219,8 @@ ratios_over_nginx() {
         rps_ratios+=("$(ratio "$1/pipelined/$round/rps" "nginx/pipelined/$round/rps")")
         cpu_ratios+=("$(ratio "$1/plain/$round/us_per_req" "nginx/plain/$round/us_per_req")")
     done
-    rps_ratio=$(median "${rps_ratios[@]}")
-    cpu_ratio=$(median "${cpu_ratios[@]}")
+    rps_ratio=$(nx_median3 "${rps_ratios[@]}")
+    cpu_ratio=$(nx_median3 "${cpu_ratios[@]}")
 }
 # ratios_json: the ratios_over_nginx figures as a JSON object.
 ratios_json() {
@@ -312,7 +265,7 @@ else
 fi
 for row in "${rows[@]}"; do
     read -r server workload round <<<"$row"
-    if wrk_bound "${res[$server/$workload/$round/wrk_cpu_pct]}"; then
+    if nx_wrk_bound "${res[$server/$workload/$round/wrk_cpu_pct]}"; then
         printf '\nNote: wrk used more than 90%% of a core in at least one run, so req/s there shows'
         printf ' the load\ngenerator'\''s limit; compare µs CPU/req instead.\n'
         break
@@ -339,21 +292,10 @@ json="$RESULTS_DIR/$RESULTS_PREFIX-$stamp.json"
     for row in "${rows[@]}"; do
         read -r server workload round <<<"$row"
         key="$server/$workload/$round"
-        bound=false
-        if wrk_bound "${res[$key/wrk_cpu_pct]}"; then bound=true; fi
         printf '%s\n    {"server": %s, "version": %s, "binary": %s, "workload": %s, ' "$sep" \
             "$(nx_json_str "$server")" "$(nx_json_str "${res[$server/version]}")" \
             "$(nx_json_str "${res[$server/binary]}")" "$(nx_json_str "$workload")"
-        printf '"round": %s, ' "$round"
-        printf '"requests": %s, "req_per_sec": %s, "server_cpu_ticks": %s, ' \
-            "${res[$key/requests]}" "${res[$key/rps]}" "${res[$key/ticks]}"
-        printf '"server_cpu_us_per_req": %s, "server_cpu_percent": %s, "wall_s": %s, ' \
-            "${res[$key/us_per_req]}" "${res[$key/server_cpu_pct]}" "${res[$key/wall_s]}"
-        printf '"wrk_cpu_percent": %s, "wrk_bound": %s, "non_2xx_3xx": %s, ' \
-            "${res[$key/wrk_cpu_pct]}" "$bound" "${res[$key/non2xx]}"
-        printf '"socket_errors": {"connect": %s, "read": %s, "write": %s, "timeout": %s}}' \
-            "${res[$key/sock_connect]}" "${res[$key/sock_read]}" "${res[$key/sock_write]}" \
-            "${res[$key/sock_timeout]}"
+        printf '"round": %s, %s}' "$round" "$(nx_json_wrk_fields "$key")"
         sep=','
     done
     printf '\n  ],\n'

@@ -51,6 +51,17 @@ nx_require() {
 # nx_is_uint VALUE: true when VALUE is a non-negative decimal integer.
 nx_is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
+# nx_require_positive VAR...: dies unless each named variable holds a positive decimal integer
+# (the scripts' DURATION, ROUNDS, ... settings).
+nx_require_positive() {
+    local var
+    for var in "$@"; do
+        if ! nx_is_uint "${!var}" || ((10#${!var} == 0)); then
+            nx_die "$var must be a positive integer, got '${!var}'"
+        fi
+    done
+}
+
 # nx_now_us: wall-clock time in microseconds.
 nx_now_us() {
     local t=$EPOCHREALTIME
@@ -297,6 +308,20 @@ nx_cpu_ticks() {
     printf '%s\n' "$((f[11] + f[12]))"
 }
 
+# nx_cpu_us_per_req TICKS REQUESTS: CPU microseconds per request for TICKS clock ticks of CPU
+# time (nx_cpu_ticks), with three decimals; "null" when REQUESTS is 0.
+nx_cpu_us_per_req() {
+    awk -v d="$1" -v hz="$(nx_clk_tck)" -v n="$2" \
+        'BEGIN { if (n > 0) printf "%.3f\n", d / hz * 1e6 / n; else print "null" }'
+}
+
+# nx_cpu_percent TICKS WALL_US: TICKS clock ticks of CPU time in percent of one core over WALL_US
+# microseconds, with one decimal; "null" when WALL_US is 0.
+nx_cpu_percent() {
+    awk -v d="$1" -v hz="$(nx_clk_tck)" -v w="$2" \
+        'BEGIN { if (w > 0) printf "%.1f\n", d / hz / (w / 1e6) * 100; else print "null" }'
+}
+
 # nx_cpu_ticks_sum PID...: prints the sum of nx_cpu_ticks over the PIDs.
 nx_cpu_ticks_sum() {
     local pid ticks sum=0
@@ -410,6 +435,77 @@ nx_wrk_errors_text() {
     local joined
     joined=$(printf '%s, ' "${parts[@]}")
     printf '%s\n' "${joined%, }"
+}
+
+# nx_wrk_bound CPU_PERCENT: true when the load generator used more than 90 % of its core (what
+# nx_wrk_cpu_percent prints): the run's req/s is then wrk's limit, and only CPU per request
+# compares.
+nx_wrk_bound() { awk -v p="$1" 'BEGIN { exit !(p > 90) }'; }
+
+# nx_measure_wrk KEY PID OUTBASE LIMIT_S WRK-ARGS...: one measured wrk run (nx_run_wrk, output in
+# OUTBASE.wrk and OUTBASE.time, bounded to LIMIT_S seconds) against the server PID, whose CPU time
+# is that of PID and its descendants (utime+stime from /proc, read before and after the run).
+# Stores in the caller's associative array `res`, under KEY/: requests, rps, ticks, wall_s,
+# us_per_req (server CPU µs per response; "null" without responses), server_cpu_pct, wrk_cpu_pct,
+# sock_connect, sock_read, sock_write, sock_timeout, non2xx and errors_text. A wrk failure or the
+# server's death during the run is logged and appended to the caller's array `failures`. Leaves
+# nx_parse_wrk's NX_WRK_* variables set.
+# shellcheck disable=SC2004,SC2154 # res is the caller's associative array
+nx_measure_wrk() {
+    local key=$1 pid=$2 outbase=$3 limit=$4
+    shift 4
+    local -a pids
+    mapfile -t pids < <(nx_proc_tree "$pid")
+    local ticks0 ticks1 t0 t1 rc=0
+    ticks0=$(nx_cpu_ticks_sum "${pids[@]}")
+    t0=$(nx_now_us)
+    nx_run_wrk "$outbase.wrk" "$outbase.time" "$limit" "$@" || rc=$?
+    t1=$(nx_now_us)
+    ticks1=$(nx_cpu_ticks_sum "${pids[@]}")
+    if ((rc != 0)); then
+        nx_warn "wrk failed (exit $rc) for $key:"
+        cat "$outbase.wrk" >&2
+        failures+=("$key: wrk exit $rc")
+    fi
+    if ! nx_pid_alive "$pid"; then
+        failures+=("$key: the server died during the run")
+        nx_warn "the server died during the $key run"
+    fi
+    nx_parse_wrk "$outbase.wrk"
+    local ticks=$((ticks1 - ticks0))
+    res[$key/requests]=$NX_WRK_REQUESTS
+    res[$key/rps]=$NX_WRK_RPS
+    res[$key/ticks]=$ticks
+    res[$key/wall_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+    res[$key/us_per_req]=$(nx_cpu_us_per_req "$ticks" "$NX_WRK_REQUESTS")
+    res[$key/server_cpu_pct]=$(nx_cpu_percent "$ticks" "$((t1 - t0))")
+    res[$key/wrk_cpu_pct]=$(nx_wrk_cpu_percent "$outbase.time")
+    res[$key/sock_connect]=$NX_WRK_SOCK_CONNECT
+    res[$key/sock_read]=$NX_WRK_SOCK_READ
+    res[$key/sock_write]=$NX_WRK_SOCK_WRITE
+    res[$key/sock_timeout]=$NX_WRK_SOCK_TIMEOUT
+    res[$key/non2xx]=$NX_WRK_NON2XX
+    res[$key/errors_text]=$(nx_wrk_errors_text)
+    nx_log "$key: $NX_WRK_RPS req/s, ${res[$key/us_per_req]} µs CPU/req," \
+        "server CPU ${res[$key/server_cpu_pct]}%, wrk CPU ${res[$key/wrk_cpu_pct]}%," \
+        "errors: ${res[$key/errors_text]}"
+}
+
+# nx_json_wrk_fields KEY: what nx_measure_wrk stored under KEY, as the members of a JSON object
+# (requests, req_per_sec, server_cpu_ticks, server_cpu_us_per_req, server_cpu_percent, wall_s,
+# wrk_cpu_percent, wrk_bound, non_2xx_3xx, socket_errors), comma-separated, without braces.
+nx_json_wrk_fields() {
+    local key=$1 bound=false
+    if nx_wrk_bound "${res[$key/wrk_cpu_pct]}"; then bound=true; fi
+    printf '"requests": %s, "req_per_sec": %s, "server_cpu_ticks": %s, ' \
+        "${res[$key/requests]}" "${res[$key/rps]}" "${res[$key/ticks]}"
+    printf '"server_cpu_us_per_req": %s, "server_cpu_percent": %s, "wall_s": %s, ' \
+        "${res[$key/us_per_req]}" "${res[$key/server_cpu_pct]}" "${res[$key/wall_s]}"
+    printf '"wrk_cpu_percent": %s, "wrk_bound": %s, "non_2xx_3xx": %s, ' \
+        "${res[$key/wrk_cpu_pct]}" "$bound" "${res[$key/non2xx]}"
+    printf '"socket_errors": {"connect": %s, "read": %s, "write": %s, "timeout": %s}' \
+        "${res[$key/sock_connect]}" "${res[$key/sock_read]}" "${res[$key/sock_write]}" \
+        "${res[$key/sock_timeout]}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -551,18 +647,30 @@ nx_setup_nofile() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The reference nginx (bench/nginx/nginx.conf.in)
+# nginx: the reference server (bench/nginx/nginx.conf.in) and the other configurations of
+# bench/nginx/ (the upstream and the proxy of bench-gateway.sh)
 
-# nx_start_nginx PIDVAR DIR PORT TIMEOUT_S [WRAPPER...]: writes the reference configuration for
-# PORT into DIR (created if needed), starts nginx's master in the foreground under the WRAPPER
-# commands (taskset, prlimit: commands that exec theirs), waits until PORT accepts connections and
-# the master has forked its worker, and stores the master's PID. Logs are in DIR.
-nx_start_nginx() {
+# nx_nginx_conf TEMPLATE DIR PORT [NAME=VALUE...]: writes DIR/nginx.conf (DIR created if needed)
+# from TEMPLATE with @DIR@ replaced by DIR, @PORT@ by PORT and each @NAME@ by its VALUE (no value
+# may hold a '#').
+nx_nginx_conf() {
+    local template=$1 dir=$2 port=$3 pair
+    shift 3
+    local -a subst=(-e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g")
+    for pair in "$@"; do
+        subst+=(-e "s#@${pair%%=*}@#${pair#*=}#g")
+    done
+    mkdir -p "$dir"
+    sed "${subst[@]}" "$template" >"$dir/nginx.conf"
+}
+
+# nx_run_nginx PIDVAR DIR PORT TIMEOUT_S [WRAPPER...]: starts nginx's master with DIR/nginx.conf
+# (written by nx_nginx_conf, listening on PORT) in the foreground under the WRAPPER commands
+# (taskset, prlimit: commands that exec theirs), waits until PORT accepts connections and the
+# master has forked its worker, and stores the master's PID. Logs are in DIR.
+nx_run_nginx() {
     local _nx_pidvar=$1 _nx_dir=$2 _nx_port=$3 _nx_timeout=$4
     shift 4
-    mkdir -p "$_nx_dir"
-    sed -e "s#@DIR@#$_nx_dir#g" -e "s#@PORT@#$_nx_port#g" \
-        "$NX_ROOT/bench/nginx/nginx.conf.in" >"$_nx_dir/nginx.conf"
     local _nx_mpid
     nx_spawn _nx_mpid "$_nx_dir/stdout.log" "$_nx_dir/stderr.log" \
         "$@" nginx -p "$_nx_dir/" -e "$_nx_dir/error.log" -c "$_nx_dir/nginx.conf"
@@ -580,6 +688,12 @@ nx_start_nginx() {
         fi
         sleep 0.05
     done
+}
+
+# nx_start_nginx PIDVAR DIR PORT TIMEOUT_S [WRAPPER...]: the reference nginx on PORT: writes
+# bench/nginx/nginx.conf.in into DIR (nx_nginx_conf) and starts it (nx_run_nginx).
+nx_start_nginx() {
+    nx_nginx_conf "$NX_ROOT/bench/nginx/nginx.conf.in" "$2" "$3" && nx_run_nginx "$@"
 }
 
 # nx_nginx_version: prints the version of the nginx on PATH (e.g. 1.22.1).
@@ -601,6 +715,15 @@ nx_json_host_fields() {
 # nx_fmt3 VALUE: VALUE with three decimals, or "null" as is (for medians and ratios in reports).
 nx_fmt3() {
     if [[ $1 == null ]]; then printf 'null'; else printf '%.3f' "$1"; fi
+}
+
+# nx_median3 VALUES...: nx_median with three decimals (nx_fmt3), or "null".
+nx_median3() { nx_fmt3 "$(nx_median "$@")"; }
+
+# nx_ratio A B: prints A/B with three decimals, or "null" when either is "null" or B is 0.
+nx_ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "null" || b == "null" || b + 0 == 0) print "null"; else printf "%.3f", a / b }'
 }
 
 # nx_parse_servers [NAME...]: splits $SERVERS into the array `servers` (each must be nexure,
