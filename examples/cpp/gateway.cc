@@ -42,11 +42,12 @@ namespace http = nexure::net::http;
 namespace {
 
 // Hop-by-hop fields (RFC 9110 7.6.1) and the ones each side writes itself: not forwarded.
+constexpr std::string_view kHopByHop[] = {
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+    "upgrade", "host", "content-length", "proxy-authenticate", "proxy-authorization"};
 bool hop_by_hop(std::string_view name) {
-    for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                               "transfer-encoding", "upgrade", "host", "content-length",
-                               "proxy-authenticate", "proxy-authorization"}) {
-        if (http::iequals(name, h)) return true;
+    for (std::string_view h : kHopByHop) {
+        if (name.size() == h.size() && http::iequals(name, h)) return true;
     }
     return false;
 }
