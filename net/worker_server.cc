@@ -51,11 +51,11 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
       parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
       date_timer_(on_date_tick, this),
       accept_retry_timer_(on_accept_retry, this),
-      connections_(
-          alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
-                             .max_objects = shared.config.max_connections_per_worker,
-                             .node = worker.node()},
-          [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {
+      connections_(alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
+                                      .max_objects = shared.config.max_connections_per_worker,
+                                      .node = worker.node()},
+                   [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }),
+      coroutines_(*this, worker.node()) {
     loop_state_->server = this;
     detail::set_current_loop(&loop_state_);  // built on the worker's own thread
     // Routes that stream their bodies are chosen when a head is complete.
@@ -66,6 +66,9 @@ WorkerServer::~WorkerServer() {
     // The loop has ended; whatever is still open is closed synchronously here (awaited answers
     // are aborted), then the loop refuses posts and drops its timers.
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
+    // Coroutines still suspended are destroyed while the loop they wait on still exists.
+    coroutines_.destroy_all();
+    loop_state_->ready.clear();
     flush_report_counts();
     loop_state_->close();
     detail::set_current_loop(nullptr);
@@ -414,6 +417,17 @@ void WorkerServer::answer_dropped(const Ticket& ticket) noexcept {
     c->complete(ticket, response_);
 }
 
+bool WorkerServer::answer_wanted(const Ticket& ticket) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr && c->wanted(ticket);
+}
+
+Stream WorkerServer::stream_deferred(const Ticket& ticket, const http::Response& head,
+                                     http::BodyFraming body, uint64_t length) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr ? c->stream_deferred(ticket, head, body, length) : Stream{};
+}
+
 bool WorkerServer::set_abort(const Ticket& ticket, Task& fn) noexcept {
     Connection* c = by_ticket(ticket);
     return c != nullptr && c->set_abort(ticket, fn);
@@ -476,8 +490,11 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
 }
 
 void WorkerServer::on_turn_end() noexcept {
-    // Tasks posted from other threads (answers from a thread pool, ...) before this turn's sends.
+    // Tasks posted from other threads (answers from a thread pool, ...) and the coroutines made
+    // ready this turn run before this turn's sends; finished coroutines' frames go after.
     loop_state_->run_posted();
+    if (!loop_state_->ready.empty()) loop_state_->ready.run();
+    if (coroutines_.has_finished()) coroutines_.reap();
     if (handoff_) {
         if (!handoff_paused_.empty()) resume_handoff_paused();
         // After every submit of this turn: publishes them and takes the answers back.
@@ -514,6 +531,8 @@ void WorkerServer::on_stop_requested() noexcept {
 }
 
 bool WorkerServer::prepare_to_sleep() noexcept {
+    // Coroutines made ready after this turn's run (by others that ran): turn again for them.
+    if (!loop_state_->ready.empty()) return false;
     // Tasks posted meanwhile: turn again to run them (else the next post rings the doorbell).
     if (!loop_state_->posts.prepare_to_sleep()) return false;
     if (!handoff_) return true;

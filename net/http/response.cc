@@ -1,6 +1,7 @@
 #include "net/http/response.h"
 
 #include <cstring>
+#include <utility>
 
 #include "net/http/request.h"
 #include "net/later.h"
@@ -44,6 +45,33 @@ void Response::reset() noexcept {
     headers_.clear();
     body_.clear();
     if (!error_.empty()) error_.clear();
+}
+
+void Response::swap(Response& other) noexcept {
+    std::swap(status_, other.status_);
+    std::swap(close_, other.close_);
+    headers_.swap(other.headers_);
+    body_.swap(other.body_);
+    error_.swap(other.error_);
+    // The content types may point into each one's own inline storage: swap the bytes, then aim
+    // each view at its new owner's copy.
+    const std::string_view mine = content_type_;
+    const std::string_view theirs = other.content_type_;
+    const bool mine_inline = mine.data() == content_type_storage_;
+    const bool theirs_inline = theirs.data() == other.content_type_storage_;
+    std::swap(content_type_storage_, other.content_type_storage_);
+    long_content_type_.swap(other.long_content_type_);
+    auto aim = [](Response& r, std::string_view was, bool was_inline) {
+        if (was.empty()) {
+            r.content_type_ = {};
+        } else if (was_inline) {
+            r.content_type_ = std::string_view(r.content_type_storage_, was.size());
+        } else {
+            r.content_type_ = r.long_content_type_;
+        }
+    };
+    aim(*this, theirs, theirs_inline);
+    aim(other, mine, mine_inline);
 }
 
 Response& Response::status(int code) noexcept {
