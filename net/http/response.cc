@@ -52,15 +52,20 @@ void Response::swap(Response& other) noexcept {
     std::swap(close_, other.close_);
     headers_.swap(other.headers_);
     body_.swap(other.body_);
-    error_.swap(other.error_);
-    // The content types may point into each one's own inline storage: swap the bytes, then aim
-    // each view at its new owner's copy.
+    if (!error_.empty() || !other.error_.empty()) error_.swap(other.error_);
+    // The content types may live in each one's inline storage: only their bytes move (a few
+    // dozen, not the whole storage), then each view is aimed at its new owner's copy.
     const std::string_view mine = content_type_;
     const std::string_view theirs = other.content_type_;
-    const bool mine_inline = mine.data() == content_type_storage_;
-    const bool theirs_inline = theirs.data() == other.content_type_storage_;
-    std::swap(content_type_storage_, other.content_type_storage_);
-    long_content_type_.swap(other.long_content_type_);
+    const bool mine_inline = !mine.empty() && mine.data() == content_type_storage_;
+    const bool theirs_inline = !theirs.empty() && theirs.data() == other.content_type_storage_;
+    char saved[sizeof content_type_storage_];
+    if (mine_inline) std::memcpy(saved, mine.data(), mine.size());
+    if (theirs_inline) std::memcpy(content_type_storage_, theirs.data(), theirs.size());
+    if (mine_inline) std::memcpy(other.content_type_storage_, saved, mine.size());
+    if (!long_content_type_.empty() || !other.long_content_type_.empty()) {
+        long_content_type_.swap(other.long_content_type_);
+    }
     auto aim = [](Response& r, std::string_view was, bool was_inline) {
         if (was.empty()) {
             r.content_type_ = {};
