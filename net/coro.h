@@ -371,9 +371,12 @@ class Resolver {
     }
     void drop() noexcept {
         if (state_ == nullptr) return;
-        fail(std::make_exception_ptr(std::runtime_error(
+        // (The exception is made before the hand-over: the temporary runtime_error shares its
+        // message with the copy the worker gets, and must be gone before the worker reads it.)
+        std::exception_ptr error = std::make_exception_ptr(std::runtime_error(
             "callback(): the Resolver was destroyed without a value (the callback API or the "
-            "executor dropped it), so the awaited operation will never complete")));
+            "executor dropped it), so the awaited operation will never complete"));
+        fail(std::move(error));
     }
 
     detail::CallbackState<T>* state_ = nullptr;
@@ -459,6 +462,7 @@ auto offload(Executor& ex, Fn fn, Args... args) {
     return callback<R>([&ex, fn = std::move(fn),
                         args = std::tuple<Args...>(std::move(args)...)](Resolver<R> done) mutable {
         Task job([fn = std::move(fn), args = std::move(args), done = std::move(done)]() mutable {
+            std::exception_ptr error;
             try {
                 if constexpr (std::is_void_v<R>) {
                     std::apply(fn, args);
@@ -467,8 +471,11 @@ auto offload(Executor& ex, Fn fn, Args... args) {
                     done(std::apply(fn, args));
                 }
             } catch (...) {
-                done.fail(std::current_exception());
+                error = std::current_exception();
             }
+            // Handed over once this thread's catch has let go of the exception: from here on
+            // only the worker touches it.
+            if (error) done.fail(std::move(error));
         });
         if constexpr (requires { ex.run(std::move(job)); }) {
             ex.run(std::move(job));
