@@ -82,7 +82,8 @@ class CoroTest : public ServerTest {
             res.append(req.param("id"));
             co_return;
         });
-        s->get("/sleep/:ms", [this](Request& req, http::Response& res) -> Async<void> {
+        // (A coroutine may take the request as const Request&: it is the same, kept request.)
+        s->get("/sleep/:ms", [this](const Request& req, http::Response& res) -> Async<void> {
             const uint64_t ms = std::stoull(std::string(req.param("ms")));
             started_.fetch_add(1);
             co_await sleep(ms);
