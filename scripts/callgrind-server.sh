@@ -10,7 +10,7 @@
 #
 # For each build: nexure-server --threads 1 under callgrind; nexload (build/release/bin) sends a
 # warm-up, the counters are zeroed, then REQUESTS (default 50,000) GET TARGET (default /plaintext;
-# /co/plaintext is the same answer from a coroutine handler) pipelined 16 deep on 8 connections,
+# /co-plaintext is the same answer from a coroutine handler) pipelined 16 deep on 8 connections,
 # then REQUESTS plain keep-alive on 8 connections; the counters are dumped after each run. Prints
 # instructions per request for both, and writes them to
 # bench/results/callgrind-server-<UTC>.json (RECORD=0: print only).

@@ -9,8 +9,8 @@
 //   GET /delay/:ms          answered after `ms` by a worker timer (deferred)
 //   GET /offload/:ms        answered by a thread of a small pool after it sleeps `ms`
 //   POST /upload            any body size, streamed and counted: {"bytes":N}
-//   GET /co/plaintext       Hello, World! from a coroutine handler that never suspends
-//   GET /co/delay/:ms       a coroutine handler: co_await sleep(ms), then answers
+//   GET /co-plaintext       Hello, World! from a coroutine handler that never suspends
+//   GET /co-delay/:ms       a coroutine handler: co_await sleep(ms), then answers
 #include <unistd.h>
 
 #include <algorithm>
@@ -352,11 +352,11 @@ int main(int argc, char** argv) {
         },
         nexure::net::RouteOptions{.stream_body = true, .max_body_size = 0});
     // Coroutine handlers (net/coro.h): the same answers as /plaintext and /delay, to compare.
-    server.get("/co/plaintext", [](Request&, Response& res) -> nexure::net::Async<void> {
+    server.get("/co-plaintext", [](Request&, Response& res) -> nexure::net::Async<void> {
         res.type("text/plain").body("Hello, World!");
         co_return;
     });
-    server.get("/co/delay/:ms", [](Request& req, Response& res) -> nexure::net::Async<void> {
+    server.get("/co-delay/:ms", [](Request& req, Response& res) -> nexure::net::Async<void> {
         const auto ms = param_number(req, "ms", kMaxDelayMs);
         if (!ms) {
             bad_number(res, "ms", kMaxDelayMs);
