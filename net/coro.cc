@@ -157,7 +157,8 @@ void free_frame(void* frame, size_t bytes) noexcept {
         return;
     }
 #endif
-    ::operator delete(frame, bytes);
+    (void)bytes;
+    ::operator delete(frame);  // (unsized: clang enables sized deallocation only on request)
 }
 
 // ---- callback --------------------------------------------------------------------------------
