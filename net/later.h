@@ -36,6 +36,9 @@ class Response;
 namespace http1 {
 class Connection;
 }
+namespace detail {
+class CoroutineHandlers;
+}
 
 class Later {
   public:
@@ -64,6 +67,7 @@ class Later {
 
   private:
     friend class http1::Connection;
+    friend class detail::CoroutineHandlers;  // a coroutine handler's place (net/coro_handler.h)
     Later(Loop loop, const Ticket& ticket) noexcept
         : loop_(std::move(loop)), ticket_(ticket), pending_(true) {}
 

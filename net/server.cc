@@ -112,12 +112,8 @@ Server::~Server() {
     close_listeners(impl_->listeners);
 }
 
-Server& Server::route(Method method, std::string_view path, Handler handler) {
-    return route(method, path, std::move(handler), RouteOptions{});
-}
-
-Server& Server::route(Method method, std::string_view path, Handler handler,
-                      RouteOptions options) {
+Server& Server::add_route(Method method, std::string_view path, Handler handler,
+                          RouteOptions options) {
     impl_->check_not_started();
     if (!handler)
         throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");

@@ -4,12 +4,18 @@
 //   server.get("/users/:id", [](const Request& req, Response& res) {
 //       res.type("application/json").body(...req.param("id")...);
 //   });
+//   server.get("/later", [](Request& req, Response& res) -> Async<void> {   // a coroutine
+//       co_await sleep(10);
+//       res.type("text/plain").body("done");
+//   });
 //   return server.run();  // until SIGINT/SIGTERM, then drains and returns 0
 //
 // Routes are registered before start(); handlers then run on the worker threads, several at once
-// (one per worker), so they must be thread-safe with respect to any state they share. A handler
-// runs to completion on its worker: a slow handler delays the other connections of that worker.
-// Request views are valid only during the handler call (see net/http/request.h).
+// (one per worker), so they must be thread-safe with respect to any state they share. A plain
+// handler runs to completion on its worker: a slow handler delays the other connections of that
+// worker. Request views are valid only during the handler call (see net/http/request.h). A
+// coroutine handler (net/coro.h) may suspend instead: its request and response stay valid until
+// it finishes (net/README.md, "Coroutine handlers").
 #pragma once
 
 #include <cstdint>
@@ -17,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,6 +36,8 @@
 #include "net/http/method.h"
 #include "net/http/request.h"
 #include "net/http/response.h"
+#include "net/coro.h"
+#include "net/coro_handler.h"
 #include "net/later.h"
 #include "net/loop.h"
 #include "net/router/router.h"
@@ -40,7 +49,28 @@ namespace nexure::net {
 using http::Method;
 using http::Request;
 using http::Response;
-using Handler = std::function<void(const Request&, Response&)>;
+
+// A plain handler: answers before it returns (or takes its answer away with res.defer() or
+// res.stream()). Made from any callable taking (const Request&, Response&); a coroutine (one
+// that returns Async) is refused with a compile-time message — its result would be dropped —
+// and is registered with Server::route/get/post/... directly instead.
+class Handler : public std::function<void(const Request&, Response&)> {
+    using Base = std::function<void(const Request&, Response&)>;
+
+  public:
+    Handler() noexcept = default;
+    Handler(std::nullptr_t) noexcept {}  // NOLINT(google-explicit-constructor)
+    // clang-format off
+    template <typename F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, Handler> &&
+                 std::is_invocable_v<std::decay_t<F>&, const Request&, Response&>)
+    Handler(F&& f) : Base(std::forward<F>(f)) {  // NOLINT(google-explicit-constructor)
+        // clang-format on
+        static_assert(!detail::returns_async<std::decay_t<F>>(),
+                      "a coroutine handler (returning Async<void>) is not a plain Handler, which "
+                      "would drop its result: give it to Server::route/get/post/... directly");
+    }
+};
 
 // A response the engine serves by itself, the same for every request of its route (health
 // checks, static answers): no handler runs. The engine adds Date, Server, Content-Length and
@@ -141,30 +171,53 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Registers `handler` for `method` and `path` ("/users/:id"). Throws std::invalid_argument
-    // for an invalid or duplicate route, and std::logic_error once the server has started.
-    Server& route(Method method, std::string_view path, Handler handler);
-    Server& route(Method method, std::string_view path, Handler handler, RouteOptions options);
-    Server& get(std::string_view path, Handler h) {
-        return route(Method::kGet, path, std::move(h));
+    // Registers `handler` for `method` and `path` ("/users/:id"): a plain handler, callable as
+    // (const Request&, Response&), or a coroutine handler, callable as (Request&, Response&) (or
+    // const Request&) and returning Async<void> (net/coro.h). Anything else does not compile,
+    // with a message saying why. Throws std::invalid_argument for an invalid or duplicate route
+    // or an empty handler, and std::logic_error once the server has started.
+    template <typename F>
+    Server& route(Method method, std::string_view path, F&& handler, RouteOptions options = {}) {
+        using Fn = std::decay_t<F>;
+        if constexpr (detail::returns_async<Fn>()) {
+            detail::check_coroutine_handler<Fn>();
+            return add_route(method, path,
+                             Handler(detail::CoroutineRoute<Fn>{std::forward<F>(handler)}),
+                             options);
+        } else {
+            static_assert(std::is_invocable_v<Fn&, const Request&, Response&>,
+                          "a route handler is callable as (const Request&, Response&), or is a "
+                          "coroutine callable as (Request&, Response&) returning Async<void>");
+            return add_route(method, path, Handler(std::forward<F>(handler)), options);
+        }
     }
-    Server& head(std::string_view path, Handler h) {
-        return route(Method::kHead, path, std::move(h));
+    template <typename F>
+    Server& get(std::string_view path, F&& h) {
+        return route(Method::kGet, path, std::forward<F>(h));
     }
-    Server& post(std::string_view path, Handler h) {
-        return route(Method::kPost, path, std::move(h));
+    template <typename F>
+    Server& head(std::string_view path, F&& h) {
+        return route(Method::kHead, path, std::forward<F>(h));
     }
-    Server& put(std::string_view path, Handler h) {
-        return route(Method::kPut, path, std::move(h));
+    template <typename F>
+    Server& post(std::string_view path, F&& h) {
+        return route(Method::kPost, path, std::forward<F>(h));
     }
-    Server& patch(std::string_view path, Handler h) {
-        return route(Method::kPatch, path, std::move(h));
+    template <typename F>
+    Server& put(std::string_view path, F&& h) {
+        return route(Method::kPut, path, std::forward<F>(h));
     }
-    Server& del(std::string_view path, Handler h) {
-        return route(Method::kDelete, path, std::move(h));
+    template <typename F>
+    Server& patch(std::string_view path, F&& h) {
+        return route(Method::kPatch, path, std::forward<F>(h));
     }
-    Server& options(std::string_view path, Handler h) {
-        return route(Method::kOptions, path, std::move(h));
+    template <typename F>
+    Server& del(std::string_view path, F&& h) {
+        return route(Method::kDelete, path, std::forward<F>(h));
+    }
+    template <typename F>
+    Server& options(std::string_view path, F&& h) {
+        return route(Method::kOptions, path, std::forward<F>(h));
     }
 
     // Serves `response` for `method` and `path` from the engine itself. Throws
@@ -218,6 +271,8 @@ class Server {
     const ServerConfig& config() const noexcept;
 
   private:
+    Server& add_route(Method method, std::string_view path, Handler handler, RouteOptions options);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

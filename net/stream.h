@@ -39,6 +39,9 @@ namespace nexure::net {
 namespace http1 {
 class Connection;
 }
+namespace detail {
+class CoroutineHandlers;
+}
 
 class Stream {
   public:
@@ -61,6 +64,7 @@ class Stream {
 
   private:
     friend class http1::Connection;
+    friend class detail::CoroutineHandlers;  // a coroutine handler's place (net/coro_handler.h)
     Stream(Loop loop, const Ticket& ticket) noexcept
         : loop_(std::move(loop)), ticket_(ticket), open_(true) {}
 

@@ -62,11 +62,11 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
       parse_(shared.config.limits, worker.node(), shared.config.max_connections_per_worker),
       date_timer_(on_date_tick, this),
       accept_retry_timer_(on_accept_retry, this),
-      connections_(
-          alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
-                             .max_objects = shared.config.max_connections_per_worker,
-                             .node = worker.node()},
-          [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }) {
+      connections_(alloc::PoolOptions{.objects_per_block = kConnectionsPerBlock,
+                                      .max_objects = shared.config.max_connections_per_worker,
+                                      .node = worker.node()},
+                   [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }),
+      coroutines_(*this, worker.node()) {
     loop_state_->server = this;
     outbound_ = std::make_shared<client::detail::Outbound>(worker, buffers_, kBufferGroup,
                                                             kClientOps);
@@ -82,6 +82,9 @@ WorkerServer::~WorkerServer() {
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
     outbound_->teardown();
     loop_state_->outbound = nullptr;
+    // Coroutines still suspended are destroyed while the loop they wait on still exists.
+    coroutines_.destroy_all();
+    loop_state_->ready.clear();
     flush_report_counts();
     loop_state_->close();
     detail::set_current_loop(nullptr);
@@ -533,6 +536,17 @@ void WorkerServer::answer_dropped(const Ticket& ticket) noexcept {
     c->complete(ticket, response_, AnswerCause::kHandlerError);
 }
 
+bool WorkerServer::answer_wanted(const Ticket& ticket) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr && c->wanted(ticket);
+}
+
+Stream WorkerServer::stream_deferred(const Ticket& ticket, const http::Response& head,
+                                     http::BodyFraming body, uint64_t length) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr ? c->stream_deferred(ticket, head, body, length) : Stream{};
+}
+
 bool WorkerServer::set_abort(const Ticket& ticket, Task& fn) noexcept {
     Connection* c = by_ticket(ticket);
     return c != nullptr && c->set_abort(ticket, fn);
@@ -597,8 +611,11 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
 }
 
 void WorkerServer::on_turn_end() noexcept {
-    // Tasks posted from other threads (answers from a thread pool, ...) before this turn's sends.
+    // Tasks posted from other threads (answers from a thread pool, ...) and the coroutines made
+    // ready this turn run before this turn's sends; finished coroutines' frames go after.
     loop_state_->run_posted();
+    if (!loop_state_->ready.empty()) loop_state_->ready.run();
+    if (coroutines_.has_finished()) coroutines_.reap();
     if (handoff_) {
         if (!handoff_paused_.empty()) resume_handoff_paused();
         // After every submit of this turn: publishes them and takes the answers back.
@@ -642,6 +659,8 @@ void WorkerServer::on_stop_requested() noexcept {
 }
 
 bool WorkerServer::prepare_to_sleep() noexcept {
+    // Coroutines made ready after this turn's run (by others that ran): turn again for them.
+    if (!loop_state_->ready.empty()) return false;
     // Tasks posted meanwhile: turn again to run them (else the next post rings the doorbell).
     if (!loop_state_->posts.prepare_to_sleep()) return false;
     if (!handoff_) return true;

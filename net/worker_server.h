@@ -29,6 +29,8 @@
 #include "net/http/parser.h"
 #include "net/http/response.h"
 #include "net/http/response_writer.h"
+#include "net/coro_handler.h"
+#include "net/detail/loop_state.h"
 #include "net/http1/connection.h"
 #include "net/client/outbound.h"
 #include "net/loop.h"
@@ -82,6 +84,13 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
     // A Later was dropped unanswered: 500, logged.
     void answer_dropped(const Ticket& ticket) noexcept;
+    // Whether the answer `ticket` names can still be given (its place waits, or streams).
+    bool answer_wanted(const Ticket& ticket) noexcept;
+    // Turns the deferred place `ticket` names into a streamed answer with `head` (a coroutine
+    // handler's res.stream() after it suspended); an empty Stream when the place is gone or
+    // `head` is unusable.
+    Stream stream_deferred(const Ticket& ticket, const http::Response& head, http::BodyFraming body,
+                           uint64_t length) noexcept;
     // A streamed request body (net/body.h): `op` runs with the ticket's connection, if it is
     // still there.
     template <typename Op>
@@ -91,6 +100,7 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
 
   private:
     friend class http1::Connection;
+    friend class detail::CoroutineHandlers;
 
     enum Op : uint8_t {
         kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
@@ -245,6 +255,8 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     std::vector<std::pair<http1::Connection*, uint32_t>> handoff_paused_;
     std::vector<std::pair<http1::Connection*, uint32_t>> resume_scratch_;
     std::vector<http1::ResponseQueue*> spare_queues_;  // freed queues, for reuse
+    // Coroutine handlers that suspended (net/coro_handler.h), and their exchanges for reuse.
+    detail::CoroutineHandlers coroutines_;
 };
 
 // The op that registers `fn` as the abort callback of `ticket`'s answer on its worker; when that

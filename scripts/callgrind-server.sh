@@ -9,9 +9,10 @@
 #   (default: current=build/release/bin/nexure-server)
 #
 # For each build: nexure-server --threads 1 under callgrind; nexload (build/release/bin) sends a
-# warm-up, the counters are zeroed, then REQUESTS (default 50,000) GET /plaintext pipelined 16
-# deep on 8 connections, then REQUESTS plain keep-alive on 8 connections; the counters are dumped
-# after each run. Prints instructions per request for both, and writes them to
+# warm-up, the counters are zeroed, then REQUESTS (default 50,000) GET TARGET (default /plaintext;
+# /co-plaintext is the same answer from a coroutine handler) pipelined 16 deep on 8 connections,
+# then REQUESTS plain keep-alive on 8 connections; the counters are dumped after each run. Prints
+# instructions per request for both, and writes them to
 # bench/results/callgrind-server-<UTC>.json (RECORD=0: print only).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -20,6 +21,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nx_require valgrind callgrind_control python3
 REQUESTS=${REQUESTS:-50000}
 nx_is_uint "$REQUESTS" || nx_die "REQUESTS must be a number"
+TARGET=${TARGET:-/plaintext}
+[[ $TARGET == /* ]] || nx_die "TARGET must be a path, like /plaintext"
 NEXLOAD=${NEXLOAD:-$NX_ROOT/build/release/bin/nexload}
 [[ -x $NEXLOAD ]] || nx_die "no $NEXLOAD: build it with bash scripts/build.sh release"
 (($# > 0)) || set -- "current=$NX_ROOT/build/release/bin/nexure-server"
@@ -46,9 +49,9 @@ for spec in "$@"; do
     nx_start_server pid port "$work/$name" 120 \
         valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$bin" --port 0 --threads 1 ||
         nx_die "$name did not start under callgrind"
-    load() { "$NEXLOAD" -t 1 -c 8 --no-pin -n "$REQUESTS" "$@" "http://127.0.0.1:$port/plaintext" \
+    load() { "$NEXLOAD" -t 1 -c 8 --no-pin -n "$REQUESTS" "$@" "http://127.0.0.1:$port$TARGET" \
         >"$work/$name.load" 2>&1 || nx_die "nexload failed against $name: $(cat "$work/$name.load")"; }
-    "$NEXLOAD" -t 1 -c 8 --no-pin -n 5000 --pipeline 16 "http://127.0.0.1:$port/plaintext" \
+    "$NEXLOAD" -t 1 -c 8 --no-pin -n 5000 --pipeline 16 "http://127.0.0.1:$port$TARGET" \
         >/dev/null 2>&1 || nx_die "warm-up failed against $name"
     callgrind_control -z "$pid" >/dev/null
     load --pipeline 16
@@ -72,6 +75,7 @@ if [[ ${RECORD:-1} == 1 ]]; then
         printf '{\n  "script": "scripts/callgrind-server.sh",\n  "date": "%s",\n' "$stamp"
         printf '  "commit": "%s",\n  "git_dirty": %s,\n  "requests_per_run": %s,\n' \
             "$commit" "$dirty" "$REQUESTS"
+        printf '  "target": %s,\n' "$(nx_json_str "$TARGET")"
         joined=""
         for row in "${rows[@]}"; do joined+="${joined:+,$'\n'    }$row"; done
         printf '  "builds": [\n    %s\n  ]\n}\n' "$joined"

@@ -21,7 +21,7 @@ failed=()
 
 # run_suite NAME CMD...: runs one suite and records its failure without stopping the others.
 # The tests run under ThreadSanitizer (a ctest -R regex over GoogleTest names).
-NX_TSAN_TESTS='^(Mailbox|HandoffTest|HandoffRoutes|ClientTest)\.|^ServerTest\.(Stop|ManyConcurrentConnections)|^ServerSetup\.|^Ring\.'
+NX_TSAN_TESTS='^(Mailbox|HandoffTest|HandoffRoutes|ClientTest|CoroTest)\.|^ServerTest\.(Stop|ManyConcurrentConnections)|^ServerSetup\.|^Ring\.'
 
 run_suite() {
     local name=$1 rc=0

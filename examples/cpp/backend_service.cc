@@ -4,21 +4,25 @@
 // build/release/bin/nexure-example-backend --port 8080
 //
 //   GET /price/:item   {"item":"...","price":N} after the backend's ~50 ms, or 504 after 1 s
+//   GET /quote/:item   the same, written as a coroutine handler (net/coro.h)
 //   GET /health        ok, at once (also while prices are being fetched)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "examples/cpp/thread_pool.h"
 #include "net/server.h"
 
+using nexure::net::Async;
 using nexure::net::Later;
 using nexure::net::Loop;
 using nexure::net::Request;
+using nexure::net::Resolver;
 using nexure::net::Response;
 using nexure::net::Server;
 using nexure::net::ServerConfig;
@@ -85,6 +89,33 @@ int main(int argc, char** argv) {
                 });
             });
         });
+    });
+
+    // The same with a coroutine: it waits for whichever comes first, the backend's answer or the
+    // deadline. Both arrive on the worker (the pool's answer is posted there), so the first to
+    // call the resolver wins and the other call does nothing.
+    server.get("/quote/:item", [&backend](Request& req, Response& res) -> Async<void> {
+        std::string item(req.param("item"));
+        using Price = std::optional<unsigned>;  // nullopt: the deadline came first
+        const Price price = co_await nexure::net::callback<Price>([&](Resolver<Price> done) {
+            auto first = std::make_shared<Resolver<Price>>(std::move(done));
+            Loop loop = Loop::current();
+            const nexure::net::TimerId deadline =
+                loop.after(1000, [first] { (*first)(std::nullopt); });
+            backend.run([first, loop, deadline, item] {
+                const unsigned p = fetch_price_blocking(item);  // on a pool thread
+                loop.post([first, loop, deadline, p]() mutable {
+                    loop.cancel(deadline);
+                    (*first)(p);
+                });
+            });
+        });
+        if (!price) {
+            res.status(504).type("application/json").body(R"({"error":"backend timeout"})");
+            co_return;
+        }
+        res.type("application/json")
+            .body("{\"item\":\"" + item + "\",\"price\":" + std::to_string(*price) + "}");
     });
 
     const int rc = server.run([](const Server& s) {

@@ -9,6 +9,8 @@
 //   GET /delay/:ms          answered after `ms` by a worker timer (deferred)
 //   GET /offload/:ms        answered by a thread of a small pool after it sleeps `ms`
 //   POST /upload            any body size, streamed and counted: {"bytes":N}
+//   GET /co-plaintext       Hello, World! from a coroutine handler that never suspends
+//   GET /co-delay/:ms       a coroutine handler: co_await sleep(ms), then answers
 #include <unistd.h>
 
 #include <algorithm>
@@ -349,6 +351,20 @@ int main(int argc, char** argv) {
             });
         },
         nexure::net::RouteOptions{.stream_body = true, .max_body_size = 0});
+    // Coroutine handlers (net/coro.h): the same answers as /plaintext and /delay, to compare.
+    server.get("/co-plaintext", [](Request&, Response& res) -> nexure::net::Async<void> {
+        res.type("text/plain").body("Hello, World!");
+        co_return;
+    });
+    server.get("/co-delay/:ms", [](Request& req, Response& res) -> nexure::net::Async<void> {
+        const auto ms = param_number(req, "ms", kMaxDelayMs);
+        if (!ms) {
+            bad_number(res, "ms", kMaxDelayMs);
+            co_return;
+        }
+        co_await nexure::net::sleep(*ms);
+        res.type("text/plain").body("delayed " + std::to_string(*ms) + " ms\n");
+    });
     // A handful of threads for blocking work; their answers come back to the request's worker.
     auto pool = std::make_shared<nexure::examples::ThreadPool>(4);
     server.get("/offload/:ms", [pool](const Request& req, Response& res) {

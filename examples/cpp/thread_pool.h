@@ -1,6 +1,8 @@
 // ThreadPool: a few threads that run jobs off the engine's workers — for blocking work (a slow
 // backend, a file system call, a CPU-heavy computation) whose answer comes back through a
-// net::Later. Used by nexure-server's /offload route and the example services.
+// net::Later, or to a coroutine handler through net::offload(pool, fn). Used by nexure-server's
+// /offload route and the example services. Jobs are move-only (net::Task), so a job may own a
+// Later or a Resolver.
 #pragma once
 
 #include <pthread.h>
@@ -8,10 +10,12 @@
 
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include "net/unique_function.h"
 
 namespace nexure::examples {
 
@@ -42,7 +46,7 @@ class ThreadPool {
 
     // Any thread: `job` runs on one of the pool's threads. Jobs queued when the pool is
     // destroyed still run first.
-    void run(std::function<void()> job) {
+    void run(net::Task job) {
         {
             std::lock_guard lock(mutex_);
             jobs_.push_back(std::move(job));
@@ -53,7 +57,7 @@ class ThreadPool {
   private:
     void work() {
         for (;;) {
-            std::function<void()> job;
+            net::Task job;
             {
                 std::unique_lock lock(mutex_);
                 ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -67,7 +71,7 @@ class ThreadPool {
 
     std::mutex mutex_;
     std::condition_variable ready_;
-    std::deque<std::function<void()>> jobs_;
+    std::deque<net::Task> jobs_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

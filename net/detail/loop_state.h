@@ -13,6 +13,7 @@
 #include "engine/mailbox.h"
 #include "engine/timer_wheel.h"
 #include "engine/worker.h"
+#include "net/detail/ready_list.h"
 #include "net/loop.h"
 #include "net/unique_function.h"
 
@@ -52,6 +53,8 @@ struct LoopState {
     std::vector<std::unique_ptr<TimerSlot>> timers;
     std::vector<uint32_t> free_timers;
     std::vector<Task> running;  // overflow tasks being run (swapped out)
+    // Coroutines (net/coro.h) to resume at the end of this loop turn, after the posted tasks.
+    ReadyList ready;
 
     // Sets up the post ring on the worker's NUMA node.
     Result<void> init(int node) noexcept;

@@ -1,5 +1,7 @@
 #include "net/http/request.h"
 
+#include <new>
+
 #include "net/http/percent.h"
 
 namespace nexure::net::http {
@@ -52,6 +54,39 @@ FormFields Request::form_fields() const noexcept {
         return {};
     }
     return FormFields(body_, scratch_);
+}
+
+void Request::own_views(alloc::Region& region, const AnswerWatch* watch) noexcept {
+    // path and query lie in the target (also for an absolute-form target): they keep their
+    // offsets into its copy. An empty view needs no copy.
+    auto copy = [&region](std::string_view v) { return v.empty() ? v : region.copy(v); };
+    auto within = [](std::string_view part, std::string_view whole) {
+        return !part.empty() && part.data() >= whole.data() &&
+               part.data() + part.size() <= whole.data() + whole.size();
+    };
+    const std::string_view target = copy(target_);
+    auto rebase = [&](std::string_view part) {
+        if (!within(part, target_)) return copy(part);  // "/" for an empty absolute-form path
+        return target.substr(static_cast<size_t>(part.data() - target_.data()), part.size());
+    };
+    path_ = rebase(path_);
+    query_ = rebase(query_);
+    target_ = target;
+    method_name_ = copy(method_name_);
+    body_ = copy(body_);
+    if (header_count_ != 0) {
+        auto* headers =
+            static_cast<Header*>(region.allocate(sizeof(Header) * header_count_, alignof(Header)));
+        for (uint32_t i = 0; i < header_count_; ++i)
+            ::new (&headers[i]) Header{copy(headers_[i].name), copy(headers_[i].value)};
+        headers_ = headers;
+    }
+    // (Parameter names come from the route pattern: the router keeps them.)
+    for (uint32_t i = 0; i < param_count_; ++i)
+        params_[i].value = copy(params_[i].value);
+    scratch_ = &region;
+    body_source_ = nullptr;
+    watch_ = watch;
 }
 
 std::optional<std::string_view> Request::query_param(std::string_view name) const noexcept {

@@ -51,6 +51,16 @@ class BodySource {
     ~BodySource() = default;
 };
 
+// What answers Request::abandoned() for a request kept beyond its handler call (a coroutine
+// handler that suspended, net/coro.h): whether the answer it owes can still be delivered.
+class AnswerWatch {
+  public:
+    virtual bool abandoned() const noexcept = 0;
+
+  protected:
+    ~AnswerWatch() = default;
+};
+
 class Request {
   public:
     static constexpr unsigned kMaxParams = 16;
@@ -118,6 +128,20 @@ class Request {
     //   auto* buf = static_cast<char*>(req.scratch().allocate(n, 1));
     alloc::Region& scratch() const noexcept { return *scratch_; }
 
+    // For a coroutine handler that suspended (net/coro.h): true once the answer it owes can no
+    // longer be delivered — the client left, the handler timeout answered 503, the server's drain
+    // ended, or the answer was given already — so the work may stop early. Always false while
+    // the handler runs synchronously (before its first suspension) and for plain handlers.
+    bool abandoned() const noexcept { return watch_ != nullptr && watch_->abandoned(); }
+
+    // ---- for the engine (net/coro_handler.cc), on a copy of the request that outlives the
+    // handler call: makes `region` its scratch memory; then copies every view (target, path,
+    // query, method name, headers and their array, parameter values, body) into it, so that the
+    // copy no longer borrows the receive buffer. body_stream() is empty afterwards (the body's
+    // source was the handler call's), and abandoned() asks `watch`.
+    void use_scratch(alloc::Region* region) noexcept { scratch_ = region; }
+    void own_views(alloc::Region& region, const AnswerWatch* watch) noexcept;
+
   private:
     friend class RequestParser;
     friend class ParseContext;
@@ -140,6 +164,7 @@ class Request {
     uint32_t param_count_ = 0;
     alloc::Region* scratch_ = nullptr;  // the parse context's request region
     BodySource* body_source_ = nullptr;
+    const AnswerWatch* watch_ = nullptr;
 };
 
 }  // namespace nexure::net::http

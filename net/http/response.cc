@@ -1,6 +1,7 @@
 #include "net/http/response.h"
 
 #include <cstring>
+#include <utility>
 
 #include "net/http/field_syntax.h"
 #include "net/http/request.h"
@@ -18,6 +19,38 @@ void Response::reset() noexcept {
     headers_.clear();
     body_.clear();
     if (!error_.empty()) error_.clear();
+}
+
+void Response::swap(Response& other) noexcept {
+    std::swap(status_, other.status_);
+    std::swap(close_, other.close_);
+    headers_.swap(other.headers_);
+    body_.swap(other.body_);
+    if (!error_.empty() || !other.error_.empty()) error_.swap(other.error_);
+    // The content types may live in each one's inline storage: only their bytes move (a few
+    // dozen, not the whole storage), then each view is aimed at its new owner's copy.
+    const std::string_view mine = content_type_;
+    const std::string_view theirs = other.content_type_;
+    const bool mine_inline = !mine.empty() && mine.data() == content_type_storage_;
+    const bool theirs_inline = !theirs.empty() && theirs.data() == other.content_type_storage_;
+    char saved[sizeof content_type_storage_];
+    if (mine_inline) std::memcpy(saved, mine.data(), mine.size());
+    if (theirs_inline) std::memcpy(content_type_storage_, theirs.data(), theirs.size());
+    if (mine_inline) std::memcpy(other.content_type_storage_, saved, mine.size());
+    if (!long_content_type_.empty() || !other.long_content_type_.empty()) {
+        long_content_type_.swap(other.long_content_type_);
+    }
+    auto aim = [](Response& r, std::string_view was, bool was_inline) {
+        if (was.empty()) {
+            r.content_type_ = {};
+        } else if (was_inline) {
+            r.content_type_ = std::string_view(r.content_type_storage_, was.size());
+        } else {
+            r.content_type_ = r.long_content_type_;
+        }
+    };
+    aim(*this, theirs, theirs_inline);
+    aim(other, mine, mine_inline);
 }
 
 Response& Response::status(int code) noexcept {

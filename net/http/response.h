@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "alloc/byte_buffer.h"
-
 #include "net/unique_function.h"
 
 namespace nexure::net {
@@ -79,6 +78,10 @@ class Response {
 
     // The connection sets this while a handler runs (null otherwise).
     void set_responder(Responder* responder) noexcept { responder_ = responder; }
+    Responder* responder() const noexcept { return responder_; }
+    // Exchanges what the two responses hold (status, fields, body, error), not their responders:
+    // a coroutine handler's own Response becomes the worker's answer without a copy.
+    void swap(Response& other) noexcept;
 
     int status_code() const noexcept { return status_; }
     std::string_view body_view() const noexcept { return body_.view(); }

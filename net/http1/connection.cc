@@ -543,12 +543,25 @@ Stream Connection::stream_current(const http::Response& head, uint8_t flags, htt
     if (head.wants_close()) flags &= static_cast<uint8_t>(~kKeepAlive);
     Ticket ticket;
     if (!take_place(flags, &ticket, req)) return {};
+    return begin_stream(ticket, head, body, length);
+}
+
+Stream Connection::stream_deferred(const Ticket& ticket, const http::Response& head,
+                                   http::BodyFraming body, uint64_t length) noexcept {
+    if (!head.error().empty() || !awaiting(ticket)) return {};
+    if (head.wants_close()) queue_->find(ticket.seq)->flags &= static_cast<uint8_t>(~kKeepAlive);
+    return begin_stream(ticket, head, body, length);
+}
+
+Stream Connection::begin_stream(const Ticket& ticket, const http::Response& head,
+                                http::BodyFraming body, uint64_t length) noexcept {
     ResponseQueue::Place& p = *queue_->find(ticket.seq);
     p.status = static_cast<uint16_t>(head.status_code());
-    const bool front = queue_->waiting() == 1;
+    const bool front = queue_->index_of(p) == 0;
     if (front) take_output_buffer();
     p.streaming = true;
-    p.body = hub_.writer_.write_head(front ? out_ : p.bytes, head, framing_of(flags), body, length);
+    p.body =
+        hub_.writer_.write_head(front ? out_ : p.bytes, head, framing_of(p.flags), body, length);
     if (front) close_at_ = kNoOffset;
     p.remaining = length;
     if (p.body == http::BodyFraming::kUntilClose) p.flags &= static_cast<uint8_t>(~kKeepAlive);
@@ -943,6 +956,12 @@ bool Connection::awaiting(const Ticket& ticket) noexcept {
     if (!has_waiting() || closing_) return false;
     const ResponseQueue::Place* p = queue_->find(ticket.seq);
     return p != nullptr && !p->ready && !p->streaming;
+}
+
+bool Connection::wanted(const Ticket& ticket) noexcept {
+    if (!has_waiting() || closing_) return false;
+    const ResponseQueue::Place* p = queue_->find(ticket.seq);
+    return p != nullptr && !p->ready;
 }
 
 bool Connection::set_abort(const Ticket& ticket, Task& fn) noexcept {

@@ -79,6 +79,12 @@ class Connection final {
                   AnswerCause cause = AnswerCause::kHandler) noexcept;
     // Whether `ticket`'s place waits for a complete() (its `fill` may run).
     bool awaiting(const Ticket& ticket) noexcept;
+    // Whether `ticket`'s answer can still be given: its place waits or streams.
+    bool wanted(const Ticket& ticket) noexcept;
+    // Turns `ticket`'s awaited place into a streamed answer whose head is `head` (as if the
+    // handler had called stream()); empty when the place no longer awaits or `head` has an error.
+    Stream stream_deferred(const Ticket& ticket, const http::Response& head, http::BodyFraming body,
+                           uint64_t length) noexcept;
     // Registers (moves from `fn`) the callback run once if `ticket`'s answer can no longer be
     // given; false, leaving `fn` alone, when the place is gone already (the caller decides).
     bool set_abort(const Ticket& ticket, Task& fn) noexcept;
@@ -166,6 +172,9 @@ class Connection final {
     Later defer_current(uint8_t flags, const http::Request& req) noexcept;
     Stream stream_current(const http::Response& head, uint8_t flags, http::BodyFraming body,
                           uint64_t length, const http::Request& req) noexcept;
+    // Writes a stream's head for the place `ticket` names (its flags final) and makes it stream.
+    Stream begin_stream(const Ticket& ticket, const http::Response& head, http::BodyFraming body,
+                        uint64_t length) noexcept;
     bool output_full(const ResponseQueue::Place& p, size_t index) const noexcept;
     // Runs abort callbacks collected while the queue was being changed (user code runs last).
     static void run_aborts(std::vector<Task>& aborts) noexcept;

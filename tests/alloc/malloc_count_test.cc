@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "net/coro.h"
 #include "net/http/json_writer.h"
 #include "net/server.h"
 #include "tests/support/http_client.h"
@@ -80,10 +81,81 @@ namespace {
 
 using test::HttpClient;
 
-#ifdef NEXURE_COUNTING_MALLOC  // (the helpers of the tests that can count)
+// A server with the counter's own check: GET /malloc makes one malloc on the server thread,
+// which a zero must not hide. `add_routes` adds the routes under test.
+class CountedServer {
+  public:
+    template <typename AddRoutes>
+    explicit CountedServer(AddRoutes add_routes) : server_(config()) {
+        add_routes(server_);
+        server_.get("/malloc", [](const Request&, Response& res) {
+            void* p = std::malloc(100);
+            asm volatile("" : : "r"(p) : "memory");  // the call may not be optimised away
+            std::free(p);
+            res.body("allocated");
+        });
+    }
+    ~CountedServer() {
+        server_.stop();
+        server_.wait();
+    }
+    ::testing::AssertionResult start() {
+        if (!server_.start().ok()) return ::testing::AssertionFailure() << "no start";
+        return client_.connect(server_.port());
+    }
+    // Sends `batch` (`per_batch` pipelined requests) `batches` times; every answer must be 200
+    // (or, with `refusals`, 401 or 404 too: a hook's and the engine's answers).
+    bool run_batches(const std::string& batch, size_t per_batch, int batches,
+                     bool refusals = false) {
+        std::vector<test::Response> responses;
+        for (int b = 0; b < batches; ++b) {
+            if (!client_.send_all(batch)) return false;
+            responses.clear();
+            if (!client_.read_responses(per_batch, &responses)) return false;
+            for (const test::Response& r : responses) {
+                if (r.status != 200 && !(refusals && (r.status == 401 || r.status == 404)))
+                    return false;
+            }
+        }
+        return true;
+    }
+    // The allocations one GET /malloc makes: at least its handler's one, so the counter sees
+    // what a server thread allocates (a counter that missed them would report zero).
+    uint64_t probe() {
+        const uint64_t at = g_allocations.load();
+        test::Response r;
+        if (!client_.send_all(test::get_request("/malloc")) || !client_.read_response(&r) ||
+            r.body != "allocated") {
+            ADD_FAILURE() << "GET /malloc failed";
+        }
+        return g_allocations.load() - at;
+    }
 
-// A batch of `per_batch` pipelined requests to the routes below, ending with a 200; `hooked`
-// adds requests for "/missing" (the engine's 404) and "/denied" (a hook's 401).
+  private:
+    static ServerConfig config() {
+        ServerConfig c;
+        c.port = 0;
+        c.threads = 1;
+        c.pin_threads = false;
+        return c;
+    }
+    Server server_;
+    HttpClient client_;
+};
+
+void add_routes(Server& s) {
+    s.get("/plaintext",
+          [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
+    s.get("/users/:id", [](const Request& req, Response& res) {
+        res.type("application/json").body("{\"id\":\"").append(req.param("id")).append("\"}");
+    });
+    s.post("/echo", [](const Request& req, Response& res) {
+        res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
+    });
+}
+
+// `per_batch` pipelined requests to add_routes()'s routes; `hooked` makes every fourth one a
+// request a hook refuses (401) or no route serves (404).
 std::string batch_of(int per_batch, bool hooked) {
     std::string batch;
     for (int i = 0; i < per_batch; ++i) {
@@ -108,85 +180,28 @@ std::string batch_of(int per_batch, bool hooked) {
     return batch;
 }
 
-// The routes both tests serve; GET /malloc is the counter's own check: one malloc on the server
-// thread, which a zero must not hide.
-void add_routes(Server& server) {
-    server.get("/plaintext",
-               [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
-    server.get("/users/:id", [](const Request& req, Response& res) {
-        res.type("application/json").body("{\"id\":\"").append(req.param("id")).append("\"}");
-    });
-    server.post("/echo", [](const Request& req, Response& res) {
-        res.type(req.header("content-type").value_or("application/octet-stream")).body(req.body());
-    });
-    server.get("/malloc", [](const Request&, Response& res) {
-        void* p = std::malloc(100);
-        asm volatile("" : : "r"(p) : "memory");  // the call may not be optimised away
-        std::free(p);
-        res.body("allocated");
-    });
-}
-
-// Starts `server`, warms it up with `batch`, then counts the heap allocations of 1,000 batches
-// (100,000 requests): expects none.
-void expect_no_allocations(Server& server, const std::string& batch, int per_batch) {
-    ASSERT_TRUE(server.start().ok());
-    HttpClient client;
-    ASSERT_TRUE(client.connect(server.port()));
-    std::vector<test::Response> responses;
-    auto run_batches = [&](int batches) {
-        for (int b = 0; b < batches; ++b) {
-            if (!client.send_all(batch)) return false;
-            responses.clear();
-            if (!client.read_responses(static_cast<size_t>(per_batch), &responses)) return false;
-            if (responses.back().status != 200) return false;
-        }
-        return true;
-    };
-    // Counts the allocations one GET /malloc makes: at least its handler's one, so the counter
-    // sees what a server thread allocates (a counter that missed them would report zero below).
-    auto probe = [&]() -> uint64_t {
-        const uint64_t at = g_allocations.load();
-        test::Response r;
-        if (!client.send_all(test::get_request("/malloc")) || !client.read_response(&r) ||
-            r.body != "allocated") {
-            ADD_FAILURE() << "GET /malloc failed";
-        }
-        return g_allocations.load() - at;
-    };
-    ASSERT_TRUE(run_batches(50));  // warm-up: buffers grow to their working size
-    EXPECT_GE(probe(), 1u) << "the counter does not see a server thread's malloc";
-
+// Warms `server` up, then counts the allocations of 100,000 requests of `batch`: none.
+[[maybe_unused]] void expect_no_allocations(CountedServer& server, const std::string& batch,
+                                            int per_batch, bool refusals) {
+    const auto n = static_cast<size_t>(per_batch);
+    ASSERT_TRUE(server.run_batches(batch, n, 50, refusals));  // warm-up: buffers reach their size
+    EXPECT_GE(server.probe(), 1u) << "the counter does not see a server thread's malloc";
     const uint64_t before = g_allocations.load();
-    ASSERT_TRUE(run_batches(1000));  // 100,000 requests
+    ASSERT_TRUE(server.run_batches(batch, n, 100'000 / per_batch, refusals));
     const uint64_t during = g_allocations.load() - before;
-
     EXPECT_EQ(during, 0u) << during << " heap allocations for 100,000 requests ("
                           << static_cast<double>(during) / 100000.0 << " per request)";
-    EXPECT_GE(probe(), 1u) << "the counter stopped counting during the run";
-    server.stop();
-    server.wait();
+    EXPECT_GE(server.probe(), 1u) << "the counter stopped counting during the run";
 }
-
-ServerConfig one_worker() {
-    ServerConfig config;
-    config.port = 0;
-    config.threads = 1;
-    config.pin_threads = false;
-    return config;
-}
-
-#endif
 
 TEST(SteadyState, PipelinedRequestsMakeNoHeapAllocations) {
 #ifndef NEXURE_COUNTING_MALLOC
     GTEST_SKIP() << "sanitizer builds replace malloc themselves";
 #else
     t_not_counted = true;  // the client (this thread) allocates freely
-    Server server(one_worker());
-    add_routes(server);
-    constexpr int kPerBatch = 100;
-    expect_no_allocations(server, batch_of(kPerBatch, false), kPerBatch);
+    CountedServer server(add_routes);
+    ASSERT_TRUE(server.start());
+    expect_no_allocations(server, batch_of(100, false), 100, false);
 #endif
 }
 
@@ -197,27 +212,80 @@ TEST(SteadyState, HooksMakeNoHeapAllocations) {
     GTEST_SKIP() << "sanitizer builds replace malloc themselves";
 #else
     t_not_counted = true;
-    Server server(one_worker());
-    add_routes(server);
     std::atomic<uint64_t> seen_bytes{0};
-    server.on_request([](const Request& req, Response& res) {
-        if (req.path() != "/denied") return HookResult::kContinue;
-        res.status(401).header("WWW-Authenticate", "Bearer").body("token needed\n");
-        return HookResult::kAnswered;
+    CountedServer server([&seen_bytes](Server& s) {
+        add_routes(s);
+        s.on_request([](const Request& req, Response& res) {
+            if (req.path() != "/denied") return HookResult::kContinue;
+            res.status(401).header("WWW-Authenticate", "Bearer").body("token needed\n");
+            return HookResult::kAnswered;
+        });
+        s.on_response([&seen_bytes](const ResponseInfo& info) {
+            seen_bytes.fetch_add(info.body_bytes + info.target.size() + info.method_name.size() +
+                                     cause_name(info.cause).size(),
+                                 std::memory_order_relaxed);
+        });
+        s.error_response([](const EngineAnswer& a, Response& res) {
+            http::JsonWriter json(res);
+            json.begin_object().key("status").value(a.status).key("error").value(
+                cause_name(a.cause));
+            json.end_object();
+        });
     });
-    server.on_response([&seen_bytes](const ResponseInfo& info) {
-        seen_bytes.fetch_add(info.body_bytes + info.target.size() + info.method_name.size() +
-                                 cause_name(info.cause).size(),
-                             std::memory_order_relaxed);
-    });
-    server.error_response([](const EngineAnswer& a, Response& res) {
-        http::JsonWriter json(res);
-        json.begin_object().key("status").value(a.status).key("error").value(cause_name(a.cause));
-        json.end_object();
-    });
-    constexpr int kPerBatch = 100;
-    expect_no_allocations(server, batch_of(kPerBatch, true), kPerBatch);
+    ASSERT_TRUE(server.start());
+    expect_no_allocations(server, batch_of(100, true), 100, true);
     EXPECT_GT(seen_bytes.load(), 0u);
+#endif
+}
+
+[[maybe_unused]] Async<int> finished_child(int v) {
+    co_return v;
+}
+
+// Coroutine handlers (net/coro.h): one that finishes without suspending makes no heap
+// allocation in the steady state either (its frames come from the thread's frame cache, its
+// exchange from the worker's free list); one that suspends makes a few (its timer's callback,
+// the filling of its answer), counted and bounded here.
+TEST(SteadyState, CoroutineHandlersThatDoNotSuspendMakeNoHeapAllocations) {
+#ifndef NEXURE_COUNTING_MALLOC
+    GTEST_SKIP() << "sanitizer builds replace malloc themselves";
+#else
+    t_not_counted = true;
+    CountedServer server([](Server& s) {
+        s.get("/co/:id", [](Request& req, Response& res) -> Async<void> {
+            const int child = co_await finished_child(7);
+            res.type("text/plain").body("co ").append(req.param("id"));
+            res.append(std::to_string(child));
+        });
+        s.get("/co-sleep", [](Request&, Response& res) -> Async<void> {
+            co_await sleep(0);
+            res.type("text/plain").body("slept");
+        });
+    });
+    ASSERT_TRUE(server.start());
+
+    std::string batch;
+    constexpr int kPerBatch = 100;
+    for (int i = 0; i < kPerBatch; ++i)
+        batch += test::get_request("/co/" + std::to_string(1000 + i));
+    ASSERT_TRUE(server.run_batches(batch, kPerBatch, 50));
+    EXPECT_GE(server.probe(), 1u) << "the counter does not see a server thread's malloc";
+    uint64_t before = g_allocations.load();
+    ASSERT_TRUE(server.run_batches(batch, kPerBatch, 1000));  // 100,000 requests
+    const uint64_t during = g_allocations.load() - before;
+    EXPECT_EQ(during, 0u) << during << " heap allocations for 100,000 requests ("
+                          << static_cast<double>(during) / 100000.0 << " per request)";
+
+    const std::string sleeper = test::get_request("/co-sleep");
+    ASSERT_TRUE(server.run_batches(sleeper, 1, 200));
+    before = g_allocations.load();
+    constexpr int kSleepers = 2000;
+    ASSERT_TRUE(server.run_batches(sleeper, 1, kSleepers));
+    const double per_request =
+        static_cast<double>(g_allocations.load() - before) / static_cast<double>(kSleepers);
+    RecordProperty("allocations_per_suspending_request", std::to_string(per_request));
+    EXPECT_LE(per_request, 4.0);
+    EXPECT_GE(server.probe(), 1u) << "the counter stopped counting during the run";
 #endif
 }
 

@@ -520,7 +520,7 @@ TEST(ExampleServer, ServerSentEventsArriveOneByOne) {
     }
 }
 
-TEST(ExampleServer, DelayedAndOffloadedAnswersDoNotHoldUpOthersOnTheWorker) {
+TEST(ExampleServer, DelayedOffloadedAndCoroutineAnswersDoNotHoldUpOthersOnTheWorker) {
     REQUIRE_SERVER_BIN();
     ExampleServer s;
     ASSERT_TRUE(s.start());
@@ -528,19 +528,28 @@ TEST(ExampleServer, DelayedAndOffloadedAnswersDoNotHoldUpOthersOnTheWorker) {
     HttpClient offloaded;
     ASSERT_TRUE(delayed.connect(s.port));
     ASSERT_TRUE(offloaded.connect(s.port));
+    HttpClient coroutine;
+    ASSERT_TRUE(coroutine.connect(s.port));
     ASSERT_TRUE(delayed.send_all(get_request("/delay/600")));
     ASSERT_TRUE(offloaded.send_all(get_request("/offload/600")));
+    ASSERT_TRUE(coroutine.send_all(get_request("/co-delay/600")));
     // The one worker answers at once meanwhile, and the waiting ones have nothing yet.
-    for (int i = 0; i < 20; ++i)
+    for (int i = 0; i < 20; ++i) {
         ASSERT_EQ(fetch(s.port, get_request("/plaintext")).body, "Hello, World!");
+        ASSERT_EQ(fetch(s.port, get_request("/co-plaintext")).body, "Hello, World!");
+    }
     EXPECT_EQ(delayed.unread_bytes(), 0);
     EXPECT_EQ(offloaded.unread_bytes(), 0);
+    EXPECT_EQ(coroutine.unread_bytes(), 0);
     Response r;
     ASSERT_TRUE(delayed.read_response(&r));
     EXPECT_EQ(r.body, "delayed 600 ms\n");
     ASSERT_TRUE(offloaded.read_response(&r));
     EXPECT_EQ(r.body, "offloaded 600 ms\n");
+    ASSERT_TRUE(coroutine.read_response(&r));
+    EXPECT_EQ(r.body, "delayed 600 ms\n");
     EXPECT_EQ(fetch(s.port, get_request("/delay/abc")).status, 400);
+    EXPECT_EQ(fetch(s.port, get_request("/co-delay/abc")).status, 400);
     EXPECT_EQ(fetch(s.port, get_request("/stream/99999999999999999999")).status, 400);
 }
 

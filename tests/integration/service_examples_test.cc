@@ -55,16 +55,26 @@ TEST_F(ServiceExample, BackendAnswersComeFromThePoolAndTheDeadlineAnswers504) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("Content-Type"), "application/json");
     EXPECT_EQ(r.body.rfind(R"({"item":"apple","price":)", 0), 0u) << r.body;
-    // A backend call slower than the service's 1 s deadline, and a health check meanwhile.
+    // The coroutine handler gives the same answer.
+    const Response quote = exchange(get_request("/quote/apple"));
+    EXPECT_EQ(quote.status, 200);
+    EXPECT_EQ(quote.header("Content-Type"), "application/json");
+    EXPECT_EQ(quote.body, r.body);
+    // Backend calls slower than the service's 1 s deadline, and a health check meanwhile.
     HttpClient slow;
     ASSERT_TRUE(slow.connect(port_));
     ASSERT_TRUE(slow.send_all(get_request("/price/slowpoke")));
+    HttpClient slow_quote;
+    ASSERT_TRUE(slow_quote.connect(port_));
+    ASSERT_TRUE(slow_quote.send_all(get_request("/quote/slowpoke")));
     EXPECT_EQ(exchange(get_request("/health")).body, "ok\n");
     EXPECT_EQ(slow.unread_bytes(), 0);
-    Response late;
-    ASSERT_TRUE(slow.read_response(&late));
-    EXPECT_EQ(late.status, 504);
-    EXPECT_EQ(late.body, R"({"error":"backend timeout"})");
+    for (HttpClient* c : {&slow, &slow_quote}) {
+        Response late;
+        ASSERT_TRUE(c->read_response(&late));
+        EXPECT_EQ(late.status, 504);
+        EXPECT_EQ(late.body, R"({"error":"backend timeout"})");
+    }
     stop_with_sigterm();
 }
 

@@ -5,6 +5,9 @@
 #include <string>
 
 #include "net/http/status.h"
+#include "net/later.h"
+#include "net/stream.h"
+#include "net/upgrade.h"
 
 namespace nexure::net::http {
 namespace {
@@ -50,6 +53,60 @@ TEST(HttpResponse, LongContentTypeIsKept) {
     EXPECT_EQ(res.content_type(), long_type);
     res.type("text/plain");
     EXPECT_EQ(res.content_type(), "text/plain");
+}
+
+// A coroutine handler's own Response becomes the worker's answer by swap() (net/coro_handler.cc):
+// everything a handler wrote changes sides, content types kept in the inline storage or in the
+// long string alike, and the responders stay where they were.
+struct NoResponder final : Responder {
+    Later defer() noexcept override { return {}; }
+    Stream stream(const Response&, BodyFraming, uint64_t) noexcept override { return {}; }
+    bool upgrade(const Response&, UniqueFunction<void(Upgraded)>) noexcept override {
+        return false;
+    }
+};
+
+TEST(HttpResponse, SwapExchangesWhatBothHold) {
+    Response a;
+    Response b;
+    a.reset();
+    b.reset();
+    NoResponder responder;
+    a.set_responder(&responder);
+    const std::string long_type =
+        "application/vnd.example+json; profile=\"" + std::string(150, 'p') + "\"";
+    a.status(201).type("text/plain").header("X-A", "1").body("from a").close();
+    b.type(long_type).header("X-B", "2").body("from b").status(999);  // an error
+    a.swap(b);
+    EXPECT_EQ(a.status_code(), 200);
+    EXPECT_EQ(a.content_type(), long_type);
+    EXPECT_EQ(a.header_lines(), "X-B: 2\r\n");
+    EXPECT_EQ(a.body_view(), "from b");
+    EXPECT_FALSE(a.wants_close());
+    EXPECT_NE(a.error(), "");
+    EXPECT_EQ(b.status_code(), 201);
+    EXPECT_EQ(b.content_type(), "text/plain");
+    EXPECT_EQ(b.header_lines(), "X-A: 1\r\n");
+    EXPECT_EQ(b.body_view(), "from a");
+    EXPECT_TRUE(b.wants_close());
+    EXPECT_EQ(b.error(), "");
+    EXPECT_EQ(a.responder(), &responder);  // who may take the answer stays with the object
+    EXPECT_EQ(b.responder(), nullptr);
+    // Both inline, one empty, and back: each view follows its bytes.
+    Response c;
+    c.reset();
+    c.type("text/csv");
+    b.swap(c);
+    EXPECT_EQ(b.content_type(), "text/csv");
+    EXPECT_EQ(c.content_type(), "text/plain");
+    Response empty;
+    empty.reset();
+    c.swap(empty);
+    EXPECT_EQ(c.content_type(), "");
+    EXPECT_EQ(empty.content_type(), "text/plain");
+    b.type("text/html");  // b's storage is its own again after the swaps
+    EXPECT_EQ(b.content_type(), "text/html");
+    EXPECT_EQ(empty.content_type(), "text/plain");
 }
 
 TEST(HttpResponse, BodyReplacesAndAppendAdds) {
