@@ -16,7 +16,8 @@
 //
 // One HttpClient is shared by every worker (build it before the server starts, keep it until the
 // server has stopped); each worker that uses it gets its own pool of at most max_connections
-// connections. request() is called on a worker thread and `done` runs on that worker, exactly once,
+// connections, which lives as long as the worker — so make one client per upstream, not one per
+// request. request() is called on a worker thread and `done` runs on that worker, exactly once,
 // never inside request() itself.
 //
 // The pool: an idle connection is reused (the most recently used first); with none idle and fewer
@@ -49,6 +50,7 @@
 
 #include "alloc/result.h"
 #include "net/client/response.h"
+#include "net/coro.h"
 #include "net/client/socket.h"
 #include "net/http/request.h"
 #include "net/unique_function.h"
@@ -102,6 +104,17 @@ class HttpClient {
 
     // Worker thread only: sends `request` (copied) and calls `done` with the response or error.
     void request(const ClientRequest& request, Callback done);
+
+    // In a coroutine handler (net/coro.h), the same request as an awaitable:
+    //   Result<ClientResponse> r = co_await users.fetch({.target = "/v1/users/42"});
+    // `request`'s views need only last until the co_await begins (they are copied then).
+    auto fetch(const ClientRequest& request) {
+        return callback<Result<ClientResponse>>([this, &request](Resolver<Result<ClientResponse>> done) {
+            this->request(request, [done = std::move(done)](Result<ClientResponse> r) mutable {
+                done(std::move(r));
+            });
+        });
+    }
 
     // This worker's pool (worker thread only), for metrics and tests.
     struct Stats {

@@ -550,6 +550,37 @@ TEST_F(ClientTest, ChaoticUpstreamUnderLoad) {
     EXPECT_EQ(good.load(), served.load() - 0) << "every answer the upstream completed reached a client";
 }
 
+// A coroutine handler awaits outbound calls one after the other (co_await client.fetch()).
+TEST_F(ClientTest, CoroutinesAwaitOutboundCalls) {
+    start_upstream();
+    client_ = std::make_unique<client::HttpClient>(endpoint(upstream_address()));
+    auto s = std::make_unique<Server>(test_config());
+    client::HttpClient* c = client_.get();
+    s->get("/sum/:a/:b", [c](Request& req, Response& res) -> Async<void> {
+        const std::string a = "/id/" + std::string(req.param("a"));
+        const std::string b = "/id/" + std::string(req.param("b"));
+        Result<ClientResponse> first = co_await c->fetch({.target = a});
+        Result<ClientResponse> second = co_await c->fetch({.target = b});
+        if (!first || !second) {
+            res.status(502);
+            co_return;
+        }
+        res.body(std::to_string(std::stoi(std::string(first.value().body())) +
+                                std::stoi(std::string(second.value().body()))));
+    });
+    // (Clients live as long as the server: each keeps a pool on every worker that used it.)
+    static client::HttpClient nowhere(endpoint("127.0.0.1:" + std::to_string(test::closed_port())));
+    s->get("/refused", [](Request&, Response& res) -> Async<void> {
+        Result<ClientResponse> r = co_await nowhere.fetch({.target = "/"});
+        res.status(r ? 200 : 502).body(r ? "?" : r.error().message);
+    });
+    start_server(std::move(s));
+    EXPECT_EQ(get("/sum/20/22").body, "42");
+    const HttpResponse refused = get("/refused");
+    EXPECT_EQ(refused.status, 502);
+    EXPECT_NE(refused.body.find("refused"), std::string::npos) << refused.body;
+}
+
 TEST(ClientEndpoint, ResolveNamesWhatIsWrong) {
     EXPECT_TRUE(Endpoint::resolve("127.0.0.1:80").ok());
     EXPECT_TRUE(Endpoint::resolve("[::1]:80").ok());
