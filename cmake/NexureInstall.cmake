@@ -20,7 +20,7 @@ include(CMakePackageConfigHelpers)
 # A header becomes public by being included from a root; tests/consumer/run.sh checks that the
 # internals are absent and that the roots compile from the installed tree alone.
 set(NEXURE_PUBLIC_HEADER_ROOTS
-    net/server.h net/hooks.h net/client/http_client.h net/client/socket.h
+    net/server.h net/hooks.h net/coro.h net/client/http_client.h net/client/socket.h
     net/http/json_writer.h net/http/form.h net/http/percent.h net/http/conditional.h)
 set(NEXURE_JSON_HEADER_ROOTS net/json/body.h)
 

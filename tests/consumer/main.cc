@@ -13,6 +13,7 @@
 // Every public header (cmake/NexureInstall.cmake's roots): each compiles from the installed tree.
 #include "net/client/http_client.h"
 #include "net/client/socket.h"
+#include "net/coro.h"
 #include "net/hooks.h"
 #include "net/http/conditional.h"
 #include "net/http/form.h"
