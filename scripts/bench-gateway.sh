@@ -248,7 +248,6 @@ for workload in "${WORKLOADS[@]}"; do
 done
 
 nginx_version=$(nx_nginx_version)
-wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
 printf '\n'
 printf 'Pinning: %s. wrk -t1 -c%s -d%ss GET %s, pipelined depth %s; upstream nginx %s answers %s.\n\n' \
     "$pin_note" "$CONNECTIONS" "$DURATION" "$REQUEST_PATH" "$PIPELINE" "$nginx_version" \
@@ -327,15 +326,11 @@ json_num_list() { printf '[%s]' "$(tr ' ' ',' <<<"$1")"; }
 {
     printf '{\n'
     nx_json_host_fields
-    printf '  "wrk_version": %s,\n' "$(nx_json_str "$wrk_version")"
+    nx_json_wrk_setup_fields "$pin_note"
+    printf '  "warmup_s": %s,\n' "$WARMUP"
     printf '  "nginx_version": %s,\n' "$(nx_json_str "$nginx_version")"
     printf '  "gateway_binary": %s,\n' "$(nx_json_str "$GATEWAY_BIN")"
-    printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
-    printf '  "pinning": %s,\n' "$(nx_json_str "$pin_note")"
     printf '  "load_average_at_start": %s,\n' "$(nx_json_str "$load_at_start")"
-    printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n  "rounds": %s,\n' \
-        "$DURATION" "$CONNECTIONS" "$PIPELINE" "$ROUNDS"
-    printf '  "warmup_s": %s,\n  "clk_tck": %s,\n' "$WARMUP" "$clk_tck"
     printf '  "request": %s,\n' "$(nx_json_str "GET $REQUEST_PATH")"
     printf '  "upstream_body": %s,\n' "$(nx_json_str "$expected_body")"
     note="server_* fields are the proxy under test's; upstream_* the upstream nginx's (on CPU 0"

@@ -274,19 +274,13 @@ done
 
 # --- JSON -------------------------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
 
 mkdir -p "$RESULTS_DIR"
 json="$RESULTS_DIR/$RESULTS_PREFIX-$stamp.json"
 {
     printf '{\n'
     nx_json_host_fields
-    printf '  "wrk_version": %s,\n' "$(nx_json_str "$wrk_version")"
-    printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
-    printf '  "pinning": %s,\n' "$(nx_json_str "$NX_PIN_NOTE")"
-    printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n  "rounds": %s,\n' \
-        "$DURATION" "$CONNECTIONS" "$PIPELINE" "$ROUNDS"
-    printf '  "clk_tck": %s,\n' "$clk_tck"
+    nx_json_wrk_setup_fields "$NX_PIN_NOTE"
     printf '  "results": ['
     sep=''
     for row in "${rows[@]}"; do

@@ -712,6 +712,20 @@ nx_json_host_fields() {
     printf '  "git_dirty": %s,\n' "$NX_GIT_DIRTY"
 }
 
+# nx_json_wrk_setup_fields PINNING: the fields that say how a wrk benchmark ran (wrk_version,
+# pinned, pinning = PINNING, duration_s, connections, pipeline, rounds, clk_tck; from the caller's
+# DURATION, CONNECTIONS, PIPELINE and ROUNDS and nx_setup_pinning), like nx_json_host_fields.
+nx_json_wrk_setup_fields() {
+    local version
+    version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
+    printf '  "wrk_version": %s,\n' "$(nx_json_str "$version")"
+    printf '  "pinned": %s,\n' "$( ((NX_PINNED)) && echo true || echo false)"
+    printf '  "pinning": %s,\n' "$(nx_json_str "$1")"
+    printf '  "duration_s": %s,\n  "connections": %s,\n  "pipeline": %s,\n  "rounds": %s,\n' \
+        "$DURATION" "$CONNECTIONS" "$PIPELINE" "$ROUNDS"
+    printf '  "clk_tck": %s,\n' "$(nx_clk_tck)"
+}
+
 # nx_fmt3 VALUE: VALUE with three decimals, or "null" as is (for medians and ratios in reports).
 nx_fmt3() {
     if [[ $1 == null ]]; then printf 'null'; else printf '%.3f' "$1"; fi
