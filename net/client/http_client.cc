@@ -243,12 +243,7 @@ class Pool final : public detail::ClientState {
         return false;
     }
 
-    uint32_t open_count() const {
-        uint32_t n = 0;
-        for (const auto& c : conns_)
-            n += c->closing ? 0 : 1;
-        return n;
-    }
+    uint32_t open_count() const { return open_; }
 
     void assign(Conn& c, Call* call) {
         if (call->pipelinable) {
@@ -270,6 +265,7 @@ class Pool final : public detail::ClientState {
 
     Conn& open_connection() {
         conns_.push_back(std::make_unique<Conn>(*this, options_.max_response_size));
+        ++open_;
         Conn* c = conns_.back().get();
         c->timer.set_callback(&Pool::on_conn_timer, c);
         ++counters_.connects;
@@ -451,6 +447,8 @@ class Pool final : public detail::ClientState {
     void retire(Conn& c, int code, std::string why, bool front_live = true) {
         if (c.closing) return;
         c.closing = true;
+        --open_;
+        ++retired_;
         const bool never_sent = !c.inflight.empty() && !c.inflight.front()->sent;
         outbound_.worker().timers().cancel(&c.timer);
         c.sock.close();
@@ -510,11 +508,13 @@ class Pool final : public detail::ClientState {
     }
 
     void reap() {
+        if (retired_ == 0) return;  // (the common case: nothing to look for)
         for (size_t i = 0; i < conns_.size();) {
             if (conns_[i]->closing && !conns_[i]->connecting) {
                 Conn* dead = conns_[i].get();
                 std::erase(idle_, dead);
                 if (batch_ == dead) batch_ = nullptr;
+                --retired_;
                 conns_[i] = std::move(conns_.back());
                 conns_.pop_back();
             } else {
@@ -567,6 +567,8 @@ class Pool final : public detail::ClientState {
     Conn* batch_ = nullptr;    // the connection GETs were last placed on ...
     uint64_t batch_turn_ = 0;  // ... in the loop turn that started at this time
     unsigned depth_ = 0;
+    uint32_t open_ = 0;     // connections not closing (what max_connections bounds)
+    uint32_t retired_ = 0;  // closing ones still in conns_, for reap()
     bool stopping_ = false;
     HttpClient::Stats counters_;
 };
