@@ -143,7 +143,7 @@ class CountedServer {
     HttpClient client_;
 };
 
-void add_routes(Server& s) {
+[[maybe_unused]] void add_routes(Server& s) {
     s.get("/plaintext",
           [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
     s.get("/users/:id", [](const Request& req, Response& res) {
@@ -156,7 +156,7 @@ void add_routes(Server& s) {
 
 // `per_batch` pipelined requests to add_routes()'s routes; `hooked` makes every fourth one a
 // request a hook refuses (401) or no route serves (404).
-std::string batch_of(int per_batch, bool hooked) {
+[[maybe_unused]] std::string batch_of(int per_batch, bool hooked) {
     std::string batch;
     for (int i = 0; i < per_batch; ++i) {
         switch (i % 4) {
