@@ -101,10 +101,18 @@ void Worker::run(WorkerHandler& handler, uint64_t drain_timeout_ns) noexcept {
             }
         }
 
-        // now_ns_ was read at the end of the previous turn, just before on_turn_end().
+        // now_ns_ was read at the end of the previous turn, just before on_turn_end(), and is read
+        // again below after a wait.
         const bool sleep = handler.prepare_to_sleep();
         const int rc = ring_.submit_and_wait(sleep ? timers_.ns_until_next(now_ns_) : 0);
-        if (sleep) handler.awake();
+        if (sleep) {
+            // The wait may have lasted until the next timer (up to a second): the completions
+            // that woke us are handled at the time they arrived, not at the time we fell asleep
+            // (a request stamped with the old time would look idle for that long, and a timer
+            // set in its handler would fire that much early).
+            now_ns_ = monotonic_ns();
+            handler.awake();
+        }
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             std::fprintf(stderr, "nexure: worker %u: io_uring_enter failed: %s\n", index_,
                          std::strerror(-rc));

@@ -882,6 +882,30 @@ TEST_F(ServerTest, IdleConnectionIsClosedSilently) {
     EXPECT_EQ(c.pending(), "");
 }
 
+// The idle time counts from the request, not from when the worker last woke: a worker asleep for
+// a while handles what woke it at the time it arrived (a request stamped with the time the worker
+// fell asleep would make a short idle timeout close its connection early).
+TEST_F(ServerTest, IdleTimeoutCountsFromTheLastRequestAfterTheWorkerSlept) {
+    ServerConfig cfg = test_config();
+    cfg.idle_timeout_ms = 400;
+    start(cfg);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    auto ask = [&c](int step) {
+        ASSERT_TRUE(c.send_all(get_request("/")));
+        Response r;
+        ASSERT_TRUE(c.read_response(&r)) << "closed within the idle timeout, at step " << step;
+        EXPECT_EQ(r.status, 200);
+    };
+    ask(0);
+    for (int i = 1; i <= 8; ++i) {
+        // 300 ms then 150 ms without a byte, each well within the 400 ms: the worker sleeps
+        // through the first gap, and the request that wakes it starts a full idle period.
+        std::this_thread::sleep_for(i % 2 == 1 ? 300ms : 150ms);
+        ask(i);
+    }
+}
+
 TEST_F(ServerTest, StopWithARequestInFlightFinishesItThenStops) {
     start();
     HttpClient c;
