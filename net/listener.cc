@@ -19,12 +19,13 @@ Error socket_error(const std::string& what, int err, const std::string& host, ui
         what + " " + host + ":" + std::to_string(port) + " failed: " + std::strerror(err);
     if (err == EADDRINUSE) {
         msg +=
-            ". Another process is listening on that port: stop it or choose another --port "
-            "(--port 0 picks a free one).";
+            ". Another process is listening on that port: stop it or choose another port "
+            "(ServerConfig::port, nexure-server's --port; 0 picks a free one).";
     } else if (err == EACCES) {
         msg += ". Ports below 1024 need root or CAP_NET_BIND_SERVICE: choose a port >= 1024.";
     } else if (err == EADDRNOTAVAIL) {
-        msg += ". That address is not configured on this machine: check --host.";
+        msg += ". That address is not configured on this machine: check the host (ServerConfig::host, "
+               "nexure-server's --host).";
     }
     return Error{err, msg};
 }

@@ -187,6 +187,10 @@ int main(int argc, char** argv) {
     uint32_t timeout_ms = 5'000;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            usage("an API gateway in front of one upstream");
+            return 0;
+        }
         if (i + 1 >= argc) return usage(("missing a value after " + arg).c_str());
         const std::string value = argv[++i];
         if (arg == "--upstream") {
