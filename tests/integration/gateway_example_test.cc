@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/service_example.h"
 #include "tests/support/fake_upstream.h"
 #include "tests/support/http_client.h"
 #include "tests/support/io_uring_probe.h"
@@ -22,36 +23,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class GatewayExample : public ::testing::Test {
+class GatewayExample : public ServiceExample {
   protected:
     void run(const std::string& upstream, std::vector<std::string> extra = {}) {
-        NEXURE_SKIP_WITHOUT_IO_URING();
-        std::vector<std::string> argv = {NEXURE_EXAMPLE_GATEWAY_BIN, "--port", "0", "--threads",
-                                         "1", "--upstream", upstream};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        ASSERT_TRUE(process_.start(argv));
-        port_ = process_.wait_for_listening_port();
-        ASSERT_NE(port_, 0) << "stdout: '" << process_.stdout_text() << "' stderr: '"
-                            << process_.stderr_text() << "'";
-    }
-    Response exchange(const std::string& request) {
-        HttpClient c;
-        Response r;
-        EXPECT_TRUE(c.connect(port_));
-        EXPECT_TRUE(c.send_all(request));
-        EXPECT_TRUE(c.read_response(&r)) << request;
-        return r;
+        extra.insert(extra.begin(), {"--threads", "1", "--upstream", upstream});
+        ServiceExample::run(NEXURE_EXAMPLE_GATEWAY_BIN, extra);
     }
     void TearDown() override {
-        if (!process_.running()) return;
-        ASSERT_TRUE(process_.kill(SIGTERM));
-        const ExitStatus status = process_.wait(deadline_in(10'000ms));
-        EXPECT_TRUE(status.exited) << status;
-        EXPECT_EQ(status.code, 0) << status << " stderr: " << process_.stderr_text();
+        if (process_.running()) stop_with_sigterm();
     }
-
-    Process process_;
-    uint16_t port_ = 0;
 };
 
 TEST_F(GatewayExample, ForwardsRequestsAndAnswersWithEndToEndFields) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/service_example.h"
 #include "tests/support/http_client.h"
 #include "tests/support/io_uring_probe.h"
 #include "tests/support/process.h"
@@ -19,34 +20,6 @@ namespace nexure::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-class ServiceExample : public ::testing::Test {
-  protected:
-    void run(const char* binary) {
-        NEXURE_SKIP_WITHOUT_IO_URING();
-        ASSERT_TRUE(process_.start({binary, "--port", "0"}));
-        port_ = process_.wait_for_listening_port();
-        ASSERT_NE(port_, 0) << "stdout: '" << process_.stdout_text() << "' stderr: '"
-                            << process_.stderr_text() << "'";
-    }
-    Response exchange(const std::string& request) {
-        HttpClient c;
-        Response r;
-        EXPECT_TRUE(c.connect(port_));
-        EXPECT_TRUE(c.send_all(request));
-        EXPECT_TRUE(c.read_response(&r)) << request;
-        return r;
-    }
-    void stop_with_sigterm() {
-        ASSERT_TRUE(process_.kill(SIGTERM));
-        const ExitStatus status = process_.wait(deadline_in(10'000ms));
-        EXPECT_TRUE(status.exited) << status;
-        EXPECT_EQ(status.code, 0) << status << " stderr: " << process_.stderr_text();
-    }
-
-    Process process_;
-    uint16_t port_ = 0;
-};
 
 TEST_F(ServiceExample, BackendAnswersComeFromThePoolAndTheDeadlineAnswers504) {
     run(NEXURE_EXAMPLE_BACKEND_BIN);
