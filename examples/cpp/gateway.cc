@@ -6,7 +6,9 @@
 //
 //   GET|POST /api/*      forwarded to the upstream (same path and query, end-to-end header fields
 //                        both ways); 502 {"error":"bad gateway",...} when the upstream fails,
-//                        504 {"error":"gateway timeout",...} when it does not answer in time
+//                        504 {"error":"gateway timeout",...} when it does not answer in time,
+//                        503 {"error":"service unavailable",...} when too many requests wait for
+//                        an upstream connection
 //   GET /api/_health     {"status":"ok"}, from the gateway itself
 //   POST /echo-json      the JSON body validated and written back (simdjson, JsonWriter); 400
 //                        {"error":"invalid JSON","message":...,"position":N} when it is not JSON
@@ -95,11 +97,15 @@ void log_failure(const std::string& message) {
 
 void answer_failure(Response& out, const nexure::Error& e) {
     const bool timeout = e.code == ETIMEDOUT;
+    // Too many requests already wait for an upstream connection: the gateway is overloaded, the
+    // upstream is not at fault (503, and the client may retry later).
+    const bool overloaded = e.code == EBUSY;
     log_failure(e.message);
-    http::JsonWriter json(out.status(timeout ? 504 : 502).type("application/json"));
+    http::JsonWriter json(
+        out.status(timeout ? 504 : overloaded ? 503 : 502).type("application/json"));
     json.begin_object()
         .key("error")
-        .value(timeout ? "gateway timeout" : "bad gateway")
+        .value(timeout ? "gateway timeout" : overloaded ? "service unavailable" : "bad gateway")
         .key("cause")
         .value(cause(e.code))
         .end_object();
