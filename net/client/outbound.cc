@@ -168,6 +168,19 @@ void Outbound::on_connect_deadline(void* arg) noexcept {
     io_uring_sqe_set_data64(sqe, kIgnoreTag);
 }
 
+template <typename Fn>
+bool Outbound::guarded(std::string_view what, Fn&& fn) noexcept {
+    try {
+        fn();
+        return true;
+    } catch (const std::exception& ex) {
+        report(what, ex.what());
+    } catch (...) {
+        report(what, "a non-standard exception");
+    }
+    return false;
+}
+
 void Outbound::on_connect(Sock& s, int res) noexcept {
     s.connecting = false;
     worker_.timers().cancel(&s.timer);
@@ -177,23 +190,13 @@ void Outbound::on_connect(Sock& s, int res) noexcept {
         Error e = connect_error(err, s.to);
         s.closing = true;
         maybe_release(s);
-        try {
-            if (done) done(Result<TcpSocket>(std::move(e)));
-        } catch (const std::exception& ex) {
-            report("a connect callback threw: ", ex.what());
-        } catch (...) {
-            report("a connect callback threw", {});
-        }
+        if (done) guarded("a connect callback threw: ", [&] { done(Result<TcpSocket>(std::move(e))); });
         return;
     }
     arm_recv(s);
-    try {
+    guarded("a connect callback threw: ", [&] {
         done(Result<TcpSocket>(TcpSocket(shared_from_this(), s.slot, s.generation)));
-    } catch (const std::exception& ex) {
-        report("a connect callback threw: ", ex.what());
-    } catch (...) {
-        report("a connect callback threw", {});
-    }
+    });
 }
 
 // ---- receive ------------------------------------------------------------------------------
@@ -215,17 +218,12 @@ void Outbound::on_recv(Sock& s, const io_uring_cqe& cqe) noexcept {
     if (cqe.res > 0) {
         const uint32_t generation = s.generation;
         if (!s.closing && s.on_data) {
-            try {
+            const bool ok = guarded("a socket's on_data threw (the socket is closed): ", [&] {
                 call_kept(s.on_data,
                           [&s, generation] { return s.generation == generation && !s.closing; },
                           std::string_view(buffers_.buffer(bid), static_cast<size_t>(cqe.res)));
-            } catch (const std::exception& ex) {
-                report("a socket's on_data threw (the socket is closed): ", ex.what());
-                if (s.generation == generation) begin_close(s);
-            } catch (...) {
-                report("a socket's on_data threw (the socket is closed)", {});
-                if (s.generation == generation) begin_close(s);
-            }
+            });
+            if (!ok && s.generation == generation) begin_close(s);
         }
         buffers_.recycle(bid);
         if (s.generation != generation) return;  // closed and released inside the callback
@@ -272,15 +270,8 @@ void Outbound::flush() noexcept {
     while (!deferred_.empty()) {
         std::vector<UniqueFunction<void()>> run;
         run.swap(deferred_);
-        for (auto& fn : run) {
-            try {
-                fn();
-            } catch (const std::exception& ex) {
-                report("a connect callback threw: ", ex.what());
-            } catch (...) {
-                report("a connect callback threw", {});
-            }
-        }
+        for (auto& fn : run)
+            guarded("a client callback threw: ", fn);
     }
     for (Sock* s : flush_list_) {
         s->in_flush_list = false;
@@ -329,15 +320,7 @@ void Outbound::ended(Sock& s, int err) noexcept {
     auto fn = std::move(s.on_close);
     s.on_data = nullptr;
     begin_close(s);
-    if (fn) {
-        try {
-            fn(err);
-        } catch (const std::exception& ex) {
-            report("a socket's on_close threw: ", ex.what());
-        } catch (...) {
-            report("a socket's on_close threw", {});
-        }
-    }
+    if (fn) guarded("a socket's on_close threw: ", [&] { fn(err); });
 }
 
 void Outbound::begin_close(Sock& s) noexcept {
@@ -418,7 +401,6 @@ void Outbound::on_completion(const io_uring_cqe& cqe) noexcept {
 }
 
 void Outbound::stop() noexcept {
-    stopping_ = true;
     for (auto& c : clients_)
         if (c) c->stop();
 }

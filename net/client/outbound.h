@@ -64,7 +64,6 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     // The drain timed out, or the worker is going away: every socket closes now, callbacks of
     // pending connects report ESHUTDOWN (`teardown`: nothing is called, the ring is gone).
     void close_all(bool teardown) noexcept;
-    bool stopping() const noexcept { return stopping_; }
 
     engine::Worker& worker() noexcept { return worker_; }
     uint64_t now_ms() const noexcept { return worker_.now_ns() / 1'000'000; }
@@ -106,13 +105,15 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     void begin_close(Sock& s) noexcept;
     void maybe_release(Sock& s) noexcept;
     void report(std::string_view what, std::string_view detail) noexcept;
+    // Runs application code `fn`; an exception is reported with `what` (false then).
+    template <typename Fn>
+    bool guarded(std::string_view what, Fn&& fn) noexcept;
     static void on_connect_deadline(void* arg) noexcept;
 
     engine::Worker& worker_;
     alloc::BufferRing& buffers_;
     uint16_t buffer_group_;
     uint8_t first_op_;
-    bool stopping_ = false;
     bool dead_ = false;  // after teardown()
     uint32_t live_ = 0;
     std::vector<std::unique_ptr<Sock>> socks_;
