@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -502,6 +503,36 @@ http::Response& WorkerServer::response() noexcept {
 bool WorkerServer::complete(const Ticket& ticket) noexcept {
     Connection* c = by_ticket(ticket);  // null: closed (or closing) meanwhile, nobody to answer
     return c != nullptr && c->complete(ticket, response_);
+}
+
+bool WorkerServer::endpoints(uint32_t slot, uint32_t generation, http::Endpoint* remote,
+                             http::Endpoint* local) const noexcept {
+    auto& pool = const_cast<alloc::Pool<Connection>&>(connections_);
+    if (!pool.valid(slot)) return false;
+    const Connection& c = pool.at(slot);
+    if (c.generation() != generation || c.fd() < 0) return false;
+    Ends fresh;
+    Ends* e = &fresh;
+    if (slot < ends_.size()) {
+        e = &ends_[slot];
+    } else {
+        try {
+            ends_.resize(std::min<size_t>(std::max<size_t>(slot + 1, ends_.size() * 2),
+                                         pool.capacity()));
+            e = &ends_[slot];
+        } catch (const std::bad_alloc&) {
+            // Not cached: asked again next time.
+        }
+    }
+    if (!e->known || e->generation != generation) {
+        e->remote = http::Endpoint::peer_of(c.fd());
+        e->local = http::Endpoint::local_of(c.fd());
+        e->generation = generation;
+        e->known = true;
+    }
+    if (remote != nullptr) *remote = e->remote;
+    if (local != nullptr) *local = e->local;
+    return true;
 }
 
 Connection* WorkerServer::by_ticket(const Ticket& ticket) noexcept {

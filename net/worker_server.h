@@ -56,7 +56,9 @@ struct SharedState {
     std::vector<FixedResponse> error_forms;  // checked at registration; one per status
 };
 
-class WorkerServer final : public engine::WorkerHandler, private Completions {
+class WorkerServer final : public engine::WorkerHandler,
+                           private Completions,
+                           private http::AddressBook {
   public:
     WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd);
     ~WorkerServer() override;
@@ -109,6 +111,12 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
         kClientOps,  // three ops of the outbound client (net/client/outbound.h) from here
     };
     static constexpr uint16_t kBufferGroup = 0;
+
+    // http::AddressBook: a connection's two ends, asked of the kernel the first time a request
+    // of it wants them and kept in `ends_` until the slot's next connection.
+    bool endpoints(uint32_t slot, uint32_t generation, http::Endpoint* remote,
+                   http::Endpoint* local) const noexcept override;
+    const http::AddressBook* address_book() const noexcept { return this; }
 
     // Completions (net/handoff.h), called by the handoff from on_turn_end().
     http::Response& response() noexcept override;
@@ -223,6 +231,17 @@ class WorkerServer final : public engine::WorkerHandler, private Completions {
     http::ResponseWriter writer_{date_};
     engine::Timer date_timer_;
     engine::Timer accept_retry_timer_;
+
+    // The two ends of connections whose requests asked for them (Request::remote_address()),
+    // by slot: a side table, so that a connection that never asks costs nothing (the table
+    // grows to the highest slot that asked; 48 bytes an entry).
+    struct Ends {
+        uint32_t generation = 0;
+        bool known = false;
+        http::Endpoint remote;
+        http::Endpoint local;
+    };
+    mutable std::vector<Ends> ends_;
 
     // Connection pool, capped at max_connections_per_worker; index == Connection::slot().
     alloc::Pool<http1::Connection> connections_;

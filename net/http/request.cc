@@ -89,6 +89,30 @@ void Request::own_views(alloc::Region& region, const AnswerWatch* watch) noexcep
     watch_ = watch;
 }
 
+void Request::addresses(Endpoint* remote, Endpoint* local) const noexcept {
+    if (address_book_ == nullptr ||
+        !address_book_->endpoints(connection_slot_, connection_generation_, remote, local)) {
+        if (remote != nullptr) *remote = {};
+        if (local != nullptr) *local = {};
+    }
+}
+
+Endpoint Request::remote_address() const noexcept {
+    Endpoint remote;
+    if (address_book_ != nullptr) {
+        (void)address_book_->endpoints(connection_slot_, connection_generation_, &remote, nullptr);
+    }
+    return remote;
+}
+
+Endpoint Request::local_address() const noexcept {
+    Endpoint local;
+    if (address_book_ != nullptr) {
+        (void)address_book_->endpoints(connection_slot_, connection_generation_, nullptr, &local);
+    }
+    return local;
+}
+
 std::optional<std::string_view> Request::query_param(std::string_view name) const noexcept {
     std::string_view rest = query_;
     while (!rest.empty()) {

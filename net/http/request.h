@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "alloc/region.h"
+#include "net/http/endpoint.h"
 #include "net/http/form.h"
 #include "net/http/method.h"
 
@@ -61,6 +62,19 @@ class AnswerWatch {
     ~AnswerWatch() = default;
 };
 
+// Where a request's connection is, so that Request::remote_address() and local_address() can
+// ask for its ends lazily (implemented by the worker, which caches them per connection).
+class AddressBook {
+  public:
+    // The remote and local ends of connection (slot, generation); false (both kNone) when that
+    // connection is gone.
+    virtual bool endpoints(uint32_t slot, uint32_t generation, Endpoint* remote,
+                           Endpoint* local) const noexcept = 0;
+
+  protected:
+    ~AddressBook() = default;
+};
+
 class Request {
   public:
     static constexpr unsigned kMaxParams = 16;
@@ -85,6 +99,23 @@ class Request {
     // The fields of an application/x-www-form-urlencoded body, decoded; empty for another
     // Content-Type (or no body).
     FormFields form_fields() const noexcept;
+
+    // The client's end of the connection (address and port, IPv4 or IPv6) and the server's own
+    // end (the address the client connected to). Asked of the kernel once per connection, the
+    // first time a request of it wants them (getpeername/getsockname, cached by the worker), so
+    // requests that do not read them cost nothing. Family::kNone when unknown: a Request not
+    // made by the engine, or one kept beyond its handler (a coroutine) whose connection closed.
+    // On the request's worker thread only.
+    Endpoint remote_address() const noexcept;
+    Endpoint local_address() const noexcept;
+    // Both at once (either pointer may be null).
+    void addresses(Endpoint* remote, Endpoint* local) const noexcept;
+    // The engine says which connection the request came on (per request, by the connection).
+    void set_connection(const AddressBook* book, uint32_t slot, uint32_t generation) noexcept {
+        address_book_ = book;
+        connection_slot_ = slot;
+        connection_generation_ = generation;
+    }
 
     unsigned version_major() const noexcept { return version_major_; }
     unsigned version_minor() const noexcept { return version_minor_; }
@@ -165,6 +196,9 @@ class Request {
     alloc::Region* scratch_ = nullptr;  // the parse context's request region
     BodySource* body_source_ = nullptr;
     const AnswerWatch* watch_ = nullptr;
+    const AddressBook* address_book_ = nullptr;
+    uint32_t connection_slot_ = 0;
+    uint32_t connection_generation_ = 0;
 };
 
 }  // namespace nexure::net::http

@@ -45,9 +45,13 @@ http::Framing framing_of(uint8_t flags) noexcept {
 struct Connection::Feed final : http::RequestSink {
     explicit Feed(Connection& c) noexcept : connection(c) {}
     bool on_request(http::Request& request) noexcept override {
+        request.set_connection(connection.hub_.address_book(), connection.slot_,
+                               connection.generation_);
         return connection.on_request(request, *this);
     }
     http::BodyDecision on_head(http::Request& head) noexcept override {
+        head.set_connection(connection.hub_.address_book(), connection.slot_,
+                            connection.generation_);
         return connection.on_head(head, *this);
     }
     void on_body_data(std::string_view bytes) noexcept override { connection.on_body_data(bytes); }
