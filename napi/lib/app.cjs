@@ -16,6 +16,7 @@ const { Reply, STATE_OPEN, STATE_SENDING, STATE_DONE } = require('./reply.cjs');
 const { REQ, RES, Staging, decodeComponent } = require('./records.cjs');
 const { reasonPhrase, statusOf, ErrorLog } = require('./errors.cjs');
 const { inject } = require('./inject.cjs');
+const { compileTrust } = require('./client.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -62,6 +63,7 @@ function normalizeOptions(options) {
   const config = {};
   const limits = {};
   const routing = {};
+  let trust = null;
   for (const key of Object.keys(options)) {
     const v = options[key];
     if (v === undefined) continue;
@@ -89,6 +91,7 @@ function normalizeOptions(options) {
       }
       case 'ignoreTrailingSlash': routing.ignoreTrailingSlash = checkBoolean(key, v); break;
       case 'caseSensitive': routing.caseInsensitive = !checkBoolean(key, v); break;
+      case 'trustProxy': trust = compileTrust(v); break;
       default:
         throw new TypeError(`createApp(): unknown option ${key}`);
     }
@@ -102,7 +105,7 @@ function normalizeOptions(options) {
     maxTargetSize: limits.maxTargetSize ?? 8 * 1024,
     maxHeaderCount: limits.maxHeaderCount ?? 100,
   };
-  return { config, emulate, ignoreTrailingSlash: routing.ignoreTrailingSlash === true };
+  return { config, emulate, ignoreTrailingSlash: routing.ignoreTrailingSlash === true, trust };
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -211,8 +214,9 @@ const ENGINE_ROUTE = {
 
 class State {
   constructor(options) {
-    const { config, emulate, ignoreTrailingSlash } = normalizeOptions(options);
+    const { config, emulate, ignoreTrailingSlash, trust } = normalizeOptions(options);
     this.config = config;
+    this.trust = trust;        // trustProxy, compiled (client.cjs); null: trust no proxy
     this.emulate = emulate;
     this.ignoreTrailingSlash = ignoreTrailingSlash;
     this.routes = [];          // JS routes, index = id
@@ -387,6 +391,7 @@ class State {
         if (route[name].length > 0) fast = false;
       }
       route.fast = fast;
+      route.trust = this.trust;
     };
     for (const route of this.routes) compile(route);
     if (this.notFound !== null) {

@@ -54,7 +54,39 @@ export interface Query {
   [key: string]: string | string[] | undefined;
 }
 
+/** The connection's two ends (`req.socket`), as the engine's kernel socket reports them. */
+export interface RequestSocket {
+  /** The client's address ('127.0.0.1', '::1', '::ffff:10.0.0.1'); undefined when unknown. */
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: 'IPv4' | 'IPv6' | undefined;
+  /** The server's address the client connected to, and its port. */
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** Always false: the engine speaks plain HTTP/1.1. */
+  readonly encrypted: boolean;
+}
+
+/**
+ * createApp({ trustProxy }): which proxies' X-Forwarded-* headers to believe (as Fastify):
+ * true (all), a hop count, an address/CIDR list (a comma-separated string or an array, with
+ * proxy-addr's names 'loopback', 'linklocal', 'uniquelocal'), or a function (address, hop).
+ */
+export type TrustProxy = boolean | number | string | readonly string[] |
+  ((address: string, hop: number) => boolean);
+
 export interface Request<Params = Record<string, string>> {
+  /** The client's address: the socket's peer, or with trustProxy the X-Forwarded-For entry behind the trusted proxies. */
+  readonly ip: string | undefined;
+  /** With trustProxy: the peer, then X-Forwarded-For from nearest to furthest, as far as trusted; without it undefined. */
+  readonly ips: string[] | undefined;
+  readonly socket: RequestSocket;
+  /** 'http', or the last X-Forwarded-Proto when the peer is a trusted proxy. */
+  readonly protocol: string;
+  /** The Host header (with its port), or the last X-Forwarded-Host when the peer is a trusted proxy; '' when none. */
+  readonly host: string;
+  /** host without its port ('[::1]' for an IPv6 literal). */
+  readonly hostname: string;
   /** A number unique within the app. */
   readonly id: number;
   readonly method: HTTPMethod;
@@ -198,6 +230,8 @@ export interface InjectOptions {
   /** A string, bytes, or a value sent as JSON (with content-type application/json). */
   body?: unknown;
   payload?: unknown;
+  /** The client's address (req.ip, req.socket.remoteAddress). Default '127.0.0.1'. */
+  remoteAddress?: string;
 }
 
 export interface InjectResponse {
@@ -244,6 +278,8 @@ export interface AppOptions {
   ignoreTrailingSlash?: boolean;
   /** Static path text is case-sensitive. Default true. */
   caseSensitive?: boolean;
+  /** Which proxies' X-Forwarded-For/-Host/-Proto to believe. Default: none. */
+  trustProxy?: TrustProxy;
 }
 
 export interface ListenOptions {

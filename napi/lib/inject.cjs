@@ -7,10 +7,11 @@
 
 const { Request } = require('./request.cjs');
 const { Reply } = require('./reply.cjs');
-const { encodeRequestRecord } = require('./records.cjs');
+const { encodeRequestRecord, parseAddress } = require('./records.cjs');
 const { reasonPhrase } = require('./errors.cjs');
 
-const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload']);
+const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload',
+  'remoteAddress']);
 
 class InjectResponse {
   constructor(statusCode, headers, rawPayload) {
@@ -104,11 +105,15 @@ function normalize(options) {
   }
   if (!hasHost) headers.unshift(['host', 'localhost']);
   if (body !== null && !hasLength) headers.push(['content-length', String(body.length)]);
-  return { method, target: wireTarget(url), headers, body };
+  const remoteAddress = options.remoteAddress ?? '127.0.0.1';
+  if (typeof remoteAddress !== 'string' || parseAddress(remoteAddress) === null) {
+    throw new TypeError(`inject(): remoteAddress must be an IPv4 or IPv6 address, got ${String(remoteAddress)}`);
+  }
+  return { method, target: wireTarget(url), headers, body, remoteAddress };
 }
 
 async function inject(state, options) {
-  const { method, target, headers, body } = normalize(options);
+  const { method, target, headers, body, remoteAddress } = normalize(options);
   await state.ready();
   if (state.handle === null) throw new Error('inject(): the app was closed');
   const binding = require('./binding.cjs');
@@ -156,6 +161,9 @@ async function inject(state, options) {
   const params = Object.keys(m.params || {}).map((name) => [name, String(m.params[name])]);
   const record = encodeRequestRecord({
     handler: m.id, method: methodIndex, target, params, headers, body,
+    // The client is `remoteAddress` (127.0.0.1 by default) on port 0; the server 127.0.0.1:80.
+    remote: { address: remoteAddress, port: 0 },
+    local: { address: remoteAddress.includes(':') ? '::1' : '127.0.0.1', port: 80 },
   });
   const u32 = new Uint32Array(record.buffer, record.byteOffset, record.length >>> 2);
   const req = new Request(record, u32, 0, -1, route, method, state.nextId++);

@@ -15,7 +15,19 @@ const REQ = {
   METHOD_BYTE: 20, MINOR_BYTE: 21, PARAMS_BYTE: 22, KEEPALIVE_BYTE: 23,
   HEADER_COUNT: 6, BODY_LENGTH: 7, TARGET: 8, TARGET_LENGTH: 9, PATH: 10, PATH_LENGTH: 11,
   QUERY: 12, QUERY_LENGTH: 13, BODY: 14, TOTAL: 15,
-  FIXED_BYTES: 64, ENTRY_BYTES: 16,
+  // byte offsets of the client-address and request-flag fields
+  REMOTE_PORT_BYTE: 64, LOCAL_PORT_BYTE: 66, FAMILY_BYTE: 68, REQUEST_FLAGS_BYTE: 69,
+  ENGINE_STATUS_BYTE: 70, REMOTE_ADDRESS_BYTE: 72, LOCAL_ADDRESS_BYTE: 88,
+  FLAG_BODY_STREAMS: 1, FLAG_ENGINE_ANSWER: 2,
+  FIXED_BYTES: 104, ENTRY_BYTES: 16,
+};
+
+// ---- event record (shares the request ring; told apart by its handler id) -----------------
+const EVENT = {
+  HANDLER_ID: 0xffffffff,
+  TYPE_BYTE: 20, DATA_LENGTH: 6, TOTAL: 7,  // u32 word indexes, except TYPE_BYTE
+  FIXED_BYTES: 32,
+  ABORT: 1, WRITABLE: 2, BODY_DATA: 3, BODY_END: 4, BODY_ERROR: 5,
 };
 
 // ---- response record -----------------------------------------------------------------------
@@ -25,6 +37,9 @@ const RES = {
   MAX_INLINE_BODY: 64 * 1024,
   KIND_INLINE: 0, KIND_STASHED: 1,
   FLAG_CLOSE: 1,
+  FLAG_BODY_CONTROL: 32,
+  // a body-control record's operation (its status field) and amount (its stash-id field)
+  BODY_CREDIT: 0, BODY_START: 1, BODY_DISCARD: 2,
 };
 
 const EMPTY = Buffer.alloc(0);
@@ -102,12 +117,88 @@ function parseQuery(u8, start, end) {
   return query;
 }
 
+// ---- addresses (the record's 16-byte address fields) ----------------------------------------
+
+// The text of an address field: dotted IPv4, or IPv6 as RFC 5952 writes it (lower-case, the
+// longest run of zero groups as '::'), an IPv4-mapped one as '::ffff:a.b.c.d' (as Node shows
+// the clients of a dual-stack listener). '' for family 0.
+function formatAddress(u8, at, family) {
+  if (family === 4) return `${u8[at]}.${u8[at + 1]}.${u8[at + 2]}.${u8[at + 3]}`;
+  if (family !== 6) return '';
+  let mapped = u8[at + 10] === 0xff && u8[at + 11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) if (u8[at + i] !== 0) mapped = false;
+  if (mapped) return `::ffff:${u8[at + 12]}.${u8[at + 13]}.${u8[at + 14]}.${u8[at + 15]}`;
+  const groups = new Array(8);
+  for (let i = 0; i < 8; i++) groups[i] = (u8[at + 2 * i] << 8) | u8[at + 2 * i + 1];
+  let best = -1;
+  let bestLength = 1;  // a single zero group is not compressed
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) { best = i; bestLength = j - i; }
+    i = j;
+  }
+  const hex = (list) => list.map((g) => g.toString(16)).join(':');
+  if (best === -1) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLength))}`;
+}
+
+// The family (4 or 6) and 16 address bytes of an IP address's text; null when it is neither.
+function parseAddress(text) {
+  const bytes = Buffer.alloc(16);
+  const v4 = (s, out, at) => {
+    const parts = s.split('.');
+    if (parts.length !== 4) return false;
+    for (let i = 0; i < 4; i++) {
+      if (!/^\d{1,3}$/.test(parts[i]) || Number(parts[i]) > 255) return false;
+      out[at + i] = Number(parts[i]);
+    }
+    return true;
+  };
+  if (v4(text, bytes, 0)) return { family: 4, bytes };
+  const zone = text.indexOf('%');
+  const s = zone === -1 ? text : text.slice(0, zone);
+  const halves = s.split('::');
+  if (halves.length > 2) return null;
+  const groupsOf = (part) => (part === '' ? [] : part.split(':'));
+  const head = groupsOf(halves[0]);
+  const tail = halves.length === 2 ? groupsOf(halves[1]) : [];
+  const words = [];
+  const take = (list) => {
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i];
+      if (i === list.length - 1 && g.includes('.')) {
+        const b = Buffer.alloc(4);
+        if (!v4(g, b, 0)) return false;
+        words.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return false;
+        words.push(parseInt(g, 16));
+      }
+    }
+    return true;
+  };
+  if (!take(head)) return null;
+  const headWords = words.length;
+  if (!take(tail)) return null;
+  const tailWords = words.length - headWords;
+  if (halves.length === 1 ? words.length !== 8 : words.length > 7) return null;
+  const all = words.slice(0, headWords).concat(new Array(8 - headWords - tailWords).fill(0),
+    words.slice(headWords));
+  for (let i = 0; i < 8; i++) bytes.writeUInt16BE(all[i], 2 * i);
+  return { family: 6, bytes };
+}
+
 // Builds a request record (PROTOCOL.md) in a Buffer of its own, as a worker would write it into
 // its ring: used by app.inject() and by tests. `params` and `headers` are arrays of [name, value]
 // strings; `target` is the request-target ('/a?x=1'), ASCII; `body` a Buffer or null. Names and
 // values are written as latin1 (like the bytes received from a socket).
+// `remote`/`local`: { address, port } of the connection's ends (the address as text; family 0
+// when it is not an IP address). `streams`: the body streams (body events follow).
 function encodeRequestRecord({ ticket = [0, 0, 0, 0], handler, method, minor = 1, keepAlive = true,
-                               target, params = [], headers = [], body = null }) {
+                               target, params = [], headers = [], body = null,
+                               remote = null, local = null, streams = false }) {
   const bodyLength = body === null ? 0 : body.length;
   const entries = params.length + headers.length;
   let strings = target.length + bodyLength;
@@ -127,6 +218,17 @@ function encodeRequestRecord({ ticket = [0, 0, 0, 0], handler, method, minor = 1
   buf[REQ.KEEPALIVE_BYTE] = keepAlive ? 1 : 0;
   u32[REQ.HEADER_COUNT] = headers.length;
   u32[REQ.BODY_LENGTH] = bodyLength;
+  const putEnd = (end, portAt, addressAt) => {
+    if (end === null) return 0;
+    buf.writeUInt16LE(end.port & 0xffff, portAt);
+    const parsed = typeof end.address === 'string' ? parseAddress(end.address) : null;
+    if (parsed === null) return 0;
+    parsed.bytes.copy(buf, addressAt);
+    return parsed.family;
+  };
+  buf[REQ.FAMILY_BYTE] = putEnd(remote, REQ.REMOTE_PORT_BYTE, REQ.REMOTE_ADDRESS_BYTE);
+  putEnd(local, REQ.LOCAL_PORT_BYTE, REQ.LOCAL_ADDRESS_BYTE);
+  buf[REQ.REQUEST_FLAGS_BYTE] = streams ? REQ.FLAG_BODY_STREAMS : 0;
 
   let pos = REQ.FIXED_BYTES + entries * REQ.ENTRY_BYTES;
   const put = (s) => {
@@ -270,5 +372,6 @@ function putHeader(u8, o, name, value) {
 }
 
 module.exports = {
-  REQ, RES, EMPTY, align8, decodeComponent, parseQuery, encodeRequestRecord, Staging,
+  REQ, RES, EVENT, EMPTY, align8, decodeComponent, parseQuery, encodeRequestRecord, Staging,
+  formatAddress, parseAddress,
 };

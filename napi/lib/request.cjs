@@ -39,6 +39,14 @@ class Request {
     this._headers = undefined;
     this._body = undefined;
     this._inject = null;
+    // client.cjs: the connection's ends and the client's address, decoded on first read
+    this._socket = undefined;
+    this._ip = undefined;
+    this._ips = undefined;
+  }
+
+  _released() {
+    return released();
   }
 
   _word(i) {
@@ -226,5 +234,8 @@ class Request {
     return { id: this.id, method: this.method, url: this._u8 === null ? this._url : this.url };
   }
 }
+
+// req.ip, req.ips, req.socket, req.protocol, req.host, req.hostname (client.cjs).
+require('./client.cjs').install(Request);
 
 module.exports = { Request };

@@ -29,9 +29,39 @@ inline constexpr uint32_t kQueryOffset = 48;
 inline constexpr uint32_t kQueryLength = 52;
 inline constexpr uint32_t kBodyOffset = 56;
 inline constexpr uint32_t kTotalLength = 60;
-inline constexpr uint32_t kFixedBytes = 64;
+inline constexpr uint32_t kRemotePort = 64;     // u16
+inline constexpr uint32_t kLocalPort = 66;      // u16
+inline constexpr uint32_t kFamily = 68;         // u8: 0 unknown, 4 IPv4, 6 IPv6
+inline constexpr uint32_t kRequestFlags = 69;   // u8: kFlag*
+inline constexpr uint32_t kEngineStatus = 70;   // u16 (no-bypass)
+inline constexpr uint32_t kRemoteAddress = 72;  // 16 bytes, network order (IPv4: the first 4)
+inline constexpr uint32_t kLocalAddress = 88;   // 16 bytes
+inline constexpr uint32_t kFixedBytes = 104;
 inline constexpr uint32_t kEntryBytes = 16;  // a parameter or a header: 4 x u32
+
+inline constexpr uint8_t kFlagBodyStreams = 1;   // body events follow; body length 0
+inline constexpr uint8_t kFlagEngineAnswer = 2;  // no-bypass
 }  // namespace request_record
+
+// Event records share the request ring with request records; the handler id kHandlerId tells
+// them apart. Data (type-specific) from kFixedBytes; the total is 8-byte aligned.
+namespace event_record {
+inline constexpr uint32_t kTicket = 0;  // u32 x 4, the request's
+inline constexpr uint32_t kHandler = 16;
+inline constexpr uint32_t kType = 20;  // u8; bytes 21..23 zero
+inline constexpr uint32_t kDataLength = 24;
+inline constexpr uint32_t kTotalLength = 28;
+inline constexpr uint32_t kFixedBytes = 32;
+inline constexpr uint32_t kHandlerId = 0xFFFFFFFFu;
+
+enum Type : uint8_t {
+    kAbort = 1,      // streams out: the answer can no longer be given (req.signal)
+    kWritable = 2,   // streams out: an open response stream drained
+    kBodyData = 3,   // streams in: the next bytes of a streamed request body
+    kBodyEnd = 4,    // streams in: the body is complete
+    kBodyError = 5,  // streams in: the body cannot complete; data: u32 status, then the reason
+};
+}  // namespace event_record
 
 namespace response_record {
 inline constexpr uint32_t kLength = 0;
@@ -66,6 +96,9 @@ inline uint16_t load_u16(const char* p) noexcept {
     std::memcpy(&v, p, sizeof(v));
     return v;
 }
+inline void store_u16(char* p, uint16_t v) noexcept {
+    std::memcpy(p, &v, sizeof(v));
+}
 inline void store_u32(char* p, uint32_t v) noexcept {
     std::memcpy(p, &v, sizeof(v));
 }
@@ -73,5 +106,27 @@ inline void store_u32(char* p, uint32_t v) noexcept {
 constexpr uint32_t align8(uint32_t n) noexcept {
     return (n + 7u) & ~7u;
 }
+
+namespace event_record {
+// The bytes an event record with `data_length` bytes of data takes.
+constexpr uint32_t size(uint32_t data_length) noexcept {
+    return align8(kFixedBytes + data_length);
+}
+// Writes an event record into `out` (room for size(a + b) bytes): `ticket` is the request's
+// 16-byte ticket; its data is `a` then `b` (either may be empty).
+inline void encode(char* out, const void* ticket, uint8_t type, const char* a, uint32_t a_length,
+                   const char* b = nullptr, uint32_t b_length = 0) noexcept {
+    const uint32_t n = a_length + b_length;
+    std::memcpy(out + kTicket, ticket, 16);
+    store_u32(out + kHandler, kHandlerId);
+    store_u32(out + kType, type);  // the type byte, then three zero bytes
+    store_u32(out + kDataLength, n);
+    store_u32(out + kTotalLength, size(n));
+    if (a_length != 0) std::memcpy(out + kFixedBytes, a, a_length);
+    if (b_length != 0) std::memcpy(out + kFixedBytes + a_length, b, b_length);
+    const uint32_t end = kFixedBytes + n;
+    if (size(n) != end) std::memset(out + end, 0, size(n) - end);
+}
+}  // namespace event_record
 
 }  // namespace nexure::napi

@@ -47,8 +47,14 @@ uint64_t total_bytes(const Request& request) noexcept {
 }
 
 // Writes the record for `request` to `out` (room for `size` bytes, 8-byte aligned).
+void put_endpoint(char* out, uint32_t port_at, uint32_t address_at,
+                  const net::http::Endpoint& e) noexcept {
+    store_u16(out + port_at, e.port);
+    std::memcpy(out + address_at, e.bytes.data(), e.bytes.size());
+}
+
 void encode(char* out, const Request& request, uint32_t id, const net::Ticket& ticket,
-            uint32_t size) noexcept {
+            uint32_t size, uint8_t request_flags) noexcept {
     using namespace request_record;
     std::memcpy(out + kTicket, &ticket, sizeof(ticket));
     store_u32(out + kHandler, id);
@@ -58,6 +64,14 @@ void encode(char* out, const Request& request, uint32_t id, const net::Ticket& t
     out[kKeepAlive] = request.keep_alive() ? 1 : 0;
     store_u32(out + kHeaderCount, static_cast<uint32_t>(request.headers().size()));
     store_u32(out + kBodyLength, static_cast<uint32_t>(request.body().size()));
+    net::http::Endpoint remote;
+    net::http::Endpoint local;
+    request.addresses(&remote, &local);
+    put_endpoint(out, kRemotePort, kRemoteAddress, remote);
+    put_endpoint(out, kLocalPort, kLocalAddress, local);
+    out[kFamily] = static_cast<char>(remote.family);
+    out[kRequestFlags] = static_cast<char>(request_flags);
+    store_u16(out + kEngineStatus, 0);
 
     uint32_t pos = kFixedBytes + kEntryBytes * static_cast<uint32_t>(request.params().size() +
                                                                      request.headers().size());
@@ -131,27 +145,45 @@ void WorkerBridge::submit(const Request& request, uint32_t id, const net::Ticket
     const uint32_t size = record_size(request);
     if (overflow_count_ == 0) [[likely]] {
         if (char* out = requests_.try_reserve(size)) [[likely]] {
-            encode(out, request, id, ticket, size);
+            encode(out, request, id, ticket, size, 0);
             return;
         }
     }
-    submit_slow(request, id, ticket, size);
+    submit_slow(request, id, ticket, size, 0);
 }
 
 void WorkerBridge::submit_slow(const Request& request, uint32_t id, const net::Ticket& ticket,
-                               uint32_t size) noexcept {
-    if (size > requests_.max_record()) {
+                               uint32_t size, uint8_t request_flags) noexcept {
+    char* out = room(size);
+    if (out == nullptr) {
         // Cannot happen within the limits the ring was sized from (addon.cc); answered 500.
         rejected_.push_back(ticket);
         return;
     }
+    encode(out, request, id, ticket, size, request_flags);
+}
+
+char* WorkerBridge::room(uint32_t size) noexcept {
+    if (overflow_count_ == 0) {
+        if (char* out = requests_.try_reserve(size)) return out;
+    }
+    if (size > requests_.max_record()) return nullptr;
     // The ring is full (or older records wait here): keep the order, and report saturated()
     // so that the worker stops reading until the JS side has caught up.
     const size_t at = overflow_.size();
     overflow_.resize(at + align8(size));
-    encode(overflow_.data() + at, request, id, ticket, size);
     overflow_sizes_.push_back(size);
     ++overflow_count_;
+    return overflow_.data() + at;
+}
+
+void WorkerBridge::submit_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
+                                std::string_view b) noexcept {
+    const auto n = static_cast<uint32_t>(a.size() + b.size());
+    char* out = room(event_record::size(n));
+    if (out == nullptr) return;  // larger than half the ring: callers split their data
+    event_record::encode(out, &ticket, type, a.data(), static_cast<uint32_t>(a.size()), b.data(),
+                         static_cast<uint32_t>(b.size()));
 }
 
 uint32_t WorkerBridge::move_overflow() noexcept {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "engine/mailbox.h"
@@ -41,10 +42,20 @@ class WorkerBridge final : public net::Handoff {
     // The request record's size for `request` (exposed for tests and ring sizing).
     static uint32_t record_size(const net::http::Request& request) noexcept;
 
+    // Appends an event record (napi/PROTOCOL.md, "Event records") for the request `ticket`
+    // names: `type` (event_record::Type), data `a` then `b`, in the order of the ring's other
+    // records (through the overflow when the ring is full). Data longer than half the ring less
+    // the header is dropped: split it.
+    void submit_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
+                      std::string_view b = {}) noexcept;
+
   private:
     [[gnu::cold, gnu::noinline]] void submit_slow(const net::http::Request& request, uint32_t id,
-                                                  const net::Ticket& ticket,
-                                                  uint32_t size) noexcept;
+                                                  const net::Ticket& ticket, uint32_t size,
+                                                  uint8_t request_flags) noexcept;
+    // Room for a record of `size` bytes: in the ring, or at the end of the overflow when the
+    // ring is full or older records wait there. Null when it can never fit the ring.
+    char* room(uint32_t size) noexcept;
     // Moves overflowed records into the ring, oldest first, while they fit; returns how many.
     uint32_t move_overflow() noexcept;
     void deliver(const engine::Mailbox::Record& record, net::Completions& done) noexcept;

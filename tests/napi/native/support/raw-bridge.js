@@ -36,10 +36,16 @@ function decodeRequest(views, index, i) {
     headers: [],
     body: Buffer.from(u8.subarray(u32(56), u32(56) + u32(28))),
     recordLength: u32(60),
+    remotePort: dv.getUint16(64, true),
+    localPort: dv.getUint16(66, true),
+    family: dv.getUint8(68),
+    requestFlags: dv.getUint8(69),
+    remoteAddress: Buffer.from(u8.subarray(72, 88)),
+    localAddress: Buffer.from(u8.subarray(88, 104)),
   };
   const params = dv.getUint8(22);
   const headers = u32(24);
-  let e = 64;
+  let e = 104;
   for (let k = 0; k < params; k++, e += 16) {
     req.params[latin1(u8, u32(e), u32(e + 4))] = latin1(u8, u32(e + 8), u32(e + 12));
   }
