@@ -16,9 +16,9 @@ struct Router::Node {
     std::array<uint64_t, 4> bits{};
     std::array<uint8_t, 4> rank_base{};
     std::vector<std::unique_ptr<Node>> statics;
-    // At most one parameter edge: two names at the same position are a registration error.
+    // At most one parameter edge, shared by every route with a parameter at this position;
+    // the names are each route's own (Router::Route::names), filled in once a route matched.
     std::unique_ptr<Node> param;
-    std::string param_name;
     // For a parameter's child: some static child starts with a byte other than '/', so the
     // parameter may end inside its segment ("/files/:name.json").
     bool inline_suffix = false;
@@ -228,6 +228,19 @@ RouteId Router::add(Method method, std::string_view pattern, RouteMeta meta) {
     const std::vector<Token> tokens = tokenize(method, effective, options_.case_insensitive);
     const auto id = static_cast<RouteId>(routes_.size());
 
+    // The route's entry, with its own parameter names (in pattern order, the catch-all as "*"):
+    // routes sharing a parameter node may name it differently, as find-my-way allows.
+    auto push_route = [&] {
+        Route route{method, std::string(pattern), meta, static_cast<uint32_t>(names_.size())};
+        for (const Token& t : tokens) {
+            if (t.kind == Token::Kind::kStatic) continue;
+            // A deque never moves its elements, so the views stay valid as routes are added.
+            name_store_.emplace_back(t.text);
+            names_.emplace_back(name_store_.back());
+        }
+        routes_.push_back(std::move(route));
+    };
+
     auto& root = roots_[static_cast<unsigned>(method)];
     if (!root) root = std::make_unique<Node>();
     Node* node = root.get();
@@ -236,11 +249,6 @@ RouteId Router::add(Method method, std::string_view pattern, RouteMeta meta) {
             if (!node->param) {
                 node->param = std::make_unique<Node>();
                 node->param->is_param_child = true;
-                node->param_name = t.text;
-            } else if (node->param_name != t.text) {
-                bad_route(method, pattern,
-                          "parameter ':" + t.text + "' conflicts with ':" + node->param_name +
-                              "' registered at the same position");
             }
             node = node->param.get();
             continue;
@@ -248,7 +256,7 @@ RouteId Router::add(Method method, std::string_view pattern, RouteMeta meta) {
         if (t.kind == Token::Kind::kCatchAll) {
             if (node->catch_all != kNoRoute) bad_route(method, pattern, "already registered");
             node->catch_all = id;
-            routes_.push_back(Route{method, std::string(pattern), meta});
+            push_route();
             return id;
         }
         // Static text: walk and split the compressed prefixes.
@@ -290,7 +298,7 @@ RouteId Router::add(Method method, std::string_view pattern, RouteMeta meta) {
     }
     if (node->route != kNoRoute) bad_route(method, pattern, "already registered");
     node->route = id;
-    routes_.push_back(Route{method, std::string(pattern), meta});
+    push_route();
     return id;
 }
 
@@ -339,7 +347,7 @@ RouteId walk(const NodeT* n, const char* p, const char* end, http::Param* params
     if (p == end) {
         if (n->route != kNoRoute) return n->route;
         if (n->catch_all != kNoRoute) {
-            params[(*count)++] = http::Param{"*", std::string_view(p, 0)};
+            params[(*count)++].value = std::string_view(p, 0);
             return n->catch_all;
         }
         return kNoRoute;
@@ -358,7 +366,7 @@ RouteId walk(const NodeT* n, const char* p, const char* end, http::Param* params
         if (seg_end > p) {
             const NodeT* pc = n->param.get();
             if (!pc->inline_suffix) {
-                params[mark] = http::Param{n->param_name, std::string_view(p, seg_end - p)};
+                params[mark].value = std::string_view(p, seg_end - p);
                 *count = mark + 1;
                 const RouteId r = walk<kFold>(pc, seg_end, end, params, count, memo);
                 if (r != kNoRoute) return r;
@@ -374,7 +382,7 @@ RouteId walk(const NodeT* n, const char* p, const char* end, http::Param* params
                     if (memo->contains(pc, e)) continue;
                     if (memo->budget == 0) break;
                     --memo->budget;
-                    params[mark] = http::Param{n->param_name, std::string_view(p, e - p)};
+                    params[mark].value = std::string_view(p, e - p);
                     *count = mark + 1;
                     const RouteId r = walk<kFold>(pc, e, end, params, count, memo);
                     if (r != kNoRoute) return r;
@@ -385,7 +393,7 @@ RouteId walk(const NodeT* n, const char* p, const char* end, http::Param* params
         }
     }
     if (n->catch_all != kNoRoute) {
-        params[mark] = http::Param{"*", std::string_view(p, end - p)};
+        params[mark].value = std::string_view(p, end - p);
         *count = mark + 1;
         return n->catch_all;
     }
@@ -415,6 +423,12 @@ RouteId Router::find(Method method, std::string_view path, http::Param* params,
     // first (so "/static/" still reaches "/static/*"), then without it.
     if (r == kNoRoute && options_.ignore_trailing_slash && path.size() > 1 && path.back() == '/') {
         r = run(path.substr(0, path.size() - 1));
+    }
+    if (r != kNoRoute) {
+        // The walk wrote the values in pattern order; the names are the matched route's own.
+        const std::string_view* names = names_.data() + routes_[r].names;
+        for (uint32_t i = 0, n = *count; i < n; ++i)
+            params[i].name = names[i];
     }
     return r;
 }

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -78,9 +79,10 @@ class Router {
     // Registers `pattern` for `method` and returns its id (ids are dense, from 0). Throws
     // std::invalid_argument when the pattern does not start with '/', has a character outside
     // RFC 3986 path characters, an empty or invalid parameter name, two parameters with nothing
-    // between them, a '*' that is not last, more than Request::kMaxParams parameters, a
-    // parameter whose name differs from the one registered at the same position, or when the
-    // same route is already registered for this method.
+    // between them, a '*' that is not last, more than Request::kMaxParams parameters, or when
+    // the same route is already registered for this method. Routes may name a parameter at a
+    // shared position differently ("/users/:id" and "/users/:userId/todos"): each match carries
+    // the names of the route that matched.
     RouteId add(http::Method method, std::string_view pattern, RouteMeta meta = {});
 
     // Finds the route for `request`'s method and path and fills its parameters. HEAD falls back
@@ -111,11 +113,16 @@ class Router {
         http::Method method;
         std::string pattern;
         RouteMeta meta;
+        uint32_t names = 0;  // index of the route's first parameter name in names_
     };
 
     RouterOptions options_;
     std::array<std::unique_ptr<Node>, http::kRoutableMethods> roots_;
     std::vector<Route> routes_;
+    // Every route's parameter names, in pattern order, views into name_store_ (a deque: its
+    // strings never move, so the views Param::name hands out live as long as the Router).
+    std::vector<std::string_view> names_;
+    std::deque<std::string> name_store_;
 };
 
 }  // namespace nexure::net::router
