@@ -3,7 +3,9 @@
 // native binding (napi/PROTOCOL.md), listen/close, and inject (inject.cjs).
 //
 // One State per createApp(): everything shared by the root App and the scoped Apps that
-// register() gives plugins (a scoped App only adds a route prefix).
+// register() gives plugins. Each App has a Scope (scope.cjs: plugin encapsulation of hooks,
+// error and not-found handlers, decorators); cookies, logging and ids, and body parsing live in
+// cookies.cjs, logger.cjs and body.cjs.
 //
 // Request lifetime (see README "Request lifetime"): a request record stays in the worker's ring
 // until the next pull(). Before each pull, every request of the current batch that is not done
@@ -17,6 +19,10 @@ const { REQ, RES, Staging, decodeComponent } = require('./records.cjs');
 const { reasonPhrase, statusOf, ErrorLog } = require('./errors.cjs');
 const { inject } = require('./inject.cjs');
 const { compileTrust } = require('./client.cjs');
+const scopes = require('./scope.cjs');
+const cookies = require('./cookies.cjs');
+const logging = require('./logger.cjs');
+const bodies = require('./body.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -35,7 +41,7 @@ const ROUTABLE = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 
 // TRACE are left out.
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 const HOOK_NAMES = ['onRequest', 'preHandler', 'onSend', 'onResponse'];
-const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config']);
+const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config', 'body', 'strictContentType']);
 
 // ---- options -------------------------------------------------------------------------------
 
@@ -92,6 +98,10 @@ function normalizeOptions(options) {
       case 'ignoreTrailingSlash': routing.ignoreTrailingSlash = checkBoolean(key, v); break;
       case 'caseSensitive': routing.caseInsensitive = !checkBoolean(key, v); break;
       case 'trustProxy': trust = compileTrust(v); break;
+      // Handled by State (cookies.cjs, logger.cjs, body.cjs), checked there.
+      case 'cookieSecret': case 'logger': case 'loggerInstance': case 'genReqId':
+      case 'requestIdHeader': case 'requestIdLogLabel': case 'body': break;
+      case 'disableRequestLogging': case 'strictContentType': checkBoolean(key, v); break;
       default:
         throw new TypeError(`createApp(): unknown option ${key}`);
     }
@@ -208,7 +218,20 @@ function fixedResponse(response) {
 const ENGINE_ROUTE = {
   id: -1, path: '', handler: null, scope: null, config: {}, fast: true, fallback: false,
   onRequest: [], preHandler: [], onSend: [], onResponse: [],
+  errorHandler: null, errorApp: null, Request, Reply, body: 'buffer', strictContentType: true,
 };
+
+// A route entry (app.cjs's routes and the not-found pseudo-routes); the hook lists, error
+// handler, classes and body options are filled in by freeze().
+function routeEntry(id, path, handler, scope, fallback) {
+  return {
+    id, path, handler, scope, config: {}, fast: true, fallback,
+    own: { onRequest: [], preHandler: [], onSend: [], onResponse: [] },
+    onRequest: null, preHandler: null, onSend: null, onResponse: null,
+    errorHandler: null, errorApp: null, Request: null, Reply: null,
+    body: undefined, strictContentType: undefined, trust: null,
+  };
+}
 
 // ---- State ---------------------------------------------------------------------------------
 
@@ -221,10 +244,21 @@ class State {
     this.ignoreTrailingSlash = ignoreTrailingSlash;
     this.routes = [];          // JS routes, index = id
     this.routeConfigs = [];    // createServer route entries
-    this.hooks = { onRequest: [], preHandler: [], onSend: [], onResponse: [] };
-    this.errorHandler = null;
-    this.errorScope = null;
-    this.notFound = null;      // the not-found pseudo-route, once setNotFoundHandler() was called
+    this.rootScope = new scopes.Scope(null, '');
+    this.scopes = [this.rootScope];  // every scope, parents before children
+    this.notFounds = [];       // the not-found pseudo-routes (setNotFoundHandler), one per scope
+    const o = options ?? {};
+    this.cookieSigner = o.cookieSecret === undefined ? null : new cookies.Signer(o.cookieSecret);
+    this.logger = logging.createLogger(o.logger, o.loggerInstance);
+    this.log = this.logger ?? logging.SILENT;
+    this.requestLogging = this.logger !== null && o.disableRequestLogging !== true;
+    if (o.requestIdLogLabel !== undefined && (typeof o.requestIdLogLabel !== 'string' || o.requestIdLogLabel === '')) {
+      throw new TypeError('createApp(): option requestIdLogLabel must be a non-empty string');
+    }
+    this.requestIdLogLabel = o.requestIdLogLabel ?? 'reqId';
+    this.idSource = logging.createIdSource(o.genReqId, o.requestIdHeader);
+    this.bodyMode = o.body === undefined ? 'buffer' : bodies.checkMode('createApp()', o.body);
+    this.strictContentType = o.strictContentType !== false;
     this.pending = [];         // plugin promises
     this.pluginError = null;
     this.frozen = false;
@@ -254,7 +288,7 @@ class State {
     this.inDrain = false;
     this.flushScheduled = false;
     this.nextId = 1;
-    this.errorLog = new ErrorLog();
+    this.errorLog = this.logger === null ? new ErrorLog() : new logging.LoggerErrorLog(this.logger);
     this.warnedSent = false;
 
     this.drain = this.drain.bind(this);
@@ -281,11 +315,7 @@ class State {
     }
     if (typeof handler !== 'function') throw new TypeError(`${method} ${path}: the handler must be a function`);
     const paths = joinPath(scope.prefix, path, this.ignoreTrailingSlash);
-    const route = {
-      id: this.routes.length, path: paths[0], handler, scope, config: {}, fast: true, fallback: false,
-      own: { onRequest: [], preHandler: [], onSend: [], onResponse: [] },
-      onRequest: null, preHandler: null, onSend: null, onResponse: null,
-    };
+    const route = routeEntry(this.routes.length, paths[0], handler, scope, false);
     if (options !== undefined && options !== null) {
       if (typeof options !== 'object') throw new TypeError(`${method} ${path}: route options must be an object`);
       for (const key of Object.keys(options)) {
@@ -293,6 +323,12 @@ class State {
           throw new TypeError(`${method} ${path}: unknown route option ${key} (known: ${[...ROUTE_OPTIONS].join(', ')})`);
         }
         if (key === 'config') route.config = options.config;
+        else if (key === 'body') route.body = options.body === undefined ? undefined : bodies.checkMode(`${method} ${path}`, options.body);
+        else if (key === 'strictContentType') {
+          const v = options.strictContentType;
+          if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${method} ${path}: route option strictContentType must be a boolean`);
+          route.strictContentType = v;
+        }
         else if (options[key] !== undefined) route.own[key] = toHookList(key, options[key], scope);
       }
     }
@@ -321,24 +357,35 @@ class State {
       throw new TypeError(`addHook(): unknown hook ${name} (one of ${HOOK_NAMES.join(', ')})`);
     }
     if (typeof fn !== 'function') throw new TypeError('addHook(): the hook must be a function');
-    this.hooks[name].push(adaptHook(name, fn, scope));
+    scope._scope.hooks[name].push(adaptHook(name, fn, scope));
   }
 
   setErrorHandler(scope, fn) {
     this.checkOpen('setErrorHandler()');
     if (typeof fn !== 'function') throw new TypeError('setErrorHandler(): the handler must be a function');
-    this.errorHandler = fn;
-    this.errorScope = scope;
+    scope._scope.errorHandler = fn;
+    scope._scope.errorApp = scope;
   }
 
+  // A not-found handler answers the paths under its scope's prefix that no route has (the
+  // deepest prefix wins); one per prefix, as in Fastify.
   setNotFoundHandler(scope, fn) {
     this.checkOpen('setNotFoundHandler()');
     if (typeof fn !== 'function') throw new TypeError('setNotFoundHandler(): the handler must be a function');
-    this.notFound = {
-      id: -1, path: '/*', handler: fn, scope, config: {}, fast: true, fallback: true,
-      own: { onRequest: [], preHandler: [], onSend: [], onResponse: [] },
-      onRequest: null, preHandler: null, onSend: null, onResponse: null,
-    };
+    const s = scope._scope;
+    for (const other of this.notFounds) {
+      if (other.scope._scope.prefix === s.prefix) {
+        throw new Error(`setNotFoundHandler(): a not-found handler is already set for the prefix '${s.prefix || '/'}'`);
+      }
+    }
+    s.notFound = routeEntry(-1, s.prefix + '/*', fn, scope, true);
+    this.notFounds.push(s.notFound);
+  }
+
+  // The scope that answers for a path no route matched (scope.cjs): its compiled hooks and error
+  // handler are in `scope.compiled`, its not-found route in `scope.notFound`.
+  scopeForPath(path) {
+    return scopes.scopeForPath(this, path);
   }
 
   register(scope, plugin, options) {
@@ -347,7 +394,7 @@ class State {
     if (typeof plugin !== 'function') throw new TypeError('register(): the plugin must be a function');
     if (options === undefined || options === null) options = {};
     if (typeof options !== 'object') throw new TypeError('register(): options must be an object');
-    const child = new App(this, scope.prefix + normalizePrefix(options.prefix));
+    const child = scopes.childApp(scope, plugin, scope.prefix + normalizePrefix(options.prefix), this);
     let result;
     if (plugin.length >= 3) {
       result = new Promise((resolve, reject) => {
@@ -384,42 +431,61 @@ class State {
     this.frozen = true;
     const b = loadBinding();
     this.methods = b.methods;
+    const logHooks = this.requestLogging ? logging.requestLogHooks() : null;
+    const first = logHooks === null ? {} : { onRequest: [logHooks.onRequest] };
+    const last = logHooks === null ? {} : { onResponse: [logHooks.onResponse] };
+    for (const s of this.scopes) s.compile(first, last);
     const compile = (route) => {
-      let fast = true;
+      const s = route.scope._scope;
+      const c = s.compiled;
+      if (route.body === undefined) route.body = this.bodyMode;
+      if (route.strictContentType === undefined) route.strictContentType = this.strictContentType;
+      let fast = route.body !== 'parse';
       for (const name of HOOK_NAMES) {
-        route[name] = this.hooks[name].concat(route.own[name]);
+        route[name] = c[name].concat(route.own[name]);
         if (route[name].length > 0) fast = false;
       }
       route.fast = fast;
       route.trust = this.trust;
+      route.errorHandler = c.errorHandler;
+      route.errorApp = c.errorApp;
+      route.Request = s.Request;
+      route.Reply = s.Reply;
     };
     for (const route of this.routes) compile(route);
-    if (this.notFound !== null) {
-      compile(this.notFound);
-      this.notFound.id = this.routes.length;
-      this.routes.push(this.notFound);
+    for (const nf of this.notFounds) {
+      compile(nf);
+      nf.id = this.routes.length;
+      this.routes.push(nf);
     }
     this.createHandle('127.0.0.1', 0);
-    if (this.notFound !== null) {
+    if (this.notFounds.length !== 0) {
       this.shadow = b.createServer({ ...this.config, host: '127.0.0.1', port: 0, routes: this.routeConfigs },
         () => {});
     }
   }
 
-  // The routes createServer gets: the user's, plus (with a not-found handler) a catch-all '/*'
-  // for every method that has none of its own. Not for HEAD: the router serves HEAD with the GET
-  // route when there is no HEAD route, and the GET catch-all is then what HEAD falls back to.
+  // The routes createServer gets: the user's, plus for each not-found handler a catch-all
+  // '<prefix>/*' (and the prefix itself) for every method that has no such route of its own. Not
+  // for HEAD: the router serves HEAD with the GET route when there is no HEAD route, and the GET
+  // catch-all is then what HEAD falls back to.
   serverRoutes() {
-    if (this.notFound === null) return this.routeConfigs;
+    if (this.notFounds.length === 0) return this.routeConfigs;
     const routes = this.routeConfigs.slice();
-    const taken = new Set();
-    for (const r of this.routeConfigs) {
-      if (r.path !== '/*') continue;
-      if (r.method === 'ALL') for (const m of ALL_METHODS) taken.add(m);
-      else taken.add(r.method);
-    }
-    for (const m of ROUTABLE) {
-      if (m !== 'HEAD' && !taken.has(m)) routes.push({ method: m, path: '/*', id: this.notFound.id });
+    for (const nf of this.notFounds) {
+      const prefix = nf.scope._scope.prefix;
+      const paths = prefix === '' ? ['/*'] : [prefix + '/*', prefix];
+      for (const path of paths) {
+        const taken = new Set();
+        for (const r of this.routeConfigs) {
+          if (r.path !== path) continue;
+          if (r.method === 'ALL') for (const m of ALL_METHODS) taken.add(m);
+          else taken.add(r.method);
+        }
+        for (const m of ROUTABLE) {
+          if (m !== 'HEAD' && !taken.has(m)) routes.push({ method: m, path, id: nf.id });
+        }
+      }
     }
     return routes;
   }
@@ -570,10 +636,11 @@ class State {
           const u8 = this.ringU8[w];
           const u32 = this.ringU32[w];
           const route = routes[u32[(off >>> 2) + REQ.HANDLER]];
-          const req = new Request(u8, u32, off, w, route, methods[u8[off + REQ.METHOD_BYTE]], this.nextId++);
-          const reply = new Reply(this, req);
+          const req = new route.Request(u8, u32, off, w, route, methods[u8[off + REQ.METHOD_BYTE]], this.nextId++);
+          if (this.idSource !== null) this.assignId(req);
+          const reply = new route.Reply(this, req);
           this.batch[i] = reply;
-          if (route.fallback) this.fallback(route, req, reply);
+          if (route.fallback) this.batch[i] = this.fallback(route, req, reply);
           else this.dispatch(route, req, reply);
         }
         this.batchLength = n;
@@ -621,6 +688,15 @@ class State {
     for (let i = 0; i < list.length; i++) this.runOnResponse(list[i]);
   }
 
+  // req.id from genReqId / requestIdHeader (logger.cjs); a failing genReqId keeps the number.
+  assignId(req) {
+    try {
+      req.id = this.idSource(req, req.id);
+    } catch (err) {
+      this.errorLog.log('genReqId() failed; the request keeps a numeric id', err);
+    }
+  }
+
   // ---- the pipeline ----
 
   dispatch(route, req, reply) {
@@ -665,6 +741,10 @@ class State {
         const r = hooks[i](req, reply);
         if (isThenable(r)) await r;
         if (reply._phase !== STATE_OPEN) return;
+      }
+      if (route.body === 'parse') {
+        const err = req._parseBody();
+        if (err !== null) throw err;
       }
       hooks = route.preHandler;
       for (let i = 0; i < hooks.length; i++) {
@@ -849,7 +929,8 @@ class State {
     reply._phase = STATE_OPEN;
     reply._type = null;
     reply.statusCode = statusOf(err);
-    const handler = this.errorHandler;
+    const route = req._route;
+    const handler = route.errorHandler;
     if (handler === null) {
       this.defaultError(req, reply, err);
       return;
@@ -857,7 +938,7 @@ class State {
     req._running++;
     let v;
     try {
-      v = handler.call(this.errorScope, err, req, reply);
+      v = handler.call(route.errorApp, err, req, reply);
     } catch (err2) {
       req._running--;
       this.plain500(req, reply, err2);
@@ -912,44 +993,52 @@ class State {
 
   // ---- not-found handling (setNotFoundHandler) ----
 
-  // A request that reached the catch-all '/*' registered for the not-found handler: route it
-  // again without that catch-all, and answer as the engine would have (the real route, a fixed
-  // response, 405, OPTIONS), or call the not-found handler.
+  // A request that reached a catch-all registered for a not-found handler: route it again
+  // without the catch-alls, and answer as the engine would have (the real route, a fixed
+  // response, 405, OPTIONS), or call the not-found handler. Returns the reply that answers (a new
+  // one when the real route's scope has other request or reply classes).
   fallback(route, req, reply) {
     let m;
     try {
       m = binding.match(this.shadow, req.method, req.path);
     } catch (err) {
       this.fail(req, reply, err);
-      return;
+      return reply;
     }
     switch (m.kind) {
       case 'found': {
         const target = this.routes[m.id];
+        if (target.Request !== route.Request || target.Reply !== route.Reply) {
+          const again = new target.Request(req._u8, req._u32, req._off, req._worker, target, req.method, req.id);
+          again._inject = req._inject;
+          req = again;
+          reply = new target.Reply(this, req);
+        }
         req._route = target;
         const params = {};
         for (const name of Object.keys(m.params)) params[name] = decodeString(m.params[name]);
         req._params = params;
         this.dispatch(target, req, reply);
-        return;
+        return reply;
       }
       case 'fixed':
         this.engineAnswer(req, reply, m.status, null, fixedHeaders(m.headers), m.body);
-        return;
+        return reply;
       case 'methodNotAllowed':
         this.engineAnswer(req, reply, 405, 'text/plain', { allow: m.allow }, 'Method Not Allowed\n');
-        return;
+        return reply;
       case 'options':
         this.engineAnswer(req, reply, 204, null, { allow: m.allow }, null);
-        return;
+        return reply;
       case 'notImplemented':
         this.engineAnswer(req, reply, 501, 'text/plain', null, 'Not Implemented\n');
-        return;
+        return reply;
       default:
         // The '*' of the internal catch-all is not a parameter of the user's.
         req._params = {};
         reply.statusCode = 404;
         this.dispatch(route, req, reply);
+        return reply;
     }
   }
 
@@ -1008,9 +1097,15 @@ function describe(req) {
 // ---- App: the public object (the root, or a plugin's scope with a prefix) -----------------
 
 class App {
-  constructor(state, prefix) {
+  constructor(state, prefix, scope) {
     this._state = state;
     this.prefix = prefix;
+    this._scope = scope;
+  }
+
+  // The app's logger (logger.cjs): pino when createApp() got `logger`, else one that does nothing.
+  get log() {
+    return this._state.log;
   }
 
   route(options) {
@@ -1085,9 +1180,12 @@ class App {
   }
 }
 
+scopes.install(App.prototype, scopes.appMethods);
+cookies.install(App.prototype, cookies.appMethods);
+
 function createApp(options) {
   const state = new State(options);
-  const app = new App(state, '');
+  const app = new App(state, '', state.rootScope);
   state.root = app;
   return app;
 }

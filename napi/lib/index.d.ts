@@ -75,7 +75,52 @@ export interface RequestSocket {
 export type TrustProxy = boolean | number | string | readonly string[] |
   ((address: string, hop: number) => boolean);
 
-export interface Request<Params = Record<string, string>> {
+/** A logger: pino's, or one that does nothing when the app has no `logger`. */
+export interface Logger {
+  level: string;
+  fatal(obj: unknown, msg?: string, ...args: unknown[]): void;
+  error(obj: unknown, msg?: string, ...args: unknown[]): void;
+  warn(obj: unknown, msg?: string, ...args: unknown[]): void;
+  info(obj: unknown, msg?: string, ...args: unknown[]): void;
+  debug(obj: unknown, msg?: string, ...args: unknown[]): void;
+  trace(obj: unknown, msg?: string, ...args: unknown[]): void;
+  child(bindings: Record<string, unknown>, options?: Record<string, unknown>): Logger;
+}
+
+/** What unsignCookie() answers, as @fastify/cookie does. */
+export interface UnsignResult {
+  /** The signature matched one of the secrets. */
+  valid: boolean;
+  /** It matched an older secret of the rotation: sign the value again. */
+  renew: boolean;
+  /** The value without its signature (null when invalid). */
+  value: string | null;
+}
+
+/** reply.setCookie() options: the `cookie` package's, plus `signed`. */
+export interface CookieOptions {
+  domain?: string;
+  /** Default '/'. */
+  path?: string;
+  /** A Date, or a time in ms since the epoch. */
+  expires?: Date | number;
+  /** Seconds. */
+  maxAge?: number;
+  httpOnly?: boolean;
+  secure?: boolean;
+  sameSite?: boolean | 'lax' | 'strict' | 'none';
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+  encode?: (value: string) => string;
+  /** Sign the value with the app's cookieSecret. */
+  signed?: boolean;
+}
+
+/** Members added with decorateRequest() / decorateReply(), for declaration merging. */
+export interface RequestDecorations {}
+export interface ReplyDecorations {}
+
+export interface Request<Params = Record<string, string>> extends RequestDecorations {
   /** The client's address: the socket's peer, or with trustProxy the X-Forwarded-For entry behind the trusted proxies. */
   readonly ip: string | undefined;
   /** With trustProxy: the peer, then X-Forwarded-For from nearest to furthest, as far as trusted; without it undefined. */
@@ -87,8 +132,17 @@ export interface Request<Params = Record<string, string>> {
   readonly host: string;
   /** host without its port ('[::1]' for an IPv6 literal). */
   readonly hostname: string;
-  /** A number unique within the app. */
-  readonly id: number;
+  /**
+   * A number unique within the app; with `requestIdHeader` or `genReqId`, that header's value or
+   * what genReqId returned (by default 'req-<n>').
+   */
+  readonly id: number | string;
+  /** A child of the app's logger with `{ reqId: req.id }`, made on first use. */
+  readonly log: Logger;
+  /** The Cookie header, parsed on first access. */
+  readonly cookies: Record<string, string | undefined>;
+  /** Checks a value signed with the app's cookieSecret. */
+  unsignCookie(value: string): UnsignResult;
   readonly method: HTTPMethod;
   /** The request-target as sent: `/a/b?x=1`. */
   readonly url: string;
@@ -107,20 +161,36 @@ export interface Request<Params = Record<string, string>> {
   readonly routePath: string;
   /** The route's `config` option ({} when none). */
   readonly routeConfig: Record<string, unknown>;
-  /** The body (a copy of its own). */
-  readonly body: BodyBuffer;
+  /**
+   * The body: a Buffer (a copy of its own) by default; on a `body: 'parse'` route the parsed JSON
+   * for JSON types, a string for text/plain, undefined without a body.
+   */
+  readonly body: any;
   header(name: 'set-cookie'): string[] | undefined;
   header(name: string): string | undefined;
   /** The body as UTF-8 text. */
   text(): Promise<string>;
-  /** The body parsed as JSON; rejects with a 400 error (statusCode 400) when it is not. */
+  /**
+   * The body parsed as JSON; rejects with a 415 error for a non-JSON Content-Type (unless
+   * strictContentType is false) and a 400 error when the body is empty or not JSON.
+   */
   json<T = any>(): Promise<T>;
 }
 
 export type HeaderValue = string | number | readonly string[];
 
-export interface Reply {
+export interface Reply extends ReplyDecorations {
   readonly request: Request<Record<string, string>>;
+  /** The request's logger. */
+  readonly log: Logger;
+  /** Adds a Set-Cookie header (serialized with the `cookie` package); the same name, domain and path replaces an earlier one. */
+  setCookie(name: string, value: string, options?: CookieOptions): this;
+  /** Same as setCookie(). */
+  cookie(name: string, value: string, options?: CookieOptions): this;
+  /** Expires the cookie (same name, domain and path). */
+  clearCookie(name: string, options?: CookieOptions): this;
+  signCookie(value: string): string;
+  unsignCookie(value: string): UnsignResult;
   statusCode: number;
   /** True once send() was called. */
   readonly sent: boolean;
@@ -177,7 +247,13 @@ export interface Hooks {
   onResponse: HookFn;
 }
 
+/** 'buffer' (default): req.body is a Buffer; 'parse': Fastify's default body parsing. */
+export type BodyMode = 'buffer' | 'parse';
+
 export interface RouteOptions {
+  body?: BodyMode;
+  /** false: req.json() and 'parse' accept any Content-Type. Default: the app's (true). */
+  strictContentType?: boolean;
   onRequest?: HookFn | HookFn[];
   preHandler?: HookFn | HookFn[];
   onSend?: OnSendFn | OnSendFn[];
@@ -280,6 +356,24 @@ export interface AppOptions {
   caseSensitive?: boolean;
   /** Which proxies' X-Forwarded-For/-Host/-Proto to believe. Default: none. */
   trustProxy?: TrustProxy;
+  /** The default of the route option `body`. */
+  body?: BodyMode;
+  /** false: req.json() parses any Content-Type. Default true (415 for non-JSON types). */
+  strictContentType?: boolean;
+  /** Secret(s) for signed cookies; with an array, the first signs and all are accepted. */
+  cookieSecret?: string | BodyBuffer | Array<string | BodyBuffer>;
+  /** true (pino at level info), pino options (with an optional `stream`), or a pino instance. */
+  logger?: boolean | Logger | (Record<string, unknown> & { stream?: unknown });
+  /** A pino instance (Fastify 5's name). */
+  loggerInstance?: Logger;
+  /** No `incoming request` / `request completed` lines. Default false. */
+  disableRequestLogging?: boolean;
+  /** The key of the request id in req.log's lines. Default 'reqId'. */
+  requestIdLogLabel?: string;
+  /** A request header whose value is req.id when present (Fastify 5: default false). */
+  requestIdHeader?: string | boolean;
+  /** Makes req.id (when requestIdHeader is not set or absent). */
+  genReqId?: (req: Request) => string | number;
 }
 
 export interface ListenOptions {
@@ -325,7 +419,28 @@ export interface App {
   addHook<K extends keyof Hooks>(name: K, fn: Hooks[K]): this;
   setErrorHandler(handler: ErrorHandler): this;
   setNotFoundHandler(handler: NotFoundHandler): this;
+  /**
+   * Registers a plugin in a child scope: its hooks, error and not-found handlers and decorators
+   * apply to its own routes and children only, unless the plugin is marked
+   * `plugin[Symbol.for('skip-override')] = true` (fastify-plugin).
+   */
   register<O = {}>(plugin: Plugin<O> | { default: Plugin<O> }, options?: O & PluginOptions): this;
+  /** The app's logger (a no-op one without the `logger` option). */
+  readonly log: Logger;
+  /** Adds a member to this scope's app object (children see it, the parent does not). */
+  decorate(name: string | symbol, value: unknown, dependencies?: Array<string | symbol>): this;
+  /**
+   * Adds a member to this scope's requests: a function (a method), `{ getter, setter }`, or a
+   * primitive or null (set on every request; objects are refused).
+   */
+  decorateRequest(name: string | symbol, value: unknown, dependencies?: Array<string | symbol>): this;
+  decorateReply(name: string | symbol, value: unknown, dependencies?: Array<string | symbol>): this;
+  hasDecorator(name: string | symbol): boolean;
+  hasRequestDecorator(name: string | symbol): boolean;
+  hasReplyDecorator(name: string | symbol): boolean;
+  signCookie(value: string): string;
+  unsignCookie(value: string): UnsignResult;
+  parseCookie(header: string): Record<string, string | undefined>;
   /** Loads the plugins and freezes the routes. */
   ready(): Promise<this>;
   /** Resolves with the URL, e.g. 'http://127.0.0.1:3000'. */

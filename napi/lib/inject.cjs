@@ -5,8 +5,6 @@
 // answer (404, 405, OPTIONS, 501, fixed routes, limits, the handler timeout) is emulated with
 // the engine's bodies and headers.
 
-const { Request } = require('./request.cjs');
-const { Reply } = require('./reply.cjs');
 const { encodeRequestRecord, parseAddress } = require('./records.cjs');
 const { reasonPhrase } = require('./errors.cjs');
 
@@ -166,8 +164,9 @@ async function inject(state, options) {
     local: { address: remoteAddress.includes(':') ? '::1' : '127.0.0.1', port: 80 },
   });
   const u32 = new Uint32Array(record.buffer, record.byteOffset, record.length >>> 2);
-  const req = new Request(record, u32, 0, -1, route, method, state.nextId++);
-  const reply = new Reply(state, req);
+  const req = new route.Request(record, u32, 0, -1, route, method, state.nextId++);
+  if (state.idSource !== null) state.assignId(req);
+  const reply = new route.Reply(state, req);
 
   return new Promise((resolve) => {
     const sink = {

@@ -2,6 +2,8 @@
 // The reply object handlers receive: status, headers and the payload of one response. Chainable;
 // send() hands the payload to the app's pipeline (serialize → onSend hooks → response record).
 
+const cookies = require('./cookies.cjs');
+
 const STATE_OPEN = 0;     // nothing sent yet
 const STATE_SENDING = 1;  // send() was called; onSend hooks may still run
 const STATE_DONE = 2;     // the response was handed over (staging buffer or inject result)
@@ -16,6 +18,12 @@ class Reply {
     this._close = false;
     this._phase = STATE_OPEN;
     this._errored = false;
+    this._cookies = null;  // cookies.cjs: the Set-Cookie lines by name, domain and path
+  }
+
+  // The request's logger (see Request#log).
+  get log() {
+    return this.request.log;
   }
 
   code(statusCode) {
@@ -110,5 +118,7 @@ class Reply {
     return this._phase !== STATE_OPEN;
   }
 }
+
+cookies.install(Reply.prototype, cookies.replyMethods);
 
 module.exports = { Reply, STATE_OPEN, STATE_SENDING, STATE_DONE };

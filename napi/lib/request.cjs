@@ -8,7 +8,12 @@
 // throw instead of returning bytes of another request.
 
 const { REQ, EMPTY, decodeComponent, parseQuery } = require('./records.cjs');
-const { httpError } = require('./errors.cjs');
+const body = require('./body.cjs');
+const cookies = require('./cookies.cjs');
+const { SILENT } = require('./logger.cjs');
+
+// req.body of a `body: 'parse'` request that has no body (Fastify's undefined).
+const NO_BODY = Symbol('no body');
 
 const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
 
@@ -43,6 +48,9 @@ class Request {
     this._socket = undefined;
     this._ip = undefined;
     this._ips = undefined;
+    this._cookies = undefined;
+    this._log = undefined;
+    this._logStart = 0;
   }
 
   _released() {
@@ -161,9 +169,11 @@ class Request {
     return this._route.config;
   }
 
-  // The body as a Buffer of its own (a copy: it stays valid whatever happens to the request).
+  // The body as a Buffer of its own (a copy: it stays valid whatever happens to the request), or
+  // for a `body: 'parse'` route what body.cjs parsed.
   get body() {
     let v = this._body;
+    if (v === NO_BODY) return undefined;
     if (v === undefined) {
       const length = this._word(REQ.BODY_LENGTH);
       if (length === 0) {
@@ -178,10 +188,25 @@ class Request {
     return v;
   }
 
+  _bodyLength() {
+    const v = this._body;
+    if (this._u32 === null && Buffer.isBuffer(v)) return v.length;
+    return this._word(REQ.BODY_LENGTH);
+  }
+
   _bodyText() {
-    if (this._body !== undefined) return this._body.utf8Slice(0, this._body.length);
+    const v = this._body;
+    if (this._u32 === null && Buffer.isBuffer(v)) return v.utf8Slice(0, v.length);
     const start = this._off + this._word(REQ.BODY);
     return this._u8.utf8Slice(start, start + this._word(REQ.BODY_LENGTH));
+  }
+
+  // Sets req.body for a `body: 'parse'` route; returns the Error to fail with, or null.
+  _parseBody() {
+    const r = body.parse(this);
+    if (r instanceof Error) return r;
+    this._body = r.value === undefined ? NO_BODY : r.value;
+    return null;
   }
 
   // The body decoded as UTF-8.
@@ -193,23 +218,30 @@ class Request {
     }
   }
 
-  // The body parsed as JSON; an empty or invalid body rejects with an error whose statusCode is
-  // 400 (the default error handler answers it 400).
+  // The body parsed as JSON (body.cjs): a non-JSON Content-Type rejects with a 415 error unless
+  // the route or app says `strictContentType: false`; an empty or invalid body with a 400 one.
   json() {
-    let text;
-    try {
-      text = this._bodyText();
-    } catch (err) {
-      return Promise.reject(err);
+    return body.json(this);
+  }
+
+  // The Cookie header parsed (with the `cookie` package) on first access.
+  get cookies() {
+    let v = this._cookies;
+    if (v === undefined) v = this._cookies = cookies.parseCookies(this);
+    return v;
+  }
+
+  // A child of the app's logger with this request's id, made on first use (a no-op logger when
+  // the app has none).
+  get log() {
+    let v = this._log;
+    if (v === undefined) {
+      const scope = this._route.scope;
+      const state = scope === null ? null : scope._state;
+      v = this._log = state === null || state.logger === null ? SILENT
+        : state.logger.child({ [state.requestIdLogLabel]: this.id });
     }
-    if (text.length === 0) {
-      return Promise.reject(httpError(400, 'Body is not valid JSON: the body is empty'));
-    }
-    try {
-      return Promise.resolve(JSON.parse(text));
-    } catch (err) {
-      return Promise.reject(httpError(400, `Body is not valid JSON: ${err.message}`, err));
-    }
+    return v;
   }
 
   // Copies the record out of the ring into memory of its own (the ring's copy is about to be
@@ -237,5 +269,6 @@ class Request {
 
 // req.ip, req.ips, req.socket, req.protocol, req.host, req.hostname (client.cjs).
 require('./client.cjs').install(Request);
+cookies.install(Request.prototype, cookies.requestMethods);
 
 module.exports = { Request };

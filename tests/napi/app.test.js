@@ -148,7 +148,7 @@ test('the API over a socket and through inject', async (t) => {
       const bytes = Buffer.from([1, 2, 3, 250]);
       r = await c({ method: 'POST', url: '/raw', body: bytes });
       assert.deepEqual(JSON.parse(r.text), { length: 4, sum: 256, isBuffer: true });
-      r = await c({ method: 'POST', url: '/json-strict', body: '{"a":' });
+      r = await c({ method: 'POST', url: '/json-strict', headers: { 'content-type': 'application/json' }, body: '{"a":' });
       assert.equal(r.status, 400);
       const err = JSON.parse(r.text);
       assert.equal(err.statusCode, 400);
@@ -156,6 +156,12 @@ test('the API over a socket and through inject', async (t) => {
       assert.match(err.message, /not valid JSON/);
       r = await c({ method: 'POST', url: '/json-strict', body: '' });
       assert.equal(r.status, 400);
+      // req.json() refuses a body that is not declared JSON (Fastify's 415).
+      r = await c({ method: 'POST', url: '/json-strict', body: '{"a":1}' });
+      assert.equal(r.status, 415);
+      r = await c({ method: 'POST', url: '/json-strict', headers: { 'content-type': 'text/plain' }, body: '{"a":1}' });
+      assert.equal(r.status, 415);
+      assert.equal(JSON.parse(r.text).code, 'FST_ERR_CTP_INVALID_MEDIA_TYPE');
     });
 
     await t.test(`${mode}: a throwing or rejecting handler goes through the error handler and the app keeps serving`, async () => {

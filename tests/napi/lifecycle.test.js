@@ -191,7 +191,7 @@ test('a fixed route is served by the engine without entering JavaScript', async 
   assert.equal(hooks, 1, 'the counter does count JS requests');
 });
 
-test('register(): prefixes, nesting, async and callback plugins; hooks added in a plugin are global', async (t) => {
+test('register(): prefixes, nesting, async and callback plugins; hooks added in a plugin stay in it', async (t) => {
   const app = createApp({ threads: 1 });
   app.get('/root', () => 'root');
   app.register(async (api, opts) => {
@@ -218,7 +218,9 @@ test('register(): prefixes, nesting, async and callback plugins; hooks added in 
     assert.equal((await c('/esm-style')).text, 'esm');
     const root = await c('/root');
     assert.equal(root.text, 'root');
-    assert.equal(root.headers['x-plugin'], '1');
+    assert.equal(root.headers['x-plugin'], undefined, 'a plugin\'s hook does not reach the parent\'s routes');
+    assert.equal((await c('/api/items/3')).headers['x-plugin'], '1');
+    assert.equal((await c('/api/v2/x')).headers['x-plugin'], '1', 'nor does it miss the plugin\'s children');
     assert.equal((await c('/items/3')).status, 404);
   }
 });

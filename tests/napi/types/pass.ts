@@ -98,3 +98,30 @@ app.addHook('onRequests', () => {});
 app.addHook('onSend', () => 42);
 // @ts-expect-error: status codes are numbers
 reply.code('200');
+
+// ---- cookies, logging, ids, body parsing, decorators (issue 18) ----
+declare module 'nexurejs' {
+  interface RequestDecorations { user: string | null }
+  interface App { db: { query(sql: string): unknown } }
+}
+const logged = createApp({
+  logger: { level: 'info' }, cookieSecret: ['new', 'old'], requestIdHeader: 'x-request-id',
+  genReqId: (req) => `id-${req.method}`, body: 'parse', strictContentType: true,
+});
+logged.decorate('db', { query: (sql: string) => sql });
+logged.decorateRequest('user', null);
+logged.post('/login', { body: 'parse', strictContentType: false }, (req, reply) => {
+  req.log.info({ id: req.id }, 'login');
+  const session: string | undefined = req.cookies.session;
+  const check = req.unsignCookie(session ?? '');
+  const valid: boolean = check.valid;
+  const user: string | null = req.user;
+  reply.setCookie('session', 'v', { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 60 })
+    .clearCookie('old', { path: '/' });
+  reply.log.warn('done');
+  return { valid, user, renew: check.renew, value: check.value, db: logged.db.query('select 1') };
+});
+logged.log.info('started');
+const hasIt: boolean = logged.hasDecorator('db') && logged.hasRequestDecorator('user');
+// @ts-expect-error body modes are 'buffer' and 'parse'
+logged.get('/x', { body: 'json' }, () => hasIt);
