@@ -128,10 +128,27 @@ const appMethods = {
   parseCookie(header) { return cookie.parse(String(header)); },
 };
 
+// inject({ cookies: { name: value } }) → a Cookie header value.
+function cookieHeader(values) {
+  if (typeof values !== 'object') throw new TypeError('inject(): cookies must be an object { name: value }');
+  const out = {};
+  for (const name of Object.keys(values)) out[name] = String(values[name]);
+  return cookie.stringifyCookie(out);
+}
+
+// An inject response's Set-Cookie header(s), parsed.
+function parseSetCookies(header) {
+  if (header === undefined) return [];
+  return (Array.isArray(header) ? header : [header]).map((line) => cookie.parseSetCookie(line));
+}
+
 function install(proto, methods) {
   for (const name of Object.keys(methods)) {
     Object.defineProperty(proto, name, { value: methods[name], writable: true, configurable: true });
   }
 }
 
-module.exports = { Signer, parseCookies, setCookie, clearCookie, requestMethods, replyMethods, appMethods, install };
+module.exports = {
+  Signer, parseCookies, setCookie, clearCookie, cookieHeader, parseSetCookies,
+  requestMethods, replyMethods, appMethods, install,
+};

@@ -308,6 +308,8 @@ export interface InjectOptions {
   payload?: unknown;
   /** The client's address (req.ip, req.socket.remoteAddress). Default '127.0.0.1'. */
   remoteAddress?: string;
+  /** Sent as a Cookie header. */
+  cookies?: Record<string, string>;
 }
 
 export interface InjectResponse {
@@ -320,6 +322,12 @@ export interface InjectResponse {
   rawPayload: BodyBuffer;
   /** The body parsed as JSON. */
   json<T = any>(): T;
+  /** The Set-Cookie headers, parsed. */
+  readonly cookies: Array<{
+    name: string; value: string | undefined; path?: string; domain?: string; expires?: Date;
+    maxAge?: number; httpOnly?: boolean; secure?: boolean; sameSite?: string | boolean;
+    partitioned?: boolean; priority?: string;
+  }>;
 }
 
 // ---- the app -------------------------------------------------------------------------------

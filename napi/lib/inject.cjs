@@ -7,9 +7,10 @@
 
 const { encodeRequestRecord, parseAddress } = require('./records.cjs');
 const { reasonPhrase } = require('./errors.cjs');
+const cookies = require('./cookies.cjs');
 
 const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload',
-  'remoteAddress']);
+  'remoteAddress', 'cookies']);
 
 class InjectResponse {
   constructor(statusCode, headers, rawPayload) {
@@ -26,6 +27,11 @@ class InjectResponse {
 
   json() {
     return JSON.parse(this.body);
+  }
+
+  // The Set-Cookie headers parsed (light-my-request's `cookies`): [{ name, value, path, ... }].
+  get cookies() {
+    return cookies.parseSetCookies(this.headers['set-cookie']);
   }
 }
 
@@ -89,6 +95,9 @@ function normalize(options) {
       if (Array.isArray(v)) for (const x of v) headers.push([name, String(x)]);
       else headers.push([name, String(v)]);
     }
+  }
+  if (options.cookies !== undefined && options.cookies !== null) {
+    headers.push(['cookie', cookies.cookieHeader(options.cookies)]);
   }
   let body = options.body ?? options.payload ?? null;
   if (body !== null) {

@@ -79,6 +79,12 @@ test('signed cookies: unsignCookie checks the HMAC, rotation renews, tampering i
     }
   }
   assert.equal(app.signCookie('x'), sign('new-key', 'x'));
+  // inject({ cookies }) sends them; the response's cookies come back parsed.
+  const i = await app.inject({ url: '/check', cookies: { signed: sign('new-key', 'bob') } });
+  assert.deepEqual(i.json(), { valid: true, renew: false, value: 'bob' });
+  const set = await app.inject('/set');
+  assert.deepEqual(set.cookies[0], { name: 'session', value: 'a b;c', maxAge: 60, path: '/', httpOnly: true, sameSite: 'lax' });
+  assert.equal(set.cookies.length, 4);
   assert.deepEqual(app.unsignCookie(sign('old-key', 'x')), { valid: true, renew: true, value: 'x' });
 });
 

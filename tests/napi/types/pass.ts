@@ -125,3 +125,7 @@ logged.log.info('started');
 const hasIt: boolean = logged.hasDecorator('db') && logged.hasRequestDecorator('user');
 // @ts-expect-error body modes are 'buffer' and 'parse'
 logged.get('/x', { body: 'json' }, () => hasIt);
+logged.inject({ url: '/login', cookies: { session: 'v' } }).then((r) => {
+  const first: string = r.cookies[0].name;
+  return first;
+});
