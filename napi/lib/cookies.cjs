@@ -69,7 +69,8 @@ function parseCookies(req) {
 }
 
 // reply.setCookie(): serializes with `cookie` (which validates name, value and attributes and
-// throws a TypeError naming the bad one); `path` defaults to '/', `signed: true` signs the value
+// throws a TypeError naming the bad one); `path` defaults to '/', `secure: 'auto'` is Secure over
+// HTTPS only, `signed: true` signs the value
 // with the app's secret; `expires` may be a Date or a timestamp in ms. A cookie set again with
 // the same name, domain and path replaces the earlier one in this response.
 function setCookie(reply, name, value, options) {
@@ -77,6 +78,9 @@ function setCookie(reply, name, value, options) {
   if (typeof opts !== 'object') throw new TypeError('setCookie(): options must be an object');
   if (opts.path === undefined) opts.path = '/';
   if (typeof opts.expires === 'number') opts.expires = new Date(opts.expires);
+  // @fastify/cookie's 'auto': Secure when the request came over HTTPS (req.protocol, which
+  // trustProxy lets a proxy's X-Forwarded-Proto decide).
+  if (opts.secure === 'auto') opts.secure = reply.request.protocol === 'https';
   let v = String(value);
   if (opts.signed) v = signer(reply._state, 'setCookie()').sign(v);
   delete opts.signed;

@@ -107,7 +107,8 @@ export interface CookieOptions {
   /** Seconds. */
   maxAge?: number;
   httpOnly?: boolean;
-  secure?: boolean;
+  /** 'auto': Secure when req.protocol is 'https'. */
+  secure?: boolean | 'auto';
   sameSite?: boolean | 'lax' | 'strict' | 'none';
   partitioned?: boolean;
   priority?: 'low' | 'medium' | 'high';

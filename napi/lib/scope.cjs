@@ -36,7 +36,8 @@ class Scope {
     this.Reply = null;
   }
 
-  // `base` (the app-wide hooks that come first, e.g. request logging) only for the root.
+  // `first` and `last`: app-wide hooks (request logging) that the root puts before and after its
+  // own; the other scopes inherit them with the root's lists.
   compile(first, last) {
     const p = this.parent === null ? null : this.parent.compiled;
     const c = { errorHandler: null, errorApp: null };
@@ -225,12 +226,31 @@ function scopeForPath(state, path) {
   for (const scope of state.scopes) {
     if (scope.notFound === null) continue;
     const p = scope.prefix;
-    if (p.length > bestLength && (p === '' || path === p || path.startsWith(p + '/'))) {
+    if (p.length > bestLength && coversPath(p, path)) {
       best = scope;
       bestLength = p.length;
     }
   }
   return best;
+}
+
+// Whether the prefix covers the path (the path is the prefix, or below it). A prefix segment
+// that is a parameter (`/orgs/:org`) matches any non-empty segment.
+function coversPath(prefix, path) {
+  if (prefix === '') return true;
+  if (!prefix.includes(':')) return path === prefix || path.startsWith(prefix + '/');
+  const want = prefix.split('/');
+  const got = path.split('/');
+  if (got.length < want.length) return false;
+  for (let i = 1; i < want.length; i++) {
+    const w = want[i];
+    if (w.startsWith(':') && !w.startsWith('::')) {
+      if (got[i] === '') return false;
+    } else if (w.replace(/::/g, ':') !== got[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function install(proto, methods) {

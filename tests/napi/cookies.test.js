@@ -88,6 +88,18 @@ test('signed cookies: unsignCookie checks the HMAC, rotation renews, tampering i
   assert.deepEqual(app.unsignCookie(sign('old-key', 'x')), { valid: true, renew: true, value: 'x' });
 });
 
+test("secure: 'auto' is Secure only when the request came over HTTPS (through a trusted proxy)", async () => {
+  const app = createApp({ trustProxy: true });
+  app.get('/', (req, reply) => reply.setCookie('s', '1', { secure: 'auto' }).send(req.protocol));
+  let r = await app.inject('/');
+  assert.equal(r.body, 'http');
+  assert.equal(r.headers['set-cookie'][0], 's=1; Path=/');
+  r = await app.inject({ url: '/', headers: { 'x-forwarded-proto': 'https' } });
+  assert.equal(r.body, 'https');
+  assert.equal(r.headers['set-cookie'][0], 's=1; Path=/; Secure');
+  await app.close();
+});
+
 test('signed cookies without a secret, and invalid cookie names, are errors through the error handler', async () => {
   const app = createApp({ threads: 1 });
   app.get('/sign', (req, reply) => reply.setCookie('a', 'b', { signed: true }).send('no'));

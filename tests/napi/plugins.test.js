@@ -122,6 +122,23 @@ test('hooks, error and not-found handlers, decorators stay in their plugin', asy
   assert.equal(state.scopeForPath('/admin/deep/x').compiled.errorHandler !== null, true);
 });
 
+test('a not-found handler under a prefix with a parameter answers below that prefix', async () => {
+  const app = createApp();
+  app.register(async (org) => {
+    org.get('/members', (req) => ({ org: req.params.org }));
+    org.setNotFoundHandler((req, reply) => reply.send({ orgNotFound: req.url }));
+  }, { prefix: '/orgs/:org' });
+  assert.deepEqual((await app.inject('/orgs/acme/members')).json(), { org: 'acme' });
+  const r = await app.inject('/orgs/acme/nothing');
+  assert.equal(r.statusCode, 404);
+  assert.deepEqual(r.json(), { orgNotFound: '/orgs/acme/nothing' });
+  assert.equal((await app.inject('/elsewhere')).statusCode, 404);
+  assert.equal((await app.inject('/elsewhere')).body, 'Not Found\n');
+  assert.equal(app._state.scopeForPath('/orgs/acme/x').prefix, '/orgs/:org');
+  assert.equal(app._state.scopeForPath('/orgs').prefix, '');
+  await app.close();
+});
+
 test('decorator rules: no duplicates, no shared objects, dependencies, only before start', async () => {
   const app = createApp();
   app.decorate('a', 1);
