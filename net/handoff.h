@@ -62,6 +62,19 @@ class Handoff {
     // saturated() until it has room again.
     virtual void submit(const http::Request& request, uint32_t id, const Ticket& ticket) noexcept = 0;
 
+    // An answer the engine would have given itself to a request whose path has routes (405 for
+    // a method the path does not take, 204 + Allow for an OPTIONS without a route, 413 for a
+    // body over the limit: `status` says which), handed over instead because the server asked
+    // for it (Server::handoff_engine_answers(id)): the other side answers it like any handed-off
+    // request, e.g. through the application's error handler and hooks. The request carries no
+    // body (a 413's body is never read; the connection closes after the answer). The default
+    // treats it as an ordinary request for `id`.
+    virtual void submit_engine_answer(const http::Request& request, uint32_t id, uint16_t status,
+                                      const Ticket& ticket) noexcept {
+        (void)status;
+        submit(request, id, ticket);
+    }
+
     // True while the handoff should be given no more requests: the worker stops reading from
     // connections that hand requests off until it turns false (backpressure into TCP).
     virtual bool saturated() const noexcept = 0;

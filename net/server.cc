@@ -166,6 +166,13 @@ Server& Server::handoff_route(Method method, std::string_view path, uint32_t id)
     return *this;
 }
 
+Server& Server::handoff_engine_answers(uint32_t id) {
+    impl_->check_not_started();
+    impl_->shared.engine_answers = id;
+    impl_->has_handoff_routes = true;
+    return *this;
+}
+
 Server& Server::set_handoff(HandoffFactory factory) {
     if (impl_->started) throw std::logic_error("the handoff must be set before the server starts");
     impl_->shared.handoff = std::move(factory);

@@ -229,6 +229,14 @@ class Server {
     Server& handoff_route(Method method, std::string_view path, uint32_t id);
     // The factory that builds each worker's handoff.
     Server& set_handoff(HandoffFactory factory);
+    // The engine's own answers to requests whose path has routes — 405 (the path exists under
+    // other methods), 204 + Allow (OPTIONS without an OPTIONS route), 413 (a Content-Length over
+    // the body limit, found at the head) — go to Handoff::submit_engine_answer() with `id`
+    // instead of being framed by the engine (the JavaScript bridge runs the application's error
+    // handler and hooks on them). Needs set_handoff(). Answers given before a request is routed
+    // (400, 414, 431, ...) stay the engine's. Every request with a body is then routed at its
+    // head (an extra route lookup for those).
+    Server& handoff_engine_answers(uint32_t id);
 
     // Hooks (net/hooks.h), registered before start() like routes (std::logic_error after).
     // A before-route hook: runs for every request that reaches routing, in registration order,

@@ -74,7 +74,8 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
     loop_state_->outbound = outbound_.get();
     detail::set_current_loop(&loop_state_);  // built on the worker's own thread
     // Routes that stream their bodies are chosen when a head is complete.
-    parse_.set_head_hook(shared.streams_bodies);
+    // So are all heads when the engine's 413s are handed off (Server::handoff_engine_answers).
+    parse_.set_head_hook(shared.streams_bodies || shared.engine_answers != SharedState::kNoId);
 }
 
 WorkerServer::~WorkerServer() {

@@ -47,6 +47,9 @@ struct SharedState {
     std::vector<Handler> handlers;  // C++ routes, by RouteMeta::handler
     std::vector<RouteOptions> route_options;  // the same index
     bool streams_bodies = false;              // some route streams its body: heads are routed
+    // Server::handoff_engine_answers(): the handoff id for the engine's answers, or kNoId.
+    static constexpr uint32_t kNoId = UINT32_MAX;
+    uint32_t engine_answers = kNoId;
     std::vector<std::unique_ptr<http::Response>> fixed;  // fixed routes, by RouteMeta::handler
     HandoffFactory handoff;                              // builds each worker's handoff
     // Hooks (net/hooks.h), in registration order.

@@ -1376,6 +1376,18 @@ int RequestParser::decide_body(ParseContext& ctx, RequestSink& sink) noexcept {
 
 RequestParser::FeedResult RequestParser::reject(ParseContext& ctx, int status,
                                                 const char* reason) noexcept {
+    if (status == 413 && ctx.head_hook_ && ctx.state_.head_done && !ctx.state_.streaming &&
+        ctx.sink_ != nullptr && ctx.sink_->on_body_refused(ctx.head_message(parser_), status))
+        [[unlikely]] {
+        // A collected (chunked) body went over the limit after its head was routed: the sink
+        // answered the request instead (its head is still where the views point).
+        ctx.failing_ = nullptr;
+        drop_partial(ctx);
+        ctx.scratch_.reset();
+        FeedResult result;
+        result.outcome = Outcome::kStopped;
+        return result;
+    }
     if (reason == nullptr) reason = ctx.failing_;
     ctx.error_reason_ = reason != nullptr ? reason : "";
     ctx.failing_ = nullptr;

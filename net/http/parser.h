@@ -67,6 +67,14 @@ class RequestSink {
     virtual void on_body_data(std::string_view bytes) noexcept { (void)bytes; }
     // The streamed body is complete (trailer fields checked, never merged). False stops parsing.
     virtual bool on_body_end() noexcept { return true; }
+    // A body being collected went over the limit (413) after its head was routed (the head hook
+    // is on): the sink may answer the request itself (the head again, its body empty). True:
+    // answered; the parsing stops (no 413 is reported). The default lets the parser refuse it.
+    virtual bool on_body_refused(Request& head, int status) noexcept {
+        (void)head;
+        (void)status;
+        return false;
+    }
     // The sink stopped the parsing: the bytes after the last request, which will not be parsed
     // (a protocol upgrade's first bytes), borrowed for the call.
     virtual void on_unparsed(std::string_view rest) noexcept { (void)rest; }

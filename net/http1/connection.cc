@@ -56,6 +56,9 @@ struct Connection::Feed final : http::RequestSink {
     }
     void on_body_data(std::string_view bytes) noexcept override { connection.on_body_data(bytes); }
     bool on_body_end() noexcept override { return connection.on_body_end(); }
+    bool on_body_refused(http::Request& head, int status) noexcept override {
+        return connection.on_body_refused(head, status, *this);
+    }
     void on_unparsed(std::string_view rest) noexcept override {
         if (connection.upgrading()) connection.queue_->upgrade.received.append(rest);
     }
@@ -393,11 +396,20 @@ template <bool kHooked>
             break;
         }
         case router::Match::Kind::kOptions:
+            if (shared.engine_answers != SharedState::kNoId) [[unlikely]] {
+                return hand_off_engine_answer(req, 204, false, feed);
+            }
             // No OPTIONS route: say which methods the path answers to (RFC 9110 9.3.7).
             res.status(204).header("Allow", router::Router::allow_header(m.allowed));
             cause = AnswerCause::kOptions;
             break;
-        default:  // 404, 405, 501
+        case router::Match::Kind::kMethodNotAllowed:
+            if (shared.engine_answers != SharedState::kNoId) [[unlikely]] {
+                return hand_off_engine_answer(req, 405, false, feed);
+            }
+            cause = answer_unrouted(m);
+            break;
+        default:  // 404, 501
             cause = answer_unrouted(m);
             break;
     }
@@ -533,6 +545,63 @@ bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noe
     const bool keep = (flags & kKeepAlive) != 0;
     if (!keep) close_after_flush_ = true;
     return keep;
+}
+
+bool Connection::hand_off_engine_answer(const http::Request& req, uint16_t status, bool last,
+                                        Feed& feed) noexcept {
+    uint8_t flags = request_flags(req);
+    if (last) flags &= static_cast<uint8_t>(~kKeepAlive);
+    Ticket ticket;
+    if (!take_place(flags, &ticket, req)) {
+        write_error(503, AnswerCause::kUnavailable, (flags & kHeadOnly) != 0,
+                    "no memory for the request's place", &req);
+        return false;
+    }
+    hub_.handoff_->submit_engine_answer(req, hub_.shared_.engine_answers, status, ticket);
+    feed.handed_off = true;
+    ++feed.answered;
+    const bool keep = (flags & kKeepAlive) != 0;
+    if (!keep) close_after_flush_ = true;
+    return keep;
+}
+
+bool Connection::engine_answer_at_head(http::Request& req, const router::Match& m,
+                                       Feed& feed) noexcept {
+    const SharedState& shared = hub_.shared_;
+    // (The limit of a collected body; a route that streams its body in has its own and is not
+    // refused here.)
+    const uint64_t limit = hub_.config_.limits.max_body_size;
+    const bool over = declared_length(req) > limit;
+    switch (m.kind) {
+        case router::Match::Kind::kFound:
+            if (!over || shared.router.meta(m.route).kind != router::HandlerKind::kJavaScript) {
+                return false;
+            }
+            (void)hand_off_engine_answer(req, 413, true, feed);
+            return true;
+        case router::Match::Kind::kMethodNotAllowed:
+        case router::Match::Kind::kOptions:
+            // Its body is not needed: read it as usual, unless the client waits for a go-ahead
+            // it will not get, or the body is over the limit (the engine would answer 413).
+            if (!over && !req.header("expect").has_value()) return false;
+            (void)hand_off_engine_answer(req, m.kind == router::Match::Kind::kOptions ? 204 : 405,
+                                         true, feed);
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool Connection::on_body_refused(http::Request& req, int status, Feed& feed) noexcept {
+    const SharedState& shared = hub_.shared_;
+    if (shared.engine_answers == SharedState::kNoId || status != 413) return false;
+    const router::Match m = shared.router.match(req);
+    if (m.kind != router::Match::Kind::kFound ||
+        shared.router.meta(m.route).kind != router::HandlerKind::kJavaScript) {
+        return false;
+    }
+    (void)hand_off_engine_answer(req, 413, true, feed);
+    return true;
 }
 
 Later Connection::defer_current(uint8_t flags, const http::Request& req) noexcept {
@@ -719,6 +788,9 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
     using Action = http::BodyDecision::Action;
     const SharedState& shared = hub_.shared_;
     const router::Match m = shared.router.match(req);
+    if (shared.engine_answers != SharedState::kNoId && engine_answer_at_head(req, m, feed)) {
+        return {Action::kStop, 0};
+    }
     if (m.kind == router::Match::Kind::kFound) {
         const router::RouteMeta& meta = shared.router.meta(m.route);
         if (meta.kind != router::HandlerKind::kNative ||

@@ -194,6 +194,21 @@ class Connection final {
 
     // ---- answers, in request order
     bool hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept;
+    // The engine's own answer `status` handed off instead (Server::handoff_engine_answers);
+    // with `last`, the connection closes after it (the body was not read).
+    [[gnu::cold, gnu::noinline]] bool hand_off_engine_answer(const http::Request& req,
+                                                             uint16_t status, bool last,
+                                                             Feed& feed) noexcept;
+    // At the head of a request with a body, when the engine's answers are handed off: a 413 for
+    // a handed-off route whose Content-Length is over the limit, or the 405/OPTIONS answer of a
+    // request whose body will not be read (Expect, or over the limit). True when handed off.
+    // A collected body went over the limit (a chunked one: a Content-Length over it is seen at
+    // the head): the 413 of a handed-off route is handed off too. True when handed off.
+    [[gnu::cold, gnu::noinline]] bool on_body_refused(http::Request& req, int status,
+                                                      Feed& feed) noexcept;
+    [[gnu::cold, gnu::noinline]] bool engine_answer_at_head(http::Request& req,
+                                                            const router::Match& m,
+                                                            Feed& feed) noexcept;
     bool has_waiting() const noexcept { return queue_ != nullptr && queue_->waiting() != 0; }
     ResponseQueue::Place& push_place(uint8_t flags, bool ready) noexcept;
     void count_unsent() noexcept {

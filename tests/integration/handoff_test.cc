@@ -35,6 +35,7 @@ using test::Response;
 using namespace std::chrono_literals;
 
 constexpr uint32_t kRouteId = 7;
+constexpr uint32_t kEngineAnswersId = 99;  // Server::handoff_engine_answers()
 
 struct Taken {
     Ticket ticket;
@@ -42,6 +43,7 @@ struct Taken {
     std::string method;
     std::string target;
     std::string body;
+    uint16_t engine_status = 0;  // submit_engine_answer(): the engine's own answer
 };
 
 struct Answer {
@@ -99,12 +101,11 @@ class TestHandoff final : public Handoff {
     }
 
     void submit(const http::Request& req, uint32_t id, const Ticket& ticket) noexcept override {
-        std::lock_guard lock(x_.mutex);
-        x_.requests.push_back(Taken{ticket, id, std::string(req.method_name()),
-                                    std::string(req.target()), std::string(req.body())});
-        ++x_.outstanding;
-        x_.max_outstanding = std::max(x_.max_outstanding, x_.outstanding);
-        x_.arrived.notify_all();
+        take(req, id, ticket, 0);
+    }
+    void submit_engine_answer(const http::Request& req, uint32_t id, uint16_t status,
+                              const Ticket& ticket) noexcept override {
+        take(req, id, ticket, status);
     }
     bool saturated() const noexcept override {
         std::lock_guard lock(x_.mutex);
@@ -144,6 +145,15 @@ class TestHandoff final : public Handoff {
     }
 
   private:
+    void take(const http::Request& req, uint32_t id, const Ticket& ticket, uint16_t status) {
+        std::lock_guard lock(x_.mutex);
+        x_.requests.push_back(Taken{ticket, id, std::string(req.method_name()),
+                                    std::string(req.target()), std::string(req.body()), status});
+        ++x_.outstanding;
+        x_.max_outstanding = std::max(x_.max_outstanding, x_.outstanding);
+        x_.arrived.notify_all();
+    }
+
     Exchange& x_;
 };
 
@@ -158,8 +168,9 @@ Answer text(const Taken& t, std::string body, int status = 200) {
 
 class HandoffTest : public ServerTest {
   protected:
-    void start_handoff(ServerConfig config = test_config()) {
+    void start_handoff(ServerConfig config = test_config(), bool engine_answers = false) {
         auto s = std::make_unique<Server>(config);
+        if (engine_answers) s->handoff_engine_answers(kEngineAnswersId);
         s->handoff_route(Method::kGet, "/h/:n", kRouteId);
         s->handoff_route(Method::kPost, "/h/:n", kRouteId + 1);
         s->get("/native", [](const Request&, http::Response& res) {
@@ -263,6 +274,65 @@ TEST_F(HandoffTest, EngineAnswersWaitBehindAnEarlierHandedOffRequest) {
     EXPECT_EQ(rs[2].status, 404);
     EXPECT_EQ(rs[3].body, "second");
     EXPECT_EQ(rs[4].body, "fixed answer");
+}
+
+TEST_F(HandoffTest, EngineAnswersForRoutedPathsAreHandedOffWhenAsked) {
+    ServerConfig config = test_config();
+    config.limits.max_body_size = 100;
+    start_handoff(config, /*engine_answers=*/true);
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    // 405 and OPTIONS: handed off with the status the engine would have given; the connection
+    // stays open.
+    ASSERT_TRUE(
+        c.send_all("DELETE /h/1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                   "OPTIONS /h/2 HTTP/1.1\r\nHost: a\r\n\r\n"));
+    std::vector<Taken> got = x_.take(2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].id, kEngineAnswersId);
+    EXPECT_EQ(got[0].engine_status, 405);
+    EXPECT_EQ(got[0].method, "DELETE");
+    EXPECT_EQ(got[1].engine_status, 204);
+    EXPECT_EQ(got[1].target, "/h/2");
+    x_.answer(text(got[1], "", 204));
+    x_.answer(text(got[0], "{\"error\":\"method\"}", 405));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(2, &rs));
+    EXPECT_EQ(rs[0].status, 405);
+    EXPECT_EQ(rs[0].body, "{\"error\":\"method\"}");
+    EXPECT_EQ(rs[1].status, 204);
+    EXPECT_FALSE(rs[1].has_header("Connection"));
+
+    // 413 by Content-Length: handed off at the head, without the body; the connection closes.
+    ASSERT_TRUE(c.send_all("POST /h/3 HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\nabc"));
+    got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].engine_status, 413);
+    EXPECT_EQ(got[0].body, "");
+    x_.answer(text(got[0], "too big", 413));
+    Response r;
+    ASSERT_TRUE(c.read_response(&r));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.body, "too big");
+    EXPECT_EQ(r.header("Connection"), "close");
+
+    // 413 of a chunked body that grows over the limit: handed off when it does.
+    HttpClient d;
+    ASSERT_TRUE(connect(d));
+    ASSERT_TRUE(d.send_all("POST /h/4 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "32\r\n" + std::string(50, 'x') + "\r\n40\r\n"));
+    got = x_.take(1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].engine_status, 413);
+    EXPECT_EQ(got[0].target, "/h/4");
+    x_.answer(text(got[0], "too big", 413));
+    ASSERT_TRUE(d.read_response(&r));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.header("Connection"), "close");
+
+    // A path without routes: still the engine's own 404, never handed off.
+    EXPECT_EQ(exchange(get_request("/missing")).status, 404);
+    EXPECT_EQ(x_.take(1, 50ms).size(), 0u);
 }
 
 TEST_F(HandoffTest, AnUnansweredRequestGets503AndItsLateAnswerIsDropped) {
