@@ -18,6 +18,8 @@ const { Reply, STATE_OPEN, STATE_SENDING, STATE_DONE } = require('./reply.cjs');
 const { REQ, RES, Staging, decodeComponent } = require('./records.cjs');
 const { reasonPhrase, statusOf, ErrorLog } = require('./errors.cjs');
 const { inject } = require('./inject.cjs');
+const { wantsEngineAnswers, makeEngineRoute, engineStatusOf, runEngineAnswer } = require('./engine-answers.cjs');
+const { HandlerTimeouts, BACKSTOP_MS } = require('./handler-timeout.cjs');
 const { compileTrust } = require('./client.cjs');
 const scopes = require('./scope.cjs');
 const cookies = require('./cookies.cjs');
@@ -247,6 +249,12 @@ class State {
     this.rootScope = new scopes.Scope(null, '');
     this.scopes = [this.rootScope];  // every scope, parents before children
     this.notFounds = [];       // the not-found pseudo-routes (setNotFoundHandler), one per scope
+    // With hooks or handlers: the pseudo-route the engine's own answers arrive on, one per scope
+    // that owns some (engine-answers.cjs), and the JavaScript-side handler timeout
+    // (handler-timeout.cjs).
+    this.engineRoute = null;
+    this.engineRoutes = new Map();
+    this.timeouts = null;
     const o = options ?? {};
     this.cookieSigner = o.cookieSecret === undefined ? null : new cookies.Signer(o.cookieSecret);
     this.logger = logging.createLogger(o.logger, o.loggerInstance);
@@ -458,6 +466,19 @@ class State {
       nf.id = this.routes.length;
       this.routes.push(nf);
     }
+    if (wantsEngineAnswers(this)) {
+      // No bypass: the engine hands its 405/OPTIONS/413 answers over, and the handler timeout
+      // runs here (the engine's own, BACKSTOP_MS later, only if JavaScript never answers).
+      this.engineRoute = makeEngineRoute(this, this.rootScope);
+      this.engineRoute.id = this.routes.length;
+      this.routes.push(this.engineRoute);
+      this.config.engineAnswers = this.engineRoute.id;
+      const ms = this.emulate.handlerTimeoutMs;
+      if (ms > 0) {
+        this.timeouts = new HandlerTimeouts(this, ms);
+        this.config.handlerTimeoutMs = ms + BACKSTOP_MS;
+      }
+    }
     this.createHandle('127.0.0.1', 0);
     if (this.notFounds.length !== 0) {
       this.shadow = b.createServer({ ...this.config, host: '127.0.0.1', port: 0, routes: this.routeConfigs },
@@ -592,6 +613,7 @@ class State {
     if (this.stoppedSeen) return;
     this.stoppedSeen = true;
     // Not from inside the drain callback: destroy() tears down the doorbell that called it.
+    if (this.timeouts !== null) this.timeouts.stop();
     setImmediate(() => {
       this.destroyHandles();
       this.started = false;
@@ -642,6 +664,7 @@ class State {
           this.batch[i] = reply;
           if (route.fallback) this.batch[i] = this.fallback(route, req, reply);
           else this.dispatch(route, req, reply);
+          if (this.timeouts !== null && this.batch[i]._phase === STATE_OPEN) this.timeouts.track(this.batch[i]);
         }
         this.batchLength = n;
         staged = staging.pos;
@@ -708,7 +731,7 @@ class State {
     try {
       v = route.handler.call(route.scope, req, reply);
     } catch (err) {
-      req._running = 0;
+      req._running--;
       this.fail(req, reply, err);
       return;
     }
@@ -716,20 +739,23 @@ class State {
       this.awaitHandler(req, reply, v);
       return;
     }
-    req._running = 0;
+    req._running--;
     if (v !== undefined && v !== reply) this.answer(reply, v);
   }
 
+  // (The handler's own count is taken off when it settles: an error handler the handler timeout
+  // started meanwhile keeps its own.)
   async awaitHandler(req, reply, promise) {
     let v;
     try {
       v = await promise;
     } catch (err) {
-      req._running = 0;
+      req._running--;
+      if (reply._timedOut) return;  // answered for already; the late error is moot
       this.fail(req, reply, err);
       return;
     }
-    req._running = 0;
+    req._running--;
     if (v !== undefined && v !== reply) this.answer(reply, v);
   }
 
@@ -740,7 +766,7 @@ class State {
       for (let i = 0; i < hooks.length; i++) {
         const r = hooks[i](req, reply);
         if (isThenable(r)) await r;
-        if (reply._phase !== STATE_OPEN) return;
+        if (reply._phase !== STATE_OPEN || reply._timedOut) return;
       }
       if (route.body === 'parse') {
         const err = req._parseBody();
@@ -750,22 +776,29 @@ class State {
       for (let i = 0; i < hooks.length; i++) {
         const r = hooks[i](req, reply);
         if (isThenable(r)) await r;
-        if (reply._phase !== STATE_OPEN) return;
+        if (reply._phase !== STATE_OPEN || reply._timedOut) return;
       }
       let v = route.handler.call(scope, req, reply);
       if (isThenable(v)) v = await v;
       if (v !== undefined && v !== reply) this.answer(reply, v);
     } catch (err) {
-      this.fail(req, reply, err);
+      if (!reply._timedOut) this.fail(req, reply, err);
     } finally {
       req._running--;
     }
   }
 
-  // A value a handler returned (or resolved with).
+  // A value a handler returned (or resolved with). After the handler timeout answered for it,
+  // the value is dropped.
   answer(reply, v) {
+    if (reply._timedOut) return;
+    this.answerWith(reply, v);
+  }
+
+  // A value a handler or the error handler returned.
+  answerWith(reply, v) {
     if (reply._phase === STATE_OPEN) this.send(reply, v);
-    else this.warnAlreadySent();
+    else if (!reply._timedOut) this.warnAlreadySent();
   }
 
   warnAlreadySent() {
@@ -949,7 +982,7 @@ class State {
       return;
     }
     req._running--;
-    if (v !== undefined && v !== reply) this.answer(reply, v);
+    if (v !== undefined && v !== reply) this.answerWith(reply, v);
   }
 
   async awaitErrorHandler(req, reply, promise) {
@@ -962,7 +995,7 @@ class State {
       return;
     }
     req._running--;
-    if (v !== undefined && v !== reply) this.answer(reply, v);
+    if (v !== undefined && v !== reply) this.answerWith(reply, v);
   }
 
   defaultError(req, reply, err) {
@@ -998,6 +1031,7 @@ class State {
   // response, 405, OPTIONS), or call the not-found handler. Returns the reply that answers (a new
   // one when the real route's scope has other request or reply classes).
   fallback(route, req, reply) {
+    if (route.engine) return runEngineAnswer(this, req, reply, engineStatusOf(req), null);
     let m;
     try {
       m = binding.match(this.shadow, req.method, req.path);
@@ -1025,11 +1059,10 @@ class State {
         this.engineAnswer(req, reply, m.status, null, fixedHeaders(m.headers), m.body);
         return reply;
       case 'methodNotAllowed':
-        this.engineAnswer(req, reply, 405, 'text/plain', { allow: m.allow }, 'Method Not Allowed\n');
-        return reply;
+        // (A not-found handler makes the app take the engine's answers: engine-answers.cjs.)
+        return runEngineAnswer(this, req, reply, 405, m);
       case 'options':
-        this.engineAnswer(req, reply, 204, null, { allow: m.allow }, null);
-        return reply;
+        return runEngineAnswer(this, req, reply, 204, m);
       case 'notImplemented':
         this.engineAnswer(req, reply, 501, 'text/plain', null, 'Not Implemented\n');
         return reply;

@@ -32,6 +32,45 @@ function httpError(statusCode, message, cause) {
   return err;
 }
 
+// An Error with an HTTP status and a Fastify-style `code` (the errors the app pipeline raises
+// itself, so that an error handler can tell them apart: `err.code === 'FST_ERR_...'`).
+function codedError(statusCode, code, message) {
+  const err = new Error(message);
+  err.statusCode = statusCode;
+  err.code = code;
+  return err;
+}
+
+// The answers the engine hands over to the app (napi/lib/engine-answers.cjs), and the ones the
+// app raises where the engine would have answered: each an error for the error handler.
+const ERRORS = {
+  // 405: the path has routes, not for this method; `allow` lists the methods it has.
+  methodNotAllowed(method, path, allow) {
+    const err = codedError(405, 'FST_ERR_METHOD_NOT_ALLOWED', `Method ${method} is not allowed on ${path}`);
+    err.allow = allow;
+    return err;
+  },
+  // 413: the body is over the limit; it was not read (the connection closes after the answer).
+  bodyTooLarge(limit) {
+    const err = codedError(413, 'FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large');
+    err.limit = limit;
+    return err;
+  },
+  // 503: the handler (and its hooks) did not answer within handlerTimeoutMs.
+  handlerTimeout(ms) {
+    return codedError(503, 'FST_ERR_HANDLER_TIMEOUT', `The handler did not answer within ${ms} ms`);
+  },
+  // 500: a response header the wire cannot carry (set by a handler or hook).
+  invalidHeader(name, why) {
+    const shown = String(name).slice(0, 64);
+    return codedError(500, 'FST_ERR_INVALID_HEADER', `Invalid response header ${JSON.stringify(shown)}: ${why}`);
+  },
+  // Any other status the engine handed over (a newer engine than this layer).
+  engine(status) {
+    return codedError(status, 'FST_ERR_ENGINE_ANSWER', reasonPhrase(status));
+  },
+};
+
 // The status an error asks for: its `statusCode` (or `status`) when that is an integer 400..599,
 // else 500.
 function statusOf(err) {
@@ -61,4 +100,4 @@ class ErrorLog {
   }
 }
 
-module.exports = { REASONS, reasonPhrase, httpError, statusOf, ErrorLog };
+module.exports = { REASONS, reasonPhrase, httpError, codedError, ERRORS, statusOf, ErrorLog };

@@ -197,6 +197,10 @@ export interface Reply extends ReplyDecorations {
   readonly sent: boolean;
   code(statusCode: number): this;
   status(statusCode: number): this;
+  /**
+   * Throws an EngineError (FST_ERR_INVALID_HEADER, statusCode 500) for a name that is not a token
+   * or a value with CR, LF, NUL or a character above U+00FF.
+   */
   header(name: string, value: HeaderValue): this;
   headers(values: Record<string, HeaderValue>): this;
   getHeader(name: string): HeaderValue | undefined;
@@ -216,6 +220,26 @@ export interface Reply extends ReplyDecorations {
 /** Errors with a `statusCode` (4xx/5xx) are answered with that status by the default handler. */
 export interface HttpError extends Error {
   statusCode: number;
+}
+
+/**
+ * The codes of the errors the app raises where the engine would have answered by itself (an app
+ * with hooks or handlers: napi/lib/README.md, "The engine's own answers").
+ */
+export type EngineErrorCode =
+  | 'FST_ERR_METHOD_NOT_ALLOWED'   // 405: the path has routes, not for this method
+  | 'FST_ERR_CTP_BODY_TOO_LARGE'   // 413: the body is over bodyLimit (never read)
+  | 'FST_ERR_HANDLER_TIMEOUT'      // 503: no answer within handlerTimeoutMs
+  | 'FST_ERR_INVALID_HEADER'       // 500: reply.header() with an invalid name or value
+  | 'FST_ERR_ENGINE_ANSWER';       // another status the engine handed over
+
+/** An error an error handler may receive for an engine answer (`error.code` tells which). */
+export interface EngineError extends HttpError {
+  code: EngineErrorCode;
+  /** FST_ERR_METHOD_NOT_ALLOWED: the methods the path has (the `Allow` value, also on the reply). */
+  allow?: string;
+  /** FST_ERR_CTP_BODY_TOO_LARGE: the body limit in bytes. */
+  limit?: number;
 }
 
 // ---- handlers, hooks, plugins --------------------------------------------------------------
@@ -269,6 +293,10 @@ export interface RouteDefinition<P extends string> extends RouteOptions {
   handler: Handler<P>;
 }
 
+/**
+ * Receives what a handler or hook threw, and the engine's own answers as errors (EngineError:
+ * 405, 413, 503, 500 for an invalid header) when the app has hooks or handlers.
+ */
 export type ErrorHandler =
   (this: App, error: any, req: Request, reply: Reply) => unknown;
 
@@ -349,7 +377,11 @@ export interface AppOptions {
   threads?: number;
   /** Pin each worker to a CPU. Default true. */
   pinThreads?: boolean;
-  /** A request not answered within this long gets 503. Default 30000; 0: no limit. */
+  /**
+   * A request not answered within this long gets 503 (with hooks or handlers: the error
+   * FST_ERR_HANDLER_TIMEOUT through the error handler; the engine answers 503 itself one second
+   * later if that does not answer). Default 30000; 0: no limit.
+   */
   handlerTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this long. Default 60000. */
   idleTimeoutMs?: number;

@@ -3,11 +3,14 @@
 // native router (binding.match), encoded as the same record a worker would write, and run
 // through the same pipeline (hooks, handler, error handler); what the engine itself would
 // answer (404, 405, OPTIONS, 501, fixed routes, limits, the handler timeout) is emulated with
-// the engine's bodies and headers.
+// the engine's bodies and headers — or, for an app that takes the engine's answers
+// (engine-answers.cjs), handed to the app as the engine would hand them.
 
 const { encodeRequestRecord, parseAddress } = require('./records.cjs');
 const { reasonPhrase } = require('./errors.cjs');
 const cookies = require('./cookies.cjs');
+const { STATE_OPEN } = require('./reply.cjs');
+const { BACKSTOP_MS } = require('./handler-timeout.cjs');
 
 const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload',
   'remoteAddress', 'cookies']);
@@ -130,16 +133,37 @@ async function inject(state, options) {
   // What the engine checks while parsing, before routing.
   if (target.length > em.maxTargetSize) return engineText(414, head, { connection: 'close' });
   if (headers.length > em.maxHeaderCount) return engineText(431, head, { connection: 'close' });
-  if (body !== null && body.length > em.maxBodySize) return engineText(413, head, { connection: 'close' });
   const methodIndex = state.methods.indexOf(method);
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
+  const tooLarge = body !== null && body.length > em.maxBodySize;
+  // The engine routes a head when it hands its answers over: a 413 for a route, or the 405 or
+  // OPTIONS answer of a body it will not read, goes to the app (connection: close after it).
+  const takes = state.engineRoute !== null;
+  if (tooLarge && !takes) return engineText(413, head, { connection: 'close' });
   if (target[0] !== '/' && !(method === 'OPTIONS' && target === '*')) {
     return engineText(400, head, { connection: 'close' });
   }
   if (methodIndex === -1 || state.methods[methodIndex] === 'OTHER') return engineText(501, head, null);
 
   const m = binding.match(state.handle, method, path);
+  let engineStatus = 0;
+  if (takes) {
+    if (m.kind === 'methodNotAllowed') engineStatus = 405;
+    else if (m.kind === 'options') engineStatus = 204;
+    else if (tooLarge && m.kind === 'found') engineStatus = 413;
+    else if (tooLarge) return engineText(413, head, { connection: 'close' });
+  }
+  // The client is `remoteAddress` (127.0.0.1 by default) on port 0; the server 127.0.0.1:80.
+  const ends = {
+    remote: { address: remoteAddress, port: 0 },
+    local: { address: remoteAddress.includes(':') ? '::1' : '127.0.0.1', port: 80 },
+  };
+  if (engineStatus !== 0) {
+    return run(state, state.engineRoute, {
+      handler: state.engineRoute.id, method: methodIndex, target, headers, engineStatus, ...ends,
+    }, method, head, tooLarge);
+  }
   switch (m.kind) {
     case 'found':
       break;
@@ -166,12 +190,16 @@ async function inject(state, options) {
 
   const route = state.routes[m.id];
   const params = Object.keys(m.params || {}).map((name) => [name, String(m.params[name])]);
-  const record = encodeRequestRecord({
-    handler: m.id, method: methodIndex, target, params, headers, body,
-    // The client is `remoteAddress` (127.0.0.1 by default) on port 0; the server 127.0.0.1:80.
-    remote: { address: remoteAddress, port: 0 },
-    local: { address: remoteAddress.includes(':') ? '::1' : '127.0.0.1', port: 80 },
-  });
+  return run(state, route, {
+    handler: m.id, method: methodIndex, target, params, headers, body, ...ends,
+  }, method, head, false);
+}
+
+// Runs the request encoded from `fields` (encodeRequestRecord) through the app's pipeline.
+// `last`: the engine would close the connection after the answer.
+function run(state, route, fields, method, head, last) {
+  const em = state.emulate;
+  const record = encodeRequestRecord(fields);
   const u32 = new Uint32Array(record.buffer, record.byteOffset, record.length >>> 2);
   const req = new route.Request(record, u32, 0, -1, route, method, state.nextId++);
   if (state.idSource !== null) state.assignId(req);
@@ -185,20 +213,24 @@ async function inject(state, options) {
         if (sink.done) return;
         sink.done = true;
         if (sink.timer !== null) clearTimeout(sink.timer);
-        const hs = r._close ? { ...r._headers, connection: 'close' } : r._headers;
+        const hs = r._close || last ? { ...r._headers, connection: 'close' } : r._headers;
         resolve(response(r.statusCode, r._type, hs, payload, head));
       },
     };
     if (em.handlerTimeoutMs > 0) {
+      // The engine's deadline (a backstop when the app enforces the timeout itself).
+      const ms = state.timeouts !== null ? em.handlerTimeoutMs + BACKSTOP_MS : em.handlerTimeoutMs;
       sink.timer = setTimeout(() => {
         if (sink.done) return;
         sink.done = true;
         resolve(engineText(503, head, null));
-      }, em.handlerTimeoutMs);
+      }, ms);
     }
     req._inject = sink;
-    if (route.fallback) state.fallback(route, req, reply);
+    let answering = reply;
+    if (route.fallback) answering = state.fallback(route, req, reply);
     else state.dispatch(route, req, reply);
+    if (state.timeouts !== null && answering._phase === STATE_OPEN) state.timeouts.track(answering);
   });
 }
 

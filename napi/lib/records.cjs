@@ -196,9 +196,10 @@ function parseAddress(text) {
 // values are written as latin1 (like the bytes received from a socket).
 // `remote`/`local`: { address, port } of the connection's ends (the address as text; family 0
 // when it is not an IP address). `streams`: the body streams (body events follow).
+// `engineStatus`: the status of an answer the engine hands over (request flag bit 1), else 0.
 function encodeRequestRecord({ ticket = [0, 0, 0, 0], handler, method, minor = 1, keepAlive = true,
                                target, params = [], headers = [], body = null,
-                               remote = null, local = null, streams = false }) {
+                               remote = null, local = null, streams = false, engineStatus = 0 }) {
   const bodyLength = body === null ? 0 : body.length;
   const entries = params.length + headers.length;
   let strings = target.length + bodyLength;
@@ -229,6 +230,10 @@ function encodeRequestRecord({ ticket = [0, 0, 0, 0], handler, method, minor = 1
   buf[REQ.FAMILY_BYTE] = putEnd(remote, REQ.REMOTE_PORT_BYTE, REQ.REMOTE_ADDRESS_BYTE);
   putEnd(local, REQ.LOCAL_PORT_BYTE, REQ.LOCAL_ADDRESS_BYTE);
   buf[REQ.REQUEST_FLAGS_BYTE] = streams ? REQ.FLAG_BODY_STREAMS : 0;
+  if (engineStatus !== 0) {
+    buf[REQ.REQUEST_FLAGS_BYTE] |= REQ.FLAG_ENGINE_ANSWER;
+    buf.writeUInt16LE(engineStatus, REQ.ENGINE_STATUS_BYTE);
+  }
 
   let pos = REQ.FIXED_BYTES + entries * REQ.ENTRY_BYTES;
   const put = (s) => {

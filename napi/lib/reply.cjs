@@ -3,6 +3,21 @@
 // send() hands the payload to the app's pipeline (serialize → onSend hooks → response record).
 
 const cookies = require('./cookies.cjs');
+const { ERRORS } = require('./errors.cjs');
+
+// RFC 9110 token (a field name), and what a field value may not hold: CR, LF or NUL would split
+// the message (the engine refuses them too, net/http/field_syntax.h), and a character above
+// U+00FF has no latin1 byte.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
+
+function checkValue(name, value) {
+  const s = typeof value === 'string' ? value : String(value);
+  if (BAD_VALUE.test(s)) {
+    throw ERRORS.invalidHeader(name, 'a value may not contain CR, LF, NUL or characters above U+00FF');
+  }
+  return s;
+}
 
 const STATE_OPEN = 0;     // nothing sent yet
 const STATE_SENDING = 1;  // send() was called; onSend hooks may still run
@@ -19,6 +34,7 @@ class Reply {
     this._phase = STATE_OPEN;
     this._errored = false;
     this._cookies = null;  // cookies.cjs: the Set-Cookie lines by name, domain and path
+    this._timedOut = false;  // answered by the handler timeout (napi/lib/handler-timeout.cjs)
   }
 
   // The request's logger (see Request#log).
@@ -40,9 +56,18 @@ class Reply {
 
   // Sets a response header (names are case-insensitive and kept lower-case). An array value
   // sends the header once per element (set-cookie). Content-Length is computed by the engine
-  // and ignored here; `connection: close` closes the connection after this response.
+  // and ignored here; `connection: close` closes the connection after this response. A name
+  // that is not a token, or a value with CR, LF, NUL or a character above U+00FF, throws an
+  // error with statusCode 500 and code FST_ERR_INVALID_HEADER (so it reaches the error
+  // handler, instead of the engine refusing the response).
   header(name, value) {
     const key = String(name).toLowerCase();
+    if (!TOKEN.test(key)) throw ERRORS.invalidHeader(name, 'a name must be a token (RFC 9110 5.6.2)');
+    if (Array.isArray(value)) {
+      value = value.map((v) => checkValue(key, v));
+    } else if (typeof value !== 'number') {
+      value = checkValue(key, value);
+    }
     if (key === 'content-type') {
       this._type = String(value);
     } else if (key === 'connection') {
@@ -54,7 +79,7 @@ class Reply {
         'sends every body with Content-Length');
     } else {
       if (this._headers === null) this._headers = { __proto__: null };
-      this._headers[key] = Array.isArray(value) ? value.map(String) : value;
+      this._headers[key] = value;
     }
     return this;
   }
@@ -92,7 +117,7 @@ class Reply {
   }
 
   type(contentType) {
-    this._type = String(contentType);
+    this._type = checkValue('content-type', contentType);
     return this;
   }
 
@@ -106,7 +131,8 @@ class Reply {
   // (application/json; charset=utf-8). A second call is ignored with a warning.
   send(payload) {
     if (this._phase !== STATE_OPEN) {
-      this._state.warnAlreadySent();
+      // (A handler that answers after its timeout was answered for: nothing to warn about.)
+      if (!this._timedOut) this._state.warnAlreadySent();
       return this;
     }
     this._state.send(this, payload);

@@ -658,6 +658,12 @@ napi_value create_server(napi_env env, napi_callback_info info) {
         s->routes = router::Router(config.routing);
         s->server = std::make_unique<net::Server>(std::move(config));
         add_routes(env, argv[0], *s);
+        // The handler id of the engine's own answers the app handles (405, OPTIONS, 413:
+        // PROTOCOL.md, request flag bit 1); absent: the engine answers them itself.
+        uint32_t engine_answers = UINT32_MAX;
+        read_uint(env, argv[0], "engineAnswers", "config.engineAnswers", 0, INT32_MAX,
+                  &engine_answers);
+        if (engine_answers != UINT32_MAX) s->server->handoff_engine_answers(engine_answers);
         BridgeRegistry* registry = s->registry.get();
         s->server->set_handoff(
             [registry](engine::Worker& worker) { return make_worker_bridge(worker, *registry); });

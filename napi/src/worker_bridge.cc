@@ -53,8 +53,10 @@ void put_endpoint(char* out, uint32_t port_at, uint32_t address_at,
     std::memcpy(out + address_at, e.bytes.data(), e.bytes.size());
 }
 
+// `engine_status`: 0, or the status of an answer the engine handed over (submit_engine_answer,
+// with kFlagEngineAnswer in `request_flags`).
 void encode(char* out, const Request& request, uint32_t id, const net::Ticket& ticket,
-            uint32_t size, uint8_t request_flags) noexcept {
+            uint32_t size, uint8_t request_flags, uint16_t engine_status) noexcept {
     using namespace request_record;
     std::memcpy(out + kTicket, &ticket, sizeof(ticket));
     store_u32(out + kHandler, id);
@@ -71,7 +73,7 @@ void encode(char* out, const Request& request, uint32_t id, const net::Ticket& t
     put_endpoint(out, kLocalPort, kLocalAddress, local);
     out[kFamily] = static_cast<char>(remote.family);
     out[kRequestFlags] = static_cast<char>(request_flags);
-    store_u16(out + kEngineStatus, 0);
+    store_u16(out + kEngineStatus, engine_status);
 
     uint32_t pos = kFixedBytes + kEntryBytes * static_cast<uint32_t>(request.params().size() +
                                                                      request.headers().size());
@@ -145,22 +147,30 @@ void WorkerBridge::submit(const Request& request, uint32_t id, const net::Ticket
     const uint32_t size = record_size(request);
     if (overflow_count_ == 0) [[likely]] {
         if (char* out = requests_.try_reserve(size)) [[likely]] {
-            encode(out, request, id, ticket, size, 0);
+            encode(out, request, id, ticket, size, 0, 0);
             return;
         }
     }
-    submit_slow(request, id, ticket, size, 0);
+    submit_slow(request, id, ticket, size, 0, 0);
+}
+
+void WorkerBridge::submit_engine_answer(const Request& request, uint32_t id, uint16_t status,
+                                        const net::Ticket& ticket) noexcept {
+    // The head only: a 413's body was never read (the parser's view of it is empty).
+    submit_slow(request, id, ticket, record_size(request), request_record::kFlagEngineAnswer,
+                status);
 }
 
 void WorkerBridge::submit_slow(const Request& request, uint32_t id, const net::Ticket& ticket,
-                               uint32_t size, uint8_t request_flags) noexcept {
+                               uint32_t size, uint8_t request_flags,
+                               uint16_t engine_status) noexcept {
     char* out = room(size);
     if (out == nullptr) {
         // Cannot happen within the limits the ring was sized from (addon.cc); answered 500.
         rejected_.push_back(ticket);
         return;
     }
-    encode(out, request, id, ticket, size, request_flags);
+    encode(out, request, id, ticket, size, request_flags, engine_status);
 }
 
 char* WorkerBridge::room(uint32_t size) noexcept {

@@ -31,6 +31,9 @@ class WorkerBridge final : public net::Handoff {
 
     void submit(const net::http::Request& request, uint32_t id,
                 const net::Ticket& ticket) noexcept override;
+    // The record with request flag bit 1 and the engine's status (PROTOCOL.md).
+    void submit_engine_answer(const net::http::Request& request, uint32_t id, uint16_t status,
+                              const net::Ticket& ticket) noexcept override;
     bool saturated() const noexcept override { return overflow_count_ != 0; }
     void on_turn_end(net::Completions& done) noexcept override;
     bool prepare_to_sleep() noexcept override;
@@ -52,7 +55,8 @@ class WorkerBridge final : public net::Handoff {
   private:
     [[gnu::cold, gnu::noinline]] void submit_slow(const net::http::Request& request, uint32_t id,
                                                   const net::Ticket& ticket, uint32_t size,
-                                                  uint8_t request_flags) noexcept;
+                                                  uint8_t request_flags,
+                                                  uint16_t engine_status) noexcept;
     // Room for a record of `size` bytes: in the ring, or at the end of the overflow when the
     // ring is full or older records wait there. Null when it can never fit the ring.
     char* room(uint32_t size) noexcept;

@@ -131,6 +131,7 @@ test('encodeRequestRecord() writes the PROTOCOL layout (read back by hand)', () 
   assert.equal(s(u32(48), u32(52)), 'x=1');
   assert.equal(s(u32(56), 5), 'hello');
   assert.equal(u32(60), 104 + 3 * 16 + 8 + 3 + 5 + 2 + 5);
+  assert.deepEqual([rec[69], dv.getUint16(70, true)], [0, 0], 'not an engine answer');
   assert.equal(rec.length % 8, 0);
   const entry = (i) => [s(u32(104 + 16 * i), u32(108 + 16 * i)), s(u32(112 + 16 * i), u32(116 + 16 * i))];
   assert.deepEqual([entry(0), entry(1), entry(2)], [['id', 'v'], ['Host', 'h'], ['A', 'b']]);

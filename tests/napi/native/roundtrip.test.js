@@ -77,6 +77,25 @@ test('a JS route sees the request record and its answer goes out on the wire', a
   assert.deepEqual(req.headers, [['Host', 'example'], ['X-Custom', 'Value 1'], ['Connection', 'close']]);
   assert.equal(req.body.length, 0);
   assert.equal(req.recordLength % 1, 0);
+  assert.deepEqual([req.engineAnswer, req.engineStatus], [false, 0]);
+  await srv.close();
+});
+
+test('engineAnswers: 405, OPTIONS and 413 arrive as engine answers (flag bit 1, the status)', async () => {
+  const seen = [];
+  const { srv, port } = start((req, respond) => {
+    seen.push(req);
+    respond({ status: 418, headers: [['Content-Type', 'text/plain']], body: `app ${req.engineStatus}` });
+  }, { engineAnswers: 77, limits: { maxBodySize: 100 } });
+  const text = await exchange(port,
+    'DELETE /hello/x HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'OPTIONS /echo HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n');
+  const rs = parseResponses(text);
+  assert.deepEqual(rs.map((r) => r.body), ['app 405', 'app 204', 'app 413']);
+  assert.equal(rs[2].headers.connection, 'close', 'the 413 body was not read: the connection ends');
+  assert.deepEqual(seen.map((r) => [r.handler, r.engineAnswer, r.engineStatus, r.method, r.body.length]),
+    [[77, true, 405, 'DELETE', 0], [77, true, 204, 'OPTIONS', 0], [77, true, 413, 'POST', 0]]);
   await srv.close();
 });
 

@@ -2,7 +2,7 @@
 // Equal<> assertions pin the inferred types exactly; @ts-expect-error lines pin what must be
 // rejected, so the test fails if the declarations become looser.
 import nexurejs, { createApp, httpError } from 'nexurejs';
-import type { App, Reply, Request, RouteParams, InjectResponse } from 'nexurejs';
+import type { App, Reply, Request, RouteParams, InjectResponse, EngineError, EngineErrorCode } from 'nexurejs';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 function assert<T extends true>(): T | undefined { return undefined; }
@@ -58,6 +58,12 @@ app.addHook('preHandler', (req, reply, done) => { done(); });
 app.addHook('onSend', async (req, reply, payload) => (typeof payload === 'string' ? payload.toUpperCase() : payload));
 app.addHook('onResponse', (req) => { void req.url; });
 app.setErrorHandler((err, req, reply) => reply.code(500).send({ message: String(err) }));
+// The engine's own answers arrive as EngineErrors (no bypass).
+app.setErrorHandler((err: EngineError, req, reply) => {
+  const code: EngineErrorCode = err.code;
+  if (code === 'FST_ERR_METHOD_NOT_ALLOWED') reply.header('allow', err.allow ?? '');
+  return { statusCode: err.statusCode, code, limit: err.limit };
+});
 app.setNotFoundHandler((req, reply) => reply.code(404).send(`no ${req.url}`));
 
 app.register(async (scope, opts) => {

@@ -40,6 +40,8 @@ function decodeRequest(views, index, i) {
     localPort: dv.getUint16(66, true),
     family: dv.getUint8(68),
     requestFlags: dv.getUint8(69),
+    engineAnswer: (dv.getUint8(69) & 2) !== 0,
+    engineStatus: dv.getUint16(70, true),
     remoteAddress: Buffer.from(u8.subarray(72, 88)),
     localAddress: Buffer.from(u8.subarray(88, 104)),
   };
