@@ -6,9 +6,10 @@
 // later, as a backstop for a JavaScript side that never answers (an error handler that hangs, an
 // onSend hook that never settles, a blocked thread): it then answers 503 itself.
 //
-// Every request has the same timeout, so arrival order is deadline order: one FIFO and one timer
-// armed for its oldest entry, O(1) per request. Entries answered in time are skipped when they
-// reach the front.
+// Every request has the same timeout, so arrival order is deadline order: the waiting replies
+// form one list, oldest first (linked through the replies themselves), and one timer is armed
+// for the oldest. A reply leaves the list when it is answered (State.commit calls untrack), so
+// the list holds only the requests still waiting: O(1) per request, nothing kept after.
 
 const { STATE_OPEN } = require('./reply.cjs');
 const { ERRORS } = require('./errors.cjs');
@@ -19,19 +20,36 @@ class HandlerTimeouts {
   constructor(state, ms) {
     this.state = state;
     this.ms = ms;
-    this.replies = [];
-    this.due = [];
-    this.head = 0;
+    this.first = null;  // the oldest waiting reply
+    this.last = null;
     this.timer = null;
     this.fire = this.fire.bind(this);
   }
 
   // `reply` was not answered synchronously: it times out `ms` from now unless answered.
   track(reply) {
-    const due = performance.now() + this.ms;
-    this.replies.push(reply);
-    this.due.push(due);
+    if (reply._tDue !== 0) return;
+    reply._tDue = performance.now() + this.ms;
+    reply._tPrev = this.last;
+    reply._tNext = null;
+    if (this.last === null) this.first = reply;
+    else this.last._tNext = reply;
+    this.last = reply;
     if (this.timer === null) this.arm(this.ms);
+  }
+
+  // `reply` was answered (or timed out): it leaves the list.
+  untrack(reply) {
+    if (reply._tDue === 0) return;
+    reply._tDue = 0;
+    const prev = reply._tPrev;
+    const next = reply._tNext;
+    if (prev === null) this.first = next;
+    else prev._tNext = next;
+    if (next === null) this.last = prev;
+    else next._tPrev = prev;
+    reply._tPrev = null;
+    reply._tNext = null;
   }
 
   arm(delay) {
@@ -42,28 +60,13 @@ class HandlerTimeouts {
   fire() {
     this.timer = null;
     const now = performance.now();
-    const replies = this.replies;
-    const due = this.due;
-    let i = this.head;
-    while (i < replies.length && due[i] <= now) {
-      const reply = replies[i];
-      replies[i] = null;
-      i++;
+    let reply = this.first;
+    while (reply !== null && reply._tDue <= now) {
+      this.untrack(reply);
       this.expire(reply);
+      reply = this.first;
     }
-    if (i === replies.length) {
-      this.replies = [];
-      this.due = [];
-      this.head = 0;
-      return;
-    }
-    if (i > 1024 && i * 2 > replies.length) {
-      this.replies = replies.slice(i);
-      this.due = due.slice(i);
-      i = 0;
-    }
-    this.head = i;
-    this.arm(this.due[i] - now);
+    if (reply !== null) this.arm(reply._tDue - now);
   }
 
   // Only a reply nothing was sent for yet: one whose onSend hooks are running, or whose error
@@ -77,9 +80,7 @@ class HandlerTimeouts {
   stop() {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.replies = [];
-    this.due = [];
-    this.head = 0;
+    while (this.first !== null) this.untrack(this.first);
   }
 }
 

@@ -35,6 +35,9 @@ class Reply {
     this._errored = false;
     this._cookies = null;  // cookies.cjs: the Set-Cookie lines by name, domain and path
     this._timedOut = false;  // answered by the handler timeout (napi/lib/handler-timeout.cjs)
+    this._tDue = 0;          // handler-timeout.cjs: its deadline while it waits, else 0
+    this._tPrev = null;
+    this._tNext = null;
   }
 
   // The request's logger (see Request#log).

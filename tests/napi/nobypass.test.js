@@ -253,6 +253,7 @@ test('the handler timeout: 503 through the error handler; the engine answers if 
     return 'too late';
   });
   app.get('/hang-twice', () => new Promise(() => {}));
+  app.get('/quick', async () => { await null; return 'quick'; });
   const warnings = [];
   const onWarning = (w) => warnings.push(w.code);
   process.on('warning', onWarning);
@@ -275,6 +276,10 @@ test('the handler timeout: 503 through the error handler; the engine answers if 
   const deadline = Date.now() + 3000;
   while (lateAnswers < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
   assert.equal(lateAnswers, 2);
+  // Requests answered in time leave the timeout list at once: nothing waits for its deadline.
+  const quick = await Promise.all(Array.from({ length: 50 }, () => request(base, '/quick')));
+  assert.ok(quick.every((r) => r.text === 'quick'));
+  assert.equal(app._state.timeouts.first, null, 'no reply is kept by the handler timeout');
   assert.deepEqual(warnings.filter((w) => w === 'NEXURE_REPLY_ALREADY_SENT'), [],
     'a late answer after the timeout is dropped quietly');
 });
