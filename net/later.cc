@@ -4,6 +4,7 @@
 
 #include "net/detail/loop_state.h"
 #include "net/http/response.h"
+#include "net/stream.h"
 #include "net/worker_server.h"
 
 namespace nexure::net {
@@ -37,6 +38,20 @@ void Later::respond(UniqueFunction<void(http::Response&)> fill) {
     loop_->run_on_worker([ticket = ticket_, fill = std::move(fill)](WorkerServer* server) mutable {
         if (server != nullptr) server->respond(ticket, fill);
     });
+}
+
+Stream Later::stream(const http::Response& head, uint64_t length) noexcept {
+    if (!pending_ || !loop_->on_worker()) return {};
+    pending_ = false;
+    WorkerServer* server = loop_->state_->server;
+    if (server == nullptr) return {};
+    Stream s = server->stream_deferred(ticket_, head, http::BodyFraming::kLength, length);
+    if (!s && server->answer_wanted(ticket_)) server->answer_dropped(ticket_);  // a bad head: 500
+    return s;
+}
+
+Later Later::adopt(const Ticket& ticket) noexcept {
+    return Later(Loop::current(), ticket);
 }
 
 void Later::on_abort(Task fn) {

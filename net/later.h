@@ -33,6 +33,7 @@ namespace nexure::net {
 namespace http {
 class Response;
 }
+class Stream;
 namespace http1 {
 class Connection;
 }
@@ -53,6 +54,18 @@ class Later {
     // worker). A handler error in `fill` (a throw, an invalid header) answers 500. After the
     // first call the handle is spent.
     void respond(UniqueFunction<void(http::Response&)> fill);
+
+    // The request's worker thread only: answers with a body streamed in pieces (net/stream.h),
+    // `length` bytes announced by Content-Length — the head (`head`'s status, type and fields) is
+    // written now, in the request's place. For an answer that needed I/O before its head was known
+    // (net/files/: the file's size). An empty Stream when the answer can no longer be given; a
+    // `head` that is unusable (its error() set) answers 500. After the call the handle is spent.
+    Stream stream(const http::Response& head, uint64_t length) noexcept;
+
+    // The worker thread of a handed-off request (net/handoff.h), e.g. inside
+    // Handoff::on_turn_end(): that request's place as a Later, for an answer the handoff gives
+    // after more work on the worker (the JavaScript bridge's file answers, net/files/).
+    static Later adopt(const Ticket& ticket) noexcept;
 
     // The request's worker thread: `fn` runs once if the answer can no longer be given (see
     // above); at once when that has already happened. Replaces an earlier callback.

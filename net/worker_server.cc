@@ -67,8 +67,10 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
                                       .max_objects = shared.config.max_connections_per_worker,
                                       .node = worker.node()},
                    [this](void* where, uint32_t index) { ::new (where) Connection(*this, index); }),
+      io_ops_(worker.ring(), kIoOps),
       coroutines_(*this, worker.node()) {
     loop_state_->server = this;
+    loop_state_->io = &io_ops_;
     outbound_ = std::make_shared<client::detail::Outbound>(worker, buffers_, kBufferGroup,
                                                             kClientOps);
     loop_state_->outbound = outbound_.get();
@@ -84,6 +86,8 @@ WorkerServer::~WorkerServer() {
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
     outbound_->teardown();
     loop_state_->outbound = nullptr;
+    io_ops_.teardown();
+    loop_state_->io = nullptr;
     // Coroutines still suspended are destroyed while the loop they wait on still exists.
     coroutines_.destroy_all();
     loop_state_->ready.clear();
@@ -638,6 +642,8 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
         default:
             if (outbound_->owns(static_cast<uint8_t>(cqe.user_data >> 56)))
                 outbound_->on_completion(cqe);
+            else if (io_ops_.owns(static_cast<uint8_t>(cqe.user_data >> 56)))
+                io_ops_.on_completion(cqe);
             break;
     }
 }
@@ -709,7 +715,8 @@ void WorkerServer::awake() noexcept {
 }
 
 bool WorkerServer::drained() const noexcept {
-    return connections_.live() == 0 && !accept_armed_ && outbound_->live() == 0;
+    return connections_.live() == 0 && !accept_armed_ && outbound_->live() == 0 &&
+           io_ops_.live() == 0;
 }
 
 void WorkerServer::on_drain_timeout() noexcept {

@@ -33,6 +33,7 @@
 #include "net/detail/loop_state.h"
 #include "net/http1/connection.h"
 #include "net/client/outbound.h"
+#include "net/detail/io_ops.h"
 #include "net/loop.h"
 #include "net/router/router.h"
 #include "net/server.h"
@@ -112,6 +113,7 @@ class WorkerServer final : public engine::WorkerHandler,
         kRecv,
         kSend,
         kClientOps,  // three ops of the outbound client (net/client/outbound.h) from here
+        kIoOps = kClientOps + 3,  // the application's own operations (net/io.h)
     };
     static constexpr uint16_t kBufferGroup = 0;
 
@@ -271,6 +273,8 @@ class WorkerServer final : public engine::WorkerHandler,
 
     // Outbound connections (net/client/): sockets and HTTP client pools on this worker's ring.
     std::shared_ptr<client::detail::Outbound> outbound_;
+    // The application's own io_uring operations (net/io.h: file opens and reads, net/files/).
+    detail::IoOps io_ops_;
 
     std::unique_ptr<Handoff> handoff_;  // null when the server has no handoff routes
     // Connections whose reading paused because the handoff was saturated, with their generation.

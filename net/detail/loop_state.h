@@ -23,6 +23,9 @@ class WorkerServer;
 namespace nexure::net::client::detail {
 class Outbound;
 }
+namespace nexure::net::detail {
+class IoOps;
+}
 
 namespace nexure::net::detail {
 
@@ -43,6 +46,7 @@ struct LoopState {
     const unsigned index;
     WorkerServer* server = nullptr;  // the worker's HTTP server (answers for Later and Stream)
     client::detail::Outbound* outbound = nullptr;  // its outbound connections (net/client/)
+    IoOps* io = nullptr;  // the application's own io_uring operations (net/io.h)
     struct TimerSlot {
         engine::Timer timer;
         Task fn;

@@ -52,6 +52,11 @@ bool list_matches(std::string_view list, std::string_view want) noexcept {
 
 }  // namespace
 
+bool none_match(std::string_view values, std::string_view etag) noexcept {
+    const std::string_view want = opaque(etag);
+    return !want.empty() && list_matches(values, want);
+}
+
 bool not_modified(const Request& req, std::string_view etag) noexcept {
     if (req.method() != Method::kGet && req.method() != Method::kHead) return false;
     const std::string_view want = opaque(etag);

@@ -28,4 +28,10 @@ namespace nexure::net::http {
 // If-None-Match, and for a malformed field value (it is ignored, as RFC 9110 13.1.2 allows).
 bool not_modified(const Request& req, std::string_view etag) noexcept;
 
+// The If-None-Match rule on the field's value(s) as a string (several fields joined with ", "),
+// for code that keeps them after the request's views are gone (net/files/, the JavaScript
+// bridge's file answers): whether `values` names `etag` (weak comparison) or is "*". The method
+// is the caller's to check.
+bool none_match(std::string_view values, std::string_view etag) noexcept;
+
 }  // namespace nexure::net::http
