@@ -11,6 +11,8 @@
 //   POST /upload            any body size, streamed and counted: {"bytes":N}
 //   GET /co-plaintext       Hello, World! from a coroutine handler that never suspends
 //   GET /co-delay/:ms       a coroutine handler: co_await sleep(ms), then answers
+//   GET /static/*           with --static DIR: the files of DIR, served by the engine
+//                           (net/files/: ETag, 304, Range, precompressed .br/.gz, index.html)
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include "alloc/numa.h"
 #include "alloc/send_buffers.h"
 #include "examples/cpp/thread_pool.h"
+#include "net/files/static_files.h"
 #include "net/server.h"
 
 #ifndef NEXURE_MALLOC_NAME
@@ -66,6 +69,10 @@ void usage(FILE* out) {
         "  --send-buffers N       send slabs per worker (default: from the connection budget, %u)\n"
         "  --send-buffer-size N   bytes per send slab, a multiple of 64 (default %u)\n"
         "  --no-fixed-sends       never register send slabs for fixed-buffer sends\n"
+        "  --static DIR           serve the files of DIR at /static/ (GET and HEAD; ETag, 304,\n"
+        "                         Range, .br/.gz siblings, index.html; never a listing)\n"
+        "  --static-prefix P      mount --static at P instead of /static\n"
+        "  --static-max-age N     Cache-Control max-age of static files in seconds (default 0)\n"
         "  --version              print the version and the allocator it was built with\n"
         "  --help                 this text\n",
         nexure::net::ServerConfig{}.max_connections_per_worker,
@@ -210,6 +217,9 @@ constexpr unsigned long long kMaxDelayMs = 600'000;  // beyond handler_timeout_m
 
 int main(int argc, char** argv) {
     nexure::net::ServerConfig config;
+    std::string static_dir;
+    std::string static_prefix = "/static";
+    nexure::files::StaticOptions static_options;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -282,6 +292,16 @@ int main(int argc, char** argv) {
         } else if (arg == "--recv-buffer-size") {
             need(1u << 24);
             config.recv_buffer_size = static_cast<unsigned>(n);
+        } else if (arg == "--static" || arg == "--static-prefix") {
+            if (value == nullptr || *value == '\0') {
+                std::fprintf(stderr, "nexure-server: %s needs a value\n", argv[i]);
+                return 2;
+            }
+            (arg == "--static" ? static_dir : static_prefix) = value;
+            ++i;
+        } else if (arg == "--static-max-age") {
+            need(UINT32_MAX);
+            static_options.max_age = static_cast<uint32_t>(n);
         } else if (arg == "--ring-mode") {
             if (value == nullptr || !nexure::engine::parse_ring_mode(value, &config.ring_mode)) {
                 std::fprintf(stderr,
@@ -297,6 +317,14 @@ int main(int argc, char** argv) {
     }
 
     nexure::net::Server server(config);
+    if (!static_dir.empty()) {
+        try {
+            nexure::files::mount(server, static_prefix, static_dir, static_options);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "nexure-server: --static: %s\n", e.what());
+            return 2;
+        }
+    }
     server.get("/",
                [](const Request&, Response& res) { res.type("text/plain").body("Hello, World!"); });
     server.get("/plaintext",
