@@ -25,6 +25,7 @@ const scopes = require('./scope.cjs');
 const cookies = require('./cookies.cjs');
 const logging = require('./logger.cjs');
 const bodies = require('./body.cjs');
+const files = require('./files.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -359,6 +360,14 @@ class State {
     }
   }
 
+  addStatic(scope, prefix, dir, options) {
+    files.addStatic(this, scope, prefix, dir, options);
+  }
+
+  sendFile(reply, name, options) {
+    files.sendFile(this, reply, name, options);
+  }
+
   addHook(scope, name, fn) {
     this.checkOpen(`addHook(${name})`);
     if (!HOOK_NAMES.includes(name)) {
@@ -491,7 +500,7 @@ class State {
   // for HEAD: the router serves HEAD with the GET route when there is no HEAD route, and the GET
   // catch-all is then what HEAD falls back to.
   serverRoutes() {
-    if (this.notFounds.length === 0) return this.routeConfigs;
+    if (this.notFounds.length === 0) return files.engineRoutes(this, this.routeConfigs);
     const routes = this.routeConfigs.slice();
     for (const nf of this.notFounds) {
       const prefix = nf.scope._scope.prefix;
@@ -824,6 +833,8 @@ class State {
     } else if (payload instanceof ArrayBuffer) {
       body = Buffer.from(payload);
       if (reply._type === null) reply._type = OCTET;
+    } else if (payload instanceof files.FileAnswer) {
+      body = payload;  // reply.sendFile(): the engine sends the file (files.cjs)
     } else {
       try {
         body = JSON.stringify(payload);
@@ -853,7 +864,7 @@ class State {
       for (let i = 0; i < hooks.length; i++) {
         let r = hooks[i](req, reply, body);
         if (isThenable(r)) r = await r;
-        if (r !== undefined) {
+        if (r !== undefined && r !== body) {
           if (r === null || typeof r === 'string' || r instanceof Uint8Array) body = r;
           else if (r instanceof ArrayBuffer) body = Buffer.from(r);
           else throw new TypeError('an onSend hook must return a string, a Buffer, null or undefined');
@@ -873,6 +884,7 @@ class State {
     if (reply._tDue !== 0) this.timeouts.untrack(reply);
     const req = reply.request;
     if (req._inject !== null) {
+      if (body instanceof files.FileAnswer) body = body.read();
       reply._phase = STATE_DONE;
       req._inject.finish(reply, body);
       this.afterCommit(req, reply);
@@ -883,6 +895,11 @@ class State {
       // The server is gone; the engine has answered or closed the connection already.
       reply._phase = STATE_DONE;
       return;
+    }
+    let fileFlag = 0;
+    if (body instanceof files.FileAnswer) {
+      body = body.encode();  // the record names the file; the worker sends it (PROTOCOL.md)
+      fileFlag = files.FLAG_FILE;
     }
     let inline = body;
     let stashId = 0;
@@ -903,7 +920,7 @@ class State {
       }
     }
     const staging = this.staging;
-    const flags = reply._close ? RES.FLAG_CLOSE : 0;
+    const flags = (reply._close ? RES.FLAG_CLOSE : 0) | fileFlag;
     const ticket = req._off >>> 2;
     if (!staging.write(req._worker, req._u32, ticket, reply.statusCode, flags, reply._type,
       reply._headers, inline, stashId, stashLength)) {
@@ -1165,6 +1182,12 @@ class App {
 
   addHook(name, fn) {
     this._state.addHook(this, name, fn);
+    return this;
+  }
+
+  // Serves the files of `dir` at GET '<prefix>/*' (files.cjs; napi/README.md "Files").
+  static(prefix, dir, options) {
+    this._state.addStatic(this, prefix, dir, options);
     return this;
   }
 

@@ -215,6 +215,13 @@ export interface Reply extends ReplyDecorations {
    * empty body, anything else as JSON. A second call is ignored (with a warning).
    */
   send(payload?: unknown): this;
+  /**
+   * Sends a file: `path` below `options.root` (or an absolute path). Content-Type from the
+   * extension, ETag/Last-Modified, 304, Range (206/416), HEAD and precompressed `.br`/`.gz`
+   * siblings are handled; the engine sends the bytes on its own ring. A missing file goes to the
+   * app's not-found handling (404).
+   */
+  sendFile(path: string, options?: FileOptions): this;
 }
 
 /** Errors with a `statusCode` (4xx/5xx) are answered with that status by the default handler. */
@@ -372,6 +379,24 @@ export interface Limits {
   maxTargetSize?: number;
 }
 
+/** Options of `reply.sendFile()` and `app.static()`. */
+export interface FileOptions {
+  /** The directory the path is below (required for a relative path; `app.static` gives its own). */
+  root?: string;
+  /** `Cache-Control: public, max-age=<maxAge>` (seconds; default 0). */
+  maxAge?: number;
+  /** Adds `immutable` to Cache-Control (default false). */
+  immutable?: boolean;
+  /** Index files of a directory, tried in order (default `['index.html']`; `false`: none, 404). */
+  index?: string | string[] | false;
+  /** Serve `<file>.br` / `<file>.gz` when Accept-Encoding prefers them (default true). */
+  precompressed?: boolean;
+  /** Follow symbolic links that stay below the root (default true; false: refuse every link). */
+  followSymlinks?: boolean;
+  /** `/dir` → 301 to `/dir/` (default true; false: 404). */
+  redirectDirectories?: boolean;
+}
+
 export interface AppOptions {
   /** Engine worker threads; 0 (default): one per CPU. */
   threads?: number;
@@ -457,6 +482,12 @@ export interface App {
   route<P extends string>(definition: RouteDefinition<P>): this;
   /** A response served entirely by the engine (no JavaScript runs for it). */
   fixed(method: HTTPMethod | 'ALL', path: string, response: FixedResponse): this;
+  /**
+   * Serves the files of `dir` at `GET <prefix>/*` (HEAD too). Served by the engine alone when no
+   * hook, not-found or error handler of the app would see its requests; otherwise through
+   * JavaScript like `reply.sendFile`.
+   */
+  static(prefix: string, dir: string, options?: Omit<FileOptions, 'root'>): this;
   addHook<K extends keyof Hooks>(name: K, fn: Hooks[K]): this;
   setErrorHandler(handler: ErrorHandler): this;
   setNotFoundHandler(handler: NotFoundHandler): this;

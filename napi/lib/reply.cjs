@@ -142,6 +142,18 @@ class Reply {
     return this;
   }
 
+  // Sends a file (napi/README.md "Files"): `path` below options.root (or an absolute path), with
+  // Content-Type, ETag, Last-Modified, 304, Range and HEAD handled; the engine sends the bytes.
+  // A missing file goes to the app's not-found handling.
+  sendFile(path, options) {
+    if (this._phase !== STATE_OPEN) {
+      this._state.warnAlreadySent();
+      return this;
+    }
+    this._state.sendFile(this, path, options);
+    return this;
+  }
+
   // True once send() was called (or the response was otherwise produced).
   get sent() {
     return this._phase !== STATE_OPEN;

@@ -26,6 +26,7 @@
 
 #include "engine/worker.h"
 #include "napi/src/channel.h"
+#include "napi/src/files_binding.h"
 #include "napi/src/js_side.h"
 #include "napi/src/thread_role.h"
 #include "napi/src/worker_bridge.h"
@@ -580,6 +581,7 @@ void add_routes(napi_env env, napi_value config, ServerObject& s) {
         MatchRoute m;
         napi_value fixed = object_property(env, r, "fixed", where + ".fixed");
         napi_value id_v = property(env, r, "id");
+        napi_value static_v = property(env, r, "static");
         if ((fixed == nullptr) == (id_v == nullptr)) {
             throw std::invalid_argument(named +
                                         ": give either an id (a JavaScript route) or a "
@@ -626,6 +628,10 @@ void add_routes(napi_env env, napi_value config, ServerObject& s) {
             // and the rule); the match() copy then accepts the same route.
             if (m.kind == router::HandlerKind::kFixed) {
                 s.server->fixed(method_code, path, m.fixed);
+            } else if (static_v != nullptr) {
+                // Served by the engine (napi/src/files_binding.h); match() still reports the
+                // JavaScript route `id`, which inject() runs to answer the same way.
+                add_static_route(env, static_v, *s.server, method_code, path, named);
             } else {
                 s.server->handoff_route(method_code, path, m.id);
             }
@@ -1098,6 +1104,7 @@ napi_value init(napi_env env, napi_value exports) {
             {"stopped", stopped},
             {"destroy", destroy},
             {"match", match},
+            {"fileAnswer", file_answer},
             {"shutdownAll", shutdown_all},
             {"__stats", stats},
             {"__testNapiOnEngineThread", test_napi_on_engine_thread},

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine/worker.h"
+#include "napi/src/file_answers.h"
 #include "napi/src/records.h"
 #include "napi/src/thread_role.h"
 
@@ -253,6 +254,11 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
         res.body(std::string_view(block_end, body_length));
     }
     if (load_u32(r + kFlags) & kFlagClose) res.close();
+    if (load_u32(r + kFlags) & kFlagFile) [[unlikely]] {
+        deliver_file_answer(ticket, res);  // the body names a file the worker sends
+        std::free(stashed);
+        return;
+    }
     (void)done.complete(ticket);  // false: the client went away or the request timed out
     std::free(stashed);
 }

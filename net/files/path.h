@@ -27,4 +27,8 @@ struct RelativePath {
 // then splits it at '/', drops empty and "." segments and refuses ".." segments and NUL bytes.
 PathVerdict relative_path(std::string_view raw, RelativePath* out);
 
+// The same rules for a path that is already a file name, not a URL (reply.sendFile(name)): not
+// decoded; a leading '/' stays below the root.
+PathVerdict relative_file_path(std::string_view name, RelativePath* out);
+
 }  // namespace nexure::files

@@ -279,6 +279,36 @@ void mount(net::Server& server, std::string_view prefix, std::string_view root,
 
 // ---- the JavaScript bridge's file answers
 
+Decision decide_blocking(const Root& root, std::string_view name, bool url,
+                         const Conditions& conditions, std::string_view accept_encoding,
+                         const StaticOptions& options) {
+    Decision d;
+    RelativePath rel;
+    const PathVerdict v = url ? relative_path(name, &rel) : relative_file_path(name, &rel);
+    if (v != PathVerdict::kOk) {
+        d.status = v == PathVerdict::kMalformed ? 400 : 404;
+        return d;
+    }
+    Lookup lookup(root, std::move(rel.path), rel.trailing_slash, accept_encoding, options);
+    lookup.run_blocking();
+    Lookup::Result found = lookup.take_result();
+    if (found.status != 0) {
+        d.status = found.status;
+        d.errno_value = found.errno_value;
+        return d;
+    }
+    ::close(found.fd);
+    d.etag = strong_etag(found.facts);
+    const Plan p = plan(found.facts, d.etag, conditions);
+    d.status = p.status;
+    d.head = std::make_shared<Response>();
+    write_head(*d.head, found, p, d.etag, options);
+    d.path = std::move(found.path);
+    d.offset = p.offset;
+    d.length = p.status == 304 || p.status == 416 ? 0 : p.length;
+    return d;
+}
+
 namespace {
 
 struct Reopen {

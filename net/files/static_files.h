@@ -64,6 +64,26 @@ void mount(net::Server& server, std::string_view prefix, std::string_view root,
 void write_head(net::http::Response& res, const Lookup::Result& found, const Plan& plan,
                 std::string_view etag, const StaticOptions& options);
 
+// The whole decision for one request made with blocking syscalls, off the worker: the lookup,
+// the plan and the head. For the JavaScript binding (reply.sendFile, inject()), which decides on
+// the JS thread — so that the app's hooks see the status — and lets the worker send the body.
+struct Decision {
+    // 200, 206, 304, 416 (a file; `head` holds the answer's head), or 301 (a directory without
+    // its trailing slash), 400 (a malformed path), 403, 404 or 500 (no file: the caller answers).
+    int status = 404;
+    std::shared_ptr<net::http::Response> head;
+    std::string path;  // the file opened, relative to the root (a sibling's name for .br/.gz)
+    uint64_t offset = 0;
+    uint64_t length = 0;  // the body's bytes (0 for 304 and 416)
+    std::string etag;
+    int errno_value = 0;  // for 500
+};
+// `name`: a URL path below the mount (decoded once here) when `url`, else a file name relative to
+// the root (not decoded). `accept_encoding`: the request's field values ("" for none).
+Decision decide_blocking(const Root& root, std::string_view name, bool url,
+                         const Conditions& conditions, std::string_view accept_encoding,
+                         const StaticOptions& options);
+
 // What the engine sends for a file answer whose head was decided elsewhere (the JavaScript
 // bridge): the body [offset, offset + length) of `path` below `root`, re-opened on the worker.
 struct FileBody {
