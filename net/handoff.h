@@ -12,11 +12,17 @@
 // produced after it (by later handed-off requests, C++ routes or the engine's own 404s) wait
 // until it is answered. A request not answered within ServerConfig::handler_timeout_ms gets 503;
 // its late answer is dropped.
+//
+// An answer may also stream (Completions::open_stream/write/end: a body of unknown length, a
+// download, Server-Sent Events); the handoff is then told when the connection's output drained
+// (Handoff::writable) so that its producer may go on, and every handed-off request whose answer
+// can no longer be given is reported once (Handoff::aborted).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "alloc/result.h"
 #include "net/http/request.h"
@@ -47,6 +53,23 @@ class Completions {
     // answer is dropped: the connection has closed, the request timed out (503) or the ticket is
     // not one this worker issued. A response whose error() is set is answered 500 (and logged).
     virtual bool complete(const Ticket& ticket) noexcept = 0;
+
+    // Streamed answers. open_stream() sends response() as the head of a streamed answer to
+    // `ticket` (in its connection's order): with `length` == kUnknownLength the body is chunked
+    // (close-delimited for an HTTP/1.0 client), else it has that Content-Length; HEAD, 204 and
+    // 304 get the head only (writes are accepted and discarded). False when the answer is
+    // dropped, as for complete(). A head whose error() is set is answered 500 instead (false).
+    static constexpr uint64_t kUnknownLength = UINT64_MAX;
+    virtual bool open_stream(const Ticket& ticket, uint64_t length) noexcept = 0;
+    // Appends body bytes (copied). kFull: taken, but the connection's output is over its
+    // high-water mark (ServerConfig::max_pending_output): Handoff::writable(ticket) follows once
+    // it drained. kGone: the stream is no more (closed, aborted, ended); nothing was taken.
+    enum class Write : uint8_t { kAccepted, kFull, kGone };
+    virtual Write write(const Ticket& ticket, std::string_view bytes) noexcept = 0;
+    // Ends the body. With `failed`, the stream is cut instead: the connection closes after the
+    // bytes written so far, without the body's proper end (no last chunk), so that the client
+    // sees the body was cut. No-op for a stream that is gone.
+    virtual void end(const Ticket& ticket, bool failed) noexcept = 0;
 
   protected:
     ~Completions() = default;
@@ -94,6 +117,18 @@ class Handoff {
     // server stops, the worker then answers every waiting request 503 at once, instead of
     // keeping its connections until the drain timeout.
     virtual bool abandoned() const noexcept { return false; }
+
+    // The answer to handed-off request `ticket` can no longer be given, or its client left: the
+    // connection closed (reset, send error, timeout, the drain), the handler timeout answered it
+    // 503, an earlier answer closed the connection, or the client shut its side (FIN: it may
+    // still read an answer, which the worker still takes, but it most likely left — as Node's
+    // http server treats it). Called once per request, on the worker, possibly from inside a
+    // Completions call made by on_turn_end() or from submit()'s caller; it must only record the
+    // fact (no Completions call from here). Not called for requests already answered in full.
+    virtual void aborted(const Ticket& ticket) noexcept { (void)ticket; }
+    // The streamed answer `ticket` (open_stream) found the output full (Write::kFull) and the
+    // output has now drained: its producer may write again. Same rules as aborted().
+    virtual void writable(const Ticket& ticket) noexcept { (void)ticket; }
 };
 
 // Builds the handoff of one worker, on that worker's thread (before it accepts connections). An

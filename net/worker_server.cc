@@ -540,6 +540,35 @@ bool WorkerServer::endpoints(uint32_t slot, uint32_t generation, http::Endpoint*
     return true;
 }
 
+bool WorkerServer::open_stream(const Ticket& ticket, uint64_t length) noexcept {
+    Connection* c = by_ticket(ticket);
+    if (c == nullptr) return false;
+    if (!response_.error().empty()) {
+        (void)c->complete(ticket, response_);  // answered 500, the cause logged
+        return false;
+    }
+    const http::BodyFraming body =
+        length == kUnknownLength ? http::BodyFraming::kChunked : http::BodyFraming::kLength;
+    return c->open_handed_off_stream(ticket, response_, body,
+                                     length == kUnknownLength ? 0 : length);
+}
+
+Completions::Write WorkerServer::write(const Ticket& ticket, std::string_view bytes) noexcept {
+    Connection* c = by_ticket(ticket);
+    if (c == nullptr || !c->streaming(ticket)) return Write::kGone;
+    return c->stream_write(ticket, bytes) ? Write::kAccepted : Write::kFull;
+}
+
+void WorkerServer::end(const Ticket& ticket, bool failed) noexcept {
+    Connection* c = by_ticket(ticket);
+    if (c == nullptr) return;
+    if (failed) {
+        c->stream_fail(ticket);
+    } else {
+        c->stream_end(ticket, {});
+    }
+}
+
 Connection* WorkerServer::by_ticket(const Ticket& ticket) noexcept {
     if (!connections_.valid(ticket.slot)) return nullptr;
     Connection* c = &connections_.at(ticket.slot);

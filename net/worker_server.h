@@ -126,6 +126,9 @@ class WorkerServer final : public engine::WorkerHandler,
     // Completions (net/handoff.h), called by the handoff from on_turn_end().
     http::Response& response() noexcept override;
     bool complete(const Ticket& ticket) noexcept override;
+    bool open_stream(const Ticket& ticket, uint64_t length) noexcept override;
+    Write write(const Ticket& ticket, std::string_view bytes) noexcept override;
+    void end(const Ticket& ticket, bool failed) noexcept override;
 
     // ---- accept
     void arm_accept() noexcept;

@@ -188,6 +188,14 @@ void Connection::on_recv(const io_uring_cqe& cqe) noexcept {
             // streaming in can never be complete: its request is answered 400 and its reader
             // aborted now (not at the handler timeout).
             peer_eof_ = true;
+            if (has_waiting() && !closing_) {
+                // The client most likely left: a handoff learns it now, as Node's http would
+                // (the answer is still taken if it comes).
+                for (size_t i = 0; i < queue_->waiting(); ++i) {
+                    ResponseQueue::Place& p = queue_->at(i);
+                    if (!p.ready) tell_aborted(p, queue_->first_seq + static_cast<uint32_t>(i));
+                }
+            }
             if (queue_ != nullptr && queue_->incoming.active && !closing_) {
                 fail_streamed_body(400, "the client closed before the body was complete");
                 if (!out_.empty()) queue_flush();
@@ -539,6 +547,7 @@ bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noe
                     "no memory for the request's place", &req);
         return false;
     }
+    queue_->places.back().handed_off = true;
     hub_.handoff_->submit(req, id, ticket);
     feed.handed_off = true;
     ++feed.answered;
@@ -628,6 +637,20 @@ Stream Connection::stream_deferred(const Ticket& ticket, const http::Response& h
 
 Stream Connection::begin_stream(const Ticket& ticket, const http::Response& head,
                                 http::BodyFraming body, uint64_t length) noexcept {
+    start_stream(ticket, head, body, length);
+    return Stream(hub_.loop_, ticket);
+}
+
+bool Connection::open_handed_off_stream(const Ticket& ticket, const http::Response& head,
+                                        http::BodyFraming body, uint64_t length) noexcept {
+    if (!head.error().empty() || !awaiting(ticket)) return false;
+    if (head.wants_close()) queue_->find(ticket.seq)->flags &= static_cast<uint8_t>(~kKeepAlive);
+    start_stream(ticket, head, body, length);
+    return true;
+}
+
+void Connection::start_stream(const Ticket& ticket, const http::Response& head,
+                              http::BodyFraming body, uint64_t length) noexcept {
     ResponseQueue::Place& p = *queue_->find(ticket.seq);
     p.status = static_cast<uint16_t>(head.status_code());
     const bool front = queue_->index_of(p) == 0;
@@ -640,7 +663,6 @@ Stream Connection::begin_stream(const Ticket& ticket, const http::Response& head
     if (p.body == http::BodyFraming::kUntilClose) p.flags &= static_cast<uint8_t>(~kKeepAlive);
     if (front) queue_flush();
     schedule_deadline();  // a stream has no handler timeout
-    return Stream(hub_.loop_, ticket);
 }
 
 ResponseQueue::Place& Connection::push_place(uint8_t flags, bool ready) noexcept {
@@ -704,10 +726,12 @@ void Connection::answer(size_t index, const http::Response& res, AnswerCause cau
     std::vector<Task> aborts;
     if (!keep) {
         // Nothing behind it will be sent: drop the places of requests that came after it.
+        tell_aborted_after(index);
         queue_->truncate_after(index, aborts);
         close_after_flush_ = true;
     }
     p.on_abort = nullptr;  // answered: it can no longer be aborted
+    p.handed_off = false;
     if (index == 0) {
         write_response(res, flags);
         count_unsent();
@@ -733,6 +757,7 @@ void Connection::answer_instead(int status, AnswerCause cause, std::string_view 
     // can no longer (its on_abort runs, after the queue has moved on).
     std::vector<Task> aborts;
     if (queue_->front().on_abort) aborts.push_back(std::move(queue_->front().on_abort));
+    tell_aborted(queue_->front(), queue_->first_seq);
     answer(0, hub_.engine_answer(status, cause, detail), cause);
     run_aborts(aborts);
 }
@@ -746,6 +771,19 @@ void Connection::run_aborts(std::vector<Task>& aborts) noexcept {
         }
     }
     aborts.clear();
+}
+
+void Connection::tell_aborted(ResponseQueue::Place& p, uint32_t seq) noexcept {
+    if (!p.handed_off) return;
+    p.handed_off = false;
+    hub_.handoff_->aborted(Ticket{slot_, generation_, seq, p.flags});
+}
+
+void Connection::tell_aborted_after(size_t index) noexcept {
+    for (size_t i = index + 1; i < queue_->waiting(); ++i) {
+        ResponseQueue::Place& p = queue_->at(i);
+        if (!p.ready) tell_aborted(p, queue_->first_seq + static_cast<uint32_t>(i));
+    }
 }
 
 void Connection::pop_answered() noexcept {
@@ -887,6 +925,7 @@ void Connection::fail_streamed_body(int status, std::string_view detail) noexcep
         if (!p.ready && !p.streaming) {
             p.flags &= static_cast<uint8_t>(~kKeepAlive);
             p.on_abort = nullptr;
+            tell_aborted(p, queue_->first_seq + static_cast<uint32_t>(own));
             const AnswerCause cause = refusal_cause(status);
             answer(own, hub_.engine_answer(status, cause, detail), cause);
         }
@@ -1079,21 +1118,43 @@ bool Connection::stream_write(const Ticket& ticket, std::string_view bytes) noex
 }
 
 void Connection::stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept {
+    finish_stream(ticket, trailer_lines, false);
+}
+
+void Connection::stream_fail(const Ticket& ticket) noexcept {
+    finish_stream(ticket, {}, true);
+}
+
+bool Connection::streaming(const Ticket& ticket) noexcept {
+    if (!has_waiting() || closing_) return false;
+    const ResponseQueue::Place* p = queue_->find(ticket.seq);
+    return p != nullptr && p->streaming && !p->ready;
+}
+
+void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_lines,
+                               bool failed) noexcept {
     if (!has_waiting() || closing_) return;
     ResponseQueue::Place* p = queue_->find(ticket.seq);
     if (p == nullptr || !p->streaming || p->ready) return;
     const size_t index = queue_->index_of(*p);
     std::vector<Task> aborts;
-    bool cut = p->body == http::BodyFraming::kLength && p->remaining != 0;
-    if (cut) hub_.report("a stream ended before its Content-Length: the connection closes");
+    const bool short_length = p->body == http::BodyFraming::kLength && p->remaining != 0;
+    if (short_length && !failed) {
+        hub_.report("a stream ended before its Content-Length: the connection closes");
+    }
+    // A failed stream is cut where it is (its producer failed): no last chunk, and the
+    // connection closes, so that the client cannot take the body for complete.
+    const bool cut = short_length || (failed && p->body != http::BodyFraming::kNone);
     if (cut || p->body == http::BodyFraming::kUntilClose || (p->flags & kKeepAlive) == 0) {
         // The connection ends with this response: the places behind it are never answered.
+        tell_aborted_after(index);
         queue_->truncate_after(index, aborts);
         close_after_flush_ = true;
         p = &queue_->at(index);
     }
     p->on_abort = nullptr;
     p->on_writable = nullptr;
+    p->handed_off = false;  // its answer is given (or cut by its own producer)
     // A stream is seen by the after-response hooks when it ends (cut: not complete) — at once
     // at the front, else when it goes out after the answers before it (pop_answered()).
     p->complete = !cut;
@@ -1131,6 +1192,12 @@ bool Connection::stream_on_writable(const Ticket& ticket, Task fn) noexcept {
 void Connection::notify_writable() noexcept {
     if (!has_waiting()) return;
     ResponseQueue::Place& p = queue_->front();
+    if (p.streaming && p.wants_writable && p.handed_off && !p.ready) {
+        // A handoff's stream (net/handoff.h): it is told, and writes again when it wants.
+        p.wants_writable = false;
+        hub_.handoff_->writable(Ticket{slot_, generation_, queue_->first_seq, p.flags});
+        return;
+    }
     if (!p.streaming || !p.wants_writable || !p.on_writable) return;
     p.wants_writable = false;
     // Out of the place while it runs: the callback may end the stream (and the place go).
@@ -1414,6 +1481,7 @@ void Connection::abort_waiting() noexcept {
     for (size_t i = 0; i < queue_->waiting(); ++i) {
         ResponseQueue::Place& p = queue_->at(i);
         if (!p.ready && p.on_abort) aborts.push_back(std::move(p.on_abort));
+        if (!p.ready) tell_aborted(p, queue_->first_seq + static_cast<uint32_t>(i));
         p.on_writable = nullptr;
     }
     if (stream_cut) [[unlikely]] {

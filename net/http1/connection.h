@@ -93,6 +93,15 @@ class Connection final {
     bool stream_write(const Ticket& ticket, std::string_view bytes) noexcept;
     void stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept;
     bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
+    // Whether `ticket`'s answer is a stream still open.
+    bool streaming(const Ticket& ticket) noexcept;
+    // A handed-off answer streamed (Completions::open_stream): false when the place no longer
+    // awaits or `head` has an error (the caller answers then).
+    bool open_handed_off_stream(const Ticket& ticket, const http::Response& head,
+                                http::BodyFraming body, uint64_t length) noexcept;
+    // Cuts an open stream: the connection closes after what was written, without the body's
+    // end (Completions::end(ticket, true)).
+    void stream_fail(const Ticket& ticket) noexcept;
     // A streamed request body (net/body.h), named by its seq: its callbacks and flow control.
     void body_on_data(uint32_t seq, UniqueFunction<void(std::string_view)> fn) noexcept;
     void body_on_end(uint32_t seq, Task fn) noexcept;
@@ -175,6 +184,14 @@ class Connection final {
     // Writes a stream's head for the place `ticket` names (its flags final) and makes it stream.
     Stream begin_stream(const Ticket& ticket, const http::Response& head, http::BodyFraming body,
                         uint64_t length) noexcept;
+    void start_stream(const Ticket& ticket, const http::Response& head, http::BodyFraming body,
+                      uint64_t length) noexcept;
+    // Ends (or with `failed` cuts) the stream of `ticket`.
+    void finish_stream(const Ticket& ticket, std::string_view trailer_lines, bool failed) noexcept;
+    // Tells the handoff that the handed-off place `p` (of `seq`) will not be answered (once).
+    void tell_aborted(ResponseQueue::Place& p, uint32_t seq) noexcept;
+    // The same for every place after `index` (they are about to be dropped).
+    void tell_aborted_after(size_t index) noexcept;
     bool output_full(const ResponseQueue::Place& p, size_t index) const noexcept;
     // Runs abort callbacks collected while the queue was being changed (user code runs last).
     static void run_aborts(std::vector<Task>& aborts) noexcept;

@@ -39,6 +39,9 @@ struct ResponseQueue {
         // the connection's output. Ready once ended.
         bool streaming = false;
         bool wants_writable = false;  // a write found the output full: on_writable is due
+        // A handed-off request's place (net/handoff.h): the handoff is told when its answer can
+        // no longer be given (once: cleared then) and when its stream's output drained.
+        bool handed_off = false;
         http::BodyFraming body = http::BodyFraming::kNone;
         uint64_t remaining = 0;  // body bytes still announced (BodyFraming::kLength)
         // Where the head of a ready keep-alive HTTP/1.1 answer ends in `bytes`, for
