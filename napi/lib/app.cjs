@@ -26,6 +26,9 @@ const cookies = require('./cookies.cjs');
 const logging = require('./logger.cjs');
 const bodies = require('./body.cjs');
 const files = require('./files.cjs');
+const { Events } = require('./events.cjs');
+const { Outbound, isStreamPayload, payloadError } = require('./stream-reply.cjs');
+const { sseSource } = require('./sse.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -233,6 +236,7 @@ function routeEntry(id, path, handler, scope, fallback) {
     onRequest: null, preHandler: null, onSend: null, onResponse: null,
     errorHandler: null, errorApp: null, Request: null, Reply: null,
     body: undefined, strictContentType: undefined, trust: null,
+    state: null,  // the app's State (req.signal: stream-reply.cjs)
   };
 }
 
@@ -300,6 +304,9 @@ class State {
     this.errorLog = this.logger === null ? new ErrorLog() : new logging.LoggerErrorLog(this.logger);
     this.warnedSent = false;
 
+    this.events = new Events();        // event records (events.cjs)
+    this.outbound = new Outbound(this);  // streamed replies, req.signal (stream-reply.cjs)
+
     this.drain = this.drain.bind(this);
     this.flushTask = this.flushTask.bind(this);
   }
@@ -325,6 +332,7 @@ class State {
     if (typeof handler !== 'function') throw new TypeError(`${method} ${path}: the handler must be a function`);
     const paths = joinPath(scope.prefix, path, this.ignoreTrailingSlash);
     const route = routeEntry(this.routes.length, paths[0], handler, scope, false);
+    route.state = this;
     if (options !== undefined && options !== null) {
       if (typeof options !== 'object') throw new TypeError(`${method} ${path}: route options must be an object`);
       for (const key of Object.keys(options)) {
@@ -396,6 +404,7 @@ class State {
       }
     }
     s.notFound = routeEntry(-1, s.prefix + '/*', fn, scope, true);
+    s.notFound.state = this;
     this.notFounds.push(s.notFound);
   }
 
@@ -661,21 +670,28 @@ class State {
         if (n === 0) break;
         const routes = this.routes;
         const methods = this.methods;
+        let k = 0;
         for (let i = 0, j = 0; i < n; i++, j += 3) {
           const w = index[j];
           const off = index[j + 1];
           const u8 = this.ringU8[w];
           const u32 = this.ringU32[w];
           const route = routes[u32[(off >>> 2) + REQ.HANDLER]];
+          if (route === undefined) {
+            // An event record (handler id 0xFFFFFFFF): abort, writable, body pieces.
+            this.events.dispatch(w, u8, u32, off);
+            continue;
+          }
           const req = new route.Request(u8, u32, off, w, route, methods[u8[off + REQ.METHOD_BYTE]], this.nextId++);
           if (this.idSource !== null) this.assignId(req);
           const reply = new route.Reply(this, req);
-          this.batch[i] = reply;
-          if (route.fallback) this.batch[i] = this.fallback(route, req, reply);
+          this.batch[k] = reply;
+          if (route.fallback) this.batch[k] = this.fallback(route, req, reply);
           else this.dispatch(route, req, reply);
-          if (this.timeouts !== null && this.batch[i]._phase === STATE_OPEN) this.timeouts.track(this.batch[i]);
+          if (this.timeouts !== null && this.batch[k]._phase === STATE_OPEN) this.timeouts.track(this.batch[k]);
+          k++;
         }
-        this.batchLength = n;
+        this.batchLength = k;
         staged = staging.pos;
         staging.pos = 0;
       }
@@ -836,6 +852,15 @@ class State {
     } else if (payload instanceof files.FileAnswer) {
       body = payload;  // reply.sendFile(): the engine sends the file (files.cjs)
     } else {
+      if (isStreamPayload(payload)) {
+        this.sendStream(reply, payload, false);
+        return;
+      }
+      const invalid = payloadError(payload);
+      if (invalid !== null) {
+        this.fail(req, reply, invalid);
+        return;
+      }
       try {
         body = JSON.stringify(payload);
       } catch (err) {
@@ -919,27 +944,96 @@ class State {
         inline = null;
       }
     }
-    const staging = this.staging;
     const flags = (reply._close ? RES.FLAG_CLOSE : 0) | fileFlag;
-    const ticket = req._off >>> 2;
-    if (!staging.write(req._worker, req._u32, ticket, reply.statusCode, flags, reply._type,
-      reply._headers, inline, stashId, stashLength)) {
+    this.stageRecord(req._worker, req._u32, req._off >>> 2, reply.statusCode, flags, reply._type,
+      reply._headers, inline, stashId, stashLength);
+    reply._phase = STATE_DONE;
+    if (req._watch !== null) this.outbound.answered(req);
+    this.scheduleFlush();
+    this.afterCommit(req, reply);
+  }
+
+  // Appends a response record to the staging buffer, handing the staged ones over first when
+  // it is full.
+  stageRecord(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId = 0, stashLength = 0) {
+    const staging = this.staging;
+    if (!staging.write(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId, stashLength)) {
       const staged = staging.pos;
       staging.pos = 0;
       try {
-        binding.flush(h, staged);
+        binding.flush(this.handle, staged);
       } catch (err) {
         this.errorLog.log('the native binding refused staged responses', err);
       }
-      staging.write(req._worker, req._u32, ticket, reply.statusCode, flags, reply._type,
-        reply._headers, inline, stashId, stashLength);
+      staging.write(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId, stashLength);
     }
-    reply._phase = STATE_DONE;
+  }
+
+  // Staged records leave at the end of the drain, or from a microtask outside it.
+  scheduleFlush() {
     if (!this.inDrain && !this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushTask);
     }
-    this.afterCommit(req, reply);
+  }
+
+  // reply.send(stream): onSend hooks see the stream (one may replace it: a stream, or a body),
+  // then it is streamed (stream-reply.cjs). `sse`: the head goes out at once.
+  sendStream(reply, source, sse) {
+    const req = reply.request;
+    if (req._route.onSend.length === 0) {
+      this.outbound.start(req, reply, source, sse);
+      return;
+    }
+    this.runOnSendStream(req, reply, source, sse);
+  }
+
+  async runOnSendStream(req, reply, source, sse) {
+    req._running++;
+    try {
+      const hooks = req._route.onSend;
+      for (let i = 0; i < hooks.length; i++) {
+        let r = hooks[i](req, reply, source);
+        if (isThenable(r)) r = await r;
+        if (r === undefined || r === source) continue;
+        if (isStreamPayload(r)) {
+          source = r;
+          continue;
+        }
+        if (typeof source.destroy === 'function') source.destroy();
+        if (r === null || typeof r === 'string' || r instanceof Uint8Array) {
+          this.commit(reply, r);
+          return;
+        }
+        throw new TypeError('an onSend hook must return a string, a Buffer, a stream, null or undefined');
+      }
+      this.outbound.start(req, reply, source, sse);
+    } catch (err) {
+      this.fail(req, reply, err);
+    } finally {
+      req._running--;
+    }
+  }
+
+  // reply.sse(source, options) (sse.cjs).
+  sse(reply, source, options) {
+    if (reply._phase !== STATE_OPEN) {
+      this.warnAlreadySent();
+      return;
+    }
+    reply._phase = STATE_SENDING;
+    let frames;
+    try {
+      frames = sseSource(source, options);
+    } catch (err) {
+      this.fail(reply.request, reply, err);
+      return;
+    }
+    reply._type = 'text/event-stream';
+    reply.header('cache-control', 'no-cache');
+    reply.header('x-accel-buffering', 'no');
+    reply._length = null;
+    this.sendStream(reply, frames, true);
   }
 
   afterCommit(req, reply) {

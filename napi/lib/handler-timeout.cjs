@@ -74,6 +74,7 @@ class HandlerTimeouts {
   expire(reply) {
     if (reply._phase !== STATE_OPEN || reply._errored) return;
     reply._timedOut = true;
+    this.state.outbound.timedOut(reply.request);  // req.signal fires
     this.state.fail(reply.request, reply, ERRORS.handlerTimeout(this.ms));
   }
 

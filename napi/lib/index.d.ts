@@ -176,6 +176,30 @@ export interface Request<Params = Record<string, string>> extends RequestDecorat
    * strictContentType is false) and a 400 error when the body is empty or not JSON.
    */
   json<T = any>(): Promise<T>;
+  /**
+   * Aborted when the client goes away before the answer is complete (it closed or reset the
+   * connection), or when the handler timeout answered 503 instead. Made on first access.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** A chunk a streamed body may yield. */
+export type StreamChunk = string | Uint8Array | ArrayBuffer;
+
+/**
+ * A body sent in pieces with backpressure: a Node Readable (an async iterable too), a web
+ * ReadableStream, or any async iterable (an async generator) of chunks.
+ */
+export type StreamPayload = ReadableStream<StreamChunk> | AsyncIterable<StreamChunk>;
+
+/** One Server-Sent Event: a string is data only; `data` that is not a string is sent as JSON. */
+export type SseEvent =
+  | string
+  | { event?: string; data?: unknown; id?: string | number; retry?: number; comment?: string };
+
+export interface SseOptions {
+  /** Milliseconds without an event after which a `:` comment line is sent (0: none, default). */
+  heartbeat?: number;
 }
 
 export type HeaderValue = string | number | readonly string[];
@@ -212,7 +236,10 @@ export interface Reply extends ReplyDecorations {
   redirect(statusCode: number, url: string): this;
   /**
    * Sends the response: a string as text/plain, a Buffer/Uint8Array as bytes, undefined as an
-   * empty body, anything else as JSON. A second call is ignored (with a warning).
+   * empty body, a stream (a Node Readable, a web ReadableStream, an async iterable) in pieces
+   * with backpressure (chunked, or with the Content-Length set by `header()`), other data as
+   * JSON. A function, a symbol, a bigint, a Promise or another stream-like object is an error
+   * (500, code NEXURE_ERR_REP_INVALID_PAYLOAD_TYPE). A second call is ignored (with a warning).
    */
   send(payload?: unknown): this;
   /**
@@ -222,6 +249,12 @@ export interface Reply extends ReplyDecorations {
    * app's not-found handling (404).
    */
   sendFile(path: string, options?: FileOptions): this;
+  /**
+   * Server-Sent Events from `source` (an async iterable, or an iterable, of events): the head
+   * goes out at once (text/event-stream, no-cache, X-Accel-Buffering: no), each event as soon
+   * as it is produced; the source's return() is called when the client leaves.
+   */
+  sse(source: AsyncIterable<SseEvent> | Iterable<SseEvent>, options?: SseOptions): this;
 }
 
 /** Errors with a `statusCode` (4xx/5xx) are answered with that status by the default handler. */

@@ -4,7 +4,9 @@
 // through the same pipeline (hooks, handler, error handler); what the engine itself would
 // answer (404, 405, OPTIONS, 501, fixed routes, limits, the handler timeout) is emulated with
 // the engine's bodies and headers — or, for an app that takes the engine's answers
-// (engine-answers.cjs), handed to the app as the engine would hand them.
+// (engine-answers.cjs), handed to the app as the engine would hand them. A streamed reply (a
+// Readable, a ReadableStream, an async iterable, reply.sse()) is collected whole into the
+// response's payload.
 
 const { encodeRequestRecord, parseAddress } = require('./records.cjs');
 const { reasonPhrase } = require('./errors.cjs');
@@ -223,6 +225,9 @@ function run(state, route, fields, method, head, last) {
       sink.timer = setTimeout(() => {
         if (sink.done) return;
         sink.done = true;
+        // As the engine does: the handler's req.signal fires, a streamed reply's source is
+        // destroyed.
+        if (req._watch !== null && typeof req._watch.fire === 'function') req._watch.fire();
         resolve(engineText(503, head, null));
       }, ms);
     }

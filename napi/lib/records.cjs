@@ -2,6 +2,8 @@
 // The bridge's record formats (napi/PROTOCOL.md), as the JavaScript side reads and writes them:
 // - request records (written by an engine worker into its request ring, read here in place);
 //   encodeRequestRecord() builds the same layout in a Buffer for app.inject();
+// - event records (abort, writable, a streamed body's pieces), in the same ring, told apart by
+//   the handler id EVENT.HANDLER_ID: the decoder (readEvent) and encoder (encodeEventRecord);
 // - response records, appended to the server's staging buffer by Staging.
 // Plus the byte-level decoders the request object uses (percent-decoding, query strings).
 // All integers are little-endian; the typed-array views assume a little-endian host (x86-64 and
@@ -37,10 +39,49 @@ const RES = {
   MAX_INLINE_BODY: 64 * 1024,
   KIND_INLINE: 0, KIND_STASHED: 1,
   FLAG_CLOSE: 1,
+  // streamed responses (PROTOCOL.md "Streamed responses"): the head (+ first bytes), more
+  // bytes, the end; a data record with FLAG_CLOSE and without FLAG_STREAM_END cuts the stream
+  FLAG_STREAM_OPEN: 2, FLAG_STREAM_DATA: 4, FLAG_STREAM_END: 8,
   FLAG_BODY_CONTROL: 32,
   // a body-control record's operation (its status field) and amount (its stash-id field)
   BODY_CREDIT: 0, BODY_START: 1, BODY_DISCARD: 2,
 };
+
+// ---- event record helpers (the layout: EVENT above) ------------------------------------------
+
+// Whether the record at byte `off` (u32 view `u32`) is an event record.
+function isEvent(u32, off) {
+  return u32[(off >>> 2) + REQ.HANDLER] === EVENT.HANDLER_ID;
+}
+
+// An event record as an object: { slot, generation, seq, flags, type, data } where `data` is a
+// view into `u8` (valid as long as the record is: copy what must outlive the next pull()).
+function readEvent(u8, u32, off) {
+  const w = off >>> 2;
+  const start = off + EVENT.FIXED_BYTES;
+  return {
+    slot: u32[w], generation: u32[w + 1], seq: u32[w + 2], flags: u32[w + 3],
+    type: u8[off + EVENT.TYPE_BYTE],
+    data: u8.subarray(start, start + u32[w + EVENT.DATA_LENGTH]),
+  };
+}
+
+// Builds an event record in a Buffer of its own, as a worker writes it (tests, inject).
+function encodeEventRecord({ ticket = [0, 0, 0, 0], type, data = null }) {
+  const length = data === null ? 0 : data.length;
+  const buf = Buffer.alloc(align8(EVENT.FIXED_BYTES + length));
+  const u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  u32[0] = ticket[0];
+  u32[1] = ticket[1];
+  u32[2] = ticket[2];
+  u32[3] = ticket[3];
+  u32[REQ.HANDLER] = EVENT.HANDLER_ID;
+  buf[EVENT.TYPE_BYTE] = type;
+  u32[EVENT.DATA_LENGTH] = length;
+  u32[EVENT.TOTAL] = buf.length;
+  if (length > 0) buf.set(data, EVENT.FIXED_BYTES);
+  return buf;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -378,5 +419,5 @@ function putHeader(u8, o, name, value) {
 
 module.exports = {
   REQ, RES, EVENT, EMPTY, align8, decodeComponent, parseQuery, encodeRequestRecord, Staging,
-  formatAddress, parseAddress,
+  formatAddress, parseAddress, isEvent, readEvent, encodeEventRecord,
 };

@@ -31,6 +31,7 @@ class Reply {
     this._type = null;
     this._headers = null;
     this._close = false;
+    this._length = null;  // Content-Length given for a streamed body (a decimal string)
     this._phase = STATE_OPEN;
     this._errored = false;
     this._cookies = null;  // cookies.cjs: the Set-Cookie lines by name, domain and path
@@ -59,7 +60,9 @@ class Reply {
 
   // Sets a response header (names are case-insensitive and kept lower-case). An array value
   // sends the header once per element (set-cookie). Content-Length is computed by the engine
-  // and ignored here; `connection: close` closes the connection after this response. A name
+  // for whole bodies; for a streamed body (send(stream)) a Content-Length given here is sent
+  // instead of chunked encoding (a body that ends short of it is cut); `connection: close`
+  // closes the connection after this response. A name
   // that is not a token, or a value with CR, LF, NUL or a character above U+00FF, throws an
   // error with statusCode 500 and code FST_ERR_INVALID_HEADER (so it reaches the error
   // handler, instead of the engine refusing the response).
@@ -76,7 +79,11 @@ class Reply {
     } else if (key === 'connection') {
       this._close = String(value).toLowerCase() === 'close';
     } else if (key === 'content-length') {
-      // the engine frames every body itself
+      const n = typeof value === 'number' ? value : Number(String(value).trim());
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new RangeError(`reply.header(): content-length must be a non-negative integer, got ${String(value)}`);
+      }
+      this._length = String(n);  // used by streamed bodies; whole bodies are measured
     } else if (key === 'transfer-encoding') {
       throw new TypeError('reply.header(): transfer-encoding is not supported; the engine ' +
         'sends every body with Content-Length');
@@ -96,6 +103,7 @@ class Reply {
     const key = String(name).toLowerCase();
     if (key === 'content-type') return this._type === null ? undefined : this._type;
     if (key === 'connection') return this._close ? 'close' : undefined;
+    if (key === 'content-length') return this._length === null ? undefined : this._length;
     return this._headers === null ? undefined : this._headers[key];
   }
 
@@ -107,6 +115,7 @@ class Reply {
     const key = String(name).toLowerCase();
     if (key === 'content-type') this._type = null;
     else if (key === 'connection') this._close = false;
+    else if (key === 'content-length') this._length = null;
     else if (this._headers !== null) delete this._headers[key];
     return this;
   }
@@ -151,6 +160,18 @@ class Reply {
       return this;
     }
     this._state.sendFile(this, path, options);
+    return this;
+  }
+
+  // Server-Sent Events: `source` is an async iterable (or iterable) of events — strings (data
+  // only) or { event, data, id, retry, comment } objects (data that is not a string is sent as
+  // JSON; multi-line data becomes several data: lines). The head goes out at once with
+  // Content-Type: text/event-stream, Cache-Control: no-cache and X-Accel-Buffering: no; each
+  // event leaves as soon as it is produced. `options.heartbeat` (ms): a comment line is sent
+  // after that long without an event. When the client leaves, the source's return() is called
+  // and the timers are cleared (req.signal fires too).
+  sse(source, options) {
+    this._state.sse(this, source, options);
     return this;
   }
 

@@ -51,10 +51,23 @@ class Request {
     this._cookies = undefined;
     this._log = undefined;
     this._logStart = 0;
+    this._watch = null;  // req.signal and an open streamed reply (stream-reply.cjs)
   }
 
   _released() {
     return released();
+  }
+
+  // An AbortSignal that fires when the client goes away before the answer is complete, or the
+  // handler timeout answers 503 instead (made on first use: free for requests that never ask).
+  get signal() {
+    const state = this._route.state;
+    if (state === undefined || state === null) {
+      // An answer the engine emulation gives (no handler runs): never aborted.
+      if (this._watch === null) this._watch = { ctl: new AbortController() };
+      return this._watch.ctl.signal;
+    }
+    return state.outbound.signal(this);
   }
 
   _word(i) {

@@ -1,7 +1,7 @@
-// The byte layouts of napi/PROTOCOL.md: request records (worker -> JS) and response records
-// (JS -> worker). Offsets are from the record's first byte; all integers little-endian (the
-// engine only runs on little-endian Linux targets, so they are native stores). Pure values, any
-// thread; no node headers (included by engine-thread code).
+// The byte layouts of napi/PROTOCOL.md: request records and event records (worker -> JS) and
+// response records (JS -> worker). Offsets are from the record's first byte; all integers
+// little-endian (the engine only runs on little-endian Linux targets, so they are native stores).
+// Pure values, any thread; no node headers (included by engine-thread code).
 #pragma once
 
 #include <bit>
@@ -79,6 +79,10 @@ inline constexpr uint32_t kFixedBytes = 48;
 inline constexpr uint32_t kBodyInline = 0;
 inline constexpr uint32_t kBodyStashed = 1;
 inline constexpr uint32_t kFlagClose = 1;
+// Streamed answers (PROTOCOL.md, "Streamed responses").
+inline constexpr uint32_t kFlagStreamOpen = 1u << 1;  // the head (and first bytes) of a stream
+inline constexpr uint32_t kFlagStreamData = 1u << 2;  // more bytes for an open stream
+inline constexpr uint32_t kFlagStreamEnd = 1u << 3;   // the stream ends after these bytes
 
 // In the response *ring* (native code only, not part of PROTOCOL.md), a kind-1 record is the
 // staged record followed by one 8-byte field: the address of the malloc'd body, which the

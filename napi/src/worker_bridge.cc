@@ -1,9 +1,11 @@
 #include "napi/src/worker_bridge.h"
 
 #include <atomic>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -45,6 +47,17 @@ uint64_t head_bytes(const Request& request) noexcept {
 
 uint64_t total_bytes(const Request& request) noexcept {
     return ((head_bytes(request) + 7) & ~uint64_t{7}) + request.body().size();
+}
+
+bool is_content_length(std::string_view name) noexcept {
+    constexpr std::string_view kName = "content-length";
+    if (name.size() != kName.size()) return false;
+    for (size_t i = 0; i < name.size(); ++i) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != kName[i]) return false;
+    }
+    return true;
 }
 
 // Writes the record for `request` to `out` (room for `size` bytes, 8-byte aligned).
@@ -232,6 +245,11 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
     const uint32_t block = load_u32(r + kHeaderBlockLength);
     const uint32_t body_length = load_u32(r + kBodyLength);
     const uint32_t kind = load_u32(r + kBodyKind);
+    const uint32_t flags = load_u32(r + kFlags);
+    // A stream's head may say its length (Content-Length, which a response may not set
+    // otherwise): taken out here, sent by the framing.
+    const bool stream_head = (flags & kFlagStreamOpen) != 0;
+    std::optional<std::string_view> content_length;
     const char* h = r + kFixedBytes;
     const char* block_end = h + block;
     const char* record_end = r + record.size;
@@ -241,26 +259,66 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
         const uint16_t value_length = load_u16(h + 2);
         h += 4;
         if (h + name_length + value_length > block_end) break;
-        res.header(std::string_view(h, name_length),
-                   std::string_view(h + name_length, value_length));
+        const std::string_view name(h, name_length);
+        const std::string_view value(h + name_length, value_length);
+        if (stream_head && is_content_length(name)) [[unlikely]] {
+            content_length = value;
+        } else {
+            res.header(name, value);
+        }
         h += name_length + value_length;
     }
     void* stashed = nullptr;
+    std::string_view body;
     if (kind == kBodyStashed && record.size >= kFixedBytes + kStashPointerBytes) {
         std::memcpy(&stashed, record_end - kStashPointerBytes, sizeof(stashed));
-        if (stashed != nullptr)
-            res.body(std::string_view(static_cast<const char*>(stashed), body_length));
+        if (stashed != nullptr) {
+            body = std::string_view(static_cast<const char*>(stashed), body_length);
+        }
     } else if (kind == kBodyInline && block_end + body_length <= record_end) {
-        res.body(std::string_view(block_end, body_length));
+        body = std::string_view(block_end, body_length);
     }
-    if (load_u32(r + kFlags) & kFlagClose) res.close();
-    if (load_u32(r + kFlags) & kFlagFile) [[unlikely]] {
-        deliver_file_answer(ticket, res);  // the body names a file the worker sends
-        std::free(stashed);
+    if ((flags & (kFlagStreamOpen | kFlagStreamData)) != 0) [[unlikely]] {
+        deliver_stream(ticket, flags, content_length, body, res, done);
+    } else {
+        res.body(body);
+        if (flags & kFlagClose) res.close();
+        if (flags & kFlagFile) [[unlikely]] {
+            deliver_file_answer(ticket, res);  // the body names a file the worker sends
+        } else {
+            (void)done.complete(ticket);  // false: the client went away or the request timed out
+        }
+    }
+    std::free(stashed);
+}
+
+void WorkerBridge::deliver_stream(const net::Ticket& ticket, uint32_t flags,
+                                  std::optional<std::string_view> content_length,
+                                  std::string_view body, net::http::Response& res,
+                                  net::Completions& done) noexcept {
+    using namespace response_record;
+    const bool end = (flags & kFlagStreamEnd) != 0;
+    if ((flags & kFlagStreamOpen) == 0) {
+        // The close flag on a data record without the end flag: the source failed, cut it.
+        streams_.data(ticket, done, body, end, !end && (flags & kFlagClose) != 0);
         return;
     }
-    (void)done.complete(ticket);  // false: the client went away or the request timed out
-    std::free(stashed);
+    // The head is in `res` (done.response(), filled by deliver(): asking for it again would
+    // reset it); on an open record the close flag is the usual "close the connection after
+    // this response".
+    uint64_t length = net::Completions::kUnknownLength;
+    if (content_length) {
+        const std::string_view v = *content_length;
+        uint64_t n = 0;
+        const auto [end_ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (v.empty() || ec != std::errc{} || end_ptr != v.data() + v.size()) {
+            res.fail("a streamed response's Content-Length is not a decimal number");
+        } else {
+            length = n;
+        }
+    }
+    if (flags & kFlagClose) res.close();
+    streams_.open(ticket, done, length, body, end, false);
 }
 
 void WorkerBridge::on_turn_end(net::Completions& done) noexcept {
@@ -281,6 +339,7 @@ void WorkerBridge::on_turn_end(net::Completions& done) noexcept {
             channel_->ring_js();
         }
     }
+    if (took) streams_.turn_end();
     if (!rejected_.empty()) [[unlikely]] {
         for (const net::Ticket& ticket : rejected_) {
             net::http::Response& res = done.response();

@@ -13,16 +13,18 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "engine/mailbox.h"
 #include "napi/src/channel.h"
+#include "napi/src/response_streams.h"
 #include "net/handoff.h"
 
 namespace nexure::napi {
 
-class WorkerBridge final : public net::Handoff {
+class WorkerBridge final : public net::Handoff, public EventSink {
   public:
     explicit WorkerBridge(Ref<Channel> channel) noexcept;
     // Marks the channel finished and rings the JS doorbell, so the JS side learns that this
@@ -40,6 +42,14 @@ class WorkerBridge final : public net::Handoff {
     void awake() noexcept override;
     bool abandoned() const noexcept override {
         return channel_->js_gone.load(std::memory_order_acquire);
+    }
+    void aborted(const net::Ticket& ticket) noexcept override { streams_.aborted(ticket); }
+    void writable(const net::Ticket& ticket) noexcept override { streams_.writable(ticket); }
+
+    // EventSink (response_streams.h): submit_event() with `data`.
+    void post_event(const net::Ticket& ticket, uint8_t type,
+                    std::string_view data) noexcept override {
+        submit_event(ticket, type, data);
     }
 
     // The request record's size for `request` (exposed for tests and ring sizing).
@@ -63,6 +73,10 @@ class WorkerBridge final : public net::Handoff {
     // Moves overflowed records into the ring, oldest first, while they fit; returns how many.
     uint32_t move_overflow() noexcept;
     void deliver(const engine::Mailbox::Record& record, net::Completions& done) noexcept;
+    // A response record of a stream (flag bits 1-3, PROTOCOL.md "Streamed responses").
+    void deliver_stream(const net::Ticket& ticket, uint32_t flags,
+                        std::optional<std::string_view> content_length, std::string_view body,
+                        net::http::Response& res, net::Completions& done) noexcept;
 
     Ref<Channel> channel_;
     engine::Mailbox& requests_;
@@ -78,6 +92,7 @@ class WorkerBridge final : public net::Handoff {
     // Requests whose record cannot fit the ring at all (the ring is sized so that this does not
     // happen within the configured limits); answered 500 at the end of the turn.
     std::vector<net::Ticket> rejected_;
+    ResponseStreams streams_{*this};
 };
 
 // What the handoff factory needs to build each worker's bridge. Owned by the JS-side server; the

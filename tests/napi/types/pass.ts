@@ -135,3 +135,22 @@ logged.inject({ url: '/login', cookies: { session: 'v' } }).then((r) => {
   const first: string = r.cookies[0].name;
   return first;
 });
+
+// ---- streamed replies, Server-Sent Events, req.signal ----
+app.get('/numbers/:count', (req, reply) => {
+  const signal: AbortSignal = req.signal;
+  async function* lines(n: number) {
+    for (let i = 1; i <= n && !signal.aborted; i++) yield `${i}\n`;
+  }
+  return reply.header('content-type', 'text/plain').send(lines(Number(req.params.count)));
+});
+app.get('/events', (req, reply) => {
+  async function* events() {
+    yield 'plain data';
+    yield { event: 'tick', data: { n: 1 }, id: 1, retry: 1000 };
+  }
+  reply.sse(events(), { heartbeat: 15000 });
+});
+app.get('/web', (req, reply) => reply.send(new ReadableStream<Uint8Array>()));
+// @ts-expect-error heartbeat is a number of milliseconds
+app.get('/sse-bad', (req, reply) => reply.sse([], { heartbeat: 'often' }));

@@ -57,6 +57,24 @@ function decodeRequest(views, index, i) {
   return req;
 }
 
+// Index entry i as an event record ({ worker, ticket, type, data }), or null for a request
+// record (PROTOCOL.md "Event records": handler id 0xFFFFFFFF at offset 16).
+function decodeEvent(views, index, i) {
+  const worker = index[3 * i];
+  const offset = index[3 * i + 1];
+  const dv = new DataView(views[worker], offset, index[3 * i + 2]);
+  if (dv.getUint32(16, true) !== 0xFFFFFFFF) return null;
+  const length = dv.getUint32(24, true);
+  return {
+    worker,
+    ticket: [dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true)],
+    type: dv.getUint8(20),
+    zero: [dv.getUint8(21), dv.getUint8(22), dv.getUint8(23)],
+    data: Buffer.from(new Uint8Array(views[worker], offset + 32, length)),
+    total: dv.getUint32(28, true),
+  };
+}
+
 // Writes response records into the staging buffer; `take()` hands the byte count to pull/flush.
 class Stager {
   constructor(handle) {
@@ -73,7 +91,7 @@ class Stager {
     return n;
   }
 
-  // res: {status, headers: [[name, value]], body: Buffer|string, close}
+  // res: {status, headers: [[name, value]], body: Buffer|string, close, flags (overrides close)}
   write(req, res) {
     let body = res.body === undefined ? Buffer.alloc(0) : Buffer.from(res.body);
     const headers = res.headers || [];
@@ -98,7 +116,7 @@ class Stager {
     dv.setUint32(p + 32, body.length, true);
     dv.setUint32(p + 36, stashId === 0 ? 0 : 1, true);
     dv.setUint32(p + 40, stashId, true);
-    dv.setUint32(p + 44, res.close ? 1 : 0, true);
+    dv.setUint32(p + 44, res.flags ?? (res.close ? 1 : 0), true);
     let w = p + 48;
     for (const [n, v] of headers) {
       const nb = Buffer.from(n, 'latin1');
@@ -127,6 +145,7 @@ function rawServer(config, onRequest, opts = {}) {
     pulling: opts.pull !== false,
     flushScheduled: false,
     onStopped: null,
+    events: [],
   };
   function flushLater() {
     if (state.flushScheduled) return;
@@ -145,6 +164,13 @@ function rawServer(config, onRequest, opts = {}) {
         const n = binding.pull(state.handle, state.stager.take(), 64);
         if (n === 0) break;
         for (let i = 0; i < n; i++) {
+          const event = decodeEvent(state.views, state.index, i);
+          if (event !== null) {
+            // An event record (abort, writable, ...): kept for the test to look at.
+            state.events.push(event);
+            if (opts.onEvent) opts.onEvent(event);
+            continue;
+          }
           const req = decodeRequest(state.views, state.index, i);
           onRequest(req, (res) => {
             state.stager.write(req, res);
@@ -187,4 +213,4 @@ function rawServer(config, onRequest, opts = {}) {
   return state;
 }
 
-module.exports = { binding, decodeRequest, Stager, rawServer, STAGING_BYTES };
+module.exports = { binding, decodeRequest, decodeEvent, Stager, rawServer, STAGING_BYTES };
