@@ -632,6 +632,7 @@ class State {
     this.stoppedSeen = true;
     // Not from inside the drain callback: destroy() tears down the doorbell that called it.
     if (this.timeouts !== null) this.timeouts.stop();
+    this.outbound.abortAll();  // streams still open: their sources are destroyed
     setImmediate(() => {
       this.destroyHandles();
       this.started = false;

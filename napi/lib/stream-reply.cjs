@@ -197,6 +197,15 @@ class Outbound {
     w.fire();
   }
 
+  // The server has stopped: every watched request is aborted (open streams destroy their
+  // sources; nothing will credit them any more).
+  abortAll() {
+    const list = [...this.live.values()];
+    this.live.clear();
+    this.recent.clear();
+    for (const w of list) w.fire();
+  }
+
   // The answer was handed over: the request needs no watching any more (an open stream keeps it).
   answered(req) {
     const w = req._watch;

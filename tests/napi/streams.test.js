@@ -464,3 +464,33 @@ test('onSend hooks see the stream; onResponse runs when it ended', async (t) => 
   await until(() => order.includes('onResponse'), 'onResponse');
   assert.deepEqual(order, ['onSend:function', 'onResponse']);
 });
+
+test('close() with a stream still open (its client reads nothing) destroys the source', async () => {
+  const app = createApp({ threads: 1, drainTimeoutMs: 200 });
+  let destroyed = false;
+  let produced = 0;
+  app.get('/forever', (req, reply) => {
+    const chunk = Buffer.alloc(64 * 1024, 0x7a);
+    reply.send(new Readable({
+      read() {
+        produced += chunk.length;
+        this.push(chunk);
+      },
+      destroy(err, cb) {
+        destroyed = true;
+        cb(err);
+      },
+    }));
+  });
+  const base = await app.listen(0);
+  const { port } = new URL(base);
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise((r) => socket.on('connect', r));
+  socket.pause();
+  socket.write('GET /forever HTTP/1.1\r\nHost: x\r\n\r\n');
+  await until(() => produced > 1024 * 1024, 'the stream to start');
+  await app.close();
+  await until(() => destroyed, 'the source destroyed');
+  socket.destroy();
+});
