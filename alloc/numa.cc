@@ -1,7 +1,14 @@
 #include "alloc/numa.h"
 
+// NEXURE_HAVE_LIBNUMA is 0 in a build without libnuma (NEXURE_STATIC_DEPS, the prebuilt addon:
+// cmake/NexureDeps.cmake): the machine is then treated as having one node and nothing is placed.
+#ifndef NEXURE_HAVE_LIBNUMA
+#define NEXURE_HAVE_LIBNUMA 1
+#endif
+#if NEXURE_HAVE_LIBNUMA
 #include <numa.h>
 #include <numaif.h>
+#endif
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -17,8 +24,12 @@ namespace {
 constexpr size_t kHugePage = 2 * 1024 * 1024;
 
 bool detect_numa() noexcept {
+#if NEXURE_HAVE_LIBNUMA
     // numa_available() returns -1 when the kernel lacks NUMA system calls (or they are blocked).
     return numa_available() >= 0;
+#else
+    return false;
+#endif
 }
 
 // A one-node mask in the layout mbind and set_mempolicy take (nodes up to 1023).
@@ -46,6 +57,7 @@ bool numa_supported() noexcept {
     return supported;
 }
 
+#if NEXURE_HAVE_LIBNUMA
 int numa_node_count() noexcept {
     if (!numa_supported()) return 1;
     const int max = numa_max_node();
@@ -86,6 +98,19 @@ Result<int> numa_node_of_address(const void* address) noexcept {
     }
     return status[0];
 }
+#else
+int numa_node_count() noexcept { return 1; }
+
+int numa_node_of_cpu(int /*cpu*/) noexcept { return 0; }
+
+Result<void> numa_prefer_node(int /*node*/) noexcept {
+    return Error{ENOSYS, "built without libnuma (NEXURE_STATIC_DEPS)"};
+}
+
+Result<int> numa_node_of_address(const void* /*address*/) noexcept {
+    return Error{ENOSYS, "built without libnuma (NEXURE_STATIC_DEPS)"};
+}
+#endif
 
 Result<Mapping> Mapping::map(size_t bytes, const MapOptions& options) noexcept {
     if (bytes == 0) return Error{EINVAL, "cannot map 0 bytes"};
@@ -114,6 +139,7 @@ Result<Mapping> Mapping::map(size_t bytes, const MapOptions& options) noexcept {
         m.raw_size_ = size;
         m.huge_ = madvise(m.data_, size, MADV_HUGEPAGE) == 0;
     }
+#if NEXURE_HAVE_LIBNUMA
     if (options.node >= 0 && numa_supported() && options.node < numa_node_count()) {
         // Preferred, not strict: when the node is full the kernel falls back to another one
         // rather than failing the fault on the hot path.
@@ -125,6 +151,7 @@ Result<Mapping> Mapping::map(size_t bytes, const MapOptions& options) noexcept {
             }
         }
     }
+#endif
     if (options.prefault) {
         char* p = m.data();
         for (size_t off = 0; off < size; off += page_size())

@@ -3,7 +3,9 @@
 //
 // Built on libnuma (topology) and its numaif.h system-call wrappers (mbind, move_pages). Where the
 // kernel or machine has no NUMA support, every CPU is on node 0 and mappings are plain anonymous
-// memory: the same code runs, with one node.
+// memory: the same code runs, with one node. A build without libnuma (NEXURE_STATIC_DEPS, the
+// prebuilt addon npm ships: Debian's libnuma.a cannot go into a shared object) behaves the same
+// way on every machine.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +15,7 @@
 
 namespace nexure::alloc {
 
-// True when the kernel exposes NUMA (libnuma's numa_available() succeeded).
+// True when the kernel exposes NUMA (libnuma's numa_available() succeeded); false without libnuma.
 bool numa_supported() noexcept;
 // Number of configured NUMA nodes (1 without NUMA support).
 int numa_node_count() noexcept;

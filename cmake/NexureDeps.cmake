@@ -1,12 +1,17 @@
 # Third-party dependencies, all from Debian packages (scripts/setup.sh installs them).
+# Native libraries are found with nexure_native_library() (cmake/NexureStaticDeps.cmake), which
+# links them statically with NEXURE_STATIC_DEPS=ON (the prebuilt addon).
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
+include(${CMAKE_CURRENT_LIST_DIR}/NexureStaticDeps.cmake)
 
 # liburing (liburing-dev)
-pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+nexure_native_library(URING liburing)
 
-# libnuma (libnuma-dev): NUMA topology and memory placement.
-pkg_check_modules(NUMA REQUIRED IMPORTED_TARGET numa)
+# libnuma (libnuma-dev): NUMA topology and memory placement. Debian's libnuma.a is not
+# position-independent, so a static build (the prebuilt addon) goes without it: alloc/numa.cc then
+# reports no NUMA support and every CPU is on node 0.
+nexure_native_library(NUMA numa STATIC_OPTIONAL)
 
 # llhttp (node-llhttp ships the generated C sources, not a library): compiled here once.
 foreach(src llhttp.c api.c http.c)
