@@ -40,8 +40,9 @@ run_suite ctest \
     --timeout 600
 
 # The Node addon (package.json at the root): `npm install` builds napi/lib/nexurejs.node with CMake
-# (napi/scripts/build-addon.js) and installs the devDependencies (typescript, for the type check);
-# `npm test` runs the node:test suites of tests/napi/.
+# (napi/scripts/install.cjs) and installs the devDependencies (typescript, for the type check);
+# `npm test` runs the node:test suites of tests/napi/ (install.test.js packs the package, which
+# builds the static prebuilt addon into build/prebuilt and prebuilds/, and builds once from source).
 in_root() { (cd "$NX_ROOT" && "$@"); }
 # A project that uses the engine, built with add_subdirectory() and with find_package() after
 # `cmake --install` (tests/consumer/run.sh).

@@ -1,27 +1,35 @@
 'use strict';
-// Loads the native half of nexurejs (napi/README.md). NEXURE_ADDON points at another build of
-// it (a sanitizer build, see napi/README.md); by default it is the file the install script
-// built next to this one.
-const path = require('node:path');
+// Loads the native half of nexurejs (napi/README.md). Which file is locate.cjs's choice:
+// NEXURE_ADDON (e.g. a sanitizer build), else the addon built from source, else the prebuilt one
+// the npm package carries.
+const { locate } = require('./locate.cjs');
 
-const file = process.env.NEXURE_ADDON || path.join(__dirname, 'nexurejs.node');
+const APT = 'apt-get install cmake g++ pkg-config liburing-dev libnuma-dev node-llhttp';
 
 function load() {
+  const { file, kind, tried } = locate();
+  if (file === null) {
+    throw new Error(
+      'nexurejs: no native addon: none was built and there is no prebuilt one for ' +
+        `${process.platform}-${process.arch} (looked at ${tried.map((t) => t.file).join(', ')}). ` +
+        'Was the package installed with --ignore-scripts, or did its build fail? Run ' +
+        '`npm rebuild nexurejs --foreground-scripts` and read its output: building needs Linux, ' +
+        `cmake, g++ and the headers of liburing, libnuma and llhttp (${APT}).`,
+    );
+  }
   try {
     return require(file);
   } catch (err) {
-    if (err && err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(file)) {
-      throw new Error(
-        `nexurejs: the native addon ${file} was not built (was the package installed with ` +
-          '--ignore-scripts, or did its build fail?). Run `npm rebuild nexurejs` and read its ' +
-          'output: it needs Linux, cmake, g++ and the headers of liburing, libnuma and llhttp ' +
-          '(apt-get install cmake g++ pkg-config liburing-dev libnuma-dev node-llhttp).',
-        { cause: err },
-      );
-    }
-    throw new Error(`nexurejs: cannot load the native addon ${file}: ${err && err.message}`, {
-      cause: err,
-    });
+    const hint =
+      kind === 'prebuilt'
+        ? ' The prebuilt addon needs glibc and Node-API at least as recent as ' +
+          'prebuilds/*/manifest.json says; build it from source instead with ' +
+          '`NEXURE_BUILD_FROM_SOURCE=1 npm rebuild nexurejs --foreground-scripts`.'
+        : '';
+    throw new Error(
+      `nexurejs: cannot load the native addon ${file} (${kind}): ${err && err.message}.${hint}`,
+      { cause: err },
+    );
   }
 }
 
