@@ -2,9 +2,10 @@
 # (NEXURE_STATIC_DEPS=ON: what the prebuilt addon that npm ships is built with, so that it needs
 # nothing beyond glibc; napi/README.md, "Prebuilt addon").
 #
-# nexure_native_library(<PREFIX> <module>... [STATIC_OPTIONAL])
+# nexure_native_library(<PREFIX> <module>... [OPTIONAL] [STATIC_OPTIONAL])
 #   Finds the pkg-config modules and defines the target PkgConfig::<PREFIX> and <PREFIX>_FOUND, as
-#   pkg_check_modules(<PREFIX> REQUIRED IMPORTED_TARGET <module>...) does. With NEXURE_STATIC_DEPS
+#   pkg_check_modules(<PREFIX> REQUIRED IMPORTED_TARGET <module>...) does; with OPTIONAL a library
+#   that is not installed is no error (<PREFIX>_FOUND is FALSE, e.g. for an AUTO feature). With NEXURE_STATIC_DEPS
 #   the target links the static archives (lib<name>.a) of `pkg-config --static --libs`, private
 #   dependencies included; glibc's own libraries (c, m, pthread, dl, rt, util) stay dynamic. Each
 #   archive must be able to go into a shared object: a missing archive is a configure error, and
@@ -65,19 +66,29 @@ function(_nexure_archive_is_pic archive out reason)
 endfunction()
 
 macro(nexure_native_library _nx_prefix)
-  cmake_parse_arguments(_nx "STATIC_OPTIONAL" "" "" ${ARGN})
-  if(NOT NEXURE_STATIC_DEPS)
-    pkg_check_modules(${_nx_prefix} REQUIRED IMPORTED_TARGET ${_nx_UNPARSED_ARGUMENTS})
+  cmake_parse_arguments(_nx "OPTIONAL;STATIC_OPTIONAL" "" "" ${ARGN})
+  if(_nx_OPTIONAL)
+    set(_nx_required QUIET)
   else()
-    _nexure_static_library(${_nx_prefix} "${_nx_STATIC_OPTIONAL}" ${_nx_UNPARSED_ARGUMENTS})
+    set(_nx_required REQUIRED)
+  endif()
+  if(NOT NEXURE_STATIC_DEPS)
+    pkg_check_modules(${_nx_prefix} ${_nx_required} IMPORTED_TARGET ${_nx_UNPARSED_ARGUMENTS})
+  else()
+    _nexure_static_library(${_nx_prefix} "${_nx_STATIC_OPTIONAL}" ${_nx_required}
+                           ${_nx_UNPARSED_ARGUMENTS})
   endif()
 endmacro()
 
 # The static half of nexure_native_library: a function, so that only PkgConfig::<PREFIX> and
 # <PREFIX>_FOUND reach the caller (pkg-config's own variables are cached).
-function(_nexure_static_library prefix optional)
+function(_nexure_static_library prefix optional required)
   set(_modules ${ARGN})
-  pkg_check_modules(${prefix} REQUIRED ${_modules})
+  pkg_check_modules(${prefix} ${required} ${_modules})
+  if(NOT ${prefix}_FOUND)
+    set(${prefix}_FOUND FALSE PARENT_SCOPE)
+    return()
+  endif()
   set(_libs "")
   set(_archives "")
   set(_problem "")
