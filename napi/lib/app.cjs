@@ -907,7 +907,7 @@ class State {
   // Hands the response over: a record in the staging buffer (or the inject result).
   commit(reply, body) {
     if (reply._phase === STATE_DONE) return;
-    if (reply._tDue !== 0) this.timeouts.untrack(reply);
+    if (reply._waiting !== null) this.timeouts.untrack(reply);
     const req = reply.request;
     if (req._inject !== null) {
       if (body instanceof files.FileAnswer) body = body.read();

@@ -7,9 +7,10 @@
 // onSend hook that never settles, a blocked thread): it then answers 503 itself.
 //
 // Every request has the same timeout, so arrival order is deadline order: the waiting replies
-// form one list, oldest first (linked through the replies themselves), and one timer is armed
-// for the oldest. A reply leaves the list when it is answered (State.commit calls untrack), so
-// the list holds only the requests still waiting: O(1) per request, nothing kept after.
+// form one doubly linked list, oldest first (an entry per reply, `reply._waiting`), and one timer
+// is armed for the oldest. A reply leaves the list when it is answered (State.commit calls
+// untrack), so the list holds only the requests still waiting: O(1) per request, nothing kept
+// after. Only requests not answered synchronously are tracked.
 
 const { STATE_OPEN } = require('./reply.cjs');
 const { ERRORS } = require('./errors.cjs');
@@ -20,7 +21,7 @@ class HandlerTimeouts {
   constructor(state, ms) {
     this.state = state;
     this.ms = ms;
-    this.first = null;  // the oldest waiting reply
+    this.first = null;  // the oldest waiting entry: { reply, due, prev, next }
     this.last = null;
     this.timer = null;
     this.fire = this.fire.bind(this);
@@ -28,28 +29,24 @@ class HandlerTimeouts {
 
   // `reply` was not answered synchronously: it times out `ms` from now unless answered.
   track(reply) {
-    if (reply._tDue !== 0) return;
-    reply._tDue = performance.now() + this.ms;
-    reply._tPrev = this.last;
-    reply._tNext = null;
-    if (this.last === null) this.first = reply;
-    else this.last._tNext = reply;
-    this.last = reply;
+    if (reply._waiting !== null) return;
+    const entry = { reply, due: performance.now() + this.ms, prev: this.last, next: null };
+    reply._waiting = entry;
+    if (this.last === null) this.first = entry;
+    else this.last.next = entry;
+    this.last = entry;
     if (this.timer === null) this.arm(this.ms);
   }
 
   // `reply` was answered (or timed out): it leaves the list.
   untrack(reply) {
-    if (reply._tDue === 0) return;
-    reply._tDue = 0;
-    const prev = reply._tPrev;
-    const next = reply._tNext;
-    if (prev === null) this.first = next;
-    else prev._tNext = next;
-    if (next === null) this.last = prev;
-    else next._tPrev = prev;
-    reply._tPrev = null;
-    reply._tNext = null;
+    const entry = reply._waiting;
+    if (entry === null) return;
+    reply._waiting = null;
+    if (entry.prev === null) this.first = entry.next;
+    else entry.prev.next = entry.next;
+    if (entry.next === null) this.last = entry.prev;
+    else entry.next.prev = entry.prev;
   }
 
   arm(delay) {
@@ -60,13 +57,14 @@ class HandlerTimeouts {
   fire() {
     this.timer = null;
     const now = performance.now();
-    let reply = this.first;
-    while (reply !== null && reply._tDue <= now) {
+    let entry = this.first;
+    while (entry !== null && entry.due <= now) {
+      const reply = entry.reply;
       this.untrack(reply);
       this.expire(reply);
-      reply = this.first;
+      entry = this.first;
     }
-    if (reply !== null) this.arm(reply._tDue - now);
+    if (entry !== null) this.arm(entry.due - now);
   }
 
   // Only a reply nothing was sent for yet: one whose onSend hooks are running, or whose error
@@ -81,7 +79,7 @@ class HandlerTimeouts {
   stop() {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    while (this.first !== null) this.untrack(this.first);
+    while (this.first !== null) this.untrack(this.first.reply);
   }
 }
 

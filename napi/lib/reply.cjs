@@ -9,12 +9,28 @@ const { ERRORS } = require('./errors.cjs');
 // the message (the engine refuses them too, net/http/field_syntax.h), and a character above
 // U+00FF has no latin1 byte.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
+
+// Names as given → their checked lower-case key: an app sets the same few names on every
+// response, so the check runs once per name (bounded: names beyond it are checked every time).
+const KEYS = new Map();
+const KEYS_MAX = 512;
+
+function keyOf(name) {
+  let key = KEYS.get(name);
+  if (key !== undefined) return key;
+  key = String(name).toLowerCase();
+  if (!TOKEN.test(key)) throw ERRORS.invalidHeader(name, 'a name must be a token (RFC 9110 5.6.2)');
+  if (typeof name === 'string' && KEYS.size < KEYS_MAX) KEYS.set(name, key);
+  return key;
+}
 
 function checkValue(name, value) {
   const s = typeof value === 'string' ? value : String(value);
-  if (BAD_VALUE.test(s)) {
-    throw ERRORS.invalidHeader(name, 'a value may not contain CR, LF, NUL or characters above U+00FF');
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0 || c > 255) {
+      throw ERRORS.invalidHeader(name, 'a value may not contain CR, LF, NUL or characters above U+00FF');
+    }
   }
   return s;
 }
@@ -36,9 +52,7 @@ class Reply {
     this._errored = false;
     this._cookies = null;  // cookies.cjs: the Set-Cookie lines by name, domain and path
     this._timedOut = false;  // answered by the handler timeout (napi/lib/handler-timeout.cjs)
-    this._tDue = 0;          // handler-timeout.cjs: its deadline while it waits, else 0
-    this._tPrev = null;
-    this._tNext = null;
+    this._waiting = null;    // handler-timeout.cjs: its entry in the waiting list, else null
   }
 
   // The request's logger (see Request#log).
@@ -67,8 +81,7 @@ class Reply {
   // error with statusCode 500 and code FST_ERR_INVALID_HEADER (so it reaches the error
   // handler, instead of the engine refusing the response).
   header(name, value) {
-    const key = String(name).toLowerCase();
-    if (!TOKEN.test(key)) throw ERRORS.invalidHeader(name, 'a name must be a token (RFC 9110 5.6.2)');
+    const key = keyOf(name);
     if (Array.isArray(value)) {
       value = value.map((v) => checkValue(key, v));
     } else if (typeof value !== 'number') {
