@@ -837,6 +837,8 @@ class State {
 
   send(reply, payload) {
     reply._phase = STATE_SENDING;
+    // Being answered (a streamed reply never reaches commit()): the JS handler timeout is over.
+    if (reply._waiting !== null) this.timeouts.untrack(reply);
     const req = reply.request;
     let body;
     if (typeof payload === 'string') {

@@ -336,3 +336,23 @@ test('engine answers use the hooks and error handler of the plugin that owns the
     assert.equal(r.headers['x-api'], undefined, 'the plugin\'s hook stays in the plugin');
   }
 });
+
+test('a streamed reply leaves the handler timeout once it starts, and is not cut by it', async (t) => {
+  const app = createApp({ threads: 1, handlerTimeoutMs: 200 });
+  app.addHook('onSend', (req, reply) => { reply.header('x-request-id', String(req.id)); });
+  app.get('/numbers', async (req, reply) => {
+    async function* numbers() {
+      for (let i = 1; i <= 4; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        yield `${i}\n`;
+      }
+    }
+    return reply.send(numbers());
+  });
+  const base = await app.listen({ port: 0 });
+  t.after(() => app.close());
+  const r = await request(base, '/numbers');
+  assert.equal(r.status, 200);
+  assert.equal(r.text, '1\n2\n3\n4\n', 'streamed past handlerTimeoutMs without a 503');
+  assert.equal(app._state.timeouts.first, null);
+});
