@@ -4,17 +4,17 @@
 // the npm package carries.
 const { locate } = require('./locate.cjs');
 
-const APT = 'apt-get install cmake g++ pkg-config liburing-dev libnuma-dev node-llhttp';
-
 function load() {
   const { file, kind, tried } = locate();
   if (file === null) {
+    // The list a build from source checks for (napi/scripts/requirements.cjs).
+    const { PACKAGES } = require('../scripts/requirements.cjs');
     throw new Error(
       'nexurejs: no native addon: none was built and there is no prebuilt one for ' +
         `${process.platform}-${process.arch} (looked at ${tried.map((t) => t.file).join(', ')}). ` +
         'Was the package installed with --ignore-scripts, or did its build fail? Run ' +
         '`npm rebuild nexurejs --foreground-scripts` and read its output: building needs Linux, ' +
-        `cmake, g++ and the headers of liburing, libnuma and llhttp (${APT}).`,
+        `cmake, g++ and the headers of the native libraries (apt-get install ${PACKAGES.join(' ')}).`,
     );
   }
   try {

@@ -179,6 +179,14 @@ test('the npm package: prebuilt addon, from source, checkouts', { skip, timeout:
     assert.equal(fs.realpathSync(addon.file), fs.realpathSync(path.join(project, 'node_modules', 'nexurejs', PLATFORM_DIR, 'nexurejs.node')));
   });
 
+  await t.test('with --ignore-scripts the loader still finds the prebuilt', () => {
+    const project = newProject(tmp, 'ignore-scripts');
+    const r = npmInstall(project, tarball, { env, extraArgs: ['--ignore-scripts'] });
+    assert.equal(r.status, 0, r.output);
+    assert.doesNotMatch(r.output, /nexurejs:/, 'the install script did not run');
+    assert.equal(serve(project, env).kind, 'prebuilt');
+  });
+
   await t.test('a build from source first names every missing package and the apt-get line', () => {
     const project = newProject(tmp, 'missing');
     // Nothing but node, npm and sh on PATH, and no llhttp sources where NEXURE_LLHTTP_DIR says.
