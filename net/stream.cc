@@ -27,6 +27,13 @@ Stream::~Stream() {
     if (open_) end();
 }
 
+bool Stream::splice(int file_fd, uint64_t offset, uint64_t length,
+                    UniqueFunction<void(int)>& done) {
+    if (!open_ || !loop_->on_worker()) return false;
+    WorkerServer* server = loop_->state_->server;
+    return server != nullptr && server->stream_splice(ticket_, file_fd, offset, length, done);
+}
+
 bool Stream::write(std::string_view bytes) {
     if (!open_) return false;
     if (loop_->on_worker()) {  // only here can the answer say whether there is room

@@ -57,6 +57,16 @@ class Stream {
     void on_writable(Task fn);
     void on_abort(Task fn);
 
+    // Worker thread only. Sends `length` bytes of the open file `file_fd` from `offset` as the
+    // body's next bytes, from the page cache to the socket without a copy through user memory
+    // (IORING_OP_SPLICE file → pipe → socket, after the output queued before it has gone), then
+    // calls `done(0)` — or `done(-errno)` when the file could not be read or ended early (end()
+    // then closes the connection: the body was cut). `file_fd` must stay open until `done`; a
+    // connection that ends first drops `done` unrun (on_abort tells). False — nothing started,
+    // `done` unused — when the stream cannot take bytes this way: not a Content-Length stream,
+    // HEAD, not first in its connection's order, more than the rest of the length; write them.
+    bool splice(int file_fd, uint64_t offset, uint64_t length, UniqueFunction<void(int)>& done);
+
     // False for an empty handle, or once end() was called.
     bool open() const noexcept { return open_; }
     explicit operator bool() const noexcept { return open_; }

@@ -81,6 +81,11 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
 }
 
 WorkerServer::~WorkerServer() {
+    // Spliced file bodies first: dropping a job drops its producer, whose stream ends while every
+    // connection is still here to be found (out of the list first: that end looks the list up).
+    std::vector<std::unique_ptr<SpliceJob>> splices = std::move(splices_);
+    splices_.clear();
+    splices.clear();
     // The loop has ended; whatever is still open is closed synchronously here (awaited answers
     // are aborted), then the loop refuses posts and drops its timers.
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
@@ -626,6 +631,33 @@ void WorkerServer::stream_end(const Ticket& ticket, std::string_view trailer_lin
     if (Connection* c = by_ticket(ticket)) c->stream_end(ticket, trailer_lines);
 }
 
+bool WorkerServer::stream_splice(const Ticket& ticket, int file_fd, uint64_t offset,
+                                 uint64_t length, UniqueFunction<void(int)>& done) noexcept {
+    Connection* c = by_ticket(ticket);
+    return c != nullptr && c->stream_splice(ticket, file_fd, offset, length, done);
+}
+
+WorkerServer::SpliceJob::~SpliceJob() {
+    if (pipe[0] >= 0) ::close(pipe[0]);
+    if (pipe[1] >= 0) ::close(pipe[1]);
+}
+
+WorkerServer::SpliceJob* WorkerServer::find_splice(const Connection* c) noexcept {
+    for (auto& j : splices_)
+        if (j->connection == c) return j.get();
+    return nullptr;
+}
+
+std::unique_ptr<WorkerServer::SpliceJob> WorkerServer::take_splice(const Connection* c) noexcept {
+    for (auto it = splices_.begin(); it != splices_.end(); ++it) {
+        if ((*it)->connection != c) continue;
+        std::unique_ptr<SpliceJob> j = std::move(*it);
+        splices_.erase(it);
+        return j;
+    }
+    return nullptr;
+}
+
 bool WorkerServer::stream_on_writable(const Ticket& ticket, Task fn) noexcept {
     Connection* c = by_ticket(ticket);
     return c != nullptr && c->stream_on_writable(ticket, std::move(fn));
@@ -664,6 +696,12 @@ void WorkerServer::on_completion(const io_uring_cqe& cqe) noexcept {
             break;
         case kSend:
             if (Connection* c = lookup(cqe.user_data)) c->on_send(cqe);
+            break;
+        case kSpliceIn:
+            if (Connection* c = lookup(cqe.user_data)) c->on_splice_in(cqe);
+            break;
+        case kSpliceOut:
+            if (Connection* c = lookup(cqe.user_data)) c->on_splice_out(cqe);
             break;
         case kAccept:
             on_accept(cqe);

@@ -88,6 +88,10 @@ class WorkerServer final : public engine::WorkerHandler,
     bool stream_write(const Ticket& ticket, std::string_view bytes) noexcept;
     void stream_end(const Ticket& ticket, std::string_view trailer_lines) noexcept;
     bool stream_on_writable(const Ticket& ticket, Task fn) noexcept;
+    // Stream::splice: `length` bytes of `file_fd` from `offset` as the stream's next body bytes,
+    // spliced to the socket; false when the stream cannot take them this way (`done` unused).
+    bool stream_splice(const Ticket& ticket, int file_fd, uint64_t offset, uint64_t length,
+                       UniqueFunction<void(int)>& done) noexcept;
     // A Later was dropped unanswered: 500, logged.
     void answer_dropped(const Ticket& ticket) noexcept;
     // Whether the answer `ticket` names can still be given (its place waits, or streams).
@@ -114,6 +118,8 @@ class WorkerServer final : public engine::WorkerHandler,
         kSend,
         kClientOps,  // three ops of the outbound client (net/client/outbound.h) from here
         kIoOps = kClientOps + 3,  // the application's own operations (net/io.h)
+        kSpliceIn,                // a file body spliced to a socket: file → pipe (Stream::splice)
+        kSpliceOut,               // ... pipe → socket
     };
     static constexpr uint16_t kBufferGroup = 0;
 
@@ -168,6 +174,23 @@ class WorkerServer final : public engine::WorkerHandler,
         size_t parsed = 0;
     };
     HeldInput* find_held_input(const http1::Connection* c) noexcept;
+    // A file body being spliced to a connection's socket (Stream::splice): kept here, not in
+    // every Connection (few have one). The pipe is the job's; the file descriptor the producer's.
+    struct SpliceJob {
+        const http1::Connection* connection = nullptr;
+        int file = -1;
+        uint64_t offset = 0;     // the file's next byte to go into the pipe
+        uint64_t remaining = 0;  // file bytes not yet in the pipe
+        uint32_t pending = 0;    // bytes in the pipe, not yet sent
+        uint32_t pipe_size = 0;  // what one file → pipe step may put in the pipe
+        int in_result = 1;       // the last file → pipe splice: bytes, 0 (the file ended), -errno
+        bool busy = false;       // a splice to the socket is in flight
+        int pipe[2] = {-1, -1};
+        UniqueFunction<void(int)> done;
+        ~SpliceJob();
+    };
+    SpliceJob* find_splice(const http1::Connection* c) noexcept;
+    std::unique_ptr<SpliceJob> take_splice(const http1::Connection* c) noexcept;
     void hold_input(const http1::Connection* c, const char* data, size_t len) noexcept;
     void drop_held_input(const http1::Connection* c) noexcept;
     // The worker's response, reset.
@@ -264,6 +287,7 @@ class WorkerServer final : public engine::WorkerHandler,
     std::vector<http1::Connection*> flush_list_;  // connections with output queued this turn
     std::vector<http1::Connection*> rearm_list_;  // connections whose multishot recv ended
     std::vector<HeldInput> held_;                 // few: only connections whose reading paused
+    std::vector<std::unique_ptr<SpliceJob>> splices_;  // few: file bodies being spliced
     // Handler errors and timeouts: lines logged this second, and those held back (summed up
     // once a second by flush_report_counts(), from the Date tick).
     unsigned reports_this_second_ = 0;

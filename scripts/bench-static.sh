@@ -34,8 +34,8 @@ SERVERS=(nexure nginx)
 SIZES=(1k 1m 100m)
 declare -A BYTES=([1k]=1024 [1m]=1048576 [100m]=104857600)
 declare -A CONNS=([1k]=$CONNECTIONS_1K [1m]=$CONNECTIONS_1M [100m]=$CONNECTIONS_100M)
-# For nx_json_wrk_setup_fields: the connections differ per size (in each result).
-CONNECTIONS="per size"
+# For nx_json_wrk_setup_fields: null, the connections differ per size (each result has its own).
+CONNECTIONS=null
 PIPELINE=1
 
 nx_require_positive DURATION ROUNDS CONNECTIONS_1K CONNECTIONS_1M CONNECTIONS_100M

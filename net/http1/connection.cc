@@ -1,9 +1,11 @@
 #include "net/http1/connection.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <exception>
 #include <utility>
@@ -1189,6 +1191,127 @@ bool Connection::stream_on_writable(const Ticket& ticket, Task fn) noexcept {
     return true;
 }
 
+// ---- file bodies spliced to the socket (Stream::splice) ----------------------------------------
+// The pipe → socket splice stands for the send: send_in_flight_ is set while it runs, so nothing
+// else is sent meanwhile, the send timeout applies, a close cancels it (it is an operation on
+// this socket) and the release waits for it. A stream at the front is the only writer of the
+// output, so the body's bytes cannot be overtaken. (A transport that transforms the bytes — TLS,
+// later — cannot splice: this is plain TCP's.)
+
+namespace {
+constexpr unsigned kSplicePipeBytes = 1024 * 1024;  // per file → pipe → socket step
+}
+
+bool Connection::stream_splice(const Ticket& ticket, int file_fd, uint64_t offset, uint64_t length,
+                               UniqueFunction<void(int)>& done) noexcept {
+    if (!has_waiting() || closing_ || fd_ < 0 || length == 0) return false;
+    ResponseQueue::Place* p = queue_->find(ticket.seq);
+    if (p == nullptr || !p->streaming || p->ready || queue_->index_of(*p) != 0) return false;
+    if (p->body != http::BodyFraming::kLength || length > p->remaining) return false;
+    if (hub_.find_splice(this) != nullptr) return false;
+    auto job = std::make_unique<WorkerServer::SpliceJob>();
+    if (pipe2(job->pipe, O_CLOEXEC) != 0) return false;
+    // 1 MiB when the pipe may grow so far (fs.pipe-max-size), else what it has (64 KiB).
+    int size = fcntl(job->pipe[1], F_SETPIPE_SZ, static_cast<int>(kSplicePipeBytes));
+    if (size <= 0) size = fcntl(job->pipe[1], F_GETPIPE_SZ);
+    job->pipe_size = size > 0 ? static_cast<uint32_t>(size) : 64 * 1024;
+    job->connection = this;
+    job->file = file_fd;
+    job->offset = offset;
+    job->remaining = length;
+    job->done = std::move(done);
+    hub_.splices_.push_back(std::move(job));
+    // After what is queued (the head, at least) has gone: from after_output_drained().
+    if (!send_in_flight_ && out_.empty()) submit_splice();
+    return true;
+}
+
+void Connection::submit_splice() noexcept {
+    WorkerServer::SpliceJob& j = *hub_.find_splice(this);
+    io_uring* ring = hub_.worker_.ring().raw();
+    if (io_uring_sq_space_left(ring) < 2) io_uring_submit(ring);  // a link must not be split
+    if (j.pending > 0) {  // what the socket did not take yet
+        io_uring_sqe* out = hub_.sqe();
+        io_uring_prep_splice(out, j.pipe[0], -1, fd_, -1, j.pending, 0);
+        io_uring_sqe_set_data64(out, make_tag(WorkerServer::kSpliceOut, generation_, slot_));
+        j.in_result = 1;
+    } else {
+        const auto n = static_cast<unsigned>(std::min<uint64_t>(j.remaining, j.pipe_size));
+        io_uring_sqe* in = hub_.sqe();
+        io_uring_prep_splice(in, j.file, static_cast<int64_t>(j.offset), j.pipe[1], -1, n, 0);
+        in->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data64(in, make_tag(WorkerServer::kSpliceIn, generation_, slot_));
+        io_uring_sqe* out = hub_.sqe();
+        io_uring_prep_splice(out, j.pipe[0], -1, fd_, -1, n, 0);
+        io_uring_sqe_set_data64(out, make_tag(WorkerServer::kSpliceOut, generation_, slot_));
+        j.in_result = 0;
+    }
+    j.busy = true;
+    send_in_flight_ = true;
+    send_progress_ms_ = hub_.now_ms();
+    if (hub_.send_timeout_first_) schedule_deadline();
+}
+
+void Connection::on_splice_in(const io_uring_cqe& cqe) noexcept {
+    WorkerServer::SpliceJob* j = hub_.find_splice(this);
+    if (j == nullptr) return;
+    j->in_result = cqe.res;
+    if (cqe.res > 0) {
+        j->pending += static_cast<uint32_t>(cqe.res);
+        j->offset += static_cast<uint64_t>(cqe.res);
+        j->remaining -= static_cast<uint64_t>(cqe.res);
+    }
+}
+
+void Connection::on_splice_out(const io_uring_cqe& cqe) noexcept {
+    send_in_flight_ = false;
+    if (closing_) {
+        maybe_release();  // drops the job
+        return;
+    }
+    WorkerServer::SpliceJob* j = hub_.find_splice(this);
+    if (j == nullptr) return;
+    j->busy = false;
+    int res = cqe.res;
+    if (res == -ECANCELED) {
+        res = 0;  // the file → pipe step was short or failed, which cut its link
+    } else if (res < 0) {
+        close();  // EPIPE, ECONNRESET: the peer is gone
+        return;
+    }
+    if (res > 0) {
+        const auto sent = static_cast<uint32_t>(res);
+        j->pending -= std::min(j->pending, sent);
+        ResponseQueue::Place& p = queue_->front();
+        p.remaining -= std::min<uint64_t>(p.remaining, sent);
+        p.body_bytes += sent;
+        send_progress_ms_ = hub_.now_ms();
+    }
+    if (j->in_result < 0) {
+        finish_splice(j->in_result);  // a read error of the file
+    } else if (j->pending > 0 || (j->remaining > 0 && j->in_result > 0)) {
+        submit_splice();
+    } else {
+        finish_splice(j->remaining == 0 ? 0 : -ENODATA);  // 0 from the file: it was cut short
+    }
+}
+
+void Connection::finish_splice(int result) noexcept {
+    std::unique_ptr<WorkerServer::SpliceJob> j = hub_.take_splice(this);
+    if (j == nullptr) return;
+    UniqueFunction<void(int)> done = std::move(j->done);
+    j.reset();  // the pipe
+    if (!out_.empty()) start_send();
+    if (!done) return;
+    try {
+        done(result);  // the producer ends the stream (short of its length: the connection closes)
+    } catch (const std::exception& e) {
+        hub_.report("a splice's done callback threw: ", e.what());
+    } catch (...) {
+        hub_.report("a splice's done callback threw a non-standard exception");
+    }
+}
+
 void Connection::notify_writable() noexcept {
     if (!has_waiting()) return;
     ResponseQueue::Place& p = queue_->front();
@@ -1400,6 +1523,13 @@ void Connection::on_send(const io_uring_cqe& cqe) noexcept {
 }
 
 void Connection::after_output_drained() noexcept {
+    if (!hub_.splices_.empty()) [[unlikely]] {
+        // A file body waits for the output before it (its head) to be sent: its turn now.
+        if (WorkerServer::SpliceJob* j = hub_.find_splice(this); j != nullptr && !j->busy) {
+            submit_splice();
+            return;
+        }
+    }
     unsent_responses_ = 0;
     hub_.give_back(sending_, sending_slab_);
     if (out_.empty()) hub_.give_back(out_, out_slab_);
@@ -1497,6 +1627,11 @@ void Connection::maybe_release() noexcept {
     io_uring_sqe_set_data64(sqe, kIgnoreTag);
     fd_ = -1;
     ++generation_;
+    if (!hub_.splices_.empty()) [[unlikely]] {
+        // A splice that never started (or ended with the connection): its producer is dropped
+        // (it learns of the end through the stream's abort).
+        std::unique_ptr<WorkerServer::SpliceJob> dropped = hub_.take_splice(this);
+    }
     parser_.reset(hub_.parse_);
     if (queue_ != nullptr) {
         hub_.give_back(queue_);

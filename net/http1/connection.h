@@ -102,6 +102,13 @@ class Connection final {
     // Cuts an open stream: the connection closes after what was written, without the body's
     // end (Completions::end(ticket, true)).
     void stream_fail(const Ticket& ticket) noexcept;
+    // A file body spliced to the socket (Stream::splice, net/stream.h): false when it cannot be
+    // (not the front place, not a Content-Length body, HEAD, no pipe) — the caller writes the
+    // bytes instead, and `done` is left alone.
+    bool stream_splice(const Ticket& ticket, int file_fd, uint64_t offset, uint64_t length,
+                       UniqueFunction<void(int)>& done) noexcept;
+    void on_splice_in(const io_uring_cqe& cqe) noexcept;
+    void on_splice_out(const io_uring_cqe& cqe) noexcept;
     // A streamed request body (net/body.h), named by its seq: its callbacks and flow control.
     void body_on_data(uint32_t seq, UniqueFunction<void(std::string_view)> fn) noexcept;
     void body_on_end(uint32_t seq, Task fn) noexcept;
@@ -269,6 +276,8 @@ class Connection final {
     void take_output_buffer() noexcept;
     void start_send() noexcept;
     void submit_send() noexcept;
+    void submit_splice() noexcept;
+    void finish_splice(int result) noexcept;
     void after_output_drained() noexcept;
     void start_linger() noexcept;
     void close() noexcept;

@@ -1,6 +1,7 @@
 // Static files served by the engine (net/files/static_files.h) over real sockets: every rule of
 // the module's README, traversal attempts, ranges, conditional requests, precompressed siblings,
 // and large files with a slow reader, a file removed or cut while it is sent.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,6 +240,78 @@ TEST_F(StaticFilesTest, HeadHasTheGetFieldsAndNoBody) {
     std::vector<Response> rs;
     ASSERT_TRUE(c.read_responses(2, &rs, test::deadline_in(test::kIoTimeout), {true, false}));
     EXPECT_EQ(rs[1].body, "hello, files\n");
+}
+
+// Large bodies are spliced from the page cache to the socket; pipelined requests behind one
+// still get their answers after it, in order, on the same connection.
+TEST_F(StaticFilesTest, PipelinedAfterALargeFile) {
+    const std::string data = pattern(3 * 1024 * 1024 + 5);
+    write_file(root_ + "/big.bin", data);
+    start_files();
+    test::HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(test::get_request("/static/big.bin") + test::get_request("/static/a.txt") +
+                           test::get_request("/static/big.bin", "Range: bytes=1000000-1999999\r\n") +
+                           test::get_request("/static/digits.txt")));
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(4, &rs, test::deadline_in(std::chrono::seconds(20))));
+    EXPECT_EQ(rs[0].status, 200);
+    EXPECT_TRUE(rs[0].body == data) << "the large body differs (" << rs[0].body.size() << " bytes)";
+    EXPECT_EQ(rs[1].body, "hello, files\n");
+    EXPECT_EQ(rs[2].status, 206);
+    EXPECT_TRUE(rs[2].body == data.substr(1000000, 1000000));
+    EXPECT_EQ(rs[3].body, digits_);
+}
+
+// A client that leaves in the middle of a large (spliced) body: the transfer stops, the server
+// goes on serving, and every descriptor it opened for the transfer is closed again.
+TEST_F(StaticFilesTest, AClientThatLeavesMidwayStopsTheTransfer) {
+    write_file(root_ + "/large.bin", pattern(32u << 20));
+    start_files();
+    auto open_fds = [] {
+        size_t n = 0;
+        if (DIR* d = opendir("/proc/self/fd")) {
+            while (readdir(d) != nullptr)
+                ++n;
+            closedir(d);
+        }
+        return n;
+    };
+    const size_t before = open_fds();
+    for (int i = 0; i < 5; ++i) {
+        test::HttpClient c;
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(c.send_all(test::get_request("/static/large.bin")));
+        char buf[65536];
+        ASSERT_GT(read(c.fd(), buf, sizeof buf), 0);
+        c.close();  // mid-body
+    }
+    EXPECT_EQ(get("/static/a.txt").body, "hello, files\n");
+    // The file and pipe descriptors of the five transfers are closed once their connections are.
+    const auto deadline = test::deadline_in(test::kIoTimeout);
+    while (open_fds() > before && test::Clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_LE(open_fds(), before);
+}
+
+// The server stops while a body is being spliced to a client that does not read: the drain
+// timeout ends the connection and the transfer, and the worker goes away cleanly.
+TEST_F(StaticFilesTest, StoppingWhileABodyIsSpliced) {
+    write_file(root_ + "/large.bin", pattern(32u << 20));
+    ServerConfig config = test_config();
+    config.drain_timeout_ms = 200;
+    start_files({}, config);
+    test::HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(test::get_request("/static/large.bin")));
+    char buf[65536];
+    ASSERT_GT(read(c.fd(), buf, sizeof buf), 0);
+    server_->stop();
+    server_->wait();
+    server_.reset();
+    bool closed = false;
+    c.read_until_eof(test::deadline_in(test::kIoTimeout), &closed);
+    EXPECT_TRUE(closed);
 }
 
 TEST_F(StaticFilesTest, DirectoriesIndexRedirectAndNoListing) {
