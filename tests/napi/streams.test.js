@@ -494,3 +494,20 @@ test('close() with a stream still open (its client reads nothing) destroys the s
   await until(() => destroyed, 'the source destroyed');
   socket.destroy();
 });
+
+test('req.signal fires when the app\'s own handler timeout answers (an app with an error handler)', async (t) => {
+  const app = createApp({ threads: 1, handlerTimeoutMs: 200 });
+  let reason = null;
+  app.setErrorHandler((err, req, reply) => reply.code(err.statusCode ?? 500).send({ code: err.code ?? null }));
+  app.get('/slow', async (req) => {
+    req.signal.addEventListener('abort', () => { reason = req.signal.reason.code; });
+    await sleep(600);
+    return 'late';
+  });
+  const base = await app.listen(0);
+  t.after(() => app.close());
+  const r = await request(base, '/slow');
+  assert.equal(r.status, 503);
+  await until(() => reason !== null, 'req.signal');
+  assert.equal(reason, 'NEXURE_ERR_ABORTED');
+});
