@@ -44,6 +44,18 @@ struct Ticket {
 };
 static_assert(sizeof(Ticket) == 16);
 
+// Flow control of a request body streamed to the handoff (Handoff::body_data), given back
+// through Completions::body_control().
+enum class BodyControl : uint8_t {
+    kCredit = 0,   // `bytes` of the body were consumed: that much more may be sent
+    kStart = 1,    // the other side reads the body now: a held "100 Continue" goes out
+    kDiscard = 2,  // the other side reads no more: the rest of the body is read and dropped
+};
+
+// The bytes of a streamed body sent to the handoff and not yet credited back, at which the
+// connection stops reading (TCP then pushes back on the client).
+inline constexpr uint32_t kBodyWindow = 1024 * 1024;
+
 // Implemented by the worker: how a handoff delivers answers (from Handoff::on_turn_end only).
 class Completions {
   public:
@@ -53,6 +65,11 @@ class Completions {
     // answer is dropped: the connection has closed, the request timed out (503) or the ticket is
     // not one this worker issued. A response whose error() is set is answered 500 (and logged).
     virtual bool complete(const Ticket& ticket) noexcept = 0;
+    // Flow control for the streamed body of the request `ticket` names (see BodyControl); a
+    // stale ticket, or a body that has ended, is ignored.
+    virtual void body_control(const Ticket& ticket, BodyControl op, uint32_t bytes) noexcept {
+        (void)ticket, (void)op, (void)bytes;
+    }
 
     // Streamed answers. open_stream() sends response() as the head of a streamed answer to
     // `ticket` (in its connection's order): with `length` == kUnknownLength the body is chunked
@@ -96,6 +113,27 @@ class Handoff {
                                       const Ticket& ticket) noexcept {
         (void)status;
         submit(request, id, ticket);
+    }
+
+    // A request of a handoff route that streams its body (Server::handoff_route with
+    // RouteOptions::stream_body), at its head: like submit(), and then its body follows, in
+    // order — body_data() for each piece (borrowed for the call), then body_end() or
+    // body_error() once. At most kBodyWindow bytes are sent beyond what came back as
+    // BodyControl::kCredit; an answer given before the end (complete()) drops the rest of the
+    // body. False: this handoff does not take streamed bodies (the request is answered 500).
+    virtual bool submit_streaming(const http::Request& request, uint32_t id,
+                                  const Ticket& ticket) noexcept {
+        (void)request, (void)id, (void)ticket;
+        return false;
+    }
+    virtual void body_data(const Ticket& ticket, std::string_view bytes) noexcept {
+        (void)ticket, (void)bytes;
+    }
+    virtual void body_end(const Ticket& ticket) noexcept { (void)ticket; }
+    // The body cannot complete: `status` is what the engine answers in the request's place (400
+    // the client left or broke the framing, 408 too slow, 413 over the route's limit).
+    virtual void body_error(const Ticket& ticket, int status, std::string_view reason) noexcept {
+        (void)ticket, (void)status, (void)reason;
     }
 
     // True while the handoff should be given no more requests: the worker stops reading from

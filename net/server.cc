@@ -26,10 +26,11 @@ struct Server::Impl {
     }
 
     void add_route(Method method, std::string_view path, router::HandlerKind kind,
-                   uint32_t handler) {
+                   uint32_t handler, uint32_t options = 0) {
         router::RouteMeta meta;
         meta.handler = handler;
         meta.kind = kind;
+        meta.options = options;
         shared.router.add(method, path, meta);
     }
 
@@ -159,9 +160,17 @@ Server& Server::fixed(Method method, std::string_view path, const FixedResponse&
     return *this;
 }
 
-Server& Server::handoff_route(Method method, std::string_view path, uint32_t id) {
+Server& Server::handoff_route(Method method, std::string_view path, uint32_t id,
+                             RouteOptions options) {
     impl_->check_not_started();
-    impl_->add_route(method, path, router::HandlerKind::kJavaScript, id);
+    auto& shared = impl_->shared;
+    uint32_t index = 0;  // RouteMeta::options: 1 + the index of the route's options, or 0
+    if (options.stream_body) {
+        index = static_cast<uint32_t>(shared.handoff_options.size()) + 1;
+        shared.handoff_options.push_back(options);
+        shared.streams_bodies = true;
+    }
+    impl_->add_route(method, path, router::HandlerKind::kJavaScript, id, index);
     impl_->has_handoff_routes = true;
     return *this;
 }

@@ -225,8 +225,11 @@ class Server {
     Server& fixed(Method method, std::string_view path, const FixedResponse& response);
 
     // Registers a route answered through the handoff (net/handoff.h): its requests go to
-    // Handoff::submit() with `id`. Needs set_handoff() before start().
-    Server& handoff_route(Method method, std::string_view path, uint32_t id);
+    // Handoff::submit() with `id`. Needs set_handoff() before start(). With
+    // `options.stream_body` the request goes to Handoff::submit_streaming() at its head and its
+    // body follows piece by piece (bounded by `options.max_body_size`, 0: none; 413 beyond).
+    Server& handoff_route(Method method, std::string_view path, uint32_t id,
+                          RouteOptions options = {});
     // The factory that builds each worker's handoff.
     Server& set_handoff(HandoffFactory factory);
     // The engine's own answers to requests whose path has routes — 405 (the path exists under

@@ -515,6 +515,10 @@ bool WorkerServer::complete(const Ticket& ticket) noexcept {
     return c != nullptr && c->complete(ticket, response_);
 }
 
+void WorkerServer::body_control(const Ticket& ticket, BodyControl op, uint32_t bytes) noexcept {
+    if (Connection* c = by_ticket(ticket)) c->body_control(ticket, op, bytes);
+}
+
 bool WorkerServer::endpoints(uint32_t slot, uint32_t generation, http::Endpoint* remote,
                              http::Endpoint* local) const noexcept {
     auto& pool = const_cast<alloc::Pool<Connection>&>(connections_);

@@ -47,6 +47,8 @@ struct SharedState {
     router::Router router;
     std::vector<Handler> handlers;  // C++ routes, by RouteMeta::handler
     std::vector<RouteOptions> route_options;  // the same index
+    // Handed-off routes' options (streamed bodies), by RouteMeta::options - 1.
+    std::vector<RouteOptions> handoff_options;
     bool streams_bodies = false;              // some route streams its body: heads are routed
     // Server::handoff_engine_answers(): the handoff id for the engine's answers, or kNoId.
     static constexpr uint32_t kNoId = UINT32_MAX;
@@ -135,6 +137,7 @@ class WorkerServer final : public engine::WorkerHandler,
     bool open_stream(const Ticket& ticket, uint64_t length) noexcept override;
     Write write(const Ticket& ticket, std::string_view bytes) noexcept override;
     void end(const Ticket& ticket, bool failed) noexcept override;
+    void body_control(const Ticket& ticket, BodyControl op, uint32_t bytes) noexcept override;
 
     // ---- accept
     void arm_accept() noexcept;

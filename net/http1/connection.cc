@@ -56,7 +56,9 @@ struct Connection::Feed final : http::RequestSink {
                             connection.generation_);
         return connection.on_head(head, *this);
     }
-    void on_body_data(std::string_view bytes) noexcept override { connection.on_body_data(bytes); }
+    void on_body_data(std::string_view bytes) noexcept override {
+        connection.on_body_data(bytes, *this);
+    }
     bool on_body_end() noexcept override { return connection.on_body_end(); }
     bool on_body_refused(http::Request& head, int status) noexcept override {
         return connection.on_body_refused(head, status, *this);
@@ -289,6 +291,10 @@ void Connection::handle_bytes(const char* data, size_t len, size_t readable_afte
             write_error(r.error_status, refusal_cause(r.error_status), r.head_request,
                         hub_.parse_.error_reason());
         }
+    } else if (r.send_continue && queue_ != nullptr && queue_->incoming.active &&
+               queue_->incoming.continue_held) {
+        // A handed-off body: the go-ahead waits until the other side reads it (kStart).
+        queue_->incoming.continue_due = true;
     } else if (r.send_continue && (!has_waiting() || (queue_->incoming.active &&
                                                       queue_->incoming.places_before == 0))) {
         // (Behind unanswered requests an interim response would overtake their answers: the
@@ -708,8 +714,23 @@ bool Connection::complete(const Ticket& ticket, const http::Response& res,
         hub_.answer_handler_error(res.error());  // res is the worker's response: now a 500
         cause = AnswerCause::kHandlerError;
     }
+    if (queue_->incoming.active && queue_->incoming.handoff &&
+        queue_->incoming.ticket.seq == ticket.seq) [[unlikely]] {
+        answered_before_body_end(index);
+    }
     answer(index, res, cause);
     return true;
+}
+
+void Connection::answered_before_body_end(size_t index) noexcept {
+    // The rest of the body is read and dropped (so the next request on the connection is
+    // found), no longer sent. A client still waiting for 100-continue would never send it: the
+    // connection closes after this answer instead.
+    ResponseQueue::IncomingBody& body = queue_->incoming;
+    body.discard = true;
+    body.in_flight = 0;
+    if (body.continue_held) queue_->at(index).flags &= static_cast<uint8_t>(~kKeepAlive);
+    if (body.paused) body_pause(body.seq, false);
 }
 
 void Connection::answer(size_t index, const http::Response& res, AnswerCause cause) noexcept {
@@ -833,6 +854,11 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
     }
     if (m.kind == router::Match::Kind::kFound) {
         const router::RouteMeta& meta = shared.router.meta(m.route);
+        if (meta.kind == router::HandlerKind::kJavaScript) {
+            if (meta.options == 0) return {};  // collected as usual
+            return hand_off_streaming(req, meta.handler,
+                                      shared.handoff_options[meta.options - 1], feed);
+        }
         if (meta.kind != router::HandlerKind::kNative ||
             meta.handler >= shared.route_options.size() ||
             !shared.route_options[meta.handler].stream_body) {
@@ -887,7 +913,7 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
                 return {Action::kStop, 0};
             }
         } else if ((taking.flags & kKeepAlive) == 0) {
-            close_after_flush_ = true;  // after this request's body, the connection ends
+            queue_->incoming.last = true;  // after this request's body, the connection ends
         }
         return {Action::kStream, shared.route_options[meta.handler].max_body_size};
     }
@@ -907,6 +933,75 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
     return {};
 }
 
+http::BodyDecision Connection::hand_off_streaming(http::Request& req, uint32_t id,
+                                                 const RouteOptions& options, Feed& feed) noexcept {
+    using Action = http::BodyDecision::Action;
+    // Handed off at its head, like a streaming C++ route's handler runs there: so do the
+    // before-route hooks.
+    if (hub_.hooked_ && hooks_answered_at_head(req, feed)) return {Action::kStop, 0};
+    // Over the route's limit by Content-Length: 413 from the parser, the handoff never sees it.
+    if (options.max_body_size != 0 && declared_length(req) > options.max_body_size) {
+        return {Action::kStream, options.max_body_size};
+    }
+    const uint8_t flags = request_flags(req);
+    const size_t before = has_waiting() ? queue_->waiting() : 0;
+    Ticket ticket;
+    if (!take_place(flags, &ticket, req)) {
+        write_error(503, AnswerCause::kUnavailable, (flags & kHeadOnly) != 0,
+                    "no memory for the request's place", &req);
+        return {Action::kStop, 0};
+    }
+    ++feed.answered;
+    if (!hub_.handoff_->submit_streaming(req, id, ticket)) {
+        // (Cannot happen with the JavaScript bridge.) The place is answered; its body is
+        // dropped and the connection closes.
+        queue_->at(queue_->waiting() - 1).flags &= static_cast<uint8_t>(~kKeepAlive);
+        answer(queue_->waiting() - 1,
+               hub_.engine_answer(500, AnswerCause::kHandlerError,
+                                  "the handoff does not take streamed request bodies"),
+               AnswerCause::kHandlerError);
+        return {Action::kStop, 0};
+    }
+    feed.handed_off = true;
+    ResponseQueue::IncomingBody& body = queue_->incoming;
+    body = ResponseQueue::IncomingBody{};
+    body.active = true;
+    body.handoff = true;
+    body.seq = ++queue_->bodies;
+    body.places_before = before;
+    body.ticket = ticket;
+    body.continue_held = req.header("expect").has_value();  // (the parser let 100-continue by)
+    body.last = (flags & kKeepAlive) == 0;  // after this body, the connection ends
+    return {Action::kStream, options.max_body_size};
+}
+
+void Connection::body_control(const Ticket& ticket, BodyControl op, uint32_t bytes) noexcept {
+    if (queue_ == nullptr || closing_) return;
+    ResponseQueue::IncomingBody& body = queue_->incoming;
+    if (!body.active || !body.handoff || body.ticket.seq != ticket.seq) return;
+    switch (op) {
+        case BodyControl::kCredit:
+            body.in_flight -= std::min(bytes, body.in_flight);
+            break;
+        case BodyControl::kStart:
+            if (!body.continue_held) return;
+            body.continue_held = false;
+            if (body.continue_due && body.places_before == 0 && !close_after_flush_ &&
+                awaiting(ticket)) {
+                // The client waits for the go-ahead before it sends the body.
+                take_output_buffer();
+                out_.append(kContinue);
+                queue_flush();
+            }
+            return;
+        case BodyControl::kDiscard:
+            body.discard = true;
+            body.in_flight = 0;
+            break;
+    }
+    if (body.paused && body.in_flight < kBodyWindow) body_pause(body.seq, false);
+}
+
 uint64_t Connection::declared_length(const http::Request& req) noexcept {
     // The parser has checked the field (digits, one value); absent or chunked: 0.
     const std::optional<std::string_view> v = req.header("content-length");
@@ -921,6 +1016,7 @@ void Connection::fail_streamed_body(int status, std::string_view detail) noexcep
     // and the connection closes.
     ResponseQueue::IncomingBody body = std::move(queue_->incoming);
     queue_->incoming = {};
+    if (body.handoff && !body.discard) hub_.handoff_->body_error(body.ticket, status, detail);
     if (has_waiting() && queue_->waiting() > body.places_before) {
         const size_t own = queue_->waiting() - 1;
         ResponseQueue::Place& p = queue_->at(own);
@@ -940,8 +1036,26 @@ void Connection::fail_streamed_body(int status, std::string_view detail) noexcep
     run_aborts(aborts);
 }
 
-void Connection::on_body_data(std::string_view bytes) noexcept {
-    if (queue_ == nullptr || !queue_->incoming.active || !queue_->incoming.on_data) return;
+void Connection::on_body_data(std::string_view bytes, Feed& feed) noexcept {
+    if (queue_ == nullptr || !queue_->incoming.active) return;
+    ResponseQueue::IncomingBody& body = queue_->incoming;
+    if (body.handoff) {
+        if (body.discard || bytes.empty()) return;
+        // Pieces of at most 64 KiB (a receive's worth is far less; held input is parsed one
+        // receive buffer at a time): an event record always fits the ring.
+        constexpr size_t kPiece = 64 * 1024;
+        for (size_t at = 0; at < bytes.size(); at += kPiece) {
+            hub_.handoff_->body_data(body.ticket, bytes.substr(at, kPiece));
+        }
+        body.in_flight = bytes.size() > UINT32_MAX - body.in_flight
+                             ? UINT32_MAX
+                             : body.in_flight + static_cast<uint32_t>(bytes.size());
+        feed.handed_off = true;  // a saturated handoff pauses the reading (handle_bytes)
+        // The window is full: read no more until credit comes back (handle_bytes pauses).
+        if (body.in_flight >= kBodyWindow) body.paused = true;
+        return;
+    }
+    if (!body.on_data) return;
     try {
         queue_->incoming.on_data(bytes);
     } catch (const std::exception& e) {
@@ -955,11 +1069,15 @@ void Connection::on_body_data(std::string_view bytes) noexcept {
 
 bool Connection::on_body_end() noexcept {
     if (queue_ != nullptr && queue_->incoming.active) {
+        if (queue_->incoming.handoff && !queue_->incoming.discard) {
+            hub_.handoff_->body_end(queue_->incoming.ticket);
+        }
         Task end = std::move(queue_->incoming.on_end);
         // The request's own deferred place (if it took one): its handler's time starts now.
         if (queue_->waiting() > queue_->incoming.places_before) {
             queue_->at(queue_->incoming.places_before).start_ms = hub_.now_ms();
         }
+        if (queue_->incoming.last) close_after_flush_ = true;
         queue_->incoming = {};
         schedule_deadline();
         if (end) {
@@ -1606,6 +1724,10 @@ void Connection::abort_waiting() noexcept {
     std::vector<Task> aborts;
     if (queue_->incoming.active && queue_->incoming.on_abort) {
         aborts.push_back(std::move(queue_->incoming.on_abort));
+    }
+    if (queue_->incoming.active && queue_->incoming.handoff && !queue_->incoming.discard) {
+        hub_.handoff_->body_error(queue_->incoming.ticket, 400,
+                                  "the connection ended before the body was complete");
     }
     queue_->incoming.active = false;
     for (size_t i = 0; i < queue_->waiting(); ++i) {

@@ -36,6 +36,7 @@
 
 namespace nexure::net {
 class WorkerServer;
+struct RouteOptions;
 }
 namespace nexure::net::router {
 struct Match;
@@ -114,6 +115,8 @@ class Connection final {
     void body_on_end(uint32_t seq, Task fn) noexcept;
     void body_on_abort(uint32_t seq, Task fn) noexcept;
     void body_pause(uint32_t seq, bool paused) noexcept;
+    // Flow control of a handed-off streamed body (Completions::body_control).
+    void body_control(const Ticket& ticket, BodyControl op, uint32_t bytes) noexcept;
     // Stopping with an abandoned handoff: answers every waiting place 503.
     void answer_abandoned() noexcept;
     // The handoff has room again: resumes reading if nothing else holds it. False when the
@@ -164,7 +167,13 @@ class Connection final {
     // The head of a request with a body (the parser's head hook, or 100-continue): a route that
     // streams its body runs its handler now.
     http::BodyDecision on_head(http::Request& request, Feed& feed) noexcept;
-    void on_body_data(std::string_view bytes) noexcept;
+    void on_body_data(std::string_view bytes, Feed& feed) noexcept;
+    // A handoff route that streams its body, at its head: the request is handed off now and its
+    // body follows as Handoff::body_data() under a credit window.
+    http::BodyDecision hand_off_streaming(http::Request& request, uint32_t id,
+                                          const RouteOptions& options, Feed& feed) noexcept;
+    // The answer to a handed-off request came while its body still streams in.
+    void answered_before_body_end(size_t index) noexcept;
     static uint64_t declared_length(const http::Request& req) noexcept;
     void fail_streamed_body(int status, std::string_view detail) noexcept;
     bool on_body_end() noexcept;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "alloc/byte_buffer.h"
+#include "net/handoff.h"
 #include "net/hooks.h"
 #include "net/http/method.h"
 #include "net/http/response.h"
@@ -71,6 +72,9 @@ struct ResponseQueue {
     // The request body being streamed to a handler (net/body.h), if any: one at a time.
     struct IncomingBody {
         bool active = false;  // between the head and the end of a streamed body
+        // The connection ends after this request (not keep-alive): reading stops at the end
+        // of the body, not before (the body is still to be read).
+        bool last = false;
         bool paused = false;  // the handler asked to stop reading (BodyReader::pause)
         uint32_t seq = 0;     // names it in BodyReader's ticket
         // Places that waited before this request's own: with none, its 100 Continue overtakes
@@ -79,6 +83,14 @@ struct ResponseQueue {
         UniqueFunction<void(std::string_view)> on_data;
         Task on_end;
         Task on_abort;
+        // A handed-off request's body (Handoff::body_data), named by its place's ticket, under
+        // a credit window (kBodyWindow) instead of pause()/resume().
+        bool handoff = false;
+        bool discard = false;        // its answer came, or the other side reads no more: dropped
+        bool continue_held = false;  // 100-continue waits for BodyControl::kStart
+        bool continue_due = false;   // ... and the parser asked for it meanwhile
+        uint32_t in_flight = 0;      // bytes sent to the handoff, not yet credited back
+        Ticket ticket{};
     };
     IncomingBody incoming;
     uint32_t bodies = 0;  // streamed bodies so far (their seqs)
