@@ -15,7 +15,7 @@
 
 const { Request } = require('./request.cjs');
 const { Reply, STATE_OPEN, STATE_SENDING, STATE_DONE } = require('./reply.cjs');
-const { REQ, RES, Staging, decodeComponent } = require('./records.cjs');
+const { REQ, RES, EVENT, Staging, decodeComponent } = require('./records.cjs');
 const { reasonPhrase, statusOf, ErrorLog } = require('./errors.cjs');
 const { inject } = require('./inject.cjs');
 const { wantsEngineAnswers, makeEngineRoute, engineStatusOf, runEngineAnswer } = require('./engine-answers.cjs');
@@ -29,6 +29,7 @@ const files = require('./files.cjs');
 const { Events } = require('./events.cjs');
 const { Outbound, isStreamPayload, payloadError } = require('./stream-reply.cjs');
 const { sseSource } = require('./sse.cjs');
+const { BodyStreams, isStreamRequest } = require('./body-stream.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -47,7 +48,7 @@ const ROUTABLE = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 
 // TRACE are left out.
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 const HOOK_NAMES = ['onRequest', 'preHandler', 'onSend', 'onResponse'];
-const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config', 'body', 'strictContentType']);
+const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config', 'body', 'strictContentType', 'bodyLimit']);
 
 // ---- options -------------------------------------------------------------------------------
 
@@ -220,6 +221,30 @@ function fixedResponse(response) {
   return { status, headers, body };
 }
 
+// The route option body: 'buffer', 'parse' (body.cjs) or 'stream' (body-stream.cjs).
+function checkBodyOption(method, path, v) {
+  if (v === undefined || v === 'stream') return v;
+  if (!bodies.BODY_MODES.includes(v)) {
+    throw new TypeError(`${method} ${path}: route option body must be 'buffer', 'parse' or 'stream', got ${String(v)}`);
+  }
+  return v;
+}
+
+// The route options { body: 'stream', bodyLimit } (body-stream.cjs).
+function streamOptions(route, method, path, options) {
+  route.streamBody = options.body === 'stream';
+  const limit = options.bodyLimit;
+  if (limit === undefined) return;
+  if (!route.streamBody) {
+    throw new TypeError(`${method} ${path}: route option bodyLimit applies to streamed bodies ` +
+      "({ body: 'stream', bodyLimit }); buffered bodies are bounded by createApp({ bodyLimit })");
+  }
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new TypeError(`${method} ${path}: route option bodyLimit must be an integer >= 0 (0: no limit), got ${limit}`);
+  }
+  route.bodyLimit = limit;
+}
+
 // The pseudo-route used for answers that emulate the engine's own (no hooks run).
 const ENGINE_ROUTE = {
   id: -1, path: '', handler: null, scope: null, config: {}, fast: true, fallback: false,
@@ -237,6 +262,7 @@ function routeEntry(id, path, handler, scope, fallback) {
     errorHandler: null, errorApp: null, Request: null, Reply: null,
     body: undefined, strictContentType: undefined, trust: null,
     state: null,  // the app's State (req.signal: stream-reply.cjs)
+    streamBody: false, bodyLimit: 0,
   };
 }
 
@@ -306,6 +332,10 @@ class State {
 
     this.events = new Events();        // event records (events.cjs)
     this.outbound = new Outbound(this);  // streamed replies, req.signal (stream-reply.cjs)
+    this.bodies = new BodyStreams(this);  // streamed request bodies (body-stream.cjs)
+    for (const type of [EVENT.BODY_DATA, EVENT.BODY_END, EVENT.BODY_ERROR]) {
+      this.events.on(type, (w, event) => this.bodies.event(w, event));
+    }
 
     this.drain = this.drain.bind(this);
     this.flushTask = this.flushTask.bind(this);
@@ -340,7 +370,8 @@ class State {
           throw new TypeError(`${method} ${path}: unknown route option ${key} (known: ${[...ROUTE_OPTIONS].join(', ')})`);
         }
         if (key === 'config') route.config = options.config;
-        else if (key === 'body') route.body = options.body === undefined ? undefined : bodies.checkMode(`${method} ${path}`, options.body);
+        else if (key === 'body') route.body = checkBodyOption(method, path, options.body);
+        else if (key === 'bodyLimit') continue;
         else if (key === 'strictContentType') {
           const v = options.strictContentType;
           if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${method} ${path}: route option strictContentType must be a boolean`);
@@ -348,11 +379,19 @@ class State {
         }
         else if (options[key] !== undefined) route.own[key] = toHookList(key, options[key], scope);
       }
+      streamOptions(route, method, path, options);
     }
     const methods = Array.isArray(method) ? method.map(checkMethod) : [checkMethod(method)];
     this.routes.push(route);
     for (const m of methods) {
-      for (const p of paths) this.routeConfigs.push({ method: m, path: p, id: route.id });
+      for (const p of paths) {
+        const entry = { method: m, path: p, id: route.id };
+        if (route.streamBody) {
+          entry.streamBody = true;
+          entry.bodyLimit = route.bodyLimit;
+        }
+        this.routeConfigs.push(entry);
+      }
     }
   }
 
@@ -686,6 +725,7 @@ class State {
           const req = new route.Request(u8, u32, off, w, route, methods[u8[off + REQ.METHOD_BYTE]], this.nextId++);
           if (this.idSource !== null) this.assignId(req);
           const reply = new route.Reply(this, req);
+          if (isStreamRequest(u8, off)) this.bodies.open(req, w);
           this.batch[k] = reply;
           if (route.fallback) this.batch[k] = this.fallback(route, req, reply);
           else this.dispatch(route, req, reply);
@@ -693,6 +733,7 @@ class State {
           k++;
         }
         this.batchLength = k;
+        this.bodies.writeCredits();
         staged = staging.pos;
         staging.pos = 0;
       }
@@ -700,6 +741,31 @@ class State {
       this.inDrain = false;
     }
     if (this.closing && b.stopped(h)) this.finishClose();
+  }
+
+  // A body-control record for a streamed body (body-stream.cjs), staged like a response.
+  stageBodyControl(bs, op, value) {
+    const h = this.handle;
+    if (h === null || this.stoppedSeen || !this.started) return;
+    const staging = this.staging;
+    if (!staging.control(bs.worker, bs.ticket, op, value)) {
+      const staged = staging.pos;
+      staging.pos = 0;
+      try {
+        binding.flush(h, staged);
+      } catch (err) {
+        this.errorLog.log('the native binding refused staged responses', err);
+      }
+      staging.control(bs.worker, bs.ticket, op, value);
+    }
+    this.scheduleFlush();
+  }
+
+  scheduleFlush() {
+    if (!this.inDrain && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
+    }
   }
 
   // The current batch is about to be released by pull(): keep what is still in use.
@@ -719,6 +785,7 @@ class State {
     this.flushScheduled = false;
     const h = this.handle;
     if (h === null || this.stoppedSeen || !this.started) return;
+    this.bodies.writeCredits();
     if (this.staging.pos !== 0) {
       const staged = this.staging.pos;
       this.staging.pos = 0;
@@ -911,6 +978,11 @@ class State {
     if (reply._phase === STATE_DONE) return;
     if (reply._waiting !== null) this.timeouts.untrack(reply);
     const req = reply.request;
+    if (req._stream !== null && !req._stream.finished) {
+      // Answered before its streamed body ended: the rest is dropped (by the engine too).
+      if (req._inject !== null) req._stream.answered();
+      else this.bodies.answered(req._stream);
+    }
     if (req._inject !== null) {
       if (body instanceof files.FileAnswer) body = body.read();
       reply._phase = STATE_DONE;

@@ -54,6 +54,24 @@ export interface Query {
   [key: string]: string | string[] | undefined;
 }
 
+/**
+ * The Node `Readable` that req.stream() returns, typed by the members uploads use (so that
+ * @types/node stays optional): pipe it (busboy), iterate it, or pause/resume it.
+ */
+export interface BodyStream extends AsyncIterable<BodyBuffer> {
+  readonly readableLength: number;
+  readonly destroyed: boolean;
+  pipe<T>(destination: T, options?: { end?: boolean }): T;
+  pause(): this;
+  resume(): this;
+  destroy(error?: Error): this;
+  on(event: 'data', listener: (chunk: BodyBuffer) => void): this;
+  on(event: 'end' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error & { statusCode?: number }) => void): this;
+  on(event: string, listener: (...args: any[]) => void): this;
+  once(event: string, listener: (...args: any[]) => void): this;
+}
+
 /** The connection's two ends (`req.socket`), as the engine's kernel socket reports them. */
 export interface RequestSocket {
   /** The client's address ('127.0.0.1', '::1', '::ffff:10.0.0.1'); undefined when unknown. */
@@ -176,6 +194,14 @@ export interface Request<Params = Record<string, string>> extends RequestDecorat
    * strictContentType is false) and a 400 error when the body is empty or not JSON.
    */
   json<T = any>(): Promise<T>;
+  /**
+   * The body as a Node Readable: for a { body: 'stream' } route fed as it arrives, with
+   * backpressure (pausing it stops the engine reading the socket); for other routes the
+   * buffered body. It errors with a statusCode (400 the client left, 413 over bodyLimit).
+   */
+  stream(): BodyStream;
+  /** for await (const chunk of req): the body's chunks. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<BodyBuffer>;
   /**
    * Aborted when the client goes away before the answer is complete (it closed or reset the
    * connection), or when the handler timeout answered 503 instead. Made on first access.
@@ -325,6 +351,13 @@ export interface RouteOptions {
   onResponse?: HookFn | HookFn[];
   /** Arbitrary data, available as req.routeConfig. */
   config?: Record<string, unknown>;
+  /**
+   * 'stream': the body is not buffered; read it with req.stream() or `for await (const chunk of
+   * req)` as it arrives, with backpressure. Default 'buffer'.
+   */
+  body?: 'stream' | 'buffer';
+  /** With body: 'stream': the most body bytes (413 beyond); 0 or absent: no limit. */
+  bodyLimit?: number;
 }
 
 export interface RouteDefinition<P extends string> extends RouteOptions {
@@ -372,7 +405,10 @@ export interface InjectOptions {
   path?: string;
   query?: string | Record<string, string | readonly string[]>;
   headers?: Record<string, string | number | readonly string[] | undefined>;
-  /** A string, bytes, or a value sent as JSON (with content-type application/json). */
+  /**
+   * A string, bytes, a stream (a Readable or any async iterable: the body of a stream route,
+   * sent chunked) or a value sent as JSON (with content-type application/json).
+   */
   body?: unknown;
   payload?: unknown;
   /** The client's address (req.ip, req.socket.remoteAddress). Default '127.0.0.1'. */

@@ -9,6 +9,7 @@
 // response's payload.
 
 const { encodeRequestRecord, parseAddress } = require('./records.cjs');
+const { injectBody } = require('./body-stream.cjs');
 const { reasonPhrase } = require('./errors.cjs');
 const cookies = require('./cookies.cjs');
 const { STATE_OPEN } = require('./reply.cjs');
@@ -105,7 +106,12 @@ function normalize(options) {
     headers.push(['cookie', cookies.cookieHeader(options.cookies)]);
   }
   let body = options.body ?? options.payload ?? null;
-  if (body !== null) {
+  let stream = null;  // a payload given as a stream (a Readable or any async iterable)
+  if (body !== null && typeof body === 'object' && typeof body[Symbol.asyncIterator] === 'function') {
+    stream = body;
+    body = null;
+    if (!hasLength) headers.push(['transfer-encoding', 'chunked']);
+  } else if (body !== null) {
     if (typeof body === 'string') {
       body = Buffer.from(body, 'utf8');
     } else if (body instanceof Uint8Array) {
@@ -121,11 +127,13 @@ function normalize(options) {
   if (typeof remoteAddress !== 'string' || parseAddress(remoteAddress) === null) {
     throw new TypeError(`inject(): remoteAddress must be an IPv4 or IPv6 address, got ${String(remoteAddress)}`);
   }
-  return { method, target: wireTarget(url), headers, body, remoteAddress };
+  return { method, target: wireTarget(url), headers, body, stream, remoteAddress };
 }
 
 async function inject(state, options) {
-  const { method, target, headers, body, remoteAddress } = normalize(options);
+  const normalized = normalize(options);
+  const { method, target, headers, stream, remoteAddress } = normalized;
+  let { body } = normalized;
   await state.ready();
   if (state.handle === null) throw new Error('inject(): the app was closed');
   const binding = require('./binding.cjs');
@@ -138,17 +146,19 @@ async function inject(state, options) {
   const methodIndex = state.methods.indexOf(method);
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
-  const tooLarge = body !== null && body.length > em.maxBodySize;
-  // The engine routes a head when it hands its answers over: a 413 for a route, or the 405 or
-  // OPTIONS answer of a body it will not read, goes to the app (connection: close after it).
-  const takes = state.engineRoute !== null;
-  if (tooLarge && !takes) return engineText(413, head, { connection: 'close' });
   if (target[0] !== '/' && !(method === 'OPTIONS' && target === '*')) {
     return engineText(400, head, { connection: 'close' });
   }
   if (methodIndex === -1 || state.methods[methodIndex] === 'OTHER') return engineText(501, head, null);
 
   const m = binding.match(state.handle, method, path);
+  // A route that streams its body has its own limit (bodyLimit, below), not the app's.
+  const streamRoute = m.kind === 'found' && state.routes[m.id].streamBody === true;
+  const tooLarge = !streamRoute && body !== null && body.length > em.maxBodySize;
+  // The engine routes a head when it hands its answers over: a 413 for a route, or the 405 or
+  // OPTIONS answer of a body it will not read, goes to the app (connection: close after it).
+  const takes = state.engineRoute !== null;
+  if (tooLarge && !takes) return engineText(413, head, { connection: 'close' });
   let engineStatus = 0;
   if (takes) {
     if (m.kind === 'methodNotAllowed') engineStatus = 405;
@@ -191,15 +201,36 @@ async function inject(state, options) {
   }
 
   const route = state.routes[m.id];
+  const streams = route.streamBody === true;
+  if (streams) {
+    // Over the route's limit by its length: 413 before the handler runs, as the engine does.
+    const limit = route.bodyLimit;
+    if (limit !== 0 && body !== null && body.length > limit) {
+      return engineText(413, head, { connection: 'close' });
+    }
+  } else if (stream !== null) {
+    // A buffered route: the stream is read whole first (as the engine collects a body).
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+      size += b.length;
+      if (size > em.maxBodySize) return engineText(413, head, { connection: 'close' });
+      chunks.push(b);
+    }
+    body = Buffer.concat(chunks);
+  }
   const params = Object.keys(m.params || {}).map((name) => [name, String(m.params[name])]);
   return run(state, route, {
-    handler: m.id, method: methodIndex, target, params, headers, body, ...ends,
-  }, method, head, false);
+    handler: m.id, method: methodIndex, target, params, headers, body: streams ? null : body,
+    streams, ...ends,
+  }, method, head, false, streams ? stream ?? body : undefined);
 }
 
 // Runs the request encoded from `fields` (encodeRequestRecord) through the app's pipeline.
-// `last`: the engine would close the connection after the answer.
-function run(state, route, fields, method, head, last) {
+// `last`: the engine would close the connection after the answer. `payload`: for a route that
+// streams its body (fields.streams), what feeds the body's stream.
+function run(state, route, fields, method, head, last, payload) {
   const em = state.emulate;
   const record = encodeRequestRecord(fields);
   const u32 = new Uint32Array(record.buffer, record.byteOffset, record.length >>> 2);
@@ -232,6 +263,16 @@ function run(state, route, fields, method, head, last) {
       }, ms);
     }
     req._inject = sink;
+    if (fields.streams) {
+      // Past bodyLimit the engine would answer 413 in the request's place (the handler's answer
+      // is dropped) and close.
+      injectBody(req, payload ?? null, route.bodyLimit, () => {
+        if (sink.done) return;
+        sink.done = true;
+        if (sink.timer !== null) clearTimeout(sink.timer);
+        resolve(engineText(413, head, { connection: 'close' }));
+      });
+    }
     let answering = reply;
     if (route.fallback) answering = state.fallback(route, req, reply);
     else state.dispatch(route, req, reply);

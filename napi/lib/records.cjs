@@ -401,6 +401,31 @@ class Staging {
   }
 }
 
+// A body-control record (PROTOCOL.md, response flag bit 5) for the request whose ticket is the
+// 4 words `ticket`: `op` (RES.BODY_CREDIT, BODY_START, BODY_DISCARD) in the status field,
+// `value` (credited bytes) in the stash-id field. False when it does not fit (flush first).
+Staging.prototype.control = function control(worker, ticket, op, value) {
+  const p = this.pos;
+  if (p + RES.HEAD_BYTES > this.capacity) return false;
+  const w = p >>> 2;
+  const u32 = this.u32;
+  u32[w] = RES.HEAD_BYTES;
+  this.u16[(p >>> 1) + 2] = worker;
+  this.u16[(p >>> 1) + 3] = op;
+  u32[w + 2] = ticket[0];
+  u32[w + 3] = ticket[1];
+  u32[w + 4] = ticket[2];
+  u32[w + 5] = ticket[3];
+  u32[w + 6] = 0;
+  u32[w + 7] = 0;
+  u32[w + 8] = 0;
+  u32[w + 9] = RES.KIND_INLINE;
+  u32[w + 10] = value;
+  u32[w + 11] = RES.FLAG_BODY_CONTROL;
+  this.pos = p + RES.HEAD_BYTES;
+  return true;
+};
+
 function putHeader(u8, o, name, value) {
   const n = name.length;
   const v = value.length;

@@ -14,6 +14,7 @@ const { SILENT } = require('./logger.cjs');
 
 // req.body of a `body: 'parse'` request that has no body (Fastify's undefined).
 const NO_BODY = Symbol('no body');
+const { streamOf } = require('./body-stream.cjs');
 
 const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
 
@@ -21,6 +22,11 @@ function released() {
   return new Error('nexurejs: this request was released after its response was sent and its ' +
     'handler finished; read the fields you need before that (see napi/lib/README.md, ' +
     '"Request lifetime")');
+}
+
+function streamed() {
+  return new TypeError('nexurejs: this route streams its body ({ body: \'stream\' }): read it with ' +
+    'req.stream() or for await (const chunk of req); req.body, text() and json() are for buffered bodies');
 }
 
 class Request {
@@ -52,6 +58,20 @@ class Request {
     this._log = undefined;
     this._logStart = 0;
     this._watch = null;  // req.signal and an open streamed reply (stream-reply.cjs)
+    // body-stream.cjs: the streamed body of a { body: 'stream' } route, else null
+    this._stream = null;
+  }
+
+  // The body as a Node Readable: for a { body: 'stream' } route, fed from the engine as it
+  // arrives, with backpressure (a paused stream stops the engine reading the socket); for
+  // other routes, the buffered body. The same stream every time.
+  stream() {
+    return streamOf(this);
+  }
+
+  // for await (const chunk of req) { ... }: the body's chunks (Buffers).
+  [Symbol.asyncIterator]() {
+    return streamOf(this)[Symbol.asyncIterator]();
   }
 
   _released() {
@@ -188,6 +208,7 @@ class Request {
     let v = this._body;
     if (v === NO_BODY) return undefined;
     if (v === undefined) {
+      if (this._stream !== null) throw streamed();
       const length = this._word(REQ.BODY_LENGTH);
       if (length === 0) {
         v = EMPTY;
@@ -208,6 +229,7 @@ class Request {
   }
 
   _bodyText() {
+    if (this._stream !== null) throw streamed();
     const v = this._body;
     if (this._u32 === null && Buffer.isBuffer(v)) return v.utf8Slice(0, v.length);
     const start = this._off + this._word(REQ.BODY);

@@ -137,6 +137,7 @@ struct MatchRoute {
     router::HandlerKind kind = router::HandlerKind::kJavaScript;
     uint32_t id = 0;
     net::FixedResponse fixed;
+    net::RouteOptions options;  // a JavaScript route: a streamed body and its limit
 };
 
 constexpr uint64_t kServerMagic = 0x6e657875726573ull;  // "nexures"
@@ -621,6 +622,10 @@ void add_routes(napi_env env, napi_value config, ServerObject& s) {
         } else {
             m.kind = router::HandlerKind::kJavaScript;
             read_uint(env, r, "id", named + ": id", 0, UINT32_MAX, &m.id);
+            // A streamed body (napi/PROTOCOL.md, "Event records"): { streamBody, bodyLimit }.
+            read_bool(env, r, "streamBody", named + ": streamBody", &m.options.stream_body);
+            read_uint(env, r, "bodyLimit", named + ": bodyLimit", 0, uint64_t{1} << 53,
+                      &m.options.max_body_size);
         }
         const uint32_t slot = static_cast<uint32_t>(s.match_routes.size());
         for (Method method_code : methods_of(method, named)) {
@@ -633,7 +638,7 @@ void add_routes(napi_env env, napi_value config, ServerObject& s) {
                 // JavaScript route `id`, which inject() runs to answer the same way.
                 add_static_route(env, static_v, *s.server, method_code, path, named);
             } else {
-                s.server->handoff_route(method_code, path, m.id);
+                s.server->handoff_route(method_code, path, m.id, m.options);
             }
             s.routes.add(method_code, path, router::RouteMeta{.handler = slot, .kind = m.kind});
         }

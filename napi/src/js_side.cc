@@ -74,6 +74,14 @@ Result<void> JsSide::check(const char* r, uint32_t offset, uint32_t space) const
         return bad_record(offset, "its length is not a multiple of 8 within the staged bytes");
     }
     if (load_u16(r + kWorker) >= channels_.size()) return bad_record(offset, "no such worker");
+    if (load_u32(r + kFlags) & kFlagBodyControl) {
+        if (load_u32(r + kHeaderCount) != 0 || load_u32(r + kHeaderBlockLength) != 0 ||
+            load_u32(r + kBodyLength) != 0 || load_u32(r + kBodyKind) != kBodyInline) {
+            return bad_record(offset, "a body-control record carries no headers and no body");
+        }
+        if (load_u16(r + kStatus) > 2) return bad_record(offset, "unknown body-control operation");
+        return {};
+    }
     const uint32_t header_count = load_u32(r + kHeaderCount);
     const uint32_t block = load_u32(r + kHeaderBlockLength);
     if (block > length - kFixedBytes) return bad_record(offset, "the header block overruns it");

@@ -83,6 +83,9 @@ inline constexpr uint32_t kFlagClose = 1;
 inline constexpr uint32_t kFlagStreamOpen = 1u << 1;  // the head (and first bytes) of a stream
 inline constexpr uint32_t kFlagStreamData = 1u << 2;  // more bytes for an open stream
 inline constexpr uint32_t kFlagStreamEnd = 1u << 3;   // the stream ends after these bytes
+// Body control (streams in): status = the operation (net::BodyControl: 0 credit, 1 start,
+// 2 discard), the stash-id field = the credited bytes; no headers, no body.
+inline constexpr uint32_t kFlagBodyControl = 32;
 
 // In the response *ring* (native code only, not part of PROTOCOL.md), a kind-1 record is the
 // staged record followed by one 8-byte field: the address of the malloc'd body, which the

@@ -187,6 +187,28 @@ void WorkerBridge::submit_slow(const Request& request, uint32_t id, const net::T
     encode(out, request, id, ticket, size, request_flags, engine_status);
 }
 
+bool WorkerBridge::submit_streaming(const Request& request, uint32_t id,
+                                    const net::Ticket& ticket) noexcept {
+    submit_slow(request, id, ticket, record_size(request), request_record::kFlagBodyStreams, 0);
+    return true;
+}
+
+void WorkerBridge::body_data(const net::Ticket& ticket, std::string_view bytes) noexcept {
+    submit_event(ticket, event_record::kBodyData, bytes);
+}
+
+void WorkerBridge::body_end(const net::Ticket& ticket) noexcept {
+    submit_event(ticket, event_record::kBodyEnd, {});
+}
+
+void WorkerBridge::body_error(const net::Ticket& ticket, int status,
+                              std::string_view reason) noexcept {
+    char code[4];
+    store_u32(code, static_cast<uint32_t>(status));
+    submit_event(ticket, event_record::kBodyError, std::string_view(code, sizeof(code)),
+                 reason.substr(0, 1024));
+}
+
 char* WorkerBridge::room(uint32_t size) noexcept {
     if (overflow_count_ == 0) {
         if (char* out = requests_.try_reserve(size)) return out;
@@ -239,6 +261,12 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
     if (record.size < kFixedBytes) return;
     net::Ticket ticket;
     std::memcpy(&ticket, r + kTicket, sizeof(ticket));
+    if (load_u32(r + kFlags) & kFlagBodyControl) {
+        // Not an answer: flow control of the request's streamed body (PROTOCOL.md).
+        done.body_control(ticket, static_cast<net::BodyControl>(load_u16(r + kStatus)),
+                          load_u32(r + kStashId));
+        return;
+    }
     net::http::Response& res = done.response();
     res.status(load_u16(r + kStatus));
     const uint32_t header_count = load_u32(r + kHeaderCount);

@@ -36,6 +36,13 @@ class WorkerBridge final : public net::Handoff, public EventSink {
     // The record with request flag bit 1 and the engine's status (PROTOCOL.md).
     void submit_engine_answer(const net::http::Request& request, uint32_t id, uint16_t status,
                               const net::Ticket& ticket) noexcept override;
+    // A streamed body (napi/PROTOCOL.md, "Event records"): the request record says so (flag
+    // bit 0), then body data, end or error events follow.
+    bool submit_streaming(const net::http::Request& request, uint32_t id,
+                          const net::Ticket& ticket) noexcept override;
+    void body_data(const net::Ticket& ticket, std::string_view bytes) noexcept override;
+    void body_end(const net::Ticket& ticket) noexcept override;
+    void body_error(const net::Ticket& ticket, int status, std::string_view reason) noexcept override;
     bool saturated() const noexcept override { return overflow_count_ != 0; }
     void on_turn_end(net::Completions& done) noexcept override;
     bool prepare_to_sleep() noexcept override;
