@@ -225,7 +225,7 @@ function fixedResponse(response) {
 function checkBodyOption(method, path, v) {
   if (v === undefined || v === 'stream') return v;
   if (!bodies.BODY_MODES.includes(v)) {
-    throw new TypeError(`${method} ${path}: route option body must be 'buffer', 'parse' or 'stream', got ${String(v)}`);
+    throw new TypeError(`${method} ${path}: route option body must be one of 'buffer', 'parse', 'stream', got ${String(v)}`);
   }
   return v;
 }

@@ -12,7 +12,8 @@ const { Readable } = require('node:stream');
 const { REQ, EVENT, RES } = require('./records.cjs');
 const { httpError } = require('./errors.cjs');
 
-const HIGH_WATER_MARK = 64 * 1024;
+const HIGH_WATER_CHUNKS = 16;
+const HIGH_WATER_MARK = 64 * 1024;  // inject()'s byte streams
 // Credit is handed back in pieces of at least this much (or at the end of a drain/flush).
 const CREDIT_STEP = 128 * 1024;
 
@@ -38,8 +39,12 @@ class BodyStream {
     this.credit = 0;        // bytes to credit back with the next control record
     this.dirty = false;     // on streams.dirty
     this.error = null;
+    // Object mode: each chunk is handed on as it came (a read or an iteration step never
+    // concatenates the buffered chunks into a new Buffer, which would double the garbage);
+    // the high-water mark counts chunks (of at most 64 KiB each).
     this.readable = new Readable({
-      highWaterMark: HIGH_WATER_MARK,
+      objectMode: true,
+      highWaterMark: HIGH_WATER_CHUNKS,
       read: () => this.onRead(),
     });
     // An error nobody listens for must not crash the process (a client that leaves mid-body is

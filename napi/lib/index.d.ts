@@ -342,7 +342,11 @@ export interface Hooks {
 export type BodyMode = 'buffer' | 'parse';
 
 export interface RouteOptions {
-  body?: BodyMode;
+  /**
+   * 'buffer' (default), 'parse' (BodyMode), or 'stream': the body is not buffered; read it with
+   * req.stream() or `for await (const chunk of req)` as it arrives, with backpressure.
+   */
+  body?: BodyMode | 'stream';
   /** false: req.json() and 'parse' accept any Content-Type. Default: the app's (true). */
   strictContentType?: boolean;
   onRequest?: HookFn | HookFn[];
@@ -351,11 +355,6 @@ export interface RouteOptions {
   onResponse?: HookFn | HookFn[];
   /** Arbitrary data, available as req.routeConfig. */
   config?: Record<string, unknown>;
-  /**
-   * 'stream': the body is not buffered; read it with req.stream() or `for await (const chunk of
-   * req)` as it arrives, with backpressure. Default 'buffer'.
-   */
-  body?: 'stream' | 'buffer';
   /** With body: 'stream': the most body bytes (413 beyond); 0 or absent: no limit. */
   bodyLimit?: number;
 }

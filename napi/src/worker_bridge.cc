@@ -143,6 +143,7 @@ WorkerBridge::WorkerBridge(Ref<Channel> channel) noexcept
     overflow_.reserve(64 * 1024);
     overflow_sizes_.reserve(256);
     rejected_.reserve(16);
+    gather_.reserve(kGather);
 }
 
 WorkerBridge::~WorkerBridge() {
@@ -158,6 +159,7 @@ uint32_t WorkerBridge::record_size(const Request& request) noexcept {
 }
 
 void WorkerBridge::submit(const Request& request, uint32_t id, const net::Ticket& ticket) noexcept {
+    flush_gather();
     const uint32_t size = record_size(request);
     if (overflow_count_ == 0) [[likely]] {
         if (char* out = requests_.try_reserve(size)) [[likely]] {
@@ -171,6 +173,7 @@ void WorkerBridge::submit(const Request& request, uint32_t id, const net::Ticket
 void WorkerBridge::submit_engine_answer(const Request& request, uint32_t id, uint16_t status,
                                         const net::Ticket& ticket) noexcept {
     // The head only: a 413's body was never read (the parser's view of it is empty).
+    flush_gather();
     submit_slow(request, id, ticket, record_size(request), request_record::kFlagEngineAnswer,
                 status);
 }
@@ -189,12 +192,32 @@ void WorkerBridge::submit_slow(const Request& request, uint32_t id, const net::T
 
 bool WorkerBridge::submit_streaming(const Request& request, uint32_t id,
                                     const net::Ticket& ticket) noexcept {
+    flush_gather();
     submit_slow(request, id, ticket, record_size(request), request_record::kFlagBodyStreams, 0);
     return true;
 }
 
 void WorkerBridge::body_data(const net::Ticket& ticket, std::string_view bytes) noexcept {
-    submit_event(ticket, event_record::kBodyData, bytes);
+    const bool same = gathering_ && std::memcmp(&gather_ticket_, &ticket, sizeof(ticket)) == 0;
+    if (same && gather_.size() + bytes.size() <= kGather) {
+        gather_.insert(gather_.end(), bytes.begin(), bytes.end());
+        return;
+    }
+    flush_gather();
+    if (bytes.size() >= kGather) {
+        put_event(ticket, event_record::kBodyData, bytes, {});
+        return;
+    }
+    gather_.assign(bytes.begin(), bytes.end());
+    gather_ticket_ = ticket;
+    gathering_ = true;
+}
+
+void WorkerBridge::flush_gather_slow() noexcept {
+    gathering_ = false;
+    put_event(gather_ticket_, event_record::kBodyData,
+              std::string_view(gather_.data(), gather_.size()), {});
+    gather_.clear();
 }
 
 void WorkerBridge::body_end(const net::Ticket& ticket) noexcept {
@@ -225,6 +248,12 @@ char* WorkerBridge::room(uint32_t size) noexcept {
 
 void WorkerBridge::submit_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
                                 std::string_view b) noexcept {
+    flush_gather();
+    put_event(ticket, type, a, b);
+}
+
+void WorkerBridge::put_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
+                             std::string_view b) noexcept {
     const auto n = static_cast<uint32_t>(a.size() + b.size());
     char* out = room(event_record::size(n));
     if (out == nullptr) return;  // larger than half the ring: callers split their data
@@ -376,6 +405,7 @@ void WorkerBridge::on_turn_end(net::Completions& done) noexcept {
         }
         rejected_.clear();
     }
+    flush_gather();
     if (overflow_count_ != 0) move_overflow();
     if (requests_.has_unpublished() && requests_.publish()) channel_->ring_js();
 }
@@ -391,7 +421,7 @@ bool WorkerBridge::prepare_to_sleep() noexcept {
             return false;  // on_turn_end() publishes them
         }
     }
-    if (requests_.has_unpublished()) return false;
+    if (requests_.has_unpublished() || gathering_) return false;
     return responses_.prepare_to_sleep();
 }
 

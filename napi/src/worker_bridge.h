@@ -77,6 +77,13 @@ class WorkerBridge final : public net::Handoff, public EventSink {
     // Room for a record of `size` bytes: in the ring, or at the end of the overflow when the
     // ring is full or older records wait there. Null when it can never fit the ring.
     char* room(uint32_t size) noexcept;
+    void put_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
+                   std::string_view b) noexcept;
+    // Writes the gathered body data as one event (before any other record, and at turn end).
+    void flush_gather() noexcept {
+        if (gathering_) [[unlikely]] flush_gather_slow();
+    }
+    [[gnu::cold, gnu::noinline]] void flush_gather_slow() noexcept;
     // Moves overflowed records into the ring, oldest first, while they fit; returns how many.
     uint32_t move_overflow() noexcept;
     void deliver(const engine::Mailbox::Record& record, net::Completions& done) noexcept;
@@ -96,6 +103,13 @@ class WorkerBridge final : public net::Handoff, public EventSink {
     size_t overflow_read_ = 0;
     size_t overflow_first_ = 0;
     uint32_t overflow_count_ = 0;
+    // Body data of one request received within a loop turn, gathered into one event of up to
+    // kGather bytes instead of one per receive (JavaScript then handles far fewer, larger
+    // chunks). Flushed before any other record, so the ring's order is the arrival order.
+    static constexpr size_t kGather = 64 * 1024;
+    std::vector<char> gather_;
+    net::Ticket gather_ticket_{};
+    bool gathering_ = false;
     // Requests whose record cannot fit the ring at all (the ring is sized so that this does not
     // happen within the configured limits); answered 500 at the end of the turn.
     std::vector<net::Ticket> rejected_;

@@ -714,11 +714,15 @@ bool Connection::complete(const Ticket& ticket, const http::Response& res,
         hub_.answer_handler_error(res.error());  // res is the worker's response: now a 500
         cause = AnswerCause::kHandlerError;
     }
-    if (queue_->incoming.active && queue_->incoming.handoff &&
-        queue_->incoming.ticket.seq == ticket.seq) [[unlikely]] {
+    const bool body_open = queue_->incoming.active && queue_->incoming.handoff &&
+                           queue_->incoming.ticket.seq == ticket.seq;
+    if (body_open) [[unlikely]] {
         answered_before_body_end(index);
     }
     answer(index, res, cause);
+    if (body_open && queue_->incoming.active && queue_->incoming.paused) [[unlikely]] {
+        body_pause(queue_->incoming.seq, false);  // the rest is read on, and dropped
+    }
     return true;
 }
 
@@ -730,7 +734,6 @@ void Connection::answered_before_body_end(size_t index) noexcept {
     body.discard = true;
     body.in_flight = 0;
     if (body.continue_held) queue_->at(index).flags &= static_cast<uint8_t>(~kKeepAlive);
-    if (body.paused) body_pause(body.seq, false);
 }
 
 void Connection::answer(size_t index, const http::Response& res, AnswerCause cause) noexcept {

@@ -293,7 +293,7 @@ test('req.body on a stream route says to use req.stream(); req.stream() works on
   });
   app.post('/b', (req) => hashBody(req));
   assert.throws(() => app.post('/x', { bodyLimit: 5 }, () => 'x'), /bodyLimit applies to streamed bodies/);
-  assert.throws(() => app.post('/y', { body: 'file' }, () => 'x'), /body must be 'stream' or 'buffer'/);
+  assert.throws(() => app.post('/y', { body: 'file' }, () => 'x'), /body must be one of 'buffer', 'parse', 'stream'/);
   const url = await app.listen({ port: 0 });
   try {
     const body = Buffer.from('buffered body');

@@ -154,3 +154,21 @@ app.get('/events', (req, reply) => {
 app.get('/web', (req, reply) => reply.send(new ReadableStream<Uint8Array>()));
 // @ts-expect-error heartbeat is a number of milliseconds
 app.get('/sse-bad', (req, reply) => reply.sse([], { heartbeat: 'often' }));
+
+// ---- the client, streamed bodies ----
+const proxied = createApp({ trustProxy: ['10.0.0.0/8', 'loopback'] });
+createApp({ trustProxy: 2 });
+createApp({ trustProxy: (address: string, hop: number) => address === '10.0.0.1' || hop < 1 });
+proxied.post('/upload/:name', { body: 'stream', bodyLimit: 1024 ** 3 }, async (req) => {
+  const ip: string | undefined = req.ip;
+  const ips: string[] | undefined = req.ips;
+  const port: number | undefined = req.socket.remotePort;
+  const proto: string = req.protocol + req.hostname + req.host;
+  let bytes = 0;
+  for await (const chunk of req) bytes += chunk.length;
+  req.stream().pause().resume();
+  return { name: req.params.name, bytes, ip, ips, port, proto };
+});
+proxied.inject({ method: 'POST', url: '/upload/a', remoteAddress: '::1', payload: 'x' });
+// @ts-expect-error body is 'buffer', 'parse' or 'stream'
+proxied.post('/bad', { body: 'file' }, () => 'x');
