@@ -591,8 +591,9 @@ bool Connection::engine_answer_at_head(http::Request& req, const router::Match& 
     const bool over = declared_length(req) > limit;
     switch (m.kind) {
         case router::Match::Kind::kFound:
-            if (!over || shared.router.meta(m.route).kind != router::HandlerKind::kJavaScript) {
-                return false;
+            if (!over || shared.router.meta(m.route).kind != router::HandlerKind::kJavaScript ||
+                shared.router.meta(m.route).options != 0) {
+                return false;  // (options: a streamed body, with its own limit)
             }
             (void)hand_off_engine_answer(req, 413, true, feed);
             return true;
@@ -942,8 +943,13 @@ http::BodyDecision Connection::hand_off_streaming(http::Request& req, uint32_t i
     // Handed off at its head, like a streaming C++ route's handler runs there: so do the
     // before-route hooks.
     if (hub_.hooked_ && hooks_answered_at_head(req, feed)) return {Action::kStop, 0};
-    // Over the route's limit by Content-Length: 413 from the parser, the handoff never sees it.
+    // Over the route's limit by Content-Length: 413 from the parser, the handoff never sees it
+    // (or, when the server hands the engine's answers over, as an engine answer).
     if (options.max_body_size != 0 && declared_length(req) > options.max_body_size) {
+        if (hub_.shared_.engine_answers != SharedState::kNoId) {
+            (void)hand_off_engine_answer(req, 413, true, feed);
+            return {Action::kStop, 0};
+        }
         return {Action::kStream, options.max_body_size};
     }
     const uint8_t flags = request_flags(req);
@@ -1026,9 +1032,17 @@ void Connection::fail_streamed_body(int status, std::string_view detail) noexcep
         if (!p.ready && !p.streaming) {
             p.flags &= static_cast<uint8_t>(~kKeepAlive);
             p.on_abort = nullptr;
-            tell_aborted(p, queue_->first_seq + static_cast<uint32_t>(own));
-            const AnswerCause cause = refusal_cause(status);
-            answer(own, hub_.engine_answer(status, cause, detail), cause);
+            if (body.handoff && !body.discard && status == 413 &&
+                hub_.shared_.engine_answers != SharedState::kNoId) {
+                // The server hands the engine's answers over: the other side, told by the body
+                // error, answers the 413 itself (within the handler timeout, from now).
+                p.start_ms = hub_.now_ms();
+                schedule_deadline();
+            } else {
+                tell_aborted(p, queue_->first_seq + static_cast<uint32_t>(own));
+                const AnswerCause cause = refusal_cause(status);
+                answer(own, hub_.engine_answer(status, cause, detail), cause);
+            }
         }
         close_after_flush_ = true;
     } else {

@@ -327,3 +327,26 @@ test('inject(): a stream route takes the payload as a stream, bounded by bodyLim
     await app.close();
   }
 });
+
+test('with an error handler (no bypass), a stream route keeps its own limit and its 413s go through the app', async () => {
+  const app = createApp();
+  app.setErrorHandler((err, req, reply) => reply.code(err.statusCode ?? 500).send({ mine: true, status: err.statusCode }));
+  app.post('/upload', { body: 'stream' }, (req) => hashBody(req));
+  app.post('/small', { body: 'stream', bodyLimit: 1000 }, (req) => hashBody(req));
+  const url = await app.listen({ port: 0 });
+  try {
+    // Past the app's 1 MiB bodyLimit: a stream route is not bound by it.
+    const body = crypto.randomBytes(3 * 1024 * 1024);
+    let r = await post(url + '/upload', body);
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.text), { bytes: body.length, sha256: sha256(body) });
+    r = await post(url + '/small', Buffer.alloc(5000));
+    assert.equal(r.status, 413);
+    assert.equal(JSON.parse(r.text).mine, true, r.text);
+    r = await post(url + '/small', Buffer.alloc(300000), { chunked: true });
+    assert.equal(r.status, 413);
+    assert.deepEqual(JSON.parse(r.text), { mine: true, status: 413 });
+  } finally {
+    await app.close();
+  }
+});
