@@ -404,7 +404,14 @@ TEST_F(StaticFilesTest, LargeFileToASlowReaderKeepsMemoryBounded) {
     EXPECT_EQ(body, size);
     EXPECT_TRUE(same) << "the body differs";
     RecordProperty("rss_growth_kib", std::to_string(max_rss - before));
-    EXPECT_LT(max_rss - before, 16 * 1024) << before << " KiB -> " << max_rss << " KiB";
+    // Under AddressSanitizer freed buffers wait in its quarantine instead of being reused, so the
+    // same bounded sending shows more growth; a whole file held in memory would still exceed it.
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr long kBoundKiB = 40 * 1024;
+#else
+    constexpr long kBoundKiB = 16 * 1024;
+#endif
+    EXPECT_LT(max_rss - before, kBoundKiB) << before << " KiB -> " << max_rss << " KiB";
 }
 
 // A file removed while it is being sent: the open descriptor still reads it, every byte arrives.
