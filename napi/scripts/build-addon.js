@@ -69,6 +69,8 @@ function hint(output) {
   const hints = [];
   if (/liburing/i.test(output)) hints.push('liburing-dev');
   if (/\bnuma\b/i.test(output)) hints.push('libnuma-dev');
+  if (/zlib/i.test(output)) hints.push('zlib1g-dev');
+  if (/brotli/i.test(output)) hints.push('libbrotli-dev');
   if (/llhttp/i.test(output)) hints.push('node-llhttp');
   if (/PkgConfig|pkg-config/i.test(output)) hints.push('pkg-config');
   if (/CMAKE_CXX_COMPILER|CMAKE_C_COMPILER/.test(output)) hints.push('g++');

@@ -18,7 +18,14 @@ const LLHTTP_INCLUDE_DIR = process.env.NEXURE_LLHTTP_INCLUDE_DIR || '/usr/share/
 
 // Every package a build from source needs on Debian 12, in the order the apt line lists them.
 // (ninja-build: make works too, ninja is what the presets use and is faster.)
-const PACKAGES = ['cmake', 'g++', 'pkg-config', 'liburing-dev', 'libnuma-dev', 'node-llhttp', 'ninja-build'];
+// zlib, libbrotli and libzstd are the compression module's (net/compress/), needed only by a tree
+// that has it.
+const COMPRESSION = fs.existsSync(path.join(__dirname, '..', '..', 'net', 'compress', 'CMakeLists.txt'));
+const PACKAGES = [
+  'cmake', 'g++', 'pkg-config', 'liburing-dev', 'libnuma-dev',
+  ...(COMPRESSION ? ['zlib1g-dev', 'libbrotli-dev', 'libzstd-dev'] : []),
+  'node-llhttp', 'ninja-build',
+];
 
 function which(cmd) {
   if (cmd.includes('/')) return fs.existsSync(cmd) ? cmd : null;
@@ -88,12 +95,23 @@ function checkRequirements({ staticDeps = false } = {}) {
     optional.push({ pkg: 'ninja-build', what: 'ninja builds faster than make' });
   }
 
-  const headers = { 'liburing.h': 'liburing-dev', 'numa.h': 'libnuma-dev' };
-  for (const h of missingHeaders(cxxPath, Object.keys(headers))) {
-    need(headers[h], `the header <${h}> cannot be included`);
+  // header → [package, pkg-config module]; zstd is optional (NEXURE_ZSTD=AUTO: the zstd coding is
+  // left out without it).
+  const headers = {
+    'liburing.h': ['liburing-dev', 'liburing'],
+    'numa.h': ['libnuma-dev', 'numa'],
+    ...(COMPRESSION ? { 'zlib.h': ['zlib1g-dev', 'zlib'], 'brotli/encode.h': ['libbrotli-dev', 'libbrotlienc'] } : {}),
+  };
+  const optionalHeaders = COMPRESSION
+    ? { 'zstd.h': ['libzstd-dev', 'libzstd', 'the zstd content coding is left out'] }
+    : {};
+  const absent = missingHeaders(cxxPath, [...Object.keys(headers), ...Object.keys(optionalHeaders)]);
+  for (const h of absent) {
+    if (headers[h]) need(headers[h][0], `the header <${h}> cannot be included`);
+    else optional.push({ pkg: optionalHeaders[h][0], what: `<${h}> cannot be included: ${optionalHeaders[h][2]}` });
   }
   if (havePkgConfig) {
-    for (const [module, pkg] of [['liburing', 'liburing-dev'], ['numa', 'libnuma-dev']]) {
+    for (const [pkg, module] of Object.values(headers)) {
       if (!pkgConfigHas(module) && !missing.some((m) => m.pkg === pkg)) {
         need(pkg, `pkg-config knows no module ${module}`);
       }
