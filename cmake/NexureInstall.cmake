@@ -55,7 +55,7 @@ function(nexure_install_headers)
 endfunction()
 
 set_target_properties(nexure_llhttp PROPERTIES EXPORT_NAME llhttp)
-install(TARGETS nexure_alloc nexure_engine nexure_net nexure_llhttp
+install(TARGETS nexure_alloc nexure_engine nexure_compress nexure_net nexure_llhttp
         EXPORT nexurejsTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 nexure_header_closure(_nexure_public_headers ${NEXURE_PUBLIC_HEADER_ROOTS})

@@ -15,6 +15,8 @@ packages=(
     cmake ninja-build g++
     # libraries
     liburing-dev node-llhttp libsimdjson-dev libmimalloc-dev libjemalloc-dev libnuma-dev
+    # response compression (net/compress): gzip, br, zstd
+    zlib1g-dev libbrotli-dev libzstd-dev
     # tests and micro-benchmarks
     googletest libgtest-dev libbenchmark-dev
     # fuzzing (the fuzz preset, scripts/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtimes
