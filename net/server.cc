@@ -1,5 +1,6 @@
 #include "net/server.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -26,18 +27,73 @@ struct Server::Impl {
     }
 
     void add_route(Method method, std::string_view path, router::HandlerKind kind,
-                   uint32_t handler, uint32_t options = 0) {
+                   uint32_t handler, uint32_t options = 0,
+                   const http::RouteCompression& compression = {}) {
         router::RouteMeta meta;
         meta.handler = handler;
         meta.kind = kind;
         meta.options = options;
-        shared.router.add(method, path, meta);
+        const uint8_t offer = offer_for(path, compression);
+        const router::RouteId id = shared.router.add(method, path, meta);
+        if (shared.route_offer.size() <= id) shared.route_offer.resize(id + 1, 0);
+        shared.route_offer[id] = offer;
+        if (offer != 0) shared.compressing = true;
+    }
+
+    // The index in shared.offers of the codings a route offers (0: it does not compress).
+    uint8_t offer_for(std::string_view path, const http::RouteCompression& route) {
+        using Mode = http::RouteCompression::Mode;
+        const http::CompressionConfig& server = shared.config.compression;
+        if (route.mode == Mode::kOff || (route.mode == Mode::kInherit && !server.enabled)) return 0;
+        const std::vector<http::ContentCoding>& codings =
+            !route.encodings.empty() ? route.encodings : server_codings;
+        http::CodingOffer offer;
+        for (http::ContentCoding c : codings) {
+            if (c == http::ContentCoding::kIdentity) continue;
+            if (!compress::built_with(static_cast<compress::Coding>(c))) {
+                throw std::invalid_argument("route " + std::string(path) + ": compression encoding '" +
+                                            std::string(http::coding_token(c)) +
+                                            "' is not in this build (it offers " +
+                                            http::codings_text(http::default_codings()) + ")");
+            }
+            bool seen = false;
+            for (uint8_t i = 0; i < offer.count; ++i) seen = seen || offer.codings[i] == c;
+            if (!seen && offer.count < 3) offer.codings[offer.count++] = c;
+        }
+        if (offer.count == 0) return 0;
+        if (shared.offers.empty()) shared.offers.emplace_back();  // index 0: none
+        for (size_t i = 1; i < shared.offers.size(); ++i) {
+            const http::CodingOffer& o = shared.offers[i];
+            if (o.count == offer.count &&
+                std::equal(o.codings, o.codings + o.count, offer.codings)) {
+                return static_cast<uint8_t>(i);
+            }
+        }
+        if (shared.offers.size() > 255) {
+            throw std::invalid_argument("route " + std::string(path) +
+                                        ": more than 255 different compression encoding lists");
+        }
+        shared.offers.push_back(offer);
+        return static_cast<uint8_t>(shared.offers.size() - 1);
     }
 
     explicit Impl(ServerConfig config) {
         shared.config = std::move(config);
         shared.router = router::Router(shared.config.routing);
+        const http::CompressionConfig& c = shared.config.compression;
+        server_codings = c.encodings.empty() ? http::default_codings() : c.encodings;
+        for (http::ContentCoding coding : server_codings) {
+            if (coding != http::ContentCoding::kIdentity &&
+                !compress::built_with(static_cast<compress::Coding>(coding))) {
+                throw std::invalid_argument(
+                    "ServerConfig::compression.encodings: '" +
+                    std::string(http::coding_token(coding)) + "' is not in this build (it offers " +
+                    http::codings_text(http::default_codings()) + ")");
+            }
+        }
     }
+
+    std::vector<http::ContentCoding> server_codings;  // the server's offer, resolved
 
     Result<void> start(bool block_signals) {
         if (started) return Error{EALREADY, "the server is already started"};
@@ -120,7 +176,7 @@ Server& Server::add_route(Method method, std::string_view path, Handler handler,
         throw std::invalid_argument("route " + std::string(path) + ": the handler is empty");
     auto& shared = impl_->shared;
     impl_->add_route(method, path, router::HandlerKind::kNative,
-                     static_cast<uint32_t>(shared.handlers.size()));
+                     static_cast<uint32_t>(shared.handlers.size()), 0, options.compression);
     shared.handlers.push_back(std::move(handler));
     shared.route_options.push_back(options);
     if (options.stream_body) shared.streams_bodies = true;
@@ -170,7 +226,8 @@ Server& Server::handoff_route(Method method, std::string_view path, uint32_t id,
         shared.handoff_options.push_back(options);
         shared.streams_bodies = true;
     }
-    impl_->add_route(method, path, router::HandlerKind::kJavaScript, id, index);
+    impl_->add_route(method, path, router::HandlerKind::kJavaScript, id, index,
+                     options.compression);
     impl_->has_handoff_routes = true;
     return *this;
 }

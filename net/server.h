@@ -32,6 +32,7 @@
 #include "net/body.h"
 #include "net/handoff.h"
 #include "net/hooks.h"
+#include "net/http/compression.h"
 #include "net/http/limits.h"
 #include "net/http/method.h"
 #include "net/http/request.h"
@@ -140,6 +141,9 @@ struct ServerConfig {
     // Register the send slabs and use fixed-buffer sends where the kernel supports them.
     bool fixed_sends = true;
     int listen_backlog = 4096;
+    // Response compression on the workers (net/http/compression.h): off unless enabled here or
+    // on a route (RouteOptions::compression).
+    http::CompressionConfig compression{};
     engine::RingMode ring_mode = engine::RingMode::kAuto;
 
     // The receive buffer count in effect: recv_buffer_count, or when 0 one buffer per 32
@@ -162,6 +166,9 @@ struct RouteOptions {
     // With stream_body: the most body bytes (413 beyond), 0 for no limit. Collected bodies are
     // bounded by ServerConfig::limits.max_body_size.
     uint64_t max_body_size = 0;
+    // Whether and how this route's answers are compressed (net/http/compression.h); by default
+    // as ServerConfig::compression says.
+    http::RouteCompression compression{};
 };
 
 class Server {
@@ -228,6 +235,7 @@ class Server {
     // Handoff::submit() with `id`. Needs set_handoff() before start(). With
     // `options.stream_body` the request goes to Handoff::submit_streaming() at its head and its
     // body follows piece by piece (bounded by `options.max_body_size`, 0: none; 413 beyond).
+    // `options.compression`: how its answers are compressed (the default: as the server says).
     Server& handoff_route(Method method, std::string_view path, uint32_t id,
                           RouteOptions options = {});
     // The factory that builds each worker's handoff.

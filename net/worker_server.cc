@@ -43,6 +43,15 @@ void plain_answer(http::Response& res, int status) noexcept {
 
 }  // namespace
 
+size_t WorkerServer::frame_encoded(alloc::ByteBuffer& out, const http::Response& res,
+                                   uint8_t flags, http::Framing framing) noexcept {
+    const auto coding = static_cast<http::ContentCoding>((flags & http1::kCodingMask) >>
+                                                         http1::kCodingShift);
+    const http::EncodedAnswer* encoded = compressor_.encode(res, coding);
+    if (encoded == nullptr) return writer_.write(out, res, framing);
+    return writer_.write(out, res, framing, encoded->header_lines, encoded->body);
+}
+
 WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, int listen_fd)
     : worker_(worker),
       shared_(shared),

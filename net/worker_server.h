@@ -28,6 +28,7 @@
 #include "net/http/date_cache.h"
 #include "net/http/parser.h"
 #include "net/http/response.h"
+#include "net/http/response_compressor.h"
 #include "net/http/response_writer.h"
 #include "net/coro_handler.h"
 #include "net/detail/loop_state.h"
@@ -60,6 +61,11 @@ struct SharedState {
     std::vector<ResponseHook> response_hooks;
     ErrorResponder error_responder;
     std::vector<FixedResponse> error_forms;  // checked at registration; one per status
+    // Compression (net/http/compression.h): the codings each route offers, as an index into
+    // `offers` by RouteId (0: none); `compressing` when some route compresses.
+    std::vector<http::CodingOffer> offers;
+    std::vector<uint8_t> route_offer;
+    bool compressing = false;
 };
 
 class WorkerServer final : public engine::WorkerHandler,
@@ -196,6 +202,27 @@ class WorkerServer final : public engine::WorkerHandler,
     std::unique_ptr<SpliceJob> take_splice(const http1::Connection* c) noexcept;
     void hold_input(const http1::Connection* c, const char* data, size_t len) noexcept;
     void drop_held_input(const http1::Connection* c) noexcept;
+    // The request flags (http1::RequestFlags) that say how the answer to `req`, routed to
+    // `route`, is compressed: 0 when the route does not compress, else kCompress and the coding
+    // the request's Accept-Encoding chose among the route's.
+    uint8_t coding_flags(const http::Request& req, router::RouteId route) const noexcept {
+        const uint8_t offer = route < shared_.route_offer.size() ? shared_.route_offer[route] : 0;
+        if (offer == 0) return 0;
+        const http::ContentCoding coding = http::choose_coding(req, shared_.offers[offer].view());
+        return static_cast<uint8_t>(http1::kCompress |
+                                    (static_cast<uint8_t>(coding) << http1::kCodingShift));
+    }
+    // Frames `res` into `out` for a request with `flags`, encoded when the flags and the answer
+    // say so (net/http/compression.h). Returns where its head ends (ResponseWriter::write).
+    size_t frame(alloc::ByteBuffer& out, const http::Response& res, uint8_t flags,
+                 http::Framing framing) noexcept {
+        if ((flags & http1::kCompress) != 0) [[unlikely]] {
+            return frame_encoded(out, res, flags, framing);
+        }
+        return writer_.write(out, res, framing);
+    }
+    size_t frame_encoded(alloc::ByteBuffer& out, const http::Response& res, uint8_t flags,
+                         http::Framing framing) noexcept;
     // The worker's response, reset.
     http::Response& fresh_response() noexcept {
         response_.reset();
@@ -263,6 +290,9 @@ class WorkerServer final : public engine::WorkerHandler,
     http::Response response_;
     http::DateCache date_;
     http::ResponseWriter writer_{date_};
+    // Response compression (net/http/compression.h): the worker's encoders, reused.
+    http::ResponseCompressor compressor_{config_.compression.threshold,
+                                         config_.compression.levels};
     engine::Timer date_timer_;
     engine::Timer accept_retry_timer_;
 

@@ -15,6 +15,7 @@ namespace nexure::net::http {
 void Response::reset() noexcept {
     status_ = 200;
     close_ = false;
+    compression_ = Compression::kAuto;
     content_type_ = {};
     headers_.clear();
     body_.clear();
@@ -24,6 +25,7 @@ void Response::reset() noexcept {
 void Response::swap(Response& other) noexcept {
     std::swap(status_, other.status_);
     std::swap(close_, other.close_);
+    std::swap(compression_, other.compression_);
     headers_.swap(other.headers_);
     body_.swap(other.body_);
     if (!error_.empty() || !other.error_.empty()) error_.swap(other.error_);

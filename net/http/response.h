@@ -24,6 +24,13 @@ namespace nexure::net::http {
 
 class Response;
 
+// A response's own say on compression (net/http/compression.h), over its route's.
+enum class Compression : uint8_t {
+    kAuto,   // the route's rules: type, size, fields
+    kOff,    // never encoded
+    kForce,  // encoded whatever its type and size, when the route compresses and the client accepts
+};
+
 // How a streamed body is delimited on the wire.
 enum class BodyFraming : uint8_t {
     kNone,        // no body: 1xx, 204, 304 (and HEAD's head says what a GET would get)
@@ -57,6 +64,12 @@ class Response {
     Response& append(std::string_view bytes) noexcept;
     // Closes the connection after this response.
     Response& close() noexcept;
+    // compress(false): this answer is never compressed; compress(true): it is, whatever its
+    // type and size, when its route compresses and the client accepts a coding.
+    Response& compress(bool on) noexcept {
+        compression_ = on ? Compression::kForce : Compression::kOff;
+        return *this;
+    }
     // Marks the response unusable: the engine answers 500 instead and logs `why` (a handler
     // that found its own bug, e.g. net/http/json_writer.h).
     Response& fail(std::string_view why) noexcept;
@@ -89,6 +102,7 @@ class Response {
     // Header fields set by the handler, already formatted as "Name: value\r\n" lines.
     std::string_view header_lines() const noexcept { return headers_.view(); }
     bool wants_close() const noexcept { return close_; }
+    Compression compression() const noexcept { return compression_; }
     // Why the response is unusable ("" when it is fine).
     std::string_view error() const noexcept { return error_; }
 
@@ -102,6 +116,7 @@ class Response {
     Responder* responder_ = nullptr;
     int status_ = 200;
     bool close_ = false;
+    Compression compression_ = Compression::kAuto;
     char content_type_storage_[128];
     std::string_view content_type_;
     std::string long_content_type_;  // for the rare type longer than the inline storage

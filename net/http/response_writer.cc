@@ -66,15 +66,19 @@ size_t write_message(alloc::ByteBuffer& out, const Response& res, std::string_vi
 
 size_t ResponseWriter::write(alloc::ByteBuffer& out, const Response& res,
                              Framing framing) const noexcept {
+    return write(out, res, framing, res.header_lines(), res.body_view());
+}
+
+size_t ResponseWriter::write(alloc::ByteBuffer& out, const Response& res, Framing framing,
+                             std::string_view extra, std::string_view body) const noexcept {
     // The hot path (every complete response): one size computation, one prepare(), straight
     // copies; write_message() below serves the streamed heads.
     const int status = res.status_code();
     const bool no_body = bodiless(status);
-    const std::string_view body = no_body ? std::string_view{} : res.body_view();
+    if (no_body) body = {};
     const std::string_view first_line = status_line(status);
     const std::string_view date = date_->line();
     const std::string_view type = res.content_type();
-    const std::string_view extra = res.header_lines();
     const std::string_view connection = connection_line(framing);
     char length[24];
     const auto [end, ec] = std::to_chars(length, length + sizeof(length), body.size());

@@ -37,6 +37,10 @@ class ResponseWriter {
     // A whole response: head and body. Returns the offset in `out` of the blank line that ends
     // its head (where insert_close() may add a field later).
     size_t write(alloc::ByteBuffer& out, const Response& res, Framing framing) const noexcept;
+    // The same with other header lines and another body than `res`'s: an encoded answer
+    // (net/http/compression.h). `header_lines` replaces res.header_lines(), `body` its body.
+    size_t write(alloc::ByteBuffer& out, const Response& res, Framing framing,
+                 std::string_view header_lines, std::string_view body) const noexcept;
     // Adds "Connection: close" to a response written keep-alive (HTTP/1.1) whose head ends at
     // `head_end` in `out`: the server is stopping and this is the connection's last answer.
     static void insert_close(alloc::ByteBuffer& out, size_t head_end) noexcept;

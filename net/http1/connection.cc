@@ -379,18 +379,24 @@ template <bool kHooked>
     const http::Response* answer = &res;
     AnswerCause cause = AnswerCause::kHandler;
     const router::Match m = shared.router.match(req);
+    uint8_t flags = request_flags(req);
     switch (m.kind) {
         case router::Match::Kind::kFound: {
             const router::RouteMeta& meta = shared.router.meta(m.route);
+            // (Fixed answers are not compressed: they would be compressed again for every
+            // request; a route that wants it answers from a handler.)
+            if (shared.compressing && meta.kind != router::HandlerKind::kFixed) [[unlikely]] {
+                flags |= hub_.coding_flags(req, m.route);
+            }
             if (meta.kind == router::HandlerKind::kJavaScript) {
-                return hand_off(req, meta.handler, feed);
+                return hand_off(req, meta.handler, flags, feed);
             }
             if (meta.kind == router::HandlerKind::kFixed) {
                 answer = shared.fixed[meta.handler].get();
                 cause = AnswerCause::kFixed;
                 break;
             }
-            Taking taking(*this, request_flags(req), req);
+            Taking taking(*this, flags, req);
             res.set_responder(&taking);
             [[maybe_unused]] const uint64_t errors_before = kHooked ? hub_.handler_errors_ : 0;
             hub_.run_handler(meta.handler, req, res);
@@ -429,7 +435,7 @@ template <bool kHooked>
             cause = answer_unrouted(m);
             break;
     }
-    const bool keep = answer_now(*answer, request_flags(req), feed);
+    const bool keep = answer_now(*answer, flags, feed);
     if constexpr (kHooked) *routed = Routed{answer, cause};
     return keep;
 }
@@ -547,8 +553,8 @@ bool Connection::take_place(uint8_t flags, Ticket* ticket, const http::Request& 
     return true;
 }
 
-bool Connection::hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept {
-    const uint8_t flags = request_flags(req);
+bool Connection::hand_off(const http::Request& req, uint32_t id, uint8_t flags,
+                          Feed& feed) noexcept {
     Ticket ticket;
     if (!take_place(flags, &ticket, req)) {
         write_error(503, AnswerCause::kUnavailable, (flags & kHeadOnly) != 0,
@@ -681,7 +687,7 @@ ResponseQueue::Place& Connection::push_place(uint8_t flags, bool ready) noexcept
 
 void Connection::write_response(const http::Response& res, uint8_t flags) noexcept {
     take_output_buffer();
-    const size_t head_end = hub_.writer_.write(out_, res, framing_of(flags));
+    const size_t head_end = hub_.frame(out_, res, flags, framing_of(flags));
     close_at_ = patchable(flags) ? static_cast<uint32_t>(head_end) : kNoOffset;
 }
 
@@ -692,7 +698,7 @@ void Connection::emit(const http::Response& res, uint8_t flags) noexcept {
     }
     // The fast path: framed straight into the output (write_response(), by hand).
     hub_.take_output_buffer(out_, out_slab_);
-    const size_t head_end = hub_.writer_.write(out_, res, framing_of(flags));
+    const size_t head_end = hub_.frame(out_, res, flags, framing_of(flags));
     close_at_ = patchable(flags) ? static_cast<uint32_t>(head_end) : kNoOffset;
     count_unsent();
 }
@@ -700,7 +706,7 @@ void Connection::emit(const http::Response& res, uint8_t flags) noexcept {
 void Connection::emit_behind(const http::Response& res, uint8_t flags) noexcept {
     // Behind an awaited answer: it takes the next place, answered already.
     ResponseQueue::Place& p = push_place(flags, true);
-    const size_t head_end = hub_.writer_.write(p.bytes, res, framing_of(flags));
+    const size_t head_end = hub_.frame(p.bytes, res, flags, framing_of(flags));
     p.head_end = patchable(flags) ? static_cast<uint32_t>(head_end) : UINT32_MAX;
 }
 
@@ -768,7 +774,7 @@ void Connection::answer(size_t index, const http::Response& res, AnswerCause cau
         queue_->pop();
         pop_answered();
     } else {
-        const size_t head_end = hub_.writer_.write(p.bytes, res, framing_of(flags));
+        const size_t head_end = hub_.frame(p.bytes, res, flags, framing_of(flags));
         p.head_end = patchable(flags) ? static_cast<uint32_t>(head_end) : UINT32_MAX;
         p.ready = true;
         if (hub_.observed_) [[unlikely]] {
@@ -876,7 +882,8 @@ http::BodyDecision Connection::on_head(http::Request& req, Feed& feed) noexcept 
             return {Action::kStop, 0};
         }
         // The handler runs now; its body comes through a BodyReader.
-        const uint8_t flags = request_flags(req);
+        uint8_t flags = request_flags(req);
+        if (shared.compressing) flags |= hub_.coding_flags(req, m.route);
         Taking taking(*this, flags, req);
         taking.body_allowed = true;
         taking.body_seq = ++queue_->bodies;  // a reader of an earlier body names none later

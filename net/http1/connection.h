@@ -226,7 +226,7 @@ class Connection final {
     void pause_for_handoff() noexcept;
 
     // ---- answers, in request order
-    bool hand_off(const http::Request& req, uint32_t id, Feed& feed) noexcept;
+    bool hand_off(const http::Request& req, uint32_t id, uint8_t flags, Feed& feed) noexcept;
     // The engine's own answer `status` handed off instead (Server::handoff_engine_answers);
     // with `last`, the connection closes after it (the body was not read).
     [[gnu::cold, gnu::noinline]] bool hand_off_engine_answer(const http::Request& req,

@@ -28,7 +28,13 @@ enum RequestFlags : uint8_t {
     kKeepAlive = 2,  // the connection may stay open after the answer
     kHttp10 = 4,     // an HTTP/1.0 client
     kUpgrade = 8,    // a 101 that hands the connection over (net/upgrade.h)
+    // The route compresses (net/http/compression.h): the answer may be encoded, with the coding
+    // in the two bits at kCodingShift (an http::ContentCoding; kIdentity: the client accepts
+    // none, the answer only gets Vary).
+    kCompress = 16,
+    kCodingMask = 32 | 64,
 };
+inline constexpr unsigned kCodingShift = 5;
 
 struct ResponseQueue {
     struct Place {
