@@ -30,6 +30,7 @@ const { Events } = require('./events.cjs');
 const { Outbound, isStreamPayload, payloadError } = require('./stream-reply.cjs');
 const { sseSource } = require('./sse.cjs');
 const { BodyStreams, isStreamRequest } = require('./body-stream.cjs');
+const { normalizeCompression, routeCompression } = require('./compression.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -48,7 +49,7 @@ const ROUTABLE = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 
 // TRACE are left out.
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 const HOOK_NAMES = ['onRequest', 'preHandler', 'onSend', 'onResponse'];
-const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config', 'body', 'strictContentType', 'bodyLimit']);
+const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config', 'body', 'strictContentType', 'bodyLimit', 'compression']);
 
 // ---- options -------------------------------------------------------------------------------
 
@@ -109,18 +110,22 @@ function normalizeOptions(options) {
       case 'cookieSecret': case 'logger': case 'loggerInstance': case 'genReqId':
       case 'requestIdHeader': case 'requestIdLogLabel': case 'body': break;
       case 'disableRequestLogging': case 'strictContentType': checkBoolean(key, v); break;
+      case 'compression': break;  // compression.cjs, below
       default:
         throw new TypeError(`createApp(): unknown option ${key}`);
     }
   }
   if (Object.keys(limits).length > 0) config.limits = limits;
   if (Object.keys(routing).length > 0) config.routing = routing;
+  const compression = normalizeCompression(options.compression);
+  if (compression.config !== undefined) config.compression = compression.config;
   // What inject() needs to answer as the engine would (the engine's defaults: net/server.h).
   const emulate = {
     handlerTimeoutMs: config.handlerTimeoutMs ?? 30000,
     maxBodySize: limits.maxBodySize ?? 1024 * 1024,
     maxTargetSize: limits.maxTargetSize ?? 8 * 1024,
     maxHeaderCount: limits.maxHeaderCount ?? 100,
+    compression: compression.settings,  // null: off
   };
   return { config, emulate, ignoreTrailingSlash: routing.ignoreTrailingSlash === true, trust };
 }
@@ -263,6 +268,7 @@ function routeEntry(id, path, handler, scope, fallback) {
     body: undefined, strictContentType: undefined, trust: null,
     state: null,  // the app's State (req.signal: stream-reply.cjs)
     streamBody: false, bodyLimit: 0,
+    compression: null,  // createServer's compression fields for it (compression.cjs), or null
   };
 }
 
@@ -377,6 +383,7 @@ class State {
           if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${method} ${path}: route option strictContentType must be a boolean`);
           route.strictContentType = v;
         }
+        else if (key === 'compression') route.compression = routeCompression(`${method} ${path}`, options.compression);
         else if (options[key] !== undefined) route.own[key] = toHookList(key, options[key], scope);
       }
       streamOptions(route, method, path, options);
@@ -390,6 +397,7 @@ class State {
           entry.streamBody = true;
           entry.bodyLimit = route.bodyLimit;
         }
+        if (route.compression) Object.assign(entry, route.compression);
         this.routeConfigs.push(entry);
       }
     }
@@ -1019,7 +1027,7 @@ class State {
         inline = null;
       }
     }
-    const flags = (reply._close ? RES.FLAG_CLOSE : 0) | fileFlag;
+    const flags = (reply._close ? RES.FLAG_CLOSE : 0) | fileFlag | reply._compress;
     this.stageRecord(req._worker, req._u32, req._off >>> 2, reply.statusCode, flags, reply._type,
       reply._headers, inline, stashId, stashLength);
     reply._phase = STATE_DONE;

@@ -258,6 +258,12 @@ export interface Reply extends ReplyDecorations {
   removeHeader(name: string): this;
   getHeaders(): Record<string, HeaderValue>;
   type(contentType: string): this;
+  /**
+   * This answer's own say on compression: false never compresses it; true compresses it
+   * whatever its type and size, when its route compresses and the client accepts a coding.
+   * The engine does the compressing, on its worker thread.
+   */
+  compress(on: boolean): this;
   redirect(url: string, statusCode?: number): this;
   redirect(statusCode: number, url: string): this;
   /**
@@ -357,6 +363,11 @@ export interface RouteOptions {
   config?: Record<string, unknown>;
   /** With body: 'stream': the most body bytes (413 beyond); 0 or absent: no limit. */
   bodyLimit?: number;
+  /**
+   * This route's compression: false never, true as the app's settings (even when the app has
+   * none), or its own encodings. Default: as createApp({ compression }) says.
+   */
+  compression?: boolean | { encodings?: Encoding[] | string };
 }
 
 export interface RouteDefinition<P extends string> extends RouteOptions {
@@ -465,6 +476,20 @@ export interface FileOptions {
   redirectDirectories?: boolean;
 }
 
+export type Encoding = 'br' | 'gzip' | 'zstd';
+
+export interface CompressionOptions {
+  /** Bodies shorter than this (bytes) are sent as they are. Default 1024. */
+  threshold?: number;
+  /**
+   * The codings offered, most preferred first (the client's q-values decide first). Default
+   * ['br', 'zstd', 'gzip'] (zstd when the addon was built with libzstd).
+   */
+  encodings?: Encoding[] | string;
+  /** Default gzip 6 (1..9), brotli 4 (0..11), zstd 3 (1..19). */
+  levels?: { gzip?: number; brotli?: number; zstd?: number };
+}
+
 export interface AppOptions {
   /** Engine worker threads; 0 (default): one per CPU. */
   threads?: number;
@@ -508,6 +533,11 @@ export interface AppOptions {
   requestIdHeader?: string | boolean;
   /** Makes req.id (when requestIdHeader is not set or absent). */
   genReqId?: (req: Request) => string | number;
+  /**
+   * Response compression by the engine, on its worker threads (gzip, br, zstd by
+   * Accept-Encoding, with Vary): true for the defaults, false (default) for none.
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 export interface ListenOptions {

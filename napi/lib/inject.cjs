@@ -14,6 +14,7 @@ const { reasonPhrase } = require('./errors.cjs');
 const cookies = require('./cookies.cjs');
 const { STATE_OPEN } = require('./reply.cjs');
 const { BACKSTOP_MS } = require('./handler-timeout.cjs');
+const { injectEncode } = require('./compression.cjs');
 
 const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload',
   'remoteAddress', 'cookies']);
@@ -246,8 +247,12 @@ function run(state, route, fields, method, head, last, payload) {
         if (sink.done) return;
         sink.done = true;
         if (sink.timer !== null) clearTimeout(sink.timer);
-        const hs = r._close || last ? { ...r._headers, connection: 'close' } : r._headers;
-        resolve(response(r.statusCode, r._type, hs, payload, head));
+        // (The engine's own answers, handed to the app, are not compressed: state.engineRoute.)
+        const encoded = route === state.engineRoute ? { headers: r._headers, body: payload }
+          : injectEncode(require('./binding.cjs'), em.compression, route, fields.headers, r,
+            r.statusCode, r._headers, payload);
+        const hs = r._close || last ? { ...encoded.headers, connection: 'close' } : encoded.headers;
+        resolve(response(r.statusCode, r._type, hs, encoded.body, head));
       },
     };
     if (em.handlerTimeoutMs > 0) {

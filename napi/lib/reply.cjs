@@ -4,6 +4,7 @@
 
 const cookies = require('./cookies.cjs');
 const { ERRORS } = require('./errors.cjs');
+const { replyFlag } = require('./compression.cjs');
 
 // RFC 9110 token (a field name), and what a field value may not hold: CR, LF or NUL would split
 // the message (the engine refuses them too, net/http/field_syntax.h), and a character above
@@ -48,6 +49,7 @@ class Reply {
     this._headers = null;
     this._close = false;
     this._length = null;  // Content-Length given for a streamed body (a decimal string)
+    this._compress = 0;  // response record flag bits 8-9 (compression.cjs)
     this._phase = STATE_OPEN;
     this._errored = false;
     this._cookies = null;  // cookies.cjs: the Set-Cookie lines by name, domain and path
@@ -139,6 +141,13 @@ class Reply {
     if (this._type !== null) out['content-type'] = this._type;
     if (this._close) out.connection = 'close';
     return out;
+  }
+
+  // compress(false): this answer is never compressed; compress(true): it is, whatever its type
+  // and size, when its route compresses and the client accepts a coding. The engine does it.
+  compress(on) {
+    this._compress = replyFlag(on);
+    return this;
   }
 
   type(contentType) {

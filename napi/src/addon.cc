@@ -520,6 +520,71 @@ std::vector<Method> methods_of(const std::string& name, const std::string& what)
     return {m};
 }
 
+// ---- compression (net/http/compression.h) ---------------------------------------------------
+
+std::vector<net::http::ContentCoding> codings_of(napi_env env, napi_value v,
+                                                 const std::string& what) {
+    auto r = net::http::parse_codings(string_of(env, v, what));
+    if (!r) throw std::invalid_argument(what + ": " + r.error().message);
+    return std::move(r).value();
+}
+
+// config.compression: {enabled, threshold, encodings: 'br,gzip', levels: {gzip, brotli, zstd}}
+void read_compression(napi_env env, napi_value v, net::http::CompressionConfig& c) {
+    read_bool(env, v, "enabled", "config.compression.enabled", &c.enabled);
+    read_uint(env, v, "threshold", "config.compression.threshold", 0, UINT32_MAX, &c.threshold);
+    if (napi_value e = property(env, v, "encodings"))
+        c.encodings = codings_of(env, e, "config.compression.encodings");
+    if (napi_value l = object_property(env, v, "levels", "config.compression.levels")) {
+        read_uint(env, l, "gzip", "config.compression.levels.gzip", 1, 9, &c.levels.gzip);
+        read_uint(env, l, "brotli", "config.compression.levels.brotli", 0, 11, &c.levels.brotli);
+        read_uint(env, l, "zstd", "config.compression.levels.zstd", 1, 19, &c.levels.zstd);
+    }
+}
+
+// A route's `compression` ('on', 'off', 'inherit') and `encodings` ('gzip,br').
+net::http::RouteCompression route_compression(napi_env env, napi_value r,
+                                              const std::string& named) {
+    using Mode = net::http::RouteCompression::Mode;
+    net::http::RouteCompression rc;
+    if (napi_value m = property(env, r, "compression")) {
+        const std::string mode = string_of(env, m, named + ": compression");
+        if (mode == "on") {
+            rc.mode = Mode::kOn;
+        } else if (mode == "off") {
+            rc.mode = Mode::kOff;
+        } else if (mode != "inherit") {
+            throw std::invalid_argument(named + ": compression must be 'on', 'off' or 'inherit'");
+        }
+    }
+    if (napi_value e = property(env, r, "encodings"))
+        rc.encodings = codings_of(env, e, named + ": encodings");
+    return rc;
+}
+
+// chooseCoding(acceptEncoding, offered) → 'gzip' | 'br' | 'zstd' | 'identity': the engine's own
+// negotiation (net/http/accept_encoding.h), for inject().
+napi_value choose_coding(napi_env env, napi_callback_info info) {
+    return boundary(env, [&]() -> napi_value {
+        auto argv = args<2>(env, info, 2);
+        const std::string accept = string_of(env, argv[0], "chooseCoding(): acceptEncoding");
+        const auto offered = codings_of(env, argv[1], "chooseCoding(): offered");
+        return make_string(env, net::http::coding_token(net::http::choose_coding(accept, offered)));
+    });
+}
+
+// compressibleType(contentType) → boolean (net/http/compression.h), for inject().
+napi_value compressible_type(napi_env env, napi_callback_info info) {
+    return boundary(env, [&]() -> napi_value {
+        auto argv = args<1>(env, info, 1);
+        napi_value out;
+        NAPI(napi_get_boolean(
+            env, net::http::compressible_type(string_of(env, argv[0], "compressibleType(): type")),
+            &out));
+        return out;
+    });
+}
+
 // ---- createServer ---------------------------------------------------------------------------
 
 net::ServerConfig read_config(napi_env env, napi_value config) {
@@ -548,6 +613,8 @@ net::ServerConfig read_config(napi_env env, napi_value config) {
         read_uint(env, limits, "maxTargetSize", "config.limits.maxTargetSize", 16, 16 * kMiB,
                   &c.limits.max_target_size);
     }
+    if (napi_value comp = object_property(env, config, "compression", "config.compression"))
+        read_compression(env, comp, c.compression);
     if (napi_value routing = object_property(env, config, "routing", "config.routing")) {
         read_bool(env, routing, "ignoreTrailingSlash", "config.routing.ignoreTrailingSlash",
                   &c.routing.ignore_trailing_slash);
@@ -627,6 +694,7 @@ void add_routes(napi_env env, napi_value config, ServerObject& s) {
             read_uint(env, r, "bodyLimit", named + ": bodyLimit", 0, uint64_t{1} << 53,
                       &m.options.max_body_size);
         }
+        const net::http::RouteCompression compression = route_compression(env, r, named);
         const uint32_t slot = static_cast<uint32_t>(s.match_routes.size());
         for (Method method_code : methods_of(method, named)) {
             // The engine's own checks first (they throw std::invalid_argument naming the route
@@ -638,6 +706,7 @@ void add_routes(napi_env env, napi_value config, ServerObject& s) {
                 // JavaScript route `id`, which inject() runs to answer the same way.
                 add_static_route(env, static_v, *s.server, method_code, path, named);
             } else {
+                m.options.compression = compression;
                 s.server->handoff_route(method_code, path, m.id, m.options);
             }
             s.routes.add(method_code, path, router::RouteMeta{.handler = slot, .kind = m.kind});
@@ -1095,6 +1164,13 @@ napi_value init(napi_env env, napi_value exports) {
         }
         NAPI(napi_object_freeze(env, methods));
         set(env, exports, "methods", methods);
+        // The codings the engine offers by default, in its order ('br,zstd,gzip' with libzstd).
+        std::string codings;
+        for (net::http::ContentCoding c : net::http::default_codings()) {
+            if (!codings.empty()) codings += ',';
+            codings += net::http::coding_token(c);
+        }
+        set(env, exports, "compressionCodings", make_string(env, codings));
 
         const std::pair<const char*, napi_callback> functions[] = {
             {"createServer", create_server},
@@ -1110,6 +1186,8 @@ napi_value init(napi_env env, napi_value exports) {
             {"destroy", destroy},
             {"match", match},
             {"fileAnswer", file_answer},
+            {"chooseCoding", choose_coding},
+            {"compressibleType", compressible_type},
             {"shutdownAll", shutdown_all},
             {"__stats", stats},
             {"__testNapiOnEngineThread", test_napi_on_engine_thread},

@@ -86,6 +86,10 @@ inline constexpr uint32_t kFlagStreamEnd = 1u << 3;   // the stream ends after t
 // Body control (streams in): status = the operation (net::BodyControl: 0 credit, 1 start,
 // 2 discard), the stash-id field = the credited bytes; no headers, no body.
 inline constexpr uint32_t kFlagBodyControl = 32;
+// Bits 8 and 9: this answer's own say on compression (net/http/compression.h), over its
+// route's: never encode it (reply.compress(false)), or encode it whatever its type and size.
+inline constexpr uint32_t kFlagNoCompress = 1u << 8;
+inline constexpr uint32_t kFlagForceCompress = 1u << 9;
 
 // In the response *ring* (native code only, not part of PROTOCOL.md), a kind-1 record is the
 // staged record followed by one 8-byte field: the address of the malloc'd body, which the

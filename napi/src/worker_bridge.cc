@@ -335,6 +335,11 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
     } else if (kind == kBodyInline && block_end + body_length <= record_end) {
         body = std::string_view(block_end, body_length);
     }
+    if (flags & kFlagNoCompress) {
+        res.compress(false);
+    } else if (flags & kFlagForceCompress) {
+        res.compress(true);
+    }
     if ((flags & (kFlagStreamOpen | kFlagStreamData)) != 0) [[unlikely]] {
         deliver_stream(ticket, flags, content_length, body, res, done);
     } else {
