@@ -53,7 +53,7 @@ void for_each_field(std::string_view lines, Fn&& fn) noexcept {
 
 }  // namespace
 
-bool ResponseCompressor::qualifies(const Response& res) const noexcept {
+bool ResponseCompressor::qualifies(const Response& res, bool size_known) const noexcept {
     const int status = res.status_code();
     if (bodiless(status) || status == 206)
         return false;  // 1xx, 204, 304; a range is of the identity body
@@ -68,7 +68,8 @@ bool ResponseCompressor::qualifies(const Response& res) const noexcept {
                    });
     if (refused) return false;
     if (res.compression() == Compression::kForce) return true;
-    return res.body_view().size() >= threshold_ && compressible_type(res.content_type());
+    return (!size_known || res.body_view().size() >= threshold_) &&
+           compressible_type(res.content_type());
 }
 
 void ResponseCompressor::rewrite_fields(std::string_view lines, ContentCoding coding) noexcept {
@@ -110,6 +111,25 @@ void ResponseCompressor::rewrite_fields(std::string_view lines, ContentCoding co
         lines_.append(coding_token(coding));
         lines_.append("\r\n");
     }
+}
+
+const std::string_view* ResponseCompressor::stream_fields(const Response& head,
+                                                          ContentCoding coding) noexcept {
+    if (!qualifies(head, false)) return nullptr;
+    rewrite_fields(head.header_lines(), coding);
+    view_ = lines_.view();
+    return &view_;
+}
+
+const std::string_view* ResponseCompressor::encode_piece(compress::Encoder& encoder,
+                                                         std::string_view bytes,
+                                                         compress::Flush flush) noexcept {
+    constexpr size_t kKeepBytes = 4 * 1024 * 1024;
+    if (body_.capacity() > kKeepBytes) body_.release();
+    body_.clear();
+    if (!encoder.write(bytes, flush, body_)) return nullptr;
+    view_ = body_.view();
+    return &view_;
 }
 
 const EncodedAnswer* ResponseCompressor::encode(const Response& res,

@@ -32,7 +32,17 @@ class ResponseCompressor {
     const EncodedAnswer* encode(const Response& res, ContentCoding coding) noexcept;
 
     // Whether `res` qualifies (status, type, size, fields; Response::compress() included).
-    bool qualifies(const Response& res) const noexcept;
+    // `size_known` false: a streamed answer's head, whose body size is not known (no threshold).
+    bool qualifies(const Response& res, bool size_known = true) const noexcept;
+
+    // A streamed answer's head (its body of unknown length): the header lines to send instead
+    // of `head`'s — Vary, and with `coding` other than identity a weak ETag and
+    // Content-Encoding — or nullptr when the stream does not qualify. Valid until the next call.
+    const std::string_view* stream_fields(const Response& head, ContentCoding coding) noexcept;
+    // A piece of a stream encoded by `encoder` (Flush::kSync, or kFinish at its end), in a
+    // buffer of the worker valid until the next call; nullptr when the encoder failed.
+    const std::string_view* encode_piece(compress::Encoder& encoder, std::string_view bytes,
+                                         compress::Flush flush) noexcept;
 
     compress::EncoderPool& encoders() noexcept { return encoders_; }
 
@@ -46,6 +56,7 @@ class ResponseCompressor {
     alloc::ByteBuffer lines_;
     alloc::ByteBuffer body_;
     EncodedAnswer answer_;
+    std::string_view view_;
 };
 
 }  // namespace nexure::net::http

@@ -27,12 +27,12 @@ std::string_view connection_line(Framing f) noexcept {
 // Writes everything up to the framing field: status line, Server, Date, Content-Type and the
 // handler's fields. `framing_line` (Content-Length: n, or chunked) and `connection` follow, then
 // the blank line and `body`. One prepare() for the whole response.
-size_t write_message(alloc::ByteBuffer& out, const Response& res, std::string_view date,
-                     std::string_view framing_name, std::string_view framing_value,
-                     std::string_view connection, std::string_view body) noexcept {
+size_t write_message(alloc::ByteBuffer& out, const Response& res, std::string_view extra,
+                     std::string_view date, std::string_view framing_name,
+                     std::string_view framing_value, std::string_view connection,
+                     std::string_view body) noexcept {
     const std::string_view first_line = status_line(res.status_code());
     const std::string_view type = res.content_type();
-    const std::string_view extra = res.header_lines();
     const size_t total = first_line.size() + kServerLine.size() + date.size() +
                          (type.empty() ? 0 : type.size() + 16) + extra.size() +
                          framing_name.size() +
@@ -114,8 +114,8 @@ size_t ResponseWriter::write(alloc::ByteBuffer& out, const Response& res, Framin
 }
 
 BodyFraming ResponseWriter::write_head(alloc::ByteBuffer& out, const Response& head,
-                                       Framing framing, BodyFraming body,
-                                       uint64_t length) const noexcept {
+                                       Framing framing, BodyFraming body, uint64_t length,
+                                       std::string_view header_lines) const noexcept {
     if (bodiless(head.status_code())) body = BodyFraming::kNone;
     if (body == BodyFraming::kChunked && framing.http10) body = BodyFraming::kUntilClose;
     if (body == BodyFraming::kUntilClose) framing.keep_alive = false;
@@ -130,7 +130,8 @@ BodyFraming ResponseWriter::write_head(alloc::ByteBuffer& out, const Response& h
     } else if (body == BodyFraming::kChunked) {
         name = kChunkedLine;
     }
-    (void)write_message(out, head, date_->line(), name, value, connection_line(framing), {});
+    (void)write_message(out, head, header_lines, date_->line(), name, value,
+                        connection_line(framing), {});
     return framing.head_only ? BodyFraming::kNone : body;
 }
 

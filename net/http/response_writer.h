@@ -50,7 +50,13 @@ class ResponseWriter {
     // 304 (nothing may follow), kUntilClose when an HTTP/1.0 client gets a body of unknown
     // length (the caller must then close after it), else `body`.
     BodyFraming write_head(alloc::ByteBuffer& out, const Response& head, Framing framing,
-                           BodyFraming body, uint64_t length) const noexcept;
+                           BodyFraming body, uint64_t length) const noexcept {
+        return write_head(out, head, framing, body, length, head.header_lines());
+    }
+    // The same with `header_lines` instead of head.header_lines() (an encoded stream's fields).
+    BodyFraming write_head(alloc::ByteBuffer& out, const Response& head, Framing framing,
+                           BodyFraming body, uint64_t length,
+                           std::string_view header_lines) const noexcept;
     // A piece of a streamed body in `body` framing (chunked pieces get their size line; empty
     // pieces are skipped, since an empty chunk would end the body).
     static void write_body(alloc::ByteBuffer& out, BodyFraming body,

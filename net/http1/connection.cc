@@ -671,8 +671,28 @@ void Connection::start_stream(const Ticket& ticket, const http::Response& head,
     const bool front = queue_->index_of(p) == 0;
     if (front) take_output_buffer();
     p.streaming = true;
-    p.body =
-        hub_.writer_.write_head(front ? out_ : p.bytes, head, framing_of(p.flags), body, length);
+    std::string_view fields = head.header_lines();
+    if ((p.flags & kCompress) != 0 && body == http::BodyFraming::kChunked) [[unlikely]] {
+        // A stream of unknown length may be encoded, each write flushed so that it reaches the
+        // client at once (Server-Sent Events). One with a Content-Length goes out as it is.
+        auto coding = static_cast<http::ContentCoding>((p.flags & kCodingMask) >> kCodingShift);
+        if (hub_.compressor_.qualifies(head, false)) {
+            const bool head_only = (p.flags & kHeadOnly) != 0;
+            if (coding != http::ContentCoding::kIdentity && !head_only) {
+                p.encoder = hub_.compressor_.encoders().take(
+                    static_cast<compress::Coding>(coding), 0);
+                if (!p.encoder) coding = http::ContentCoding::kIdentity;  // no memory: as it is
+            }
+            if (const std::string_view* f = hub_.compressor_.stream_fields(head, coding)) {
+                fields = *f;
+            }
+        }
+    }
+    p.body = hub_.writer_.write_head(front ? out_ : p.bytes, head, framing_of(p.flags), body,
+                                     length, fields);
+    if (p.body == http::BodyFraming::kNone && p.encoder) {
+        hub_.compressor_.encoders().give(std::move(p.encoder));
+    }
     if (front) close_at_ = kNoOffset;
     p.remaining = length;
     if (p.body == http::BodyFraming::kUntilClose) p.flags &= static_cast<uint8_t>(~kKeepAlive);
@@ -1246,6 +1266,20 @@ bool Connection::stream_write(const Ticket& ticket, std::string_view bytes) noex
     }
     if (p->body == http::BodyFraming::kLength) p->remaining -= bytes.size();
     if (p->body != http::BodyFraming::kNone) p->body_bytes += bytes.size();
+    if (p->encoder && !bytes.empty()) [[unlikely]] {
+        const std::string_view* encoded =
+            hub_.compressor_.encode_piece(*p->encoder, bytes, compress::Flush::kSync);
+        if (encoded == nullptr) {
+            // The encoder failed (no memory): the encoded body cannot go on; the connection
+            // closes so that the client sees it cut, not corrupt.
+            hub_.report("a stream's encoder failed: the connection closes");
+            p->encoder.reset();
+            p->body = http::BodyFraming::kNone;  // nothing more is written: the body is cut
+            p->flags &= static_cast<uint8_t>(~kKeepAlive);
+            return false;
+        }
+        bytes = *encoded;
+    }
     const size_t index = queue_->index_of(*p);
     if (index == 0) {
         if (p->body != http::BodyFraming::kNone && !bytes.empty()) {
@@ -1288,7 +1322,7 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
     }
     // A failed stream is cut where it is (its producer failed): no last chunk, and the
     // connection closes, so that the client cannot take the body for complete.
-    const bool cut = short_length || (failed && p->body != http::BodyFraming::kNone);
+    bool cut = short_length || (failed && p->body != http::BodyFraming::kNone);
     if (cut || p->body == http::BodyFraming::kUntilClose || (p->flags & kKeepAlive) == 0) {
         // The connection ends with this response: the places behind it are never answered.
         tell_aborted_after(index);
@@ -1299,6 +1333,23 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
     p->on_abort = nullptr;
     p->on_writable = nullptr;
     p->handed_off = false;  // its answer is given (or cut by its own producer)
+    std::string_view tail;  // what an encoded stream's encoder still holds
+    if (p->encoder) [[unlikely]] {
+        if (!cut) {
+            const std::string_view* encoded =
+                hub_.compressor_.encode_piece(*p->encoder, {}, compress::Flush::kFinish);
+            if (encoded != nullptr) {
+                tail = *encoded;
+            } else {
+                cut = true;  // the client must not take a truncated encoding for the whole
+                tell_aborted_after(index);
+                queue_->truncate_after(index, aborts);
+                close_after_flush_ = true;
+                p = &queue_->at(index);
+            }
+        }
+        hub_.compressor_.encoders().give(std::move(p->encoder));
+    }
     // A stream is seen by the after-response hooks when it ends (cut: not complete) — at once
     // at the front, else when it goes out after the answers before it (pop_answered()).
     p->complete = !cut;
@@ -1308,6 +1359,7 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
             info = told(*p);
         }
         take_output_buffer();
+        if (!tail.empty()) http::ResponseWriter::write_body(out_, p->body, tail);
         if (!cut) http::ResponseWriter::write_end(out_, p->body, trailer_lines);
         count_unsent();
         queue_->pop();
@@ -1319,6 +1371,7 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
         // already: nothing will be sent that would lead to the close, so close now.
         if (!send_in_flight_ && out_.empty()) after_output_drained();
     } else {
+        if (!tail.empty()) http::ResponseWriter::write_body(p->bytes, p->body, tail);
         if (!cut) http::ResponseWriter::write_end(p->bytes, p->body, trailer_lines);
         p->ready = true;
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "alloc/byte_buffer.h"
+#include "net/compress/encoder.h"
 #include "net/handoff.h"
 #include "net/hooks.h"
 #include "net/http/method.h"
@@ -51,6 +52,9 @@ struct ResponseQueue {
         bool handed_off = false;
         http::BodyFraming body = http::BodyFraming::kNone;
         uint64_t remaining = 0;  // body bytes still announced (BodyFraming::kLength)
+        // An encoded stream's encoder (net/http/compression.h), from the worker's pool; given
+        // back when the stream ends.
+        std::unique_ptr<compress::Encoder> encoder;
         // Where the head of a ready keep-alive HTTP/1.1 answer ends in `bytes`, for
         // ResponseWriter::insert_close() (UINT32_MAX: not patchable).
         uint32_t head_end = UINT32_MAX;

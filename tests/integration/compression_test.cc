@@ -2,12 +2,17 @@
 // chooses (q-values, identity;q=0, the server's order, a route's own list), the answers that stay
 // unencoded (small bodies, images, HEAD's missing body, 304, 204, an answer's compress(false), a
 // route that turns it off), HEAD's head equal to GET's, big bodies, deferred answers and
-// pipelined ones in order — every encoded body decoded with the real libraries.
+// pipelined ones in order, streamed answers encoded and flushed piece by piece — every encoded
+// body decoded with the real libraries.
 #include "net/http/compression.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,6 +256,116 @@ TEST_F(CompressionTest, OffByDefaultUnlessARouteTurnsItOn) {
     const test::Response r = get("/on", "gzip");
     EXPECT_EQ(r.header("content-encoding"), "gzip");
     EXPECT_EQ(decoded(r), json_body(5000));
+}
+
+// Streamed answers of unknown length are encoded piece by piece, each piece flushed: a client
+// decodes the first event before the second is written (Server-Sent Events keep flowing).
+struct StreamHolder {
+    std::mutex mutex;
+    Stream stream;
+};
+
+// The body bytes of a chunked response in `raw` so far (after its head), de-chunked.
+std::string dechunk_prefix(const std::string& raw) {
+    size_t at = raw.find("\r\n\r\n");
+    if (at == std::string::npos) return {};
+    at += 4;
+    std::string body;
+    for (;;) {
+        const size_t eol = raw.find("\r\n", at);
+        if (eol == std::string::npos) break;
+        const size_t size = std::stoul(raw.substr(at, eol - at), nullptr, 16);
+        if (size == 0 || raw.size() < eol + 2 + size + 2) break;
+        body.append(raw, eol + 2, size);
+        at = eol + 2 + size + 2;
+    }
+    return body;
+}
+
+TEST_F(CompressionTest, StreamsOfUnknownLengthAreEncodedAndFlushedPieceByPiece) {
+    auto holder = std::make_shared<StreamHolder>();
+    ServerConfig cfg = test_config();
+    cfg.compression.enabled = true;
+    auto s = std::make_unique<Server>(cfg);
+    s->get("/events", [holder](const Request&, Response& res) {
+        res.type("text/event-stream").header("Cache-Control", "no-cache");
+        Stream st = res.stream();
+        st.write("data: first\n\n");
+        std::lock_guard<std::mutex> lock(holder->mutex);
+        holder->stream = std::move(st);
+    });
+    s->get("/sized", [](const Request&, Response& res) {
+        res.type("text/plain");
+        Stream st = res.stream(5000);
+        st.write(std::string(5000, 'z'));
+        st.end();
+    });
+    start_server(std::move(s));
+    for (const char* coding : {"gzip", "br", "zstd"}) {
+        if (std::string_view(coding) == "zstd" && !compress::built_with(compress::Coding::kZstd)) {
+            continue;
+        }
+        HttpClient c;
+        ASSERT_TRUE(connect(c));
+        ASSERT_TRUE(c.send_all("GET /events HTTP/1.1\r\nHost: t\r\nAccept-Encoding: " +
+                               std::string(coding) + "\r\n\r\n"));
+        // The first event arrives, decodable, while the stream is still open.
+        std::string raw;
+        const auto deadline = test::deadline_in(test::kIoTimeout);
+        std::optional<std::string> so_far;
+        while (test::Clock::now() < deadline) {
+            pollfd pfd{c.fd(), POLLIN, 0};
+            if (::poll(&pfd, 1, 50) == 1) {
+                char buf[4096];
+                const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
+                ASSERT_GT(n, 0);
+                raw.append(buf, static_cast<size_t>(n));
+            }
+            so_far = test::decode_prefix(coding, dechunk_prefix(raw));
+            if (so_far && *so_far == "data: first\n\n") break;
+        }
+        ASSERT_TRUE(so_far.has_value()) << coding;
+        EXPECT_EQ(*so_far, "data: first\n\n") << coding;
+        EXPECT_NE(raw.find("Content-Encoding: " + std::string(coding) + "\r\n"), std::string::npos);
+        EXPECT_NE(raw.find("Vary: Accept-Encoding\r\n"), std::string::npos);
+        EXPECT_NE(raw.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+        {
+            std::lock_guard<std::mutex> lock(holder->mutex);
+            ASSERT_TRUE(holder->stream.open());
+            holder->stream.write("data: second\n\n");
+            holder->stream.end();
+            holder->stream = Stream{};
+        }
+        test::ResponseStream rs;
+        rs.append(raw);
+        test::Response r;
+        std::string error;
+        while (rs.next(false, false, &r, &error) == test::ResponseStream::Step::kNeedMore) {
+            pollfd pfd{c.fd(), POLLIN, 0};
+            ASSERT_EQ(::poll(&pfd, 1, 5000), 1) << coding;
+            char buf[4096];
+            const ssize_t n = ::recv(c.fd(), buf, sizeof buf, 0);
+            ASSERT_GT(n, 0);
+            rs.append(std::string_view(buf, static_cast<size_t>(n)));
+        }
+        EXPECT_EQ(test::decode(coding, r.body), "data: first\n\ndata: second\n\n") << coding;
+    }
+    // A stream with a Content-Length goes out as it is.
+    const test::Response sized = get("/sized", "gzip");
+    EXPECT_FALSE(sized.has_header("content-encoding"));
+    EXPECT_EQ(sized.body, std::string(5000, 'z'));
+    // HEAD gets the head a GET would get.
+    HttpClient h;
+    ASSERT_TRUE(connect(h));
+    ASSERT_TRUE(h.send_all("HEAD /events HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br\r\n\r\n"));
+    test::Response head;
+    ASSERT_TRUE(h.read_response(&head, test::deadline_in(test::kIoTimeout), true));
+    EXPECT_EQ(head.header("content-encoding"), "br");
+    {
+        std::lock_guard<std::mutex> lock(holder->mutex);
+        holder->stream.end();
+        holder->stream = Stream{};
+    }
 }
 
 TEST(CompressionConfig, AnEncodingThisBuildLacksIsRefusedWithItsName) {
