@@ -1,10 +1,13 @@
 'use strict';
-// examples/hello.js and examples/api.js run as a user would run them (PORT=0), answer what their
-// comments promise, and exit cleanly on SIGTERM.
+// examples/hello.js, examples/api.js and examples/files.js run as a user would run them (PORT=0),
+// answer what their comments promise, and exit cleanly on SIGTERM.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
 const path = require('node:path');
+const zlib = require('node:zlib');
 const { spawn } = require('node:child_process');
 const { request } = require('./fixtures/helpers.cjs');
 
@@ -69,4 +72,86 @@ test('examples/api.js: params, JSON bodies, hooks, errors, not-found and the fix
   assert.deepEqual(await s.exited, { code: 0, signal: null });
   assert.match(s.output(), /GET \/api\/users\/1 200 \d+µs/);
   assert.doesNotMatch(s.output(), /GET \/health/, 'the fixed route never reached JavaScript');
+});
+
+test('examples/files.js: files, static, SSE, streamed upload and numbers, whoami, compression', async (t) => {
+  const s = await start(t, 'files.js');
+  const publicDir = path.join(EXAMPLES, 'public');
+  const guide = fs.readFileSync(path.join(publicDir, 'guide.txt'));
+  const index = fs.readFileSync(path.join(publicDir, 'index.html'));
+
+  // A file sent by the engine: type, validators, Range, 304, compression above 1 KiB.
+  let r = await request(s.url, '/download/guide.txt');
+  assert.equal(r.status, 200);
+  assert.match(r.headers['content-type'], /^text\/plain/);
+  assert.deepEqual(r.body, guide);
+  assert.ok(r.headers.etag && r.headers['last-modified']);
+  r = await request(s.url, '/download/guide.txt', { headers: { 'if-none-match': r.headers.etag } });
+  assert.equal(r.status, 304);
+  r = await request(s.url, '/download/guide.txt', { headers: { range: 'bytes=0-9' } });
+  assert.equal(r.status, 206);
+  assert.equal(r.headers['content-range'], `bytes 0-9/${guide.length}`);
+  assert.deepEqual(r.body, guide.subarray(0, 10));
+  r = await request(s.url, '/download/guide.txt', { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-encoding'], 'gzip');
+  assert.deepEqual(zlib.gunzipSync(r.body), guide);
+  r = await request(s.url, '/download/..%2Fhello.js');
+  assert.equal(r.status, 404);
+  r = await request(s.url, '/download/missing.txt');
+  assert.equal(r.status, 404);
+
+  // app.static with its index file.
+  r = await request(s.url, '/public/');
+  assert.equal(r.status, 200);
+  assert.match(r.headers['content-type'], /^text\/html/);
+  assert.deepEqual(r.body, index);
+  r = await request(s.url, '/public/guide.txt', { method: 'HEAD' });
+  assert.equal(r.status, 200);
+  assert.equal(Number(r.headers['content-length']), guide.length);
+  assert.equal(r.body.length, 0);
+
+  // Server-Sent Events: 5 events about 100 ms apart.
+  const began = Date.now();
+  r = await request(s.url, '/events');
+  const took = Date.now() - began;
+  assert.equal(r.status, 200);
+  assert.match(r.headers['content-type'], /^text\/event-stream/);
+  const events = r.text.split('\n\n').filter((e) => e.includes('event: tick'));
+  assert.equal(events.length, 5);
+  events.forEach((e, i) => {
+    const lines = e.split('\n').filter((l) => !l.startsWith(':'));
+    assert.ok(lines.includes(`id: ${i + 1}`), e);
+    assert.equal(JSON.parse(lines.find((l) => l.startsWith('data: ')).slice(6)).n, i + 1);
+  });
+  assert.ok(took >= 350, `5 events 100 ms apart arrived within ${took} ms`);
+
+  // A streamed upload of 8 MiB in chunks.
+  const upload = crypto.randomBytes(8 << 20);
+  r = await request(s.url, '/upload', { method: 'POST', body: upload });
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.text), {
+    bytes: upload.length, sha256: crypto.createHash('sha256').update(upload).digest('hex'),
+  });
+
+  // Lines from an async generator, compressed when large and asked for.
+  r = await request(s.url, '/numbers/5');
+  assert.equal(r.status, 200);
+  assert.equal(r.text, '1\n2\n3\n4\n5\n');
+  r = await request(s.url, '/numbers/20000', { headers: { 'accept-encoding': 'br' } });
+  const expected = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join('');
+  assert.equal(r.headers['content-encoding'], 'br');
+  assert.equal(r.headers.vary, 'Accept-Encoding');
+  assert.equal(zlib.brotliDecompressSync(r.body).toString(), expected);
+  r = await request(s.url, '/numbers/nope');
+  assert.equal(r.status, 400);
+
+  // The client's own address.
+  r = await request(s.url, '/whoami');
+  const who = JSON.parse(r.text);
+  assert.equal(who.ip, '127.0.0.1');
+  assert.ok(Number.isInteger(who.port) && who.port > 0);
+
+  s.child.kill('SIGTERM');
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
 });
