@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "net/http/conditional.h"
+#include "net/http/field_syntax.h"
 
 namespace nexure::files {
 
@@ -33,14 +34,6 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) noexcept {
     return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 // A decimal number of at most 19 digits (no overflow of uint64_t).
 bool number(std::string_view s, uint64_t* out) noexcept {
     if (s.empty() || s.size() > 19) return false;
@@ -57,12 +50,10 @@ bool number(std::string_view s, uint64_t* out) noexcept {
 
 std::string strong_etag(const FileFacts& f) {
     char buf[80];
-    const uint64_t mtime_ns =
-        static_cast<uint64_t>(f.mtime_sec) * 1'000'000'000ull + f.mtime_nsec;
-    const int n = std::snprintf(buf, sizeof(buf), "\"%llx-%llx-%llx\"",
-                                static_cast<unsigned long long>(f.ino),
-                                static_cast<unsigned long long>(f.size),
-                                static_cast<unsigned long long>(mtime_ns));
+    const uint64_t mtime_ns = static_cast<uint64_t>(f.mtime_sec) * 1'000'000'000ull + f.mtime_nsec;
+    const int n = std::snprintf(
+        buf, sizeof(buf), "\"%llx-%llx-%llx\"", static_cast<unsigned long long>(f.ino),
+        static_cast<unsigned long long>(f.size), static_cast<unsigned long long>(mtime_ns));
     return std::string(buf, static_cast<size_t>(n));
 }
 
@@ -78,7 +69,7 @@ std::string http_date(int64_t seconds) {
 }
 
 std::optional<int64_t> parse_http_date(std::string_view s) noexcept {
-    s = trim(s);
+    s = net::http::trim_ows(s);
     // "Sun, 06 Nov 1994 08:49:37 GMT": 29 bytes, fixed positions.
     if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
         s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT")
@@ -100,7 +91,7 @@ std::optional<int64_t> parse_http_date(std::string_view s) noexcept {
 }
 
 RangeResult parse_range(std::string_view value, uint64_t size) noexcept {
-    value = trim(value);
+    value = net::http::trim_ows(value);
     // The unit is case-insensitive (RFC 9110 14.1).
     if (value.size() < 6) return {};
     for (size_t i = 0; i < 5; ++i) {
@@ -108,14 +99,14 @@ RangeResult parse_range(std::string_view value, uint64_t size) noexcept {
         const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
         if (lower != "bytes"[i]) return {};
     }
-    std::string_view spec = trim(value.substr(5));
+    std::string_view spec = net::http::trim_ows(value.substr(5));
     if (spec.empty() || spec.front() != '=') return {};
-    spec = trim(spec.substr(1));
+    spec = net::http::trim_ows(spec.substr(1));
     if (spec.find(',') != std::string_view::npos) return {};  // several ranges: the whole file
     const size_t dash = spec.find('-');
     if (dash == std::string_view::npos) return {};
-    const std::string_view a = trim(spec.substr(0, dash));
-    const std::string_view b = trim(spec.substr(dash + 1));
+    const std::string_view a = net::http::trim_ows(spec.substr(0, dash));
+    const std::string_view b = net::http::trim_ows(spec.substr(dash + 1));
     RangeResult r;
     if (a.empty()) {  // suffix: the last n bytes
         uint64_t n;
@@ -150,7 +141,7 @@ Plan plan(const FileFacts& facts, std::string_view etag, const Conditions& c) no
     }
     if (!c.get || c.range.empty()) return p;
     if (!c.if_range.empty()) {
-        const std::string_view v = trim(c.if_range);
+        const std::string_view v = net::http::trim_ows(c.if_range);
         if (v.starts_with('"') || v.starts_with("W/")) {
             if (v != etag) return p;  // strong comparison: a weak tag never matches
         } else {

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "net/http/field_syntax.h"
+
 namespace nexure::net::http {
 
 namespace {
@@ -13,16 +15,6 @@ struct Weights {
     std::array<int, kCodings> named{-1, -1, -1, -1};
     int star = -1;
 };
-
-bool ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && ows(s.back())) s.remove_suffix(1);
-    return s;
-}
 
 // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths; -1 if malformed.
 int parse_qvalue(std::string_view s) noexcept {
@@ -44,14 +36,13 @@ int element_weight(std::string_view params) noexcept {
     int weight = 1000;
     while (!params.empty()) {
         const size_t semi = params.find(';', 1);
-        std::string_view param = trim(params.substr(1, semi == std::string_view::npos
-                                                            ? std::string_view::npos
-                                                            : semi - 1));
+        std::string_view param = trim_ows(
+            params.substr(1, semi == std::string_view::npos ? std::string_view::npos : semi - 1));
         params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi);
         const size_t eq = param.find('=');
         if (eq == std::string_view::npos) return -1;
-        if (iequals(trim(param.substr(0, eq)), "q")) {
-            weight = parse_qvalue(trim(param.substr(eq + 1)));
+        if (iequals(trim_ows(param.substr(0, eq)), "q")) {
+            weight = parse_qvalue(trim_ows(param.substr(eq + 1)));
             if (weight < 0) return -1;
         }
     }
@@ -72,10 +63,10 @@ void read_list(std::string_view list, Weights& w) noexcept {
         const size_t comma = list.find(',');
         std::string_view element = list.substr(0, comma);
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-        element = trim(element);
+        element = trim_ows(element);
         if (element.empty()) continue;  // "a, , b" has empty elements (RFC 9110 5.6.1)
         const size_t semi = element.find(';');
-        const std::string_view token = trim(element.substr(0, semi));
+        const std::string_view token = trim_ows(element.substr(0, semi));
         const int weight =
             semi == std::string_view::npos ? 1000 : element_weight(element.substr(semi));
         if (weight < 0 || token.empty()) continue;
@@ -108,15 +99,20 @@ ContentCoding decide(const Weights& w, std::span<const ContentCoding> offered) n
 
 std::string_view coding_token(ContentCoding coding) noexcept {
     switch (coding) {
-        case ContentCoding::kGzip: return "gzip";
-        case ContentCoding::kBrotli: return "br";
-        case ContentCoding::kZstd: return "zstd";
-        case ContentCoding::kIdentity: break;
+        case ContentCoding::kGzip:
+            return "gzip";
+        case ContentCoding::kBrotli:
+            return "br";
+        case ContentCoding::kZstd:
+            return "zstd";
+        case ContentCoding::kIdentity:
+            break;
     }
     return "identity";
 }
 
-ContentCoding choose_coding(std::string_view values, std::span<const ContentCoding> offered) noexcept {
+ContentCoding choose_coding(std::string_view values,
+                            std::span<const ContentCoding> offered) noexcept {
     Weights w;
     read_list(values, w);
     return decide(w, offered);

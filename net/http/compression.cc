@@ -2,33 +2,10 @@
 
 #include <cstring>
 
+#include "net/http/field_syntax.h"
 #include "net/http/request.h"
 
 namespace nexure::net::http {
-
-namespace {
-
-bool ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool iends_with(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
-}  // namespace
 
 std::vector<ContentCoding> default_codings() {
     std::vector<ContentCoding> codings{ContentCoding::kBrotli};
@@ -42,7 +19,7 @@ Result<std::vector<ContentCoding>> parse_codings(std::string_view list) {
     std::string_view rest = list;
     while (!rest.empty()) {
         const size_t comma = rest.find(',');
-        const std::string_view name = trim(rest.substr(0, comma));
+        const std::string_view name = trim_ows(rest.substr(0, comma));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
         if (name.empty()) continue;
         ContentCoding c;
@@ -81,7 +58,7 @@ std::string codings_text(const std::vector<ContentCoding>& codings) {
 }
 
 bool compressible_type(std::string_view type) noexcept {
-    type = trim(type.substr(0, type.find(';')));
+    type = trim_ows(type.substr(0, type.find(';')));
     if (type.empty()) return false;
     if (istarts_with(type, "text/")) return true;
     if (iends_with(type, "+json") || iends_with(type, "+xml")) return true;  // ld+json, svg+xml

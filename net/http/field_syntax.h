@@ -24,6 +24,20 @@ inline bool is_token(std::string_view s) noexcept {
     return true;
 }
 
+// RFC 9110 5.6.3 OWS: a space or a horizontal tab.
+inline bool is_ows(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
+
+// `s` without its leading and trailing OWS (a list element, a parameter, a field value).
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
 inline bool valid_field_value(std::string_view value) noexcept {
     for (unsigned char c : value)
         if (c == '\r' || c == '\n' || c == '\0') return false;

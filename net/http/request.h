@@ -36,6 +36,14 @@ struct Param {
 // ASCII case-insensitive comparison, for header names.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
+// ASCII case-insensitive prefix and suffix tests (media types, ETag's "W/").
+inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+inline bool iends_with(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
 }  // namespace nexure::net::http
 namespace nexure::net {
 class BodyReader;

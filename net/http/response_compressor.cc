@@ -1,5 +1,6 @@
 #include "net/http/response_compressor.h"
 
+#include "net/http/field_syntax.h"
 #include "net/http/request.h"
 #include "net/http/response_writer.h"
 
@@ -7,27 +8,11 @@ namespace nexure::net::http {
 
 namespace {
 
-bool ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 // Whether the comma-separated list `value` has `token` as an element (case-insensitive).
 bool list_has(std::string_view value, std::string_view token) noexcept {
     while (!value.empty()) {
         const size_t comma = value.find(',');
-        if (iequals(trim(value.substr(0, comma)), token)) return true;
+        if (iequals(trim_ows(value.substr(0, comma)), token)) return true;
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
     }
@@ -43,7 +28,7 @@ void for_each_field(std::string_view lines, Fn&& fn) noexcept {
             lines.substr(0, end == std::string_view::npos ? lines.size() : end + 2);
         const size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
-            const std::string_view value = trim(line.substr(
+            const std::string_view value = trim_ows(line.substr(
                 colon + 1, line.size() - colon - 1 - (end == std::string_view::npos ? 0 : 2)));
             fn(line.substr(0, colon), value, line);
         }
