@@ -226,9 +226,13 @@ void on_doorbell(uv_poll_t* handle, int status, int /*events*/) {
     (void)!read(d->fd, &count, sizeof(count));  // resets the eventfd (nonblocking)
     ServerObject* s = d->owner;
     if (s == nullptr || status < 0) return;
+    // Read before drain() runs: only a worker that had ended by then is one drain() has seen. The
+    // last worker may end while drain() runs (after it looked); it rings once more, and that ring
+    // must still find the poll armed, or close() would wait forever on a loop with nothing left.
+    const bool ended_before = s->js && s->js->all_finished();
     s->call_drain();
     // drain() may have destroyed the server; `d` stays valid until its close callback.
-    if (s->doorbell == d && s->js && s->js->all_finished() &&
+    if (ended_before && s->doorbell == d && s->js &&
         !uv_is_closing(reinterpret_cast<uv_handle_t*>(&d->poll))) {
         // Every worker ended and drain() has seen it: nothing rings any more, and a stopped
         // server must not keep the loop alive.
