@@ -76,6 +76,11 @@ class ByteBuffer {
         return data_ + size_;
     }
     void commit(size_t n) noexcept { size_ += n; }
+    // Keeps the first `n` bytes (n <= size()); the capacity stays.
+    void truncate(size_t n) noexcept {
+        NEXURE_ASSERT(n <= size_);
+        size_ = n;
+    }
 
     void append(const void* bytes, size_t n) noexcept {
         if (n == 0) return;
