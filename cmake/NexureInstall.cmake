@@ -1,5 +1,5 @@
-# Installs what a consumer of nexure::net needs — the static libraries (alloc, engine, net and the
-# llhttp build), the public headers, and a CMake package:
+# Installs what a consumer of nexure::net needs — the static libraries (alloc, engine, compress,
+# ws, net and the llhttp build), the public headers, and a CMake package:
 #
 #   cmake --install build --prefix /opt/nexurejs
 #   find_package(nexurejs REQUIRED)                 # with CMAKE_PREFIX_PATH=/opt/nexurejs
@@ -21,7 +21,8 @@ include(CMakePackageConfigHelpers)
 # internals are absent and that the roots compile from the installed tree alone.
 set(NEXURE_PUBLIC_HEADER_ROOTS
     net/server.h net/hooks.h net/coro.h net/client/http_client.h net/client/socket.h
-    net/http/json_writer.h net/http/form.h net/http/percent.h net/http/conditional.h)
+    net/http/json_writer.h net/http/form.h net/http/percent.h net/http/conditional.h
+    net/ws/protocol.h net/ws/handshake.h)
 set(NEXURE_JSON_HEADER_ROOTS net/json/body.h)
 
 # nexure_header_closure(OUT root...): the roots and every project header they include, recursively.
@@ -55,7 +56,7 @@ function(nexure_install_headers)
 endfunction()
 
 set_target_properties(nexure_llhttp PROPERTIES EXPORT_NAME llhttp)
-install(TARGETS nexure_alloc nexure_engine nexure_compress nexure_net nexure_llhttp
+install(TARGETS nexure_alloc nexure_engine nexure_compress nexure_ws nexure_net nexure_llhttp
         EXPORT nexurejsTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 nexure_header_closure(_nexure_public_headers ${NEXURE_PUBLIC_HEADER_ROOTS})

@@ -17,6 +17,8 @@ packages=(
     liburing-dev node-llhttp libsimdjson-dev libmimalloc-dev libjemalloc-dev libnuma-dev
     # response compression (net/compress): gzip, br, zstd
     zlib1g-dev libbrotli-dev libzstd-dev
+    # WebSocket (net/ws): SHA-1 and base64 for the handshake
+    libssl-dev
     # tests and micro-benchmarks
     googletest libgtest-dev libbenchmark-dev
     # fuzzing (the fuzz preset, scripts/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtimes

@@ -40,6 +40,13 @@ struct DeflateParams {
     bool client_no_context_takeover = false;
     uint8_t server_max_window_bits = 15;
     uint8_t client_max_window_bits = 15;
+    // Copied from DeflateOptions by negotiate_deflate(), for the Protocol that compresses.
+    int level = 1;
+    size_t min_size = 64;
+    // server_max_window_bits 8 (a client may ask for it) is a window zlib's raw deflate cannot
+    // keep to (it uses 9 at least): the offer is accepted and the server then sends every message
+    // uncompressed (RSV1 clear is always allowed), while it still inflates the client's messages.
+    bool server_compresses() const noexcept { return server_max_window_bits >= 9; }
 };
 
 // Picks the first acceptable permessage-deflate offer among the client's
@@ -63,6 +70,9 @@ class Deflater {
     // False when zlib cannot allocate its state. `window_bits` 9..15.
     bool init(int level, uint8_t window_bits, bool no_context_takeover) noexcept;
     bool ready() const noexcept { return ready_; }
+    // The window init() was given (8 raised to 9); a shared Deflater serves only connections
+    // that agreed to a window at least this large.
+    uint8_t window_bits() const noexcept { return window_bits_; }
     // Appends the compressed form of `message` to `out`. False on a zlib error (out unchanged).
     bool compress(std::string_view message, alloc::ByteBuffer& out) noexcept;
 
@@ -70,6 +80,7 @@ class Deflater {
     z_stream z_{};
     bool ready_ = false;
     bool reset_after_ = false;
+    uint8_t window_bits_ = 0;
 };
 
 // Decompresses whole messages (RFC 7692 §7.2.2): appends 00 00 ff ff and inflates, never past a

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -84,22 +85,51 @@ class Protocol {
     void close(alloc::ByteBuffer& out, uint16_t code, std::string_view reason) noexcept;
 
     bool open() const noexcept { return state_ == State::kOpen; }
-    // Whether a frame this connection sends can be shared with others — the bytes of an
-    // uncompressed frame, or of a compressed one when no context is taken over (publish encodes
-    // a message once for all such subscribers).
+    // Whether send(..., compress = true) deflates messages (permessage-deflate was negotiated with
+    // a window zlib can keep to). A frame can be shared with other connections (publish encodes
+    // a message once) when it is uncompressed, or compressed by the same shared Deflater: see
+    // deflater().
     bool compresses() const noexcept { return deflate_on_; }
+    // The Deflater send() compresses with: the `shared` one given to init() (reset after every
+    // message, so its frames suit every connection that uses it), the connection's own, or null.
+    const Deflater* deflater() const noexcept { return deflater_; }
     // Bytes held for a message not yet complete (for memory accounting).
     size_t buffered() const noexcept { return message_.size() + compressed_.size(); }
 
   private:
     enum class State : uint8_t { kOpen, kClosing /* we sent close */, kClosed };
-    // ... implementation state (frame header bytes, payload offset, fragment opcode, UTF-8
-    // stream, inflater, own deflater, buffers) — see protocol.cc.
+
+    // Each returns false when the connection ended (a broken rule or the peer's close).
+    bool on_header(ProtocolSink& sink, alloc::ByteBuffer& out) noexcept;
+    bool on_control(std::string_view payload, ProtocolSink& sink, alloc::ByteBuffer& out) noexcept;
+    // A message's last frame was read (`compressed`: its deflated bytes, when it is compressed).
+    bool on_message_end(std::string_view compressed, ProtocolSink& sink,
+                        alloc::ByteBuffer& out) noexcept;
+    [[gnu::cold, gnu::noinline]] bool fail(uint16_t code, std::string_view reason,
+                                           ProtocolSink& sink, alloc::ByteBuffer& out) noexcept;
+    void trim_buffers() noexcept;
+    size_t compressed_limit() const noexcept;
+
     State state_ = State::kOpen;
-    bool deflate_on_ = false;
+    bool deflate_on_ = false;   // this side compresses what it sends (negotiated, window ≥ 9)
+    bool inflate_on_ = false;   // permessage-deflate negotiated: RSV1 allowed on first frames
+    bool in_payload_ = false;   // frame_ is read; its payload is arriving
+    bool msg_compressed_ = false;
+    Opcode msg_opcode_ = Opcode::kContinuation;  // the message being reassembled; kContinuation: none
+    uint8_t header_len_ = 0;    // bytes of a partial frame header in header_
+    uint8_t control_len_ = 0;   // bytes of a partial control frame's payload in control_
+    FrameHeader frame_{};
+    uint64_t frame_read_ = 0;   // payload bytes of frame_ read so far
     Limits limits_{};
+    size_t min_size_ = 64;
+    Utf8Stream utf8_;
     std::string message_;     // a fragmented or partial message, unmasked
     std::string compressed_;  // a compressed message's frames, joined, before inflating
+    std::unique_ptr<Inflater> inflater_;
+    std::unique_ptr<Deflater> own_deflater_;
+    Deflater* deflater_ = nullptr;
+    char header_[kMaxHeaderSize];
+    char control_[kMaxControlPayload];
 };
 
 }  // namespace nexure::net::ws

@@ -18,7 +18,9 @@
 #include "net/coro.h"
 #include "net/http/json_writer.h"
 #include "net/server.h"
+#include "net/ws/protocol.h"
 #include "tests/support/http_client.h"
+#include "tests/ws/ws_test_util.h"
 
 extern "C" {
 void* __libc_malloc(size_t size);
@@ -339,3 +341,77 @@ TEST(SteadyState, CoroutineHandlersThatDoNotSuspendMakeNoHeapAllocations) {
 
 }  // namespace
 }  // namespace nexure::net
+
+namespace nexure::net::ws {
+namespace {
+
+// Echoes every message back through the Protocol, without allocating itself.
+struct EchoSink : ProtocolSink {
+    Protocol* protocol = nullptr;
+    alloc::ByteBuffer* out = nullptr;
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+    void on_message(std::string_view payload, bool binary) override {
+        ++messages;
+        bytes += payload.size();
+        protocol->send(*out, payload, binary ? Opcode::kBinary : Opcode::kText, true);
+    }
+    void on_close(uint16_t, std::string_view) override {}
+};
+
+// The WebSocket codec (net/ws/protocol.h) on one connection with permessage-deflate and context
+// takeover both ways: whole messages, fragmented ones with a ping between the fragments, frames
+// split across reads, compressed messages from the client, and every message echoed back
+// compressed. Once its buffers and zlib's windows exist, no message allocates.
+TEST(SteadyState, WebSocketProtocolMakesNoHeapAllocations) {
+#ifndef NEXURE_COUNTING_MALLOC
+    GTEST_SKIP() << "sanitizer builds replace malloc themselves";
+#else
+    t_not_counted = true;
+    DeflateParams deflate;
+    deflate.server_no_context_takeover = false;  // the connection's own Deflater
+    Protocol protocol;
+    ASSERT_TRUE(protocol.init(Limits{}, &deflate));
+    test::ClientDeflate client;
+    std::string round;  // one round of client frames
+    for (int i = 0; i < 4; ++i) {
+        const std::string json = "{\"seq\":" + std::to_string(i) + ",\"text\":\"" +
+                                 std::string(200, static_cast<char>('a' + i)) + "\"}";
+        round += test::client_frame(0x81, json);
+        round += test::client_frame(0xC1, client.compress(json));
+        round += test::client_frame(0x02, std::string(3000, 'b'));
+        round += test::client_frame(0x89, "ping");
+        round += test::client_frame(0x80, std::string(5000, 'c'));
+    }
+    // Each round is fed in pieces of 1000 bytes (so frames are split across reads), from a copy
+    // made before counting starts (feed() unmasks in place).
+    std::vector<std::string> rounds(60, round);
+    alloc::ByteBuffer out;
+    EchoSink sink;
+    sink.protocol = &protocol;
+    sink.out = &out;
+    auto feed_round = [&](std::string& r) {
+        for (size_t at = 0; at < r.size(); at += 1000) {
+            const size_t n = std::min<size_t>(1000, r.size() - at);
+            if (protocol.feed(r.data() + at, n, sink, out) != Protocol::Feed::kOpen) return false;
+        }
+        out.clear();
+        return true;
+    };
+    for (int i = 0; i < 10; ++i)  // warm-up
+        ASSERT_TRUE(feed_round(rounds[static_cast<size_t>(i)]));
+    t_not_counted = false;
+    const uint64_t before = g_allocations.load();
+    bool ok = true;
+    for (size_t i = 10; i < rounds.size(); ++i)
+        ok = ok && feed_round(rounds[i]);
+    const uint64_t during = g_allocations.load() - before;
+    t_not_counted = true;
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(sink.messages, 60u * 12);
+    EXPECT_EQ(during, 0u) << during << " heap allocations for 600 WebSocket messages";
+#endif
+}
+
+}  // namespace
+}  // namespace nexure::net::ws
