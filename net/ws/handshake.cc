@@ -1,5 +1,10 @@
 #include "net/ws/handshake.h"
 
+// SHA1_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP_Digest*, which fetch the
+// algorithm from a provider: statically linked (the prebuilt addon), that pulls in the whole
+// default provider (+4 MiB). The low-level calls link only SHA-1 itself. (SHA1() is the same
+// one-shot, but in OpenSSL 3 it goes through the provider path too.)
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -82,7 +87,10 @@ std::string accept_key(std::string_view key) {
         large.append(kGuid);
         input = reinterpret_cast<const unsigned char*>(large.data());
     }
-    SHA1(input, n, digest);
+    SHA_CTX sha;
+    SHA1_Init(&sha);
+    SHA1_Update(&sha, input, n);
+    SHA1_Final(digest, &sha);
     unsigned char encoded[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];  // 28 characters and a NUL
     const int len = EVP_EncodeBlock(encoded, digest, SHA_DIGEST_LENGTH);
     return std::string(reinterpret_cast<const char*>(encoded), static_cast<size_t>(len));
