@@ -245,7 +245,9 @@ bool Inflater::init(uint8_t window_bits, bool no_context_takeover) noexcept {
     }
     z_ = z_stream{};
     reset_after_ = no_context_takeover;
-    const int bits = std::clamp<int>(window_bits, 8, 15);
+    // 8 is inflated with a 512-byte window: zlib-based clients asked for 8 compress with 9 (zlib's
+    // raw deflate has no 256-byte window); a window larger than the sender's reads its data too.
+    const int bits = std::clamp<int>(window_bits, 9, 15);
     ready_ = inflateInit2(&z_, -bits) == Z_OK;
     return ready_;
 }

@@ -262,5 +262,25 @@ TEST(WsInflater, SmallWindowAsNegotiated) {
     EXPECT_EQ(out, text);
 }
 
+TEST(WsInflater, AnEightBitWindowReadsWhatZlibCompressesForIt) {
+    // zlib's raw deflate has no 256-byte window: a client asked for 8 compresses with 9 (whose
+    // matches reach at most 250 bytes back). With context takeover the second message is a
+    // back-reference into the first.
+    const std::string first = "0123456789abcdefghijklmnopqrstuv" + std::string(200, 'x');
+    const std::string second = "0123456789abcdefghijklmnopqrstuv";  // 232 bytes back
+    test::ClientDeflate client(9);
+    const std::string c1 = client.compress(first);
+    const std::string c2 = client.compress(second);
+    ASSERT_LT(c2.size(), 12u);  // a back-reference, not the 32 bytes again
+    Inflater in;
+    ASSERT_TRUE(in.init(8, false));
+    std::string out;
+    ASSERT_EQ(in.inflate(c1, 1 << 20, out), Inflater::Status::kOk);
+    EXPECT_EQ(out, first);
+    out.clear();
+    ASSERT_EQ(in.inflate(c2, 1 << 20, out), Inflater::Status::kOk);
+    EXPECT_EQ(out, second);
+}
+
 }  // namespace
 }  // namespace nexure::net::ws
