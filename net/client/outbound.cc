@@ -54,6 +54,7 @@ struct Outbound::Sock {
     bool send_in_flight = false;
     bool closing = false;
     bool in_flush_list = false;
+    bool adopted = false;  // TcpSocket::adopt: the server's own (not closed with outbound ones)
     sockaddr_storage address{};
     socklen_t address_length = 0;
     std::string to;  // the endpoint's text, for messages
@@ -65,6 +66,7 @@ struct Outbound::Sock {
     UniqueFunction<void(Result<TcpSocket>)> on_connect;
     UniqueFunction<void(std::string_view)> on_data;
     UniqueFunction<void(int)> on_close;
+    UniqueFunction<void(size_t)> on_sent;
 };
 
 Outbound::Outbound(engine::Worker& worker, alloc::BufferRing& buffers, uint16_t buffer_group,
@@ -115,7 +117,7 @@ Outbound::Sock* Outbound::take_slot() {
         s->timer.set_callback(&Outbound::on_connect_deadline, s);
     }
     s->connecting = s->timed_out = s->recv_armed = s->send_in_flight = false;
-    s->closing = s->in_flush_list = false;
+    s->closing = s->in_flush_list = s->adopted = false;
     s->sent = 0;
     ++live_;
     return s;
@@ -197,6 +199,16 @@ void Outbound::on_connect(Sock& s, int res) noexcept {
     guarded("a connect callback threw: ", [&] {
         done(Result<TcpSocket>(TcpSocket(shared_from_this(), s.slot, s.generation)));
     });
+}
+
+TcpSocket Outbound::adopt(int fd) {
+    Sock& s = *take_slot();
+    s.fd = fd;
+    s.adopted = true;
+    ++adopted_;
+    s.to = "an adopted connection";
+    arm_recv(s);
+    return TcpSocket(shared_from_this(), s.slot, s.generation);
 }
 
 // ---- receive ------------------------------------------------------------------------------
@@ -311,7 +323,18 @@ void Outbound::on_send(Sock& s, int res) noexcept {
         return;
     }
     s.sending.clear();
+    s.sent = 0;  // (buffered() counts sending.size() - sent)
     if (!s.out.empty()) send(s);
+    if (s.on_sent) {
+        const uint32_t generation = s.generation;
+        const size_t left = s.out.size() + (s.sending.size() - s.sent);
+        const bool ok = guarded("a socket's on_sent threw (the socket is closed): ", [&] {
+            call_kept(s.on_sent,
+                      [&s, generation] { return s.generation == generation && !s.closing; }, left);
+        });
+        if (!ok && s.generation == generation) begin_close(s);
+        if (s.generation == generation && s.closing) maybe_release(s);
+    }
 }
 
 // ---- close --------------------------------------------------------------------------------
@@ -346,6 +369,11 @@ void Outbound::maybe_release(Sock& s) noexcept {
     // the socket until its completions are in, after the callback returned).
     s.on_data = nullptr;
     s.on_close = nullptr;
+    s.on_sent = nullptr;
+    if (s.adopted) {
+        s.adopted = false;
+        --adopted_;
+    }
     s.out.release();
     s.sending.release();
     free_.push_back(s.slot);
@@ -372,6 +400,10 @@ void Outbound::set_on_data(uint32_t slot, uint32_t generation,
 
 void Outbound::set_on_close(uint32_t slot, uint32_t generation, UniqueFunction<void(int)> fn) {
     if (Sock* s = find(slot, generation); s != nullptr && !s->closing) s->on_close = std::move(fn);
+}
+
+void Outbound::set_on_sent(uint32_t slot, uint32_t generation, UniqueFunction<void(size_t)> fn) {
+    if (Sock* s = find(slot, generation); s != nullptr && !s->closing) s->on_sent = std::move(fn);
 }
 
 // ---- the worker's hooks -------------------------------------------------------------------
@@ -405,10 +437,10 @@ void Outbound::stop() noexcept {
         if (c) c->stop();
 }
 
-void Outbound::close_all(bool teardown) noexcept {
+void Outbound::close_all(bool teardown, bool adopted_too) noexcept {
     for (auto& p : socks_) {
         Sock& s = *p;
-        if (s.fd < 0) continue;
+        if (s.fd < 0 || (!adopted_too && s.adopted && !teardown)) continue;
         if (teardown) {
             // The loop has ended: nothing more completes. Close synchronously, call nothing
             // (a callback destroyed here may hold handles: they find the socket gone).
@@ -419,6 +451,8 @@ void Outbound::close_all(bool teardown) noexcept {
             auto on_connect = std::move(s.on_connect);
             auto on_data = std::move(s.on_data);
             auto on_close = std::move(s.on_close);
+            auto on_sent = std::move(s.on_sent);
+            s.adopted = false;
             continue;
         }
         if (s.closing) continue;
@@ -432,6 +466,7 @@ void Outbound::close_all(bool teardown) noexcept {
     if (teardown) {
         deferred_.clear();
         live_ = 0;
+        adopted_ = 0;
     }
 }
 

@@ -59,11 +59,14 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     void rearm() noexcept;
     // The server is stopping: client states stop (idle pooled connections close).
     void stop() noexcept;
-    // Sockets open or closing (the worker's drain waits for none).
+    // Sockets open or closing (the worker's drain waits for none), and how many of them were
+    // adopted (the server's own, e.g. WebSocket connections).
     uint32_t live() const noexcept { return live_; }
+    uint32_t adopted() const noexcept { return adopted_; }
     // The drain timed out, or the worker is going away: every socket closes now, callbacks of
     // pending connects report ESHUTDOWN (`teardown`: nothing is called, the ring is gone).
-    void close_all(bool teardown) noexcept;
+    // `adopted_too` false: the adopted sockets stay (their protocol closes them).
+    void close_all(bool teardown, bool adopted_too = true) noexcept;
 
     engine::Worker& worker() noexcept { return worker_; }
     uint64_t now_ms() const noexcept { return worker_.now_ns() / 1'000'000; }
@@ -83,6 +86,8 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
                  UniqueFunction<void(Result<TcpSocket>)> done);
     void set_on_data(uint32_t slot, uint32_t generation, UniqueFunction<void(std::string_view)> fn);
     void set_on_close(uint32_t slot, uint32_t generation, UniqueFunction<void(int)> fn);
+    void set_on_sent(uint32_t slot, uint32_t generation, UniqueFunction<void(size_t)> fn);
+    TcpSocket adopt(int fd);
     alloc::ByteBuffer* output(uint32_t slot, uint32_t generation) noexcept;
     size_t buffered(uint32_t slot, uint32_t generation) const noexcept;
     bool is_open(uint32_t slot, uint32_t generation) const noexcept;
@@ -116,6 +121,7 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     uint8_t first_op_;
     bool dead_ = false;  // after teardown()
     uint32_t live_ = 0;
+    uint32_t adopted_ = 0;
     std::vector<std::unique_ptr<Sock>> socks_;
     std::vector<uint32_t> free_;
     std::vector<Sock*> flush_list_;   // sockets with output written this turn

@@ -1,5 +1,7 @@
 #include "net/client/socket.h"
 
+#include <unistd.h>
+
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -67,6 +69,23 @@ void TcpSocket::connect(const Endpoint& to, const TcpOptions& options,
                      "timer or a posted task)");
     }
     outbound->connect(to, options, std::move(done));
+}
+
+TcpSocket TcpSocket::adopt(int fd) {
+    detail::Outbound* outbound = detail::Outbound::current();
+    if (outbound == nullptr) {
+        ::close(fd);
+        return {};
+    }
+    return outbound->adopt(fd);
+}
+
+void TcpSocket::on_sent(UniqueFunction<void(size_t)> fn) {
+    if (outbound_) outbound_->set_on_sent(slot_, generation_, std::move(fn));
+}
+
+alloc::ByteBuffer* TcpSocket::output() noexcept {
+    return outbound_ ? outbound_->output(slot_, generation_) : nullptr;
 }
 
 void TcpSocket::on_data(UniqueFunction<void(std::string_view)> fn) {

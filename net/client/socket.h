@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 
+#include "alloc/byte_buffer.h"
 #include "alloc/result.h"
 #include "net/unique_function.h"
 
@@ -85,6 +86,13 @@ class TcpSocket {
     static void connect(const Endpoint& to, const TcpOptions& options,
                         UniqueFunction<void(Result<TcpSocket>)> done);
 
+    // Worker thread only. Takes over `fd`, a connected TCP socket (e.g. one a protocol upgrade
+    // handed over, net/upgrade.h), and starts receiving on the worker's ring: from then on the
+    // handle owns it. An empty handle (and `fd` closed) off a worker thread. Adopted sockets are
+    // the server's own: when the server stops they are not closed with the outbound ones, but
+    // left to their protocol (which closes them) until the drain times out.
+    static TcpSocket adopt(int fd);
+
     // Bytes as they arrive, borrowed for the call. Set it in the connect callback: bytes that
     // arrive while no callback is set are dropped.
     void on_data(UniqueFunction<void(std::string_view)> fn);
@@ -99,8 +107,14 @@ class TcpSocket {
     // copy of a request built in place. Null when the socket is closed.
     char* prepare(size_t n);
     void commit(size_t n);
+    // The output itself, for code that frames into it directly (what is appended leaves at the
+    // end of this loop turn, as write()'s bytes). Null when the socket is closed.
+    alloc::ByteBuffer* output() noexcept;
     // Bytes queued or being sent (for backpressure: stop producing above your own bound).
     size_t buffered() const noexcept;
+    // Runs after each send the kernel completed, with the bytes still queued or being sent (for
+    // a producer waiting for room). Not after close().
+    void on_sent(UniqueFunction<void(size_t)> fn);
 
     // Closes the connection now (pending output is dropped). Idempotent.
     void close() noexcept;
