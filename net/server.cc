@@ -10,6 +10,8 @@
 #include "engine/engine.h"
 #include "net/listener.h"
 #include "net/worker_server.h"
+#include "net/ws/hub.h"
+#include "net/ws/websocket.h"
 
 namespace nexure::net {
 
@@ -230,6 +232,37 @@ Server& Server::handoff_route(Method method, std::string_view path, uint32_t id,
                      options.compression);
     impl_->has_handoff_routes = true;
     return *this;
+}
+
+Server& Server::ws(std::string_view path, WsBehaviour behaviour) {
+    if (behaviour.max_payload == 0)
+        throw std::invalid_argument("websocket route " + std::string(path) +
+                                    ": max_payload must be at least 1 byte");
+    if (behaviour.compression.enabled &&
+        (behaviour.compression.server_max_window_bits < 8 ||
+         behaviour.compression.server_max_window_bits > 15))
+        throw std::invalid_argument("websocket route " + std::string(path) +
+                                    ": compression.server_max_window_bits must be 8..15");
+    auto owned = std::make_unique<WsBehaviour>(std::move(behaviour));
+    const WsBehaviour* b = owned.get();
+    get(path, ws::detail::upgrade_handler(*b));
+    SharedState& shared = impl_->shared;
+    shared.websockets.push_back(std::move(owned));
+    if (!shared.ws_registry) shared.ws_registry = std::make_shared<ws::detail::Registry>();
+    return *this;
+}
+
+bool Server::publish(std::string_view topic, std::string_view message, bool binary,
+                     bool compress) {
+    const auto& registry = impl_->shared.ws_registry;
+    if (!registry) return false;
+    if (ws::detail::Hub* hub = ws::detail::Hub::current(); hub != nullptr) {
+        // On a worker of this server: its own topics at once, the others posted.
+        return hub->publish(topic, message, binary, compress, 0);
+    }
+    auto m = std::make_shared<ws::detail::Published>(ws::detail::Published{
+        std::string(topic), std::string(message), binary, compress, 0});
+    return registry->post(std::move(m), UINT32_MAX);
 }
 
 Server& Server::handoff_engine_answers(uint32_t id) {

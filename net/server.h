@@ -47,6 +47,8 @@
 
 namespace nexure::net {
 
+struct WsBehaviour;  // net/ws/websocket.h
+
 using http::Method;
 using http::Request;
 using http::Response;
@@ -266,6 +268,15 @@ class Server {
     // fixed(); std::invalid_argument names the bad field). An error_response callback, if any,
     // starts from it. A second form for a status replaces the first.
     Server& error_response(const FixedResponse& form);
+
+    // A WebSocket route (include "net/ws/websocket.h"): GET `path` with a valid handshake is
+    // upgraded and runs with `behaviour`'s callbacks on the worker that accepted it; a GET
+    // without "Upgrade: websocket" gets 426, a malformed handshake 400. Throws like route().
+    Server& ws(std::string_view path, WsBehaviour behaviour);
+    // Sends `message` to every subscriber of `topic` on every worker (WebSocket::subscribe). Any
+    // thread; false when the server is not running or has no WebSocket routes.
+    bool publish(std::string_view topic, std::string_view message, bool binary = false,
+                 bool compress = true);
 
     // Binds the listeners and starts the workers; returns once they accept connections. The
     // error message names the cause (port in use, io_uring unavailable, ...) and the fix.

@@ -84,6 +84,10 @@ WorkerServer::WorkerServer(engine::Worker& worker, const SharedState& shared, in
                                                             kClientOps);
     loop_state_->outbound = outbound_.get();
     detail::set_current_loop(&loop_state_);  // built on the worker's own thread
+    if (shared.ws_registry) {
+        ws_hub_ = std::make_unique<ws::detail::Hub>(worker, shared.ws_registry);
+        shared.ws_registry->join(worker.index(), Loop(loop_state_));
+    }
     // Routes that stream their bodies are chosen when a head is complete.
     // So are all heads when the engine's 413s are handed off (Server::handoff_engine_answers).
     parse_.set_head_hook(shared.streams_bodies || shared.engine_answers != SharedState::kNoId);
@@ -98,6 +102,10 @@ WorkerServer::~WorkerServer() {
     // The loop has ended; whatever is still open is closed synchronously here (awaited answers
     // are aborted), then the loop refuses posts and drops its timers.
     connections_.for_each_live([](Connection& c) { c.close_at_teardown(); });
+    if (ws_hub_) {
+        shared_.ws_registry->leave(worker_.index());
+        ws_hub_.reset();  // its sockets close with it, before the outbound ones go
+    }
     outbound_->teardown();
     loop_state_->outbound = nullptr;
     io_ops_.teardown();
@@ -357,6 +365,16 @@ void WorkerServer::hold_input(const Connection* c, const char* data, size_t len)
     h->bytes.append(data, len);
 }
 
+void WorkerServer::hold_input_front(const Connection* c, std::string_view bytes) {
+    HeldInput* h = find_held_input(c);
+    if (h == nullptr) h = &held_.emplace_back(HeldInput{c, {}, 0});
+    alloc::ByteBuffer merged;
+    merged.append(bytes);
+    merged.append(h->bytes.view().substr(h->parsed));
+    h->bytes.swap(merged);
+    h->parsed = 0;
+}
+
 void WorkerServer::drop_held_input(const Connection* c) noexcept {
     HeldInput* h = find_held_input(c);
     if (h == nullptr) return;
@@ -600,13 +618,40 @@ bool WorkerServer::respond(const Ticket& ticket,
     if (c == nullptr || !c->awaiting(ticket)) return false;
     http::Response& res = fresh_response();
     AnswerCause cause = AnswerCause::kHandler;
+    // A deferred answer may accept a protocol upgrade (net/ws/: an upgrade hook that decided
+    // later); nothing else a handler's responder does applies here.
+    struct LateUpgrade final : http::Responder {
+        Later defer() noexcept override { return {}; }
+        Stream stream(const http::Response&, http::BodyFraming, uint64_t) noexcept override {
+            return {};
+        }
+        bool upgrade(const http::Response&, UniqueFunction<void(Upgraded)> fn) noexcept override {
+            if (taken) return false;
+            take = std::move(fn);
+            taken = true;
+            return true;
+        }
+        UniqueFunction<void(Upgraded)> take;
+        bool taken = false;
+    } late;
+    res.set_responder(&late);
     try {
         fill(res);
     } catch (const std::exception& e) {
+        late.taken = false;
         answer_handler_error(e.what());
         cause = AnswerCause::kHandlerError;
     } catch (...) {
+        late.taken = false;
         answer_handler_error("a non-standard exception");
+        cause = AnswerCause::kHandlerError;
+    }
+    res.set_responder(nullptr);
+    if (late.taken) [[unlikely]] {
+        if (c->complete_upgrade(ticket, res, late.take, cause)) return true;
+        answer_handler_error(
+            "upgrade() in a deferred answer: only the answer to an upgrade request (with an "
+            "Upgrade field) whose handler deferred it can switch protocols");
         cause = AnswerCause::kHandlerError;
     }
     return c->complete(ticket, res, cause);
@@ -749,7 +794,9 @@ void WorkerServer::on_turn_end() noexcept {
     outbound_->rearm();
     // Stopping, every client answered: outbound sockets still open (a connection the application
     // keeps) have nobody left to serve and would only hold the drain up.
-    if (stopping_ && connections_.live() == 0 && outbound_->live() != 0) outbound_->close_all(false);
+    // Adopted ones (WebSocket connections) are left to their protocol's close handshake.
+    if (stopping_ && connections_.live() == 0 && outbound_->live() > outbound_->adopted())
+        outbound_->close_all(false, false);
     parse_.trim();
     for (Connection* c : rearm_list_)
         c->rearm();
@@ -774,6 +821,8 @@ void WorkerServer::on_stop_requested() noexcept {
     connections_.for_each_live([](Connection& c) { c.on_stop_requested(); });
     // Idle pooled upstream connections close now; busy ones after the requests they carry.
     outbound_->stop();
+    // WebSocket connections get a close frame (1001) and end when the peer answers it.
+    if (ws_hub_) ws_hub_->stop();
 }
 
 bool WorkerServer::prepare_to_sleep() noexcept {

@@ -39,6 +39,7 @@
 #include "net/router/router.h"
 #include "net/server.h"
 #include "net/unique_function.h"
+#include "net/ws/hub.h"
 
 namespace nexure::net {
 
@@ -66,6 +67,10 @@ struct SharedState {
     std::vector<http::CodingOffer> offers;
     std::vector<uint8_t> route_offer;
     bool compressing = false;
+    // WebSocket routes (Server::ws): their behaviours (stable addresses: handlers point at them)
+    // and the registry that lets a publish reach every worker's hub (null: no such routes).
+    std::vector<std::unique_ptr<WsBehaviour>> websockets;
+    std::shared_ptr<ws::detail::Registry> ws_registry;
 };
 
 class WorkerServer final : public engine::WorkerHandler,
@@ -202,6 +207,8 @@ class WorkerServer final : public engine::WorkerHandler,
     std::unique_ptr<SpliceJob> take_splice(const http1::Connection* c) noexcept;
     void hold_input(const http1::Connection* c, const char* data, size_t len) noexcept;
     void drop_held_input(const http1::Connection* c) noexcept;
+    // Puts `bytes` before whatever of c's held input is not parsed yet.
+    void hold_input_front(const http1::Connection* c, std::string_view bytes);
     // The request flags (http1::RequestFlags) that say how the answer to `req`, routed to
     // `route`, is compressed: 0 when the route does not compress, else kCompress and the coding
     // the request's Accept-Encoding chose among the route's.
@@ -269,6 +276,9 @@ class WorkerServer final : public engine::WorkerHandler,
     engine::Worker& worker_;
     const SharedState& shared_;
     std::shared_ptr<detail::LoopState> loop_state_;
+    // The worker's WebSocket connections and topics (net/ws/hub.h), for a server with
+    // WebSocket routes.
+    std::unique_ptr<ws::detail::Hub> ws_hub_;
     Loop loop_;  // handed to Later and Stream handles
     const ServerConfig& config_;
     int listen_fd_;

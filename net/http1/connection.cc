@@ -64,7 +64,7 @@ struct Connection::Feed final : http::RequestSink {
         return connection.on_body_refused(head, status, *this);
     }
     void on_unparsed(std::string_view rest) noexcept override {
-        if (connection.upgrading()) connection.queue_->upgrade.received.append(rest);
+        if (connection.upgrade_held()) connection.queue_->upgrade.received.append(rest);
     }
     Connection& connection;
     uint32_t answered = 0;    // requests answered (or given a place) in this feed
@@ -86,6 +86,7 @@ struct Connection::Taking final : http::Responder, http::BodySource {
         if (taken) return {};
         Later later = connection.defer_current(flags, request);
         taken = later.pending();
+        deferred = taken;
         return later;
     }
     bool upgrade(const http::Response& head,
@@ -105,6 +106,7 @@ struct Connection::Taking final : http::Responder, http::BodySource {
     const http::Request& request;
     uint8_t flags;
     bool taken = false;         // the answer went to a place: the handler's Response is not sent
+    bool deferred = false;      // ... through defer()
     bool body_allowed = false;  // a streaming route: body_stream() gives the body
     bool body_taken = false;
     uint32_t body_seq = 0;
@@ -261,7 +263,8 @@ void Connection::pause_for_handoff() noexcept {
 
 bool Connection::resume_after_handoff() noexcept {
     handoff_paused_ = false;
-    if (!reading_paused_ || over_output_bounds()) return true;  // after_output_drained() resumes
+    // (after_output_drained() resumes; an upgrade decides first)
+    if (!reading_paused_ || over_output_bounds() || upgrade_held()) return true;
     if (!feed_held_input() || over_output_bounds() || handoff_paused_ || body_paused()) {
         return true;
     }
@@ -406,6 +409,10 @@ template <bool kHooked>
                 // A stream that already ended the connection (cut short, close-delimited) stops
                 // the parsing as well.
                 ++feed.answered;
+                if (taking.deferred && !upgrading() && req.header("upgrade").has_value())
+                    [[unlikely]] {
+                    return hold_for_upgrade();
+                }
                 const bool keep =
                     (taking.flags & kKeepAlive) != 0 && !close_after_flush_ && !upgrading();
                 if (!keep) close_after_flush_ = true;
@@ -764,6 +771,9 @@ void Connection::answered_before_body_end(size_t index) noexcept {
 }
 
 void Connection::answer(size_t index, const http::Response& res, AnswerCause cause) noexcept {
+    if (queue_->upgrade.awaiting && queue_->first_seq + index == queue_->upgrade.seq) [[unlikely]] {
+        refuse_held_upgrade();
+    }
     ResponseQueue::Place& p = queue_->at(index);
     ResponseInfo info;
     if (hub_.observed_) [[unlikely]] {
@@ -1167,7 +1177,10 @@ void Connection::body_pause(uint32_t seq, bool paused) noexcept {
 }
 
 void Connection::resume_reading() noexcept {
-    if (!reading_paused_ || handoff_paused_ || body_paused() || over_output_bounds()) return;
+    if (!reading_paused_ || handoff_paused_ || body_paused() || over_output_bounds() ||
+        upgrade_held()) {
+        return;
+    }
     if (!feed_held_input() || over_output_bounds() || body_paused() || handoff_paused_) return;
     reading_paused_ = false;
     if (!recv_armed_) hub_.rearm_at_turn_end(this);
@@ -1227,6 +1240,51 @@ void Connection::maybe_hand_over() noexcept {
         hub_.report("an upgrade callback threw (the connection is closed)");
         ::close(fd);
     }
+}
+
+bool Connection::hold_for_upgrade() noexcept {
+    // The handler deferred its answer to an upgrade request: until it is given, what follows may
+    // be the new protocol's bytes, so nothing more is parsed (on_unparsed keeps them). Answered
+    // already (inside the handler), there is nothing to wait for.
+    const uint32_t seq = queue_->first_seq + static_cast<uint32_t>(queue_->waiting()) - 1;
+    const ResponseQueue::Place* p = queue_->find(seq);
+    if (p == nullptr || p->ready) return !close_after_flush_;
+    queue_->upgrade.awaiting = true;
+    queue_->upgrade.seq = seq;
+    queue_->upgrade.received.clear();
+    pause_reading();
+    return false;
+}
+
+void Connection::refuse_held_upgrade() noexcept {
+    // Answered without the upgrade: what followed the request is HTTP again, parsed (before
+    // anything held since) once this answer is out (after_output_drained()).
+    ResponseQueue::PendingUpgrade& up = queue_->upgrade;
+    up.awaiting = false;
+    if (!up.received.empty()) {
+        hub_.hold_input_front(this, up.received);
+        up.received.clear();
+    }
+}
+
+bool Connection::complete_upgrade(const Ticket& ticket, const http::Response& head,
+                                  UniqueFunction<void(Upgraded)>& take,
+                                  AnswerCause cause) noexcept {
+    if (!has_waiting() || !head.error().empty()) return false;
+    ResponseQueue::PendingUpgrade& up = queue_->upgrade;
+    const uint32_t index = ticket.seq - queue_->first_seq;
+    if (!up.awaiting || up.seq != ticket.seq || index + 1 != queue_->waiting() ||
+        queue_->at(index).ready || queue_->at(index).streaming) {
+        return false;
+    }
+    up.awaiting = false;
+    up.pending = true;
+    up.take = std::move(take);
+    ResponseQueue::Place& p = queue_->at(index);
+    p.flags = static_cast<uint8_t>((p.flags | kUpgrade | kKeepAlive) & ~kHeadOnly);
+    close_at_ = kNoOffset;
+    answer(index, head, cause);
+    return true;
 }
 
 // ---- deferred and streamed answers ----------------------------------------------------------
@@ -1728,7 +1786,7 @@ void Connection::after_output_drained() noexcept {
     unsent_responses_ = 0;
     hub_.give_back(sending_, sending_slab_);
     if (out_.empty()) hub_.give_back(out_, out_slab_);
-    if (reading_paused_ && !handoff_paused_ && !body_paused() && !upgrading() &&
+    if (reading_paused_ && !handoff_paused_ && !body_paused() && !upgrade_held() &&
         feed_held_input() && !over_output_bounds() && !body_paused()) {
         if (hub_.handoff_saturated()) {
             handoff_paused_ = true;  // resumed when the handoff has room

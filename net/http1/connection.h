@@ -76,6 +76,11 @@ class Connection final {
     // A handed-off or deferred request's answer (net/handoff.h, net/later.h), given by `cause`
     // (kHandlerError: the handler's failure made it a 500): false when it is dropped (closed,
     // timed out, or not a ticket of this connection's).
+    // The deferred answer `ticket` names accepts its upgrade request with the 101 `head`
+    // (Response::upgrade() inside Later::respond); false, and nothing done, when that place is
+    // not an awaited upgrade (the caller answers 500 instead).
+    bool complete_upgrade(const Ticket& ticket, const http::Response& head,
+                          UniqueFunction<void(Upgraded)>& take, AnswerCause cause) noexcept;
     bool complete(const Ticket& ticket, const http::Response& res,
                   AnswerCause cause = AnswerCause::kHandler) noexcept;
     // Whether `ticket`'s place waits for a complete() (its `fill` may run).
@@ -186,9 +191,16 @@ class Connection final {
     void resume_reading() noexcept;
     // A protocol upgrade (net/upgrade.h): the 101 is queued and reading stops; once everything
     // owed is sent and the receive has ended, the socket goes to the callback.
+    // A deferred upgrade request: parsing stops until its answer (false: stop this feed).
+    bool hold_for_upgrade() noexcept;
+    void refuse_held_upgrade() noexcept;
     bool upgrade_current(const http::Response& head, uint8_t flags,
                          UniqueFunction<void(Upgraded)> take, const http::Request& req) noexcept;
     bool upgrading() const noexcept { return queue_ != nullptr && queue_->upgrade.pending; }
+    // An upgrade accepted, or a deferred one awaited: reading stays paused, nothing is parsed.
+    bool upgrade_held() const noexcept {
+        return queue_ != nullptr && (queue_->upgrade.pending || queue_->upgrade.awaiting);
+    }
     void maybe_hand_over() noexcept;
     uint8_t request_flags(const http::Request& req) const noexcept;
     // A place for `req`, the request being handled (flags: RequestFlags); false when no queue

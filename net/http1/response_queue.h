@@ -106,8 +106,14 @@ struct ResponseQueue {
     uint32_t bodies = 0;  // streamed bodies so far (their seqs)
 
     // An accepted upgrade (net/upgrade.h): after its 101 is sent, the connection is handed over.
+    // An upgrade request whose answer was deferred (Response::defer(), then Response::upgrade()
+    // in Later::respond): `awaiting` until it is given; nothing after the request is parsed
+    // meanwhile (it may be the new protocol's), it waits in `received`. Accepted: as above;
+    // answered otherwise: `received` is parsed as HTTP again.
     struct PendingUpgrade {
         bool pending = false;
+        bool awaiting = false;
+        uint32_t seq = 0;  // the awaited place's
         UniqueFunction<void(Upgraded)> take;
         std::string received;  // bytes after the upgrade request, read by the parser
     };

@@ -26,12 +26,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "net/http/endpoint.h"
 #include "net/http/request.h"
+#include "net/http/response.h"
 #include "net/ws/deflate.h"
 
 namespace nexure::net {
@@ -41,6 +44,31 @@ class Socket;
 }
 
 class WebSocket;
+struct WsBehaviour;
+
+// An upgrade decided later (WsUpgrade::defer()): an authentication that asks another service,
+// a JavaScript hook. Movable, not copyable; accept() or refuse() once, from any thread (like
+// Later::respond: the answer is given on the connection's worker). Destroyed undecided: 500.
+// Until it is decided, nothing the client sent after its handshake is read as HTTP.
+class WsPendingUpgrade {
+  public:
+    WsPendingUpgrade() noexcept;
+    WsPendingUpgrade(WsPendingUpgrade&&) noexcept;
+    WsPendingUpgrade& operator=(WsPendingUpgrade&&) noexcept;
+    ~WsPendingUpgrade();
+
+    // Sends the 101 and opens the socket with `data` (WebSocket::data()).
+    void accept(std::any data = {});
+    // Answers the upgrade request with this HTTP status (4xx/5xx) and body instead.
+    void refuse(int status, std::string_view body = {});
+    bool pending() const noexcept { return state_ != nullptr; }
+
+    struct State;
+
+  private:
+    friend struct WsUpgrade;
+    std::unique_ptr<State> state_;
+};
 
 // What the upgrade hook may decide about one upgrade request (before the 101 is sent).
 struct WsUpgrade {
@@ -49,6 +77,9 @@ struct WsUpgrade {
         refused_status = status;
         refused_body = body;
     }
+    // Decide later (after the hook returned): the 101 or the refusal is given through the
+    // handle. `data` and `protocol` as set here are kept unless accept() gives data.
+    WsPendingUpgrade defer();
     // Per-socket data, given to the WebSocket (WebSocket::data()).
     std::any data;
     // The subprotocol the engine chose from WsBehaviour::subprotocols (may be changed to another
@@ -57,6 +88,18 @@ struct WsUpgrade {
 
     int refused_status = 0;
     std::string refused_body;
+
+    // The engine's: what the 101 will say, for defer().
+    struct Prepared {
+        const WsBehaviour* behaviour = nullptr;
+        std::string accept;
+        std::string extensions;
+        std::optional<ws::DeflateParams> deflate;
+        http::Endpoint remote;
+    };
+    Prepared* prepared = nullptr;
+    http::Response* response = nullptr;
+    bool deferred = false;
 };
 
 // How a full output buffer is handled (WsBehaviour::max_backpressure).

@@ -16,7 +16,8 @@
 // ends what is left) and tears down cleanly. Timers are not driven here (the worker's clock does
 // not move), so timeouts are covered by the integration tests instead.
 //
-// GET /up upgrades: after its 101 the socket leaves the HTTP/1 state machine. Streamed request
+// GET /up upgrades: after its 101 the socket leaves the HTTP/1 state machine. GET /ws upgrades
+// to WebSocket: the frames that follow are fuzzed through the worker's hub (net/ws/). Streamed request
 // bodies too: POST /u streams its body (up to 200 bytes) to a reader that pauses
 // and resumes as it goes. Deferred and streamed answers are driven too: GET /d defers its answer
 // and GET /s starts a stream (a piece of body now, or none); the handles wait in the harness, and
@@ -45,6 +46,8 @@
 #include "engine/worker.h"
 #include "net/server.h"
 #include "net/worker_server.h"
+#include "net/ws/hub.h"
+#include "net/ws/websocket.h"
 
 namespace nexure::net {
 namespace {
@@ -169,6 +172,26 @@ const SharedState& shared_state() {
                 });
             },
             RouteOptions{.stream_body = true, .max_body_size = 200});
+        // WebSocket (net/ws/): /ws upgrades into the worker's hub, whose sockets then run on the
+        // same made-up completions — frames in pieces, echoes, a topic every socket joins and
+        // every message is published to, small limits (1009, backpressure), and deflate when the
+        // handshake offers it.
+        static WsBehaviour* websocket = [] {
+            auto* b = new WsBehaviour();
+            b->open = [](WebSocket& ws) { ws.subscribe("t"); };
+            b->message = [](WebSocket& ws, std::string_view m, bool binary) {
+                ws.send(m, binary);
+                ws.publish("t", m, binary);
+                if (m == "end") ws.end(1000, "bye");
+                if (m == "close") ws.close();
+            };
+            b->max_payload = 100;
+            b->max_backpressure = 300;
+            b->compression.enabled = true;
+            return b;
+        }();
+        add(Method::kGet, "/ws", ws::detail::upgrade_handler(*websocket));
+        s->ws_registry = std::make_shared<ws::detail::Registry>();
         // A protocol upgrade: after the 101 the socket is handed over (and closed at once).
         add(Method::kGet, "/up", [](const Request&, http::Response& res) {
             res.status(101).header("Upgrade", "fuzz");

@@ -1,0 +1,137 @@
+// The engine side of WebSocket, per worker: the Hub holds the worker's WebSocket connections
+// (Socket, socket.h) in slots, its topics (topics.h), the shared compressors, and the sweep that
+// pings idle sockets and ends those that stay silent; Registry (one per Server) lets a publish on
+// one worker reach the others. Built by the WorkerServer of a server with WebSocket routes; every
+// method runs on its worker's thread except Registry's, which any thread may call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <any>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/timer_wheel.h"
+#include "engine/worker.h"
+#include "net/loop.h"
+#include "net/server.h"
+#include "net/upgrade.h"
+#include "net/ws/deflate.h"
+#include "net/ws/topics.h"
+#include "net/ws/websocket.h"
+
+namespace nexure::net::ws::detail {
+
+class Socket;
+class Hub;
+
+// A published message, shared (read-only) by the workers it is posted to.
+struct Published {
+    std::string topic;
+    std::string payload;
+    bool binary = false;
+    bool compress = false;
+    uint64_t exclude = 0;  // a socket id that does not get it (the publisher), or 0
+};
+
+// The workers' hubs of one server, for publishing across workers.
+class Registry {
+  public:
+    // A worker's hub joins (on its thread, when its server is built).
+    void join(unsigned worker, Loop loop);
+    void leave(unsigned worker) noexcept;
+    // Posts `message` to every hub but `from`'s (UINT32_MAX: all of them). False when no hub
+    // took it (the server is not running).
+    bool post(std::shared_ptr<const Published> message, unsigned from);
+    // Whether hubs other than `worker`'s exist.
+    bool others(unsigned worker) noexcept;
+
+  private:
+    std::mutex mutex_;
+    std::vector<std::pair<unsigned, Loop>> loops_;  // under mutex_
+};
+
+// What an accepted upgrade brings to the hub.
+struct Accepted {
+    const WsBehaviour* behaviour = nullptr;
+    std::optional<DeflateParams> deflate;
+    std::any data;
+    std::string protocol;
+    http::Endpoint remote;
+};
+
+// The handler of a WebSocket route: the handshake, the upgrade hook, the 101 (net/ws/route.cc).
+Handler upgrade_handler(const WsBehaviour& behaviour);
+
+class Hub {
+  public:
+    Hub(engine::Worker& worker, std::shared_ptr<Registry> registry);
+    ~Hub();
+    Hub(const Hub&) = delete;
+    Hub& operator=(const Hub&) = delete;
+
+    // The calling worker's hub, or null (not a worker, or a server without WebSocket routes).
+    static Hub* current() noexcept;
+
+    // Takes over an upgraded connection: a Socket on the worker's ring, then `open`, then the
+    // bytes the client sent after its handshake.
+    void adopt(Upgraded upgraded, Accepted accepted);
+
+    // Publishes on this worker's topics, then to the other workers.
+    bool publish(std::string_view topic, std::string_view payload, bool binary, bool compress,
+                 uint64_t exclude);
+    // A message another worker (or Server::publish) posted here.
+    void deliver(const Published& message) noexcept;
+
+    // The server is stopping: every socket gets a close frame (1001) and ends when the peer
+    // answers it or after the close timeout.
+    void stop() noexcept;
+
+    Socket* find(uint64_t id) noexcept;
+    Topics& topics() noexcept { return topics_; }
+    engine::Worker& worker() noexcept { return worker_; }
+    uint64_t now_ms() const noexcept { return worker_.now_ns() / 1'000'000; }
+    bool stopping() const noexcept { return stopping_; }
+    // The worker's compressor for messages sent to sockets that take no context over, at this
+    // level and window (made at first use).
+    Deflater* shared_deflater(int level, uint8_t window_bits) noexcept;
+
+    // A socket ended: its slot is free (called by the Socket once nothing of it runs).
+    void release(Socket& s) noexcept;
+
+    // Scratch for frames encoded once and copied to many sockets.
+    alloc::ByteBuffer& frame_scratch() noexcept { return frame_; }
+    alloc::ByteBuffer& compressed_scratch() noexcept { return compressed_; }
+
+  private:
+    void deliver_to(std::string_view topic, std::string_view payload, bool binary, bool compress,
+                    uint64_t exclude) noexcept;
+    static void on_sweep(void* arg) noexcept;
+    void sweep() noexcept;
+    void arm_sweep() noexcept;
+
+    engine::Worker& worker_;
+    std::shared_ptr<Registry> registry_;
+    std::vector<std::unique_ptr<Socket>> sockets_;
+    std::vector<uint32_t> free_;
+    uint32_t live_ = 0;
+    bool stopping_ = false;
+    Topics topics_;
+    struct SharedDeflater {
+        int level;
+        uint8_t window_bits;
+        std::unique_ptr<Deflater> deflater;
+    };
+    std::vector<SharedDeflater> deflaters_;
+    alloc::ByteBuffer frame_;
+    alloc::ByteBuffer compressed_;
+    alloc::ByteBuffer payload_scratch_;
+    std::vector<Socket*> snapshot_;
+    engine::Timer sweep_timer_;
+    bool sweep_armed_ = false;
+};
+
+}  // namespace nexure::net::ws::detail
