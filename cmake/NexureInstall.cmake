@@ -22,7 +22,7 @@ include(CMakePackageConfigHelpers)
 set(NEXURE_PUBLIC_HEADER_ROOTS
     net/server.h net/hooks.h net/coro.h net/client/http_client.h net/client/socket.h
     net/http/json_writer.h net/http/form.h net/http/percent.h net/http/conditional.h
-    net/ws/protocol.h net/ws/handshake.h)
+    net/ws/protocol.h net/ws/handshake.h net/ws/websocket.h)
 set(NEXURE_JSON_HEADER_ROOTS net/json/body.h)
 
 # nexure_header_closure(OUT root...): the roots and every project header they include, recursively.

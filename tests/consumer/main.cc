@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 
 // Every public header (cmake/NexureInstall.cmake's roots): each compiles from the installed tree.
 #include "net/client/http_client.h"
@@ -20,6 +21,7 @@
 #include "net/http/json_writer.h"
 #include "net/http/percent.h"
 #include "net/server.h"
+#include "net/ws/websocket.h"
 #if NEXURE_CONSUMER_JSON
 #include "net/json/body.h"
 #endif
@@ -78,6 +80,13 @@ int main() {
     // (Built once the port is known, before the first request.)
     std::unique_ptr<nexure::net::client::HttpClient> self;
     nexure::net::client::HttpClient* client = nullptr;
+    // A WebSocket route links the engine's WebSocket side and the codec (nexure::ws); a plain
+    // GET gets its 426.
+    nexure::net::WsBehaviour echo;
+    echo.message = [](nexure::net::WebSocket& ws, std::string_view m, bool binary) {
+        ws.send(m, binary);
+    };
+    server.ws("/ws", echo);
     server.get("/proxy", [&client](const nexure::net::Request&, nexure::net::Response& res) {
         client->request({.target = "/hello"},
                         [later = res.defer()](
@@ -109,6 +118,7 @@ int main() {
     const std::string hello = fetch(server.port(), "/hello");
     const std::string later = fetch(server.port(), "/later");
     const std::string proxied = fetch(server.port(), "/proxy");
+    const std::string websocket = fetch(server.port(), "/ws");
 #if NEXURE_CONSUMER_JSON
     const std::string echoed =
         post_json(server.port(), R"({ "n": [1, 2.50, 1e400], "s": "\u00e9" })");
@@ -116,6 +126,10 @@ int main() {
 #endif
     server.stop();
     server.wait();
+    if (websocket.find("WebSocket endpoint") == std::string::npos) {
+        std::fprintf(stderr, "consumer: /ws answered '%s'\n", websocket.c_str());
+        return 1;
+    }
     if (hello != "hello from a consumer" || later != "later" ||
         proxied != "via client: hello from a consumer") {
         std::fprintf(stderr, "consumer: unexpected answers '%s', '%s' and '%s'\n", hello.c_str(),
