@@ -16,6 +16,7 @@
 #include "bench/load/client.h"
 #include "bench/load/options.h"
 #include "bench/load/report.h"
+#include "bench/load/ws_client.h"
 
 namespace {
 
@@ -147,15 +148,24 @@ int main(int argc, char** argv) {
     if (!parsed) return usage_error(parsed.error().message);
     const LoadOptions& o = parsed.value();
 
+    const bool ws = o.ws.mode != WsMode::kOff;
     std::string mode = "closed loop";
     if (o.rate > 0) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "constant rate %.0f req/s", o.rate);
+        std::snprintf(buf, sizeof buf, "constant rate %.0f %s", o.rate, ws ? "msg/s" : "req/s");
         mode = buf;
     }
-    std::printf("nexload %s, %.2f s, %u thread%s, %u connection%s, pipeline %u, %s%s\n",
+    if (ws) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%s, %zu-byte %s messages, %s",
+                      o.ws.mode == WsMode::kFanout ? "WebSocket fan-out" : "WebSocket echo",
+                      o.ws.size, o.ws.binary ? "binary" : "text",
+                      o.ws.mode == WsMode::kFanout ? "one publisher" : mode.c_str());
+        mode = buf;
+    }
+    std::printf("nexload %s, %.2f s, %u thread%s, %u connection%s, %s %u, %s%s\n",
                 o.url.c_str(), o.duration_s, o.threads, o.threads == 1 ? "" : "s", o.connections,
-                o.connections == 1 ? "" : "s", o.pipeline, mode.c_str(),
+                o.connections == 1 ? "" : "s", ws ? "depth" : "pipeline", o.pipeline, mode.c_str(),
                 o.max_requests != 0 ? (", at most " + std::to_string(o.max_requests) +
                                        " requests")
                                           .c_str()
@@ -170,10 +180,11 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     const bool show_progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
+    const auto run = [&] { return ws ? run_ws_load(o, &progress) : run_load(o, &progress); };
     nexure::Result<Report> result = [&] {
-        if (!show_progress) return run_load(o, &progress);
+        if (!show_progress) return run();
         ProgressLine line(&progress, o.duration_s);
-        return run_load(o, &progress);
+        return run();
     }();
     if (progress.stop.load()) std::fputs("nexload: stopped early by a signal\n", stdout);
     if (!result) {

@@ -18,6 +18,9 @@ constexpr unsigned kMaxThreads = 1024;
 constexpr unsigned kMaxConnections = 1'000'000;
 constexpr unsigned kMaxPipeline = 4096;
 constexpr double kMaxDurationS = 366.0 * 24 * 3600;
+constexpr size_t kMaxWsSize = size_t{16} << 20;
+// A fan-out message carries its sequence number and its intended send time (16 hex digits each).
+constexpr size_t kMinFanoutSize = 32;
 
 Error usage_error(std::string message) { return Error{EINVAL, std::move(message)}; }
 
@@ -52,17 +55,21 @@ bool parse_number(std::string_view text, double* out) noexcept {
     return ec == std::errc() && end == text.data() + text.size() && std::isfinite(*out);
 }
 
-// Splits http://HOST[:PORT][/PATH] into the target's fields and resolves HOST.
+// Splits http://HOST[:PORT][/PATH] (or ws://...) into the target's fields and resolves HOST.
 Result<void> parse_url(std::string_view url, Target* target) {
-    constexpr std::string_view kScheme = "http://";
-    if (url.substr(0, kScheme.size()) != kScheme) {
+    size_t scheme = 0;
+    for (std::string_view s : {std::string_view("http://"), std::string_view("ws://")}) {
+        if (url.substr(0, s.size()) == s) scheme = s.size();
+    }
+    if (scheme == 0) {
         if (url.find("://") != std::string_view::npos) {
-            return usage_error("only http:// URLs are supported, not '" + std::string(url) + "'");
+            return usage_error("only http:// and ws:// URLs are supported (no TLS), not '" +
+                               std::string(url) + "'");
         }
         return usage_error("the URL must look like http://HOST[:PORT]/PATH, not '" +
                            std::string(url) + "'");
     }
-    std::string_view rest = url.substr(kScheme.size());
+    std::string_view rest = url.substr(scheme);
     const size_t slash = rest.find_first_of("/?");
     std::string_view authority = rest.substr(0, slash);
     std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
@@ -183,6 +190,9 @@ Result<double> parse_duration(std::string_view text) {
 Result<LoadOptions> parse_load_options(const std::vector<std::string>& args) {
     LoadOptions o;
     bool have_url = false;
+    bool ws_flag = false;     // --ws or --ws-fanout given
+    std::string ws_only;      // a WebSocket-only flag that was given
+    std::string http_only;    // an HTTP-only flag that was given
     for (size_t i = 0; i < args.size(); ++i) {
         std::string flag = args[i];
         std::string value;
@@ -271,12 +281,45 @@ Result<LoadOptions> parse_load_options(const std::vector<std::string>& args) {
                                    v.value() + "'");
             }
             o.method = v.value();
+            http_only = flag;
         } else if (flag == "--pipeline") {
             auto v = take();
             if (!v) return v.error();
             auto n = parse_count(flag, v.value(), kMaxPipeline);
             if (!n) return n.error();
             o.pipeline = n.value();
+            http_only = flag;
+        } else if (flag == "--ws") {
+            if (auto r = no_value(); !r) return r.error();
+            o.ws.mode = WsMode::kEcho;
+            ws_flag = true;
+        } else if (flag == "--ws-fanout") {
+            if (auto r = no_value(); !r) return r.error();
+            o.ws.mode = WsMode::kFanout;
+            ws_flag = true;
+        } else if (flag == "--size") {
+            auto v = take();
+            if (!v) return v.error();
+            const std::string& t = v.value();
+            size_t n = 0;
+            auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+            if (ec != std::errc() || end != t.data() + t.size() || n > kMaxWsSize) {
+                return usage_error(flag + " wants a message size in bytes from 0 to " +
+                                   std::to_string(kMaxWsSize) + ", not '" + t + "'");
+            }
+            o.ws.size = n;
+            ws_only = flag;
+        } else if (flag == "--binary") {
+            if (auto r = no_value(); !r) return r.error();
+            o.ws.binary = true;
+            ws_only = flag;
+        } else if (flag == "--depth") {
+            auto v = take();
+            if (!v) return v.error();
+            auto n = parse_count(flag, v.value(), kMaxPipeline);
+            if (!n) return n.error();
+            o.pipeline = n.value();
+            ws_only = flag;
         } else if (flag == "--body") {
             auto v = take();
             if (!v) return v.error();
@@ -290,6 +333,7 @@ Result<LoadOptions> parse_load_options(const std::vector<std::string>& args) {
             if (in.bad()) return Error{EIO, "--body: error reading '" + v.value() + "'"};
             o.body = contents.str();
             o.body_path = v.value();
+            http_only = flag;
         } else if (flag == "--timeout") {
             auto v = take();
             if (!v) return v.error();
@@ -329,8 +373,69 @@ Result<LoadOptions> parse_load_options(const std::vector<std::string>& args) {
         return usage_error("-c " + std::to_string(o.connections) + " is fewer connections than -t " +
                            std::to_string(o.threads) + " threads: each thread needs one");
     }
+    if (o.url.rfind("ws://", 0) == 0 && !ws_flag) o.ws.mode = WsMode::kEcho;
+    if (o.ws.mode == WsMode::kOff && !ws_only.empty()) {
+        return usage_error(ws_only + " is for WebSocket runs (--ws, --ws-fanout or a ws:// URL)");
+    }
+    if (o.ws.mode != WsMode::kOff) {
+        if (!http_only.empty()) {
+            return usage_error(http_only + " is for HTTP runs, not WebSocket ones" +
+                               (http_only == "--pipeline" ? " (use --depth)" : ""));
+        }
+    }
+    if (o.ws.mode == WsMode::kFanout) {
+        if (o.rate <= 0) {
+            return usage_error("--ws-fanout needs -R: the rate at which the publisher sends");
+        }
+        if (o.threads != 1) {
+            return usage_error("--ws-fanout runs on one thread: give -t 1");
+        }
+        if (o.max_requests != 0) return usage_error("-n is not supported with --ws-fanout");
+        if (o.pipeline != 1) return usage_error("--depth is for --ws echo runs");
+        if (o.ws.size < kMinFanoutSize) {
+            return usage_error("--ws-fanout messages carry a sequence number and a time stamp: "
+                               "--size must be at least " + std::to_string(kMinFanoutSize));
+        }
+    }
     if (auto r = parse_url(o.url, &o.target); !r) return r.error();
     return o;
+}
+
+namespace {
+
+// The Host field (unless -H gives one): the URL's host and port.
+void append_host(const LoadOptions& options, std::string& r) {
+    if (has_header(options.headers, "host")) return;
+    r += "Host: ";
+    const bool v6 = options.target.host.find(':') != std::string::npos;
+    if (v6) r += '[';
+    r += options.target.host;
+    if (v6) r += ']';
+    if (options.target.port != 80) {
+        r += ':';
+        r += std::to_string(options.target.port);
+    }
+    r += "\r\n";
+}
+
+}  // namespace
+
+std::string build_ws_handshake(const LoadOptions& options, std::string_view key) {
+    std::string r;
+    r.reserve(256);
+    r += "GET ";
+    r += options.target.path;
+    r += " HTTP/1.1\r\n";
+    append_host(options, r);
+    r += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
+    r += key;
+    r += "\r\nSec-WebSocket-Version: 13\r\n";
+    for (const std::string& h : options.headers) {
+        r += h;
+        r += "\r\n";
+    }
+    r += "\r\n";
+    return r;
 }
 
 std::string build_request(const LoadOptions& options) {
@@ -340,18 +445,7 @@ std::string build_request(const LoadOptions& options) {
     r += ' ';
     r += options.target.path;
     r += " HTTP/1.1\r\n";
-    if (!has_header(options.headers, "host")) {
-        r += "Host: ";
-        const bool v6 = options.target.host.find(':') != std::string::npos;
-        if (v6) r += '[';
-        r += options.target.host;
-        if (v6) r += ']';
-        if (options.target.port != 80) {
-            r += ':';
-            r += std::to_string(options.target.port);
-        }
-        r += "\r\n";
-    }
+    append_host(options, r);
     for (const std::string& h : options.headers) {
         r += h;
         r += "\r\n";
@@ -369,9 +463,12 @@ std::string build_request(const LoadOptions& options) {
 
 const char* load_usage() noexcept {
     return R"(Usage: nexload [options] http://HOST[:PORT]/PATH
+       nexload --ws [options] ws://HOST[:PORT]/PATH
+       nexload --ws-fanout -R N [options] ws://HOST[:PORT]/PATH
        nexload merge [--json OUT] [--latency] REPORT.json...
 
-An io_uring HTTP/1.1 load generator. Every response is parsed and validated.
+An io_uring HTTP/1.1 and WebSocket load generator. Every response and frame is parsed and
+validated.
 
 Load:
   -t, --threads N       threads, each pinned to a CPU of the affinity mask (default 2)
@@ -386,6 +483,15 @@ Requests:
   -m, --method M        request method (default GET)
   -H, --header 'N: v'   add a header (repeatable; a Host header replaces the default)
       --body FILE       send FILE's contents as the body (adds Content-Length)
+WebSocket (see bench/load/README.md):
+      --ws              echo: each connection sends a message and waits for its echo (closed
+                        loop), or -R messages/s over all connections (open loop, latency
+                        corrected for coordinated omission); a ws:// URL implies it
+      --ws-fanout       pub/sub: -c subscribers and one publisher sending -R messages/s; counts
+                        what every subscriber receives and its delivery latency (-t 1)
+      --size N          message payload in bytes (default 32)
+      --binary          binary messages (default: text)
+      --depth K         echo: messages in flight per connection (default 1)
 Output:
       --latency         print the latency distribution
       --json FILE       write the report as JSON (see bench/load/README.md)

@@ -119,6 +119,34 @@ void write_latency(JsonWriter& w, std::string_view key, const LatencyHistogram& 
     w.close();
 }
 
+double per_second(uint64_t n, double seconds) {
+    return seconds > 0 ? static_cast<double>(n) / seconds : 0;
+}
+
+void write_ws(JsonWriter& w, const Report& r) {
+    const WsStats& ws = *r.ws;
+    w.open("ws");
+    w.text("mode", ws.fanout ? "fanout" : "echo");
+    w.number("messages", r.requests);
+    w.number("messages_per_s", r.rps());
+    w.number("sent", ws.sent);
+    w.number("bytes_received_per_s", per_second(r.bytes, r.duration_s));
+    w.number("bytes_sent", ws.bytes_sent);
+    w.number("bytes_sent_per_s", per_second(ws.bytes_sent, r.duration_s));
+    w.number("handshakes", ws.handshakes);
+    if (ws.fanout) {
+        w.number("subscribers", ws.subscribers);
+        w.number("own", ws.own);
+        w.number("gaps", ws.gaps);
+        w.number("min_per_subscriber", ws.min_per_subscriber);
+        w.number("max_per_subscriber", ws.max_per_subscriber);
+    }
+    w.open("close_codes");
+    for (const auto& [code, count] : ws.close_codes) w.number(std::to_string(code), count);
+    w.close();
+    w.close();
+}
+
 Error bad(std::string_view field, std::string_view what) {
     return Error{EINVAL, "report: \"" + std::string(field) + "\" " + std::string(what)};
 }
@@ -173,6 +201,51 @@ Result<std::unique_ptr<LatencyHistogram>> read_latency(simdjson::dom::object roo
     return h;
 }
 
+Result<WsStats> read_ws(simdjson::dom::object root) {
+    simdjson::dom::object o;
+    if (root["ws"].get_object().get(o) != simdjson::SUCCESS) return bad("ws", "is not an object");
+    WsStats ws;
+    std::string_view mode;
+    if (o["mode"].get_string().get(mode) != simdjson::SUCCESS ||
+        (mode != "echo" && mode != "fanout")) {
+        return bad("ws.mode", "is missing or not \"echo\" or \"fanout\"");
+    }
+    ws.fanout = mode == "fanout";
+    struct Field {
+        const char* name;
+        uint64_t* value;
+    };
+    std::vector<Field> fields = {
+        {"sent", &ws.sent}, {"bytes_sent", &ws.bytes_sent}, {"handshakes", &ws.handshakes}};
+    if (ws.fanout) {
+        fields.insert(fields.end(), {{"subscribers", &ws.subscribers},
+                                     {"own", &ws.own},
+                                     {"gaps", &ws.gaps},
+                                     {"min_per_subscriber", &ws.min_per_subscriber},
+                                     {"max_per_subscriber", &ws.max_per_subscriber}});
+    }
+    for (const Field& f : fields) {
+        Result<uint64_t> v = get_uint(o, f.name);
+        if (!v) return bad(std::string("ws.") + f.name, "is missing or invalid");
+        *f.value = v.value();
+    }
+    simdjson::dom::object codes;
+    if (o["close_codes"].get_object().get(codes) != simdjson::SUCCESS) {
+        return bad("ws.close_codes", "is missing or not an object");
+    }
+    for (auto [key, value] : codes) {
+        unsigned code = 0;
+        uint64_t count = 0;
+        auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), code);
+        if (ec != std::errc() || end != key.data() + key.size() || code > 0xFFFF ||
+            value.get_uint64().get(count) != simdjson::SUCCESS) {
+            return bad("ws.close_codes", "must map close codes to counts");
+        }
+        ws.close_codes[static_cast<uint16_t>(code)] = count;
+    }
+    return ws;
+}
+
 // 1234567 -> "1,234,567".
 std::string grouped(uint64_t v) {
     std::string digits = std::to_string(v);
@@ -223,8 +296,13 @@ std::string to_json(const Report& r) {
     w.number("write", r.errors.write);
     w.number("timeout", r.errors.timeout);
     w.number("parse", r.errors.parse);
+    if (r.ws) {
+        w.number("handshake", r.errors.handshake);
+        w.number("closed", r.errors.closed);
+    }
     w.number("total", r.errors.total());
     w.close();
+    if (r.ws) write_ws(w, r);
     w.open("status");
     for (size_t i = 0; i < kClasses.size(); ++i)
         w.number(kClasses[i], r.status[i]);
@@ -241,14 +319,39 @@ std::string to_json(const Report& r) {
 std::string to_text(const Report& r, bool distribution) {
     std::string out;
     char line[256];
-    std::snprintf(line, sizeof line, "  requests   %s in %.2f s: %s req/s\n",
+    const char* const count_label = !r.ws ? "requests  " : r.ws->fanout ? "deliveries" : "messages  ";
+    std::snprintf(line, sizeof line, "  %s %s in %.2f s: %s %s\n", count_label,
                   grouped(r.requests).c_str(), r.duration_s,
-                  grouped(static_cast<uint64_t>(r.rps() + 0.5)).c_str());
+                  grouped(static_cast<uint64_t>(r.rps() + 0.5)).c_str(), r.ws ? "msg/s" : "req/s");
     out += line;
-    const double rate = r.duration_s > 0 ? static_cast<double>(r.bytes) / r.duration_s : 0;
-    std::snprintf(line, sizeof line, "  transfer   %s (%s/s)\n",
-                  bytes_text(static_cast<double>(r.bytes)).c_str(), bytes_text(rate).c_str());
-    out += line;
+    const double rate = per_second(r.bytes, r.duration_s);
+    if (r.ws) {
+        std::snprintf(line, sizeof line, "  transfer   received %s (%s/s), sent %s (%s/s)\n",
+                      bytes_text(static_cast<double>(r.bytes)).c_str(), bytes_text(rate).c_str(),
+                      bytes_text(static_cast<double>(r.ws->bytes_sent)).c_str(),
+                      bytes_text(per_second(r.ws->bytes_sent, r.duration_s)).c_str());
+        out += line;
+        out += "  websocket  " + grouped(r.ws->handshakes) + " handshakes, " +
+               grouped(r.ws->sent) + (r.ws->fanout ? " published" : " sent");
+        if (r.ws->fanout) {
+            out += ", " + grouped(r.ws->subscribers) + " subscribers (each got " +
+                   grouped(r.ws->min_per_subscriber) + " to " + grouped(r.ws->max_per_subscriber) +
+                   "), " + grouped(r.ws->gaps) + " missed, " + grouped(r.ws->own) +
+                   " back to the publisher";
+        }
+        out += "\n";
+        if (!r.ws->close_codes.empty()) {
+            out += "  closes    ";
+            for (const auto& [code, count] : r.ws->close_codes) {
+                out += " " + std::to_string(code) + " x" + grouped(count);
+            }
+            out += "\n";
+        }
+    } else {
+        std::snprintf(line, sizeof line, "  transfer   %s (%s/s)\n",
+                      bytes_text(static_cast<double>(r.bytes)).c_str(), bytes_text(rate).c_str());
+        out += line;
+    }
     out += "  status    ";
     bool any = false;
     for (size_t i = 0; i < kClasses.size(); ++i) {
@@ -265,12 +368,18 @@ std::string to_text(const Report& r, bool distribution) {
     } else {
         out += "  errors     connect " + grouped(r.errors.connect) + ", read " +
                grouped(r.errors.read) + ", write " + grouped(r.errors.write) + ", timeout " +
-               grouped(r.errors.timeout) + ", parse " + grouped(r.errors.parse) + "\n";
+               grouped(r.errors.timeout) + ", parse " + grouped(r.errors.parse);
+        if (r.ws) {
+            out += ", handshake " + grouped(r.errors.handshake) + ", closed " +
+                   grouped(r.errors.closed);
+        }
+        out += "\n";
         if (!r.first_error.empty()) out += "             first: " + r.first_error + "\n";
     }
     const auto summary = [&](const char* label, const LatencyHistogram& h) {
         if (h.count() == 0) {
-            std::snprintf(line, sizeof line, "  %-10s none (no responses)\n", label);
+            std::snprintf(line, sizeof line, "  %-10s none (no %s)\n", label,
+                          r.ws ? "messages" : "responses");
             out += line;
             return;
         }
@@ -304,8 +413,9 @@ std::string to_text(const Report& r, bool distribution) {
             }
             out += '\n';
         }
-        std::snprintf(line, sizeof line, "    mean %s over %s responses\n",
-                      micros_text(r.latency->mean()).c_str(), grouped(r.latency->count()).c_str());
+        std::snprintf(line, sizeof line, "    mean %s over %s %s\n",
+                      micros_text(r.latency->mean()).c_str(), grouped(r.latency->count()).c_str(),
+                      r.ws ? "messages" : "responses");
         out += line;
     }
     return out;
@@ -346,6 +456,19 @@ Result<Report> report_from_json(std::string_view json) {
         Result<uint64_t> v = get_uint(errors, error_names[i]);
         if (!v) return bad(std::string("errors.") + error_names[i], "is missing or invalid");
         *error_fields[i] = v.value();
+    }
+    for (const char* name : {"handshake", "closed"}) {  // WebSocket runs only
+        if (errors[name].error() == simdjson::SUCCESS) {
+            Result<uint64_t> v = get_uint(errors, name);
+            if (!v) return bad(std::string("errors.") + name, "is invalid");
+            (std::string_view(name) == "handshake" ? r.errors.handshake : r.errors.closed) =
+                v.value();
+        }
+    }
+    if (root["ws"].error() == simdjson::SUCCESS) {
+        Result<WsStats> ws = read_ws(root);
+        if (!ws) return ws.error();
+        r.ws = std::move(ws).value();
     }
     simdjson::dom::object status;
     if (root["status"].get_object().get(status) != simdjson::SUCCESS) {
@@ -399,6 +522,31 @@ Result<Report> merge_reports(const std::vector<Report>& reports) {
         out.latency->merge(*r.latency);
         if (corrected) out.corrected->merge(*r.corrected);
         if (out.first_error.empty()) out.first_error = r.first_error;
+        out.errors.handshake += r.errors.handshake;
+        out.errors.closed += r.errors.closed;
+        if (r.ws.has_value() != reports.front().ws.has_value() ||
+            (r.ws && r.ws->fanout != reports.front().ws->fanout)) {
+            return Error{EINVAL, "merge: the reports are of different kinds (HTTP, WebSocket "
+                                 "echo, WebSocket fan-out); merge runs of one kind"};
+        }
+        if (r.ws) {
+            const bool first = !out.ws.has_value();
+            if (first) {
+                out.ws.emplace();
+                out.ws->fanout = r.ws->fanout;
+                out.ws->min_per_subscriber = r.ws->min_per_subscriber;
+            }
+            WsStats& o = *out.ws;
+            o.handshakes += r.ws->handshakes;
+            o.sent += r.ws->sent;
+            o.bytes_sent += r.ws->bytes_sent;
+            o.subscribers += r.ws->subscribers;
+            o.own += r.ws->own;
+            o.gaps += r.ws->gaps;
+            o.min_per_subscriber = std::min(o.min_per_subscriber, r.ws->min_per_subscriber);
+            o.max_per_subscriber = std::max(o.max_per_subscriber, r.ws->max_per_subscriber);
+            for (const auto& [code, count] : r.ws->close_codes) o.close_codes[code] += count;
+        }
     }
     return out;
 }

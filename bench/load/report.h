@@ -1,6 +1,9 @@
 // Report: what one nexload run measured, its JSON form (`--json FILE`), and the merge of several
 // runs into one (`nexload merge a.json b.json ...`, e.g. runs taken on several machines at once).
 //
+// WebSocket runs add "ws" (messages, rates, handshakes, close codes; fan-out counts) and the
+// errors "handshake" and "closed".
+//
 // The JSON holds the summary a reader wants (requests, duration_s, rps, errors, status counts per
 // class, latency percentiles in µs) and, under "histogram", the non-zero counters of each latency
 // histogram with its exact min, max and saturated count, which is what makes a later merge exact
@@ -10,7 +13,9 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,8 +30,31 @@ struct Errors {
     uint64_t read = 0;     // the server closed or reset a connection with requests outstanding
     uint64_t write = 0;    // a send failed
     uint64_t timeout = 0;  // a response did not arrive within --timeout
-    uint64_t parse = 0;    // bytes that are not a valid HTTP/1.1 response
-    uint64_t total() const noexcept { return connect + read + write + timeout + parse; }
+    uint64_t parse = 0;    // bytes that are not a valid HTTP/1.1 response (WebSocket: a bad frame,
+                           // or an echo that differs from the message sent)
+    uint64_t handshake = 0;  // WebSocket: an upgrade refused (no 101, a wrong Accept, no answer)
+    uint64_t closed = 0;     // WebSocket: the server sent a close frame (codes in WsStats)
+    uint64_t total() const noexcept {
+        return connect + read + write + timeout + parse + handshake + closed;
+    }
+};
+
+// What a WebSocket run (--ws, --ws-fanout) measured beyond the common fields. In these runs
+// Report::requests counts messages received (echoes, or fan-out deliveries to subscribers) and
+// Report::bytes the bytes received.
+struct WsStats {
+    bool fanout = false;
+    uint64_t handshakes = 0;  // upgrades accepted (101 with the Sec-WebSocket-Accept the key wants)
+    uint64_t sent = 0;        // messages written (echo: by every connection; fan-out: published)
+    uint64_t bytes_sent = 0;  // bytes written: handshakes and frames
+    // Fan-out only:
+    uint64_t subscribers = 0;         // connections counting deliveries
+    uint64_t own = 0;                 // the publisher's own messages that came back to it
+    uint64_t gaps = 0;                // messages a subscriber missed (a later one reached it)
+    uint64_t min_per_subscriber = 0;  // deliveries to the subscriber that got the fewest
+    uint64_t max_per_subscriber = 0;  //   and the most
+    // Close frames from the server, by code (1005: a close frame without one).
+    std::map<uint16_t, uint64_t> close_codes;
 };
 
 struct Report {
@@ -43,6 +71,8 @@ struct Report {
     // What the first connect, read, write or parse error was, in words ("" when none): counts
     // say how often, this says why.
     std::string first_error;
+    // WebSocket runs only.
+    std::optional<WsStats> ws;
 
     double rps() const noexcept { return duration_s > 0 ? requests / duration_s : 0; }
 };

@@ -27,6 +27,7 @@
 #include "bench/load/client.h"
 #include "bench/load/options.h"
 #include "bench/load/report.h"
+#include "tests/load/load_run.h"
 #include "tests/load/tiny_server.h"
 #include "tests/support/io_uring_probe.h"
 #include "tests/support/process.h"
@@ -44,44 +45,6 @@ class Nexload : public ::testing::Test {
   protected:
     void SetUp() override { NEXURE_SKIP_WITHOUT_IO_URING(); }  // nexload needs a ring
 };
-
-// Options for a run against `url` given as nexload's flags; never pinned, no progress line.
-std::optional<LoadOptions> options_for(const std::string& url, std::vector<std::string> flags) {
-    flags.push_back("--no-pin");
-    flags.push_back(url);
-    Result<LoadOptions> parsed = parse_load_options(flags);
-    if (!parsed.ok()) {
-        ADD_FAILURE() << "parse_load_options: " << parsed.error().message;
-        return std::nullopt;
-    }
-    LoadOptions o = std::move(parsed).value();
-    o.progress = 0;
-    return o;
-}
-
-// run_load(), bounded: a run that does not end within 15 s of its duration aborts the binary
-// (the load threads cannot be cancelled from here) rather than hanging the suite.
-Result<Report> run_bounded(const LoadOptions& options) {
-    std::promise<Result<Report>> done;
-    std::future<Result<Report>> result = done.get_future();
-    std::thread runner([&options, &done] { done.set_value(run_load(options)); });
-    const auto limit = std::chrono::duration<double>(options.duration_s + 15);
-    if (result.wait_for(limit) != std::future_status::ready) {
-        std::fprintf(stderr, "run_load() still running %.1f s after its %.1f s duration: abort\n",
-                     limit.count() - options.duration_s, options.duration_s);
-        std::abort();
-    }
-    runner.join();
-    return result.get();
-}
-
-// Runs nexload against `url` with `flags`; fails the test unless the run could start.
-#define RUN_LOAD(report, url, ...)                                               \
-    std::optional<LoadOptions> report##_options = options_for(url, __VA_ARGS__); \
-    ASSERT_TRUE(report##_options.has_value());                                   \
-    Result<Report> report##_result = run_bounded(*report##_options);             \
-    ASSERT_TRUE(report##_result.ok()) << report##_result.error().message;        \
-    const Report& report = report##_result.value()
 
 std::string describe(const Report& r) {
     std::string s = "requests=" + std::to_string(r.requests) +
