@@ -131,5 +131,86 @@ TEST(LoadReport, BadJsonIsRefusedNamingTheField) {
         << swapped.error().message;
 }
 
+// ---- WebSocket runs ----------------------------------------------------------------------------
+
+Report ws_sample(uint64_t seed, bool fanout) {
+    Report r = sample(seed, false);
+    r.errors.handshake = 6 + seed;
+    r.errors.closed = 7;
+    r.ws.emplace();
+    r.ws->fanout = fanout;
+    r.ws->handshakes = 100 + seed;
+    r.ws->sent = 10'000;
+    r.ws->bytes_sent = 380'000;
+    if (fanout) {
+        r.ws->subscribers = 1000;
+        r.ws->own = 9;
+        r.ws->gaps = seed;
+        r.ws->min_per_subscriber = 10 - seed;
+        r.ws->max_per_subscriber = 10 + seed;
+    }
+    r.ws->close_codes = {{1008, 3}, {1000 + static_cast<uint16_t>(seed), 4}};
+    return r;
+}
+
+TEST(LoadReport, WebSocketFieldsSurviveTheJsonRoundTripAndMerge) {
+    for (const bool fanout : {false, true}) {
+        const Report a = ws_sample(1, fanout);
+        const std::string json = to_json(a);
+        for (const char* field : {"\"handshake\": 7", "\"closed\": 7", "\"ws\": {",
+                                  "\"messages\": 10000", "\"messages_per_s\": ",
+                                  "\"close_codes\": {", "\"1008\": 3"}) {
+            EXPECT_NE(json.find(field), std::string::npos) << field << " in\n" << json;
+        }
+        EXPECT_EQ(json.find("\"gaps\"") != std::string::npos, fanout);
+        Result<Report> back = report_from_json(json);
+        ASSERT_TRUE(back.ok()) << back.error().message;
+        expect_same(a, back.value());
+        ASSERT_TRUE(back.value().ws.has_value());
+        const WsStats& w = *back.value().ws;
+        EXPECT_EQ(w.fanout, fanout);
+        EXPECT_EQ(w.handshakes, 101u);
+        EXPECT_EQ(w.bytes_sent, 380'000u);
+        EXPECT_EQ(w.close_codes, a.ws->close_codes);
+        EXPECT_EQ(back.value().errors.handshake, 7u);
+        if (fanout) {
+            EXPECT_EQ(w.gaps, 1u);
+            EXPECT_EQ(w.max_per_subscriber, 11u);
+        }
+
+        std::vector<Report> both;
+        both.push_back(ws_sample(1, fanout));
+        both.push_back(ws_sample(2, fanout));
+        Result<Report> merged = merge_reports(both);
+        ASSERT_TRUE(merged.ok()) << merged.error().message;
+        const WsStats& m = *merged.value().ws;
+        EXPECT_EQ(m.handshakes, 101u + 102u);
+        EXPECT_EQ(m.sent, 20'000u);
+        EXPECT_EQ(m.close_codes.at(1008), 6u);
+        EXPECT_EQ(m.close_codes.at(1001), 4u);
+        EXPECT_EQ(m.close_codes.at(1002), 4u);
+        EXPECT_EQ(merged.value().errors.handshake, 7u + 8u);
+        if (fanout) {
+            EXPECT_EQ(m.min_per_subscriber, 8u);
+            EXPECT_EQ(m.max_per_subscriber, 12u);
+        }
+    }
+    std::vector<Report> mixed;
+    mixed.push_back(ws_sample(1, false));
+    mixed.push_back(sample(2, false));
+    Result<Report> merged = merge_reports(mixed);
+    ASSERT_FALSE(merged.ok());
+    EXPECT_NE(merged.error().message.find("different kinds"), std::string::npos);
+}
+
+TEST(LoadReport, AnHttpReportHasNoWebSocketFields) {
+    const std::string json = to_json(sample(1, false));
+    EXPECT_EQ(json.find("\"ws\""), std::string::npos);
+    EXPECT_EQ(json.find("\"handshake\""), std::string::npos);
+    Result<Report> back = report_from_json(json);
+    ASSERT_TRUE(back.ok());
+    EXPECT_FALSE(back.value().ws.has_value());
+}
+
 }  // namespace
 }  // namespace nexure::load
