@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 19's WebSocket figures, in one run: uWebSockets.js (the reference), the C++ engine
-# (examples/cpp/ws_echo.cc) and nexurejs (examples/websocket.js), each driven by nexload --ws.
+# (examples/cpp/ws_echo.cc, nexure-example-ws-echo) and nexurejs (bench/ws/servers/nexurejs.js: the
+# endpoints of examples/websocket.js on one engine worker), each driven by nexload --ws.
 # The method of shared/BENCHMARKING.md: the server alone on CPU 1 (one engine worker, one Node
 # process), nexload on CPU 0 with one thread; for every run the messages/s and the server's CPU µs
 # per message (utime+stime of /proc/PID/stat before and after, all its threads), and nexload's
@@ -57,24 +58,23 @@ server_command() {
     case $name in
         uws) printf '%s\n' node "$NX_ROOT/bench/ws/servers/uws.js" ;;
         nexure-cpp)
-            local bin="$NX_ROOT/build/release/bin/ws_echo"
+            local bin="$NX_ROOT/build/release/bin/nexure-example-ws-echo"
             if [[ ! -x $bin ]]; then
-                nx_warn "nexure-cpp skipped: no $bin (examples/cpp/ws_echo.cc not built or not on this branch)"
+                nx_warn "nexure-cpp skipped: no $bin (examples/cpp/ws_echo.cc is not on this branch or not built)"
                 return 1
             fi
-            printf '%s\n' "$bin" --host 127.0.0.1 --port "$port" --threads 1
+            printf '%s\n' "$bin" --port "$port" --threads 1
             ;;
         nexurejs)
-            local js="$NX_ROOT/examples/websocket.js"
-            if [[ ! -f $js ]]; then
-                nx_warn "nexurejs skipped: no $js yet"
+            if ! grep -Eq '^ +ws(<|\()' "$NX_ROOT/napi/lib/index.d.ts" 2>/dev/null; then
+                nx_warn "nexurejs skipped: this branch's nexurejs has no app.ws() yet"
                 return 1
             fi
             if [[ ! -f $NX_ROOT/napi/lib/nexurejs.node ]]; then
                 nx_warn "nexurejs skipped: the addon is not built (npm install at the root)"
                 return 1
             fi
-            printf '%s\n' node "$js"
+            printf '%s\n' node "$NX_ROOT/bench/ws/servers/nexurejs.js"
             ;;
         *) nx_die "unknown server '$name' (uws, nexure-cpp, nexurejs)" ;;
     esac
@@ -234,7 +234,7 @@ doc = {
 }
 json.dump(doc, open(out + ".json", "w"), indent=2)
 
-names = {"uws": "uWebSockets.js", "nexure-cpp": "C++ engine (ws_echo)", "nexurejs": "nexurejs"}
+names = {"uws": "uWebSockets.js", "nexure-cpp": "C++ engine (ws_echo.cc)", "nexurejs": "nexurejs"}
 lines = [f"# WebSocket: nexure against uWebSockets.js ({stamp})", "",
          f"{pin}; nexload --ws, one thread; {duration} s per run, median of {rounds} round(s); "
          f"commit {commit[:12]}{' (dirty)' if dirty == 'true' else ''}.", "",
