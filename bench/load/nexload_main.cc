@@ -89,7 +89,9 @@ int merge_main(const std::vector<std::string>& args) {
 // Prints "elapsed, requests, rate over the last second, errors" once a second, over itself.
 class ProgressLine {
   public:
-    ProgressLine(Progress* progress, double duration_s) : progress_(progress) {
+    // `unit`: what is counted ("requests", or "messages" in WebSocket runs).
+    ProgressLine(Progress* progress, double duration_s, const char* unit)
+        : progress_(progress), unit_(unit) {
         thread_ = std::thread([this, duration_s] { loop(duration_s); });
     }
     ~ProgressLine() {
@@ -113,8 +115,8 @@ class ProgressLine {
             }
             const uint64_t requests = progress_->requests.load(std::memory_order_relaxed);
             const uint64_t errors = progress_->errors.load(std::memory_order_relaxed);
-            std::fprintf(stderr, "\r\033[K  %d/%g s  %llu requests  %llu req/s  %llu errors",
-                         second, duration_s, static_cast<unsigned long long>(requests),
+            std::fprintf(stderr, "\r\033[K  %d/%g s  %llu %s  %llu/s  %llu errors", second,
+                         duration_s, static_cast<unsigned long long>(requests), unit_,
                          static_cast<unsigned long long>(requests - last),
                          static_cast<unsigned long long>(errors));
             std::fflush(stderr);
@@ -123,6 +125,7 @@ class ProgressLine {
     }
 
     Progress* progress_;
+    const char* unit_;
     std::mutex mutex_;
     std::condition_variable cv_;
     bool done_ = false;
@@ -183,7 +186,7 @@ int main(int argc, char** argv) {
     const auto run = [&] { return ws ? run_ws_load(o, &progress) : run_load(o, &progress); };
     nexure::Result<Report> result = [&] {
         if (!show_progress) return run();
-        ProgressLine line(&progress, o.duration_s);
+        ProgressLine line(&progress, o.duration_s, ws ? "messages" : "requests");
         return run();
     }();
     if (progress.stop.load()) std::fputs("nexload: stopped early by a signal\n", stdout);

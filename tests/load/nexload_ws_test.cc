@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -173,22 +175,24 @@ TEST_F(NexloadWs, FanOutCountsWhatEverySubscriberGetsAndThePublishersOwnCopies) 
     EXPECT_LE(r.ws->sent, 510u);
     EXPECT_EQ(server_stat("messages"), r.ws->sent);
     EXPECT_EQ(r.ws->gaps, 0u);
-    // Every subscriber got every message but those still on their way at the end.
+    // Every subscriber got every message but those still on their way at the end (up to 200 ms
+    // of them on a loaded machine).
     EXPECT_LE(r.ws->max_per_subscriber, r.ws->sent);
-    EXPECT_GE(r.ws->min_per_subscriber + 20, r.ws->sent) << describe(r);
+    EXPECT_GE(r.ws->min_per_subscriber + 100, r.ws->sent) << describe(r);
     EXPECT_GE(r.requests, 20 * r.ws->min_per_subscriber);
     EXPECT_LE(r.requests, 20 * r.ws->max_per_subscriber);
     EXPECT_EQ(r.latency->count(), r.requests);
     // This endpoint sends to the sender too.
-    EXPECT_GE(r.ws->own + 20, r.ws->sent) << describe(r);
+    EXPECT_GE(r.ws->own + 100, r.ws->sent) << describe(r);
 }
 
 TEST_F(NexloadWs, FanOutToOthersOnlyGivesThePublisherNothingBack) {
-    RUN_LOAD(r, url("/chat-others"), {"--ws-fanout", "-t", "1", "-c", "5", "-R", "200", "-d", "0.5"});
+    RUN_LOAD(r, url("/chat-others"), {"--ws-fanout", "-t", "1", "-c", "5", "-R", "200", "-d", "1"});
     EXPECT_EQ(r.errors.total(), 0u) << describe(r);
-    EXPECT_GT(r.ws->sent, 50u);
+    EXPECT_GT(r.ws->sent, 100u);
     EXPECT_EQ(r.ws->own, 0u);
-    EXPECT_GE(r.ws->min_per_subscriber + 20, r.ws->sent) << describe(r);
+    EXPECT_EQ(r.ws->gaps, 0u);
+    EXPECT_GE(r.ws->min_per_subscriber + 40, r.ws->sent) << describe(r);
 }
 
 TEST_F(NexloadWs, ARefusedUpgradeIsAHandshakeErrorWithTheStatus) {
@@ -223,6 +227,35 @@ TEST_F(NexloadWs, ACloseFrameIsCountedWithItsCode) {
     EXPECT_NE(r.first_error.find("1008 'go away'"), std::string::npos) << r.first_error;
     EXPECT_GE(r.ws->handshakes, 3u);  // and each connection was opened again
 }
+
+#ifdef NEXLOAD_BIN
+// The binary: the report in words and as JSON, the progress line counting messages.
+TEST_F(NexloadWs, TheBinaryPrintsAndWritesAWebSocketReport) {
+    const std::string json =
+        (std::filesystem::temp_directory_path() / ("nexload-ws-" + std::to_string(getpid()) + ".json"))
+            .string();
+    test::Process p;
+    ASSERT_TRUE(p.start({NEXLOAD_BIN, "--ws", "-t", "1", "-c", "2", "-d", "1200ms", "--no-pin",
+                         "--progress", "--json", json, url("/echo")}));
+    const test::ExitStatus status = p.wait(test::deadline_in(20'000ms));
+    ASSERT_TRUE(status.exited && status.code == 0) << status << "\nstderr: " << p.stderr_text();
+    const std::string& out = p.stdout_text();
+    EXPECT_NE(out.find("WebSocket echo, 32-byte text messages, closed loop"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("msg/s"), std::string::npos) << out;
+    EXPECT_NE(out.find("2 handshakes"), std::string::npos) << out;
+    EXPECT_NE(p.stderr_text().find(" messages "), std::string::npos) << p.stderr_text();
+    std::ifstream in(json);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::filesystem::remove(json);
+    Result<Report> r = report_from_json(text);
+    ASSERT_TRUE(r.ok()) << r.error().message << "\n" << text;
+    ASSERT_TRUE(r.value().ws.has_value());
+    EXPECT_GT(r.value().requests, 0u);
+    EXPECT_EQ(r.value().ws->handshakes, 2u);
+    EXPECT_NE(text.find("\"mode\": \"echo\""), std::string::npos);
+}
+#endif
 
 }  // namespace
 }  // namespace nexure::load
