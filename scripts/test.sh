@@ -21,7 +21,7 @@ failed=()
 
 # run_suite NAME CMD...: runs one suite and records its failure without stopping the others.
 # The tests run under ThreadSanitizer (a ctest -R regex over GoogleTest names).
-NX_TSAN_TESTS='^(Mailbox|HandoffTest|HandoffRoutes|ClientTest|CoroTest)\.|^ServerTest\.(Stop|ManyConcurrentConnections)|^ServerSetup\.|^Ring\.'
+NX_TSAN_TESTS='^(Mailbox|HandoffTest|HandoffRoutes|ClientTest|CoroTest|WebSocketTest)\.|^ServerTest\.(Stop|ManyConcurrentConnections)|^ServerSetup\.|^Ring\.'
 
 run_suite() {
     local name=$1 rc=0
@@ -88,7 +88,7 @@ if [[ "${NEXURE_SKIP_TSAN:-0}" == "1" && "${CI:-}" != "true" ]]; then
     nx_log "skipping the tsan suite (NEXURE_SKIP_TSAN=1)"
 else
     run_suite "tsan build" bash "$NX_SCRIPTS/build.sh" tsan nexure-tests-engine \
-        nexure-tests-integration
+        nexure-tests-integration nexure-tests-websocket
     if [[ " ${failed[*]} " != *"tsan build"* ]]; then
         run_suite "ctest (tsan)" \
             ctest --test-dir "$NX_ROOT/build/tsan" --output-on-failure --no-tests=error -j2 \
