@@ -156,7 +156,7 @@ Protocol::Feed Protocol::feed(char* data, size_t n, ProtocolSink& sink,
             if (text) {
                 utf8_.reset();
                 if (!utf8_.feed(std::string_view(piece, take)) || !utf8_.complete()) {
-                    fail(close_code::kInvalidPayload, "text message is not valid UTF-8", sink, out);
+                    fail(close_code::kInvalidPayload, utf8_reason(), sink, out);
                     return Feed::kClosed;
                 }
             }
@@ -304,12 +304,10 @@ bool Protocol::on_message_end(std::string_view compressed, ProtocolSink& sink,
         if (text) {
             utf8_.reset();
             if (!utf8_.feed(message_) || !utf8_.complete())
-                return fail(close_code::kInvalidPayload, "text message is not valid UTF-8", sink,
-                            out);
+                return fail(close_code::kInvalidPayload, utf8_reason(), sink, out);
         }
     } else if (text && !utf8_.complete()) {
-        return fail(close_code::kInvalidPayload, "text message ends inside a UTF-8 sequence", sink,
-                    out);
+        return fail(close_code::kInvalidPayload, utf8_reason(), sink, out);
     }
     sink.on_message(message_, !text);
     message_.clear();
@@ -328,6 +326,13 @@ bool Protocol::fail(uint16_t code, std::string_view reason, ProtocolSink& sink,
     trim_buffers();
     sink.on_close(code, reason);
     return false;
+}
+
+// The same reason whichever way the text arrived (whole, in pieces, compressed): the close
+// frame does not depend on how the stream was cut.
+const char* Protocol::utf8_reason() const noexcept {
+    return utf8_.failed() ? "text message is not valid UTF-8"
+                          : "text message ends inside a UTF-8 sequence";
 }
 
 void Protocol::trim_buffers() noexcept {

@@ -107,6 +107,7 @@ class Protocol {
                         alloc::ByteBuffer& out) noexcept;
     [[gnu::cold, gnu::noinline]] bool fail(uint16_t code, std::string_view reason,
                                            ProtocolSink& sink, alloc::ByteBuffer& out) noexcept;
+    const char* utf8_reason() const noexcept;
     void trim_buffers() noexcept;
     size_t compressed_limit() const noexcept;
 

@@ -16,6 +16,8 @@ class Utf8Stream {
     bool feed(std::string_view piece) noexcept;
     // True when everything fed is valid and no code point is left unfinished (the message's end).
     bool complete() const noexcept { return state_ == kAccept; }
+    // True once feed() returned false (an impossible byte), as opposed to text cut short.
+    bool failed() const noexcept { return state_ == kReject; }
     void reset() noexcept { state_ = kAccept; }
 
   private:

@@ -88,8 +88,10 @@ TEST(WsUtf8, FailsAtTheFirstImpossibleByteWithoutWaitingForTheEnd) {
     EXPECT_FALSE(u.feed("\xA0"));   // a surrogate: no continuation can save it
     EXPECT_FALSE(u.feed("plain"));  // stays false
     EXPECT_FALSE(u.complete());
+    EXPECT_TRUE(u.failed());
     u.reset();
     EXPECT_TRUE(u.complete());
+    EXPECT_FALSE(u.failed());
     EXPECT_FALSE(u.feed("\xF4\x90"));  // above U+10FFFF
     u.reset();
     EXPECT_FALSE(u.feed("\xE0\x80"));  // overlong
@@ -121,6 +123,7 @@ TEST(WsUtf8, ACodePointSplitAnywhereIsStillValidAndIncompleteUntilItsLastByte) {
     Utf8Stream cut_short;
     EXPECT_TRUE(cut_short.feed("\xF0\x9F\x98"));
     EXPECT_FALSE(cut_short.complete());
+    EXPECT_FALSE(cut_short.failed());  // cut short, not invalid (yet)
 }
 
 TEST(WsUtf8, InvalidBytesAfterLongAsciiRunsAreFound) {
