@@ -71,6 +71,7 @@ function hint(output) {
   if (/\bnuma\b/i.test(output)) hints.push('libnuma-dev');
   if (/zlib/i.test(output)) hints.push('zlib1g-dev');
   if (/brotli/i.test(output)) hints.push('libbrotli-dev');
+  if (/libcrypto|openssl/i.test(output)) hints.push('libssl-dev');
   if (/llhttp/i.test(output)) hints.push('node-llhttp');
   if (/PkgConfig|pkg-config/i.test(output)) hints.push('pkg-config');
   if (/CMAKE_CXX_COMPILER|CMAKE_C_COMPILER/.test(output)) hints.push('g++');

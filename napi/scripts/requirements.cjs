@@ -21,9 +21,13 @@ const LLHTTP_INCLUDE_DIR = process.env.NEXURE_LLHTTP_INCLUDE_DIR || '/usr/share/
 // zlib, libbrotli and libzstd are the compression module's (net/compress/), needed only by a tree
 // that has it.
 const COMPRESSION = fs.existsSync(path.join(__dirname, '..', '..', 'net', 'compress', 'CMakeLists.txt'));
+// libssl-dev (libcrypto: SHA-1 and base64 for the handshake) and zlib are WebSocket's (net/ws/).
+const WEBSOCKET = fs.existsSync(path.join(__dirname, '..', '..', 'net', 'ws', 'CMakeLists.txt'));
 const PACKAGES = [
   'cmake', 'g++', 'pkg-config', 'liburing-dev', 'libnuma-dev',
-  ...(COMPRESSION ? ['zlib1g-dev', 'libbrotli-dev', 'libzstd-dev'] : []),
+  ...(COMPRESSION || WEBSOCKET ? ['zlib1g-dev'] : []),
+  ...(COMPRESSION ? ['libbrotli-dev', 'libzstd-dev'] : []),
+  ...(WEBSOCKET ? ['libssl-dev'] : []),
   'node-llhttp', 'ninja-build',
 ];
 
@@ -101,6 +105,7 @@ function checkRequirements({ staticDeps = false } = {}) {
     'liburing.h': ['liburing-dev', 'liburing'],
     'numa.h': ['libnuma-dev', 'numa'],
     ...(COMPRESSION ? { 'zlib.h': ['zlib1g-dev', 'zlib'], 'brotli/encode.h': ['libbrotli-dev', 'libbrotlienc'] } : {}),
+    ...(WEBSOCKET ? { 'zlib.h': ['zlib1g-dev', 'zlib'], 'openssl/sha.h': ['libssl-dev', 'libcrypto'] } : {}),
   };
   const optionalHeaders = COMPRESSION
     ? { 'zstd.h': ['libzstd-dev', 'libzstd', 'the zstd content coding is left out'] }
