@@ -2,42 +2,21 @@
 
 #include <cstring>
 
+#include "net/ws/detail/field_list.h"
+
 namespace nexure::load {
 
 namespace {
+
+using net::ws::detail::iequals;
+using net::ws::detail::lists_token;
+using net::ws::detail::trim_ows;
 
 uint64_t splitmix64(uint64_t& state) noexcept {
     uint64_t z = (state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-// Whether the comma-separated `list` holds `token` (case-insensitive).
-bool lists_token(std::string_view list, std::string_view token) noexcept {
-    while (!list.empty()) {
-        const size_t comma = list.find(',');
-        if (iequals(trim(list.substr(0, comma)), token)) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-    return false;
 }
 
 WsHandshakeReply refused(WsHandshakeReply r, std::string why) {
@@ -114,7 +93,7 @@ WsHandshakeReply check_ws_handshake_reply(std::string_view bytes,
                                   std::string(line.substr(0, 80)) + "'");
         }
         const std::string_view name = line.substr(0, colon);
-        const std::string_view value = trim(line.substr(colon + 1));
+        const std::string_view value = trim_ows(line.substr(colon + 1));
         if (iequals(name, "upgrade")) {
             upgrade = upgrade || lists_token(value, "websocket");
         } else if (iequals(name, "connection")) {

@@ -15,27 +15,12 @@
 namespace nexure::net::ws {
 namespace {
 
+using detail::any_element;
 using detail::iequals;
+using detail::lists_token;
 using detail::trim_ows;
 
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 §1.3
-
-// Calls `f` with each element of a comma-separated list (trimmed, empty ones skipped) until it
-// returns true; returns whether one did.
-template <typename F>
-bool any_element(std::string_view list, F&& f) {
-    while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view item = trim_ows(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-        if (!item.empty() && f(item)) return true;
-    }
-    return false;
-}
-
-bool lists_token(std::string_view list, std::string_view token) {
-    return any_element(list, [token](std::string_view item) { return iequals(item, token); });
-}
 
 bool is_base64_char(char c) noexcept {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
