@@ -248,6 +248,9 @@ uint32_t JsSide::collect(uint32_t max) noexcept {
 bool JsSide::arm() noexcept {
     bool all = true;
     for (const Ref<Channel>& c : channels_) {
+        // A finished channel's records are never collected (their connections are gone): they
+        // must not keep pull() from arming, or it would spin on them forever.
+        if (c->finished.load(std::memory_order_acquire)) continue;
         if (!c->requests().prepare_to_sleep()) all = false;
     }
     return all;
