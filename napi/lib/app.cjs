@@ -27,6 +27,7 @@ const logging = require('./logger.cjs');
 const bodies = require('./body.cjs');
 const files = require('./files.cjs');
 const { Events } = require('./events.cjs');
+const { WsHub, EV: WS_EVENTS } = require('./ws.cjs');
 const { Outbound, isStreamPayload, payloadError } = require('./stream-reply.cjs');
 const { sseSource } = require('./sse.cjs');
 const { BodyStreams, isStreamRequest } = require('./body-stream.cjs');
@@ -343,6 +344,10 @@ class State {
       this.events.on(type, (w, event) => this.bodies.event(w, event));
     }
 
+    this.ws = new WsHub(this);  // app.ws() routes and their sockets (ws.cjs)
+    const wsRecord = (w, u8, u32, off) => this.ws.record(w, u8, u32, off);
+    for (const type of Object.values(WS_EVENTS)) this.events.onRecord(type, wsRecord);
+
     this.drain = this.drain.bind(this);
     this.flushTask = this.flushTask.bind(this);
   }
@@ -578,7 +583,7 @@ class State {
 
   createHandle(host, port) {
     const b = loadBinding();
-    this.handle = b.createServer({ ...this.config, host, port, routes: this.serverRoutes() }, this.drain);
+    this.handle = b.createServer({ ...this.config, host, port, routes: this.serverRoutes(), ws: this.ws.configs() }, this.drain);
     this.handleAddress = `${host}|${port}`;
   }
 
@@ -680,6 +685,7 @@ class State {
     // Not from inside the drain callback: destroy() tears down the doorbell that called it.
     if (this.timeouts !== null) this.timeouts.stop();
     this.outbound.abortAll();  // streams still open: their sources are destroyed
+    this.ws.closeAll();  // sockets whose close event was not read before their worker ended
     setImmediate(() => {
       this.destroyHandles();
       this.started = false;
@@ -1355,6 +1361,22 @@ class App {
   fixed(method, path, response) {
     this._state.addFixed(this, method, path, response);
     return this;
+  }
+
+  // A WebSocket route (ws.cjs; napi/README.md "WebSocket").
+  ws(path, behaviour) {
+    const s = this._state;
+    s.checkOpen(`ws(${path})`);
+    if (typeof path !== 'string' || path[0] !== '/') {
+      throw new TypeError(`ws(): the path must be a string starting with '/', got ${String(path)}`);
+    }
+    s.ws.add(joinPath(this.prefix, path, true)[0], behaviour);
+    return this;
+  }
+
+  // Sends `data` to every subscriber of `topic` on every worker; false when not listening.
+  publish(topic, data, isBinary, compress) {
+    return this._state.ws.publishAll(topic, data, isBinary, compress);
   }
 
   addHook(name, fn) {

@@ -4,6 +4,8 @@
 
 const { createApp } = require('./app.cjs');
 const { httpError } = require('./errors.cjs');
+const { SENT, BACKPRESSURE, DROPPED } = require('./ws.cjs');
 
-module.exports = { createApp, httpError };
+// SENT, BACKPRESSURE, DROPPED: what ws.send() returns (napi/README.md "WebSocket").
+module.exports = { createApp, httpError, SENT, BACKPRESSURE, DROPPED };
 module.exports.default = module.exports;

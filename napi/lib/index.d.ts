@@ -618,9 +618,101 @@ export interface App {
   listen(port: number, host?: string): Promise<string>;
   /** Graceful: stops accepting, lets in-flight requests finish, then frees the server. */
   close(): Promise<void>;
+  /** Not for WebSocket routes: inject() runs HTTP routes only. */
   inject(options?: InjectOptions | string): Promise<InjectResponse>;
   address(): AddressInfo | null;
   readonly server: ServerInfo | null;
+  /**
+   * A WebSocket route: the engine does the handshake (400/426 for a bad one), framing,
+   * permessage-deflate, pings and topics; the handlers get whole messages. Hooks (onRequest...)
+   * do not run for upgrades. `UserData` is the type of `ws.data`.
+   */
+  ws<UserData = Record<string, unknown>>(path: string, behaviour: WebSocketBehaviour<UserData>): this;
+  /**
+   * Sends `data` to every subscriber of `topic` on every worker (framed once per worker).
+   * False when the app is not listening.
+   */
+  publish(topic: string, data: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
+}
+
+/** What a WebSocket message may be sent as. */
+export type WebSocketMessage = string | ArrayBuffer | SharedArrayBuffer | ArrayBufferView;
+
+/** ws.send(): queued (1). */
+export declare const SENT: 1;
+/** ws.send(): queued, but the output is over maxBackpressure: wait for drain() (0). */
+export declare const BACKPRESSURE: 0;
+/** ws.send(): not sent, the socket is closed or closing (2). */
+export declare const DROPPED: 2;
+export type SendResult = typeof SENT | typeof BACKPRESSURE | typeof DROPPED;
+
+export interface WebSocket<UserData = Record<string, unknown>> {
+  /** Per-socket data of the application ({} at open). */
+  data: UserData;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The subprotocol the server chose, or ''. */
+  readonly protocol: string;
+  /** False once end() or close() was called or the socket closed. */
+  readonly isOpen: boolean;
+  /**
+   * Queues a message: text unless `isBinary` (default: true for anything but a string).
+   * `compress` (default true): deflate it when the client negotiated permessage-deflate and it
+   * is at least the route's compression threshold.
+   */
+  send(data: WebSocketMessage, isBinary?: boolean, compress?: boolean): SendResult;
+  /** The close handshake with `code` (1000-1003, 1007-1014, 3000-4999) and a reason ≤ 123 bytes. */
+  end(code?: number, reason?: string): void;
+  /** Closes TCP at once, without a close frame (the close handler gets 1006). */
+  close(): void;
+  subscribe(topic: string): boolean;
+  unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
+  getTopics(): string[];
+  /** To every subscriber of `topic` on every worker, except this socket. */
+  publish(topic: string, data: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
+  /** Unsent bytes as this thread knows them (the worker's last report plus what was sent since). */
+  getBufferedAmount(): number;
+}
+
+export interface WebSocketCompression {
+  /** Reset the server's compressor after each message (a shared one per worker; default true). */
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  /** 8..15 (default 15). */
+  serverMaxWindowBits?: number;
+  /** zlib level 0..9 (default 1). */
+  level?: number;
+  /** Messages shorter than this many bytes are sent uncompressed (default 64). */
+  threshold?: number;
+}
+
+export interface WebSocketBehaviour<UserData = Record<string, unknown>> {
+  open?: (ws: WebSocket<UserData>) => unknown;
+  /** Text arrives as a string, binary as a Buffer (a copy: keep it as long as you like). */
+  message?: (ws: WebSocket<UserData>, message: string | BodyBuffer, isBinary: boolean) => unknown;
+  /** The output went back under maxBackpressure after send() returned BACKPRESSURE. */
+  drain?: (ws: WebSocket<UserData>) => unknown;
+  /** Once per socket: the peer's code (1005: none), the server's (1001, 1009, 1011...) or 1006. */
+  close?: (ws: WebSocket<UserData>, code: number, reason: string) => unknown;
+  /** Longest message accepted, in bytes (default 1 MiB); longer ones close the socket with 1009. */
+  maxPayload?: number;
+  /** uWebSockets.js's name for maxPayload. */
+  maxPayloadLength?: number;
+  /** Seconds without a byte from the client before it is closed with 1001 (default 120; 0: never). */
+  idleTimeout?: number;
+  /** Unsent bytes a socket may hold before send() says BACKPRESSURE (default 1 MiB). */
+  maxBackpressure?: number;
+  /** Over the limit: close the socket (1008) instead of dropping messages (default false). */
+  closeOnBackpressureLimit?: boolean;
+  /** Ping an idle client at half the idle timeout (default true). */
+  sendPingsAutomatically?: boolean;
+  /** permessage-deflate (default off). */
+  compression?: boolean | WebSocketCompression;
+  /** Subprotocols the server speaks: the client's first choice among them is taken. */
+  subprotocols?: string[];
+  /** Not supported yet: passing it throws. */
+  upgrade?: never;
 }
 
 export declare function createApp(options?: AppOptions): App;
@@ -629,5 +721,8 @@ export declare function httpError(statusCode: number, message: string, cause?: u
 declare const nexurejs: {
   createApp: typeof createApp;
   httpError: typeof httpError;
+  SENT: typeof SENT;
+  BACKPRESSURE: typeof BACKPRESSURE;
+  DROPPED: typeof DROPPED;
 };
 export default nexurejs;

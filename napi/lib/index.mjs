@@ -2,5 +2,5 @@
 // one native addon) per thread.
 import cjs from './index.cjs';
 
-export const { createApp, httpError } = cjs;
+export const { createApp, httpError, SENT, BACKPRESSURE, DROPPED } = cjs;
 export default cjs;

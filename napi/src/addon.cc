@@ -30,6 +30,7 @@
 #include "napi/src/js_side.h"
 #include "napi/src/thread_role.h"
 #include "napi/src/worker_bridge.h"
+#include "napi/src/ws_binding.h"
 #include "net/http/method.h"
 #include "net/router/router.h"
 #include "net/server.h"
@@ -742,6 +743,7 @@ napi_value create_server(napi_env env, napi_callback_info info) {
         s->routes = router::Router(config.routing);
         s->server = std::make_unique<net::Server>(std::move(config));
         add_routes(env, argv[0], *s);
+        add_ws_routes(env, argv[0], *s->server);  // app.ws() routes (ws_binding.h)
         // The handler id of the engine's own answers the app handles (405, OPTIONS, 413:
         // PROTOCOL.md, request flag bit 1); absent: the engine answers them itself.
         uint32_t engine_answers = UINT32_MAX;
@@ -749,6 +751,7 @@ napi_value create_server(napi_env env, napi_callback_info info) {
                   &engine_answers);
         if (engine_answers != UINT32_MAX) s->server->handoff_engine_answers(engine_answers);
         BridgeRegistry* registry = s->registry.get();
+        registry->server = s->server.get();
         s->server->set_handoff(
             [registry](engine::Worker& worker) { return make_worker_bridge(worker, *registry); });
         NAPI(napi_create_reference(env, argv[1], 1, &s->drain));

@@ -9,6 +9,7 @@
 
 #include "engine/worker.h"
 #include "napi/src/records.h"
+#include "napi/src/ws_bridge.h"
 
 namespace nexure::napi {
 
@@ -97,6 +98,9 @@ Result<void> JsSide::check(const char* r, uint32_t offset, uint32_t space) const
     }
     if (h != end) return bad_record(offset, "the header block is longer than its headers");
     const uint32_t body = load_u32(r + kBodyLength);
+    if (load_u32(r + kFlags) & kFlagWebSocket) {
+        if (const char* why = check_ws_record(r, body)) return bad_record(offset, why);
+    }
     switch (load_u32(r + kBodyKind)) {
         case kBodyInline:
             if (body > length - kFixedBytes - block)

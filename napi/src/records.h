@@ -60,7 +60,16 @@ enum Type : uint8_t {
     kBodyData = 3,   // streams in: the next bytes of a streamed request body
     kBodyEnd = 4,    // streams in: the body is complete
     kBodyError = 5,  // streams in: the body cannot complete; data: u32 status, then the reason
+    // WebSocket (ws_bridge.h): the ticket is {socket id low, socket id high, route id (open;
+    // else 0), flags}.
+    kWsOpen = 32,         // data: u16 remote port, u8 family, u8 0, 16 bytes address, protocol
+    kWsMessage = 33,      // flags bit 0: binary; data: the message, or its last piece
+    kWsPiece = 34,        // flags bit 0: binary; data: a piece of a message, more follow
+    kWsDrain = 35,        // data: u32 unsent output bytes, u32 bytes of sends applied
+    kWsBackpressure = 36, // data: as kWsDrain (the output is over the route's maxBackpressure)
+    kWsClose = 37,        // data: u16 code, then the reason
 };
+inline constexpr uint32_t kWsBinary = 1;  // the ticket's flags word of a message event
 }  // namespace event_record
 
 namespace response_record {
@@ -90,6 +99,8 @@ inline constexpr uint32_t kFlagBodyControl = 32;
 // route's: never encode it (reply.compress(false)), or encode it whatever its type and size.
 inline constexpr uint32_t kFlagNoCompress = 1u << 8;
 inline constexpr uint32_t kFlagForceCompress = 1u << 9;
+// Bit 10: a WebSocket operation (ws_bridge.h WsOp in the status field), not an answer.
+inline constexpr uint32_t kFlagWebSocket = 1u << 10;
 
 // In the response *ring* (native code only, not part of PROTOCOL.md), a kind-1 record is the
 // staged record followed by one 8-byte field: the address of the malloc'd body, which the

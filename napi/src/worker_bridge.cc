@@ -60,6 +60,21 @@ bool is_content_length(std::string_view name) noexcept {
     return true;
 }
 
+// A response record's body: inline after the header block (which ends at `block_end`), or
+// stashed (the malloc'd pointer after the record, returned in `stashed` for the caller to free).
+std::string_view record_body(const engine::Mailbox::Record& record, uint32_t kind,
+                             uint32_t body_length, const char* block_end, void** stashed) noexcept {
+    using namespace response_record;
+    const char* record_end = record.data + record.size;
+    if (kind == kBodyStashed && record.size >= kFixedBytes + kStashPointerBytes) {
+        std::memcpy(stashed, record_end - kStashPointerBytes, sizeof(*stashed));
+        if (*stashed != nullptr) return {static_cast<const char*>(*stashed), body_length};
+    } else if (kind == kBodyInline && block_end + body_length <= record_end) {
+        return {block_end, body_length};
+    }
+    return {};
+}
+
 // Writes the record for `request` to `out` (room for `size` bytes, 8-byte aligned).
 void put_endpoint(char* out, uint32_t port_at, uint32_t address_at,
                   const net::http::Endpoint& e) noexcept {
@@ -136,10 +151,11 @@ void encode(char* out, const Request& request, uint32_t id, const net::Ticket& t
 
 }  // namespace
 
-WorkerBridge::WorkerBridge(Ref<Channel> channel) noexcept
+WorkerBridge::WorkerBridge(Ref<Channel> channel, net::Server* server) noexcept
     : channel_(std::move(channel)),
       requests_(channel_->requests()),
-      responses_(channel_->responses()) {
+      responses_(channel_->responses()),
+      ws_(*this, server) {
     overflow_.reserve(64 * 1024);
     overflow_sizes_.reserve(256);
     rejected_.reserve(16);
@@ -296,6 +312,14 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
                           load_u32(r + kStashId));
         return;
     }
+    if (load_u32(r + kFlags) & kFlagWebSocket) {
+        // Not an answer: an operation on a WebSocket (ws_bridge.h); no header block.
+        void* stashed = nullptr;
+        ws_.apply(r, record_body(record, load_u32(r + kBodyKind), load_u32(r + kBodyLength),
+                                 r + kFixedBytes, &stashed));
+        std::free(stashed);
+        return;
+    }
     net::http::Response& res = done.response();
     res.status(load_u16(r + kStatus));
     const uint32_t header_count = load_u32(r + kHeaderCount);
@@ -326,15 +350,7 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
         h += name_length + value_length;
     }
     void* stashed = nullptr;
-    std::string_view body;
-    if (kind == kBodyStashed && record.size >= kFixedBytes + kStashPointerBytes) {
-        std::memcpy(&stashed, record_end - kStashPointerBytes, sizeof(stashed));
-        if (stashed != nullptr) {
-            body = std::string_view(static_cast<const char*>(stashed), body_length);
-        }
-    } else if (kind == kBodyInline && block_end + body_length <= record_end) {
-        body = std::string_view(block_end, body_length);
-    }
+    const std::string_view body = record_body(record, kind, body_length, block_end, &stashed);
     if (flags & kFlagNoCompress) {
         res.compress(false);
     } else if (flags & kFlagForceCompress) {
@@ -449,7 +465,7 @@ Result<std::unique_ptr<net::Handoff>> make_worker_bridge(engine::Worker& worker,
                 registry.channels.resize(worker.index() + 1);
             registry.channels[worker.index()] = channel;
         }
-        return std::unique_ptr<net::Handoff>(new WorkerBridge(std::move(channel)));
+        return std::unique_ptr<net::Handoff>(new WorkerBridge(std::move(channel), registry.server));
     } catch (const std::bad_alloc&) {
         return Error{ENOMEM, "out of memory for the JavaScript bridge of worker " +
                                  std::to_string(worker.index())};

@@ -19,14 +19,17 @@
 
 #include "engine/mailbox.h"
 #include "napi/src/channel.h"
+#include "napi/src/records.h"
 #include "napi/src/response_streams.h"
+#include "napi/src/ws_bridge.h"
 #include "net/handoff.h"
 
 namespace nexure::napi {
 
 class WorkerBridge final : public net::Handoff, public EventSink {
   public:
-    explicit WorkerBridge(Ref<Channel> channel) noexcept;
+    // `server`: for app.publish() records (ws_bridge.h); may be null (no WebSocket routes).
+    WorkerBridge(Ref<Channel> channel, net::Server* server) noexcept;
     // Marks the channel finished and rings the JS doorbell, so the JS side learns that this
     // worker has ended (binding.stopped()).
     ~WorkerBridge() override;
@@ -68,6 +71,10 @@ class WorkerBridge final : public net::Handoff, public EventSink {
     // the header is dropped: split it.
     void submit_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
                       std::string_view b = {}) noexcept;
+    // The most data one event record carries (a longer WebSocket message is cut into pieces).
+    uint32_t max_event_data() const noexcept {
+        return requests_.max_record() - event_record::kFixedBytes - 8;  // 8: the alignment
+    }
 
   private:
     [[gnu::cold, gnu::noinline]] void submit_slow(const net::http::Request& request, uint32_t id,
@@ -114,6 +121,7 @@ class WorkerBridge final : public net::Handoff, public EventSink {
     // happen within the configured limits); answered 500 at the end of the turn.
     std::vector<net::Ticket> rejected_;
     ResponseStreams streams_{*this};
+    WsBridge ws_;  // after everything it posts through (destroyed first)
 };
 
 // What the handoff factory needs to build each worker's bridge. Owned by the JS-side server; the
@@ -125,6 +133,7 @@ struct BridgeRegistry {
     int js_doorbell_fd = -1;
     std::mutex mutex;
     std::vector<Ref<Channel>> channels;  // by worker index
+    net::Server* server = nullptr;       // the server these bridges belong to (app.publish)
 };
 
 // The handoff factory: on the worker's thread, marks it as an engine thread (thread_role.h),

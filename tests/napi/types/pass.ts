@@ -172,3 +172,28 @@ proxied.post('/upload/:name', { body: 'stream', bodyLimit: 1024 ** 3 }, async (r
 proxied.inject({ method: 'POST', url: '/upload/a', remoteAddress: '::1', payload: 'x' });
 // @ts-expect-error body is 'buffer', 'parse' or 'stream'
 proxied.post('/bad', { body: 'file' }, () => 'x');
+
+// ---- WebSocket (app.ws, app.publish) ----
+import { SENT, BACKPRESSURE, DROPPED } from 'nexurejs';
+import type { WebSocket as NexureSocket, SendResult } from 'nexurejs';
+app.ws<{ name: string }>('/chat', {
+  compression: { threshold: 128 },
+  maxPayload: 64 * 1024,
+  open(ws) {
+    ws.data.name = ws.remoteAddress;
+    ws.subscribe('room');
+  },
+  message(ws, message, isBinary) {
+    assert<Equal<typeof ws, NexureSocket<{ name: string }>>>();
+    const r: SendResult = ws.send(message, isBinary);
+    if (r === BACKPRESSURE || r === DROPPED || r === SENT) ws.publish('room', new Uint8Array(2), true);
+    app.publish('room', typeof message === 'string' ? message : message.buffer);
+  },
+  close(ws, code: number, reason: string) {
+    ws.data.name = `${code} ${reason}`;
+  },
+});
+// @ts-expect-error the upgrade hook is not supported yet
+app.ws('/u', { upgrade: () => ({}) });
+// @ts-expect-error a message is not a number
+app.ws('/n', { open: (ws) => ws.send(1) });
