@@ -155,3 +155,35 @@ test('examples/files.js: files, static, SSE, streamed upload and numbers, whoami
   s.child.kill('SIGTERM');
   assert.deepEqual(await s.exited, { code: 0, signal: null });
 });
+
+test('examples/websocket.js: /echo echoes text and binary, /chat reaches every client, the sender included', async (t) => {
+  const WebSocket = require('ws');
+  const s = await start(t, 'websocket.js');
+  const base = s.url.replace(/^http/, 'ws');
+  const client = (p) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(base + p);
+    const got = [];
+    ws.on('message', (data, isBinary) => got.push(isBinary ? ['binary', [...data]] : ['text', data.toString()]));
+    ws.once('open', () => resolve({ ws, got }));
+    ws.once('error', reject);
+  });
+  const echo = await client('/echo');
+  echo.ws.send('hi');
+  echo.ws.send(Buffer.from([1, 2, 3]));
+  const a = await client('/chat');
+  const b = await client('/chat');
+  await new Promise((r) => setTimeout(r, 50));
+  a.ws.send('hello room');
+  const deadline = Date.now() + 5000;
+  while (echo.got.length < 2 || a.got.length < 1 || b.got.length < 1) {
+    assert.ok(Date.now() < deadline, `timed out: ${JSON.stringify([echo.got, a.got, b.got])}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(echo.got, [['text', 'hi'], ['binary', [1, 2, 3]]]);
+  assert.deepEqual(a.got, [['text', 'hello room']]);
+  assert.deepEqual(b.got, [['text', 'hello room']]);
+  const closed = new Promise((resolve) => b.ws.on('close', (code) => resolve(code)));
+  s.child.kill('SIGTERM');
+  assert.equal(await closed, 1001);
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
+});
