@@ -43,9 +43,9 @@ test('engine-thread object files reference no napi_, node_api_ or uv_ symbol', (
     t.skip('no CMake tree with the nexure_napi objects (run npm install, or set NEXURE_BUILD_DIR)');
     return;
   }
-  // worker_bridge, response_streams, channel and thread_role run on engine threads; js_side has no node
+  // worker_bridge, ws_bridge, response_streams, channel and thread_role run on engine threads; js_side has no node
   // dependency either (addon.cc alone speaks N-API).
-  for (const file of ['worker_bridge.cc.o', 'response_streams.cc.o', 'channel.cc.o', 'thread_role.cc.o', 'js_side.cc.o']) {
+  for (const file of ['worker_bridge.cc.o', 'ws_bridge.cc.o', 'response_streams.cc.o', 'channel.cc.o', 'thread_role.cc.o', 'js_side.cc.o']) {
     const undefinedSymbols = nm(['-u', path.join(dir, file)]);
     const bad = undefinedSymbols.split('\n').filter((l) => /\b(napi_|node_api_|uv_)/.test(l));
     assert.deepEqual(bad, [], `${file} references ${bad.join(', ')}`);
