@@ -1232,6 +1232,7 @@ class State {
   // response, 405, OPTIONS), or call the not-found handler. Returns the reply that answers (a new
   // one when the real route's scope has other request or reply classes).
   fallback(route, req, reply) {
+    if (route.wsUpgrade !== undefined) return this.ws.upgrade(route.wsUpgrade, req, reply);
     if (route.engine) return runEngineAnswer(this, req, reply, engineStatusOf(req), null);
     let m;
     try {
@@ -1370,7 +1371,16 @@ class App {
     if (typeof path !== 'string' || path[0] !== '/') {
       throw new TypeError(`ws(): the path must be a string starting with '/', got ${String(path)}`);
     }
-    s.ws.add(joinPath(this.prefix, path, true)[0], behaviour);
+    const full = joinPath(this.prefix, path, true)[0];
+    const wsRoute = s.ws.add(full, behaviour);
+    if (behaviour.upgrade !== undefined) {
+      // Its upgrade requests come as request records to a pseudo-route (fallback() → ws.cjs).
+      const route = routeEntry(s.routes.length, full, null, this, true);
+      route.state = s;
+      route.wsUpgrade = wsRoute;
+      s.routes.push(route);
+      wsRoute.upgradeId = route.id;
+    }
     return this;
   }
 

@@ -711,8 +711,13 @@ export interface WebSocketBehaviour<UserData = Record<string, unknown>> {
   compression?: boolean | WebSocketCompression;
   /** Subprotocols the server speaks: the client's first choice among them is taken. */
   subprotocols?: string[];
-  /** Not supported yet: passing it throws. */
-  upgrade?: never;
+  /**
+   * Decides an upgrade request before the 101 is sent (authentication, origin checks): what it
+   * returns or resolves to becomes `ws.data`; throwing (or rejecting with) an error with a
+   * `statusCode` 4xx refuses the upgrade with that status and the error's message, anything
+   * else refuses it with 500 (logged). The request is a full `req` (headers, query, ip, cookies).
+   */
+  upgrade?: (req: Request) => UserData | Promise<UserData>;
 }
 
 export declare function createApp(options?: AppOptions): App;

@@ -11,12 +11,17 @@
 // or closed, its topics, and the bytes it handed over since the worker last reported.
 
 const { RES, align8, formatAddress } = require('./records.cjs');
+const { STATE_DONE } = require('./reply.cjs');
+const { statusOf, reasonPhrase } = require('./errors.cjs');
 
 // Event types (PROTOCOL.md): the ticket is [id low, id high, route id, flags].
 const EV = { OPEN: 32, MESSAGE: 33, PIECE: 34, DRAIN: 35, BACKPRESSURE: 36, CLOSE: 37 };
 // Response records: flag bit 10, the operation in the status field.
 const FLAG_WS = 1 << 10;
-const OP = { SEND: 1, END: 2, CLOSE: 3, SUBSCRIBE: 4, UNSUBSCRIBE: 5, PUBLISH: 6, PUBLISH_ALL: 7, CHECK: 8 };
+const OP = {
+  SEND: 1, END: 2, CLOSE: 3, SUBSCRIBE: 4, UNSUBSCRIBE: 5, PUBLISH: 6, PUBLISH_ALL: 7, CHECK: 8,
+  ACCEPT: 9, REFUSE: 10,
+};
 
 // What ws.send() returns (the values of uWebSockets.js).
 const BACKPRESSURE = 0;  // queued, but over maxBackpressure: wait for drain()
@@ -76,12 +81,7 @@ function checkBehaviour(path, b) {
   for (const k of Object.keys(b)) {
     if (!BEHAVIOUR_KEYS.has(k)) throw new TypeError(`${where}: unknown option ${k} (known: ${[...BEHAVIOUR_KEYS].join(', ')})`);
   }
-  if (b.upgrade !== undefined) {
-    throw new Error(`${where}: the upgrade hook is not supported yet — the engine cannot hold an ` +
-      'upgrade request for JavaScript to decide. Check the client in open() and ws.end(4401, reason) ' +
-      'to refuse it; per-socket data goes in ws.data');
-  }
-  for (const k of ['open', 'message', 'drain', 'close']) {
+  for (const k of ['upgrade', 'open', 'message', 'drain', 'close']) {
     if (b[k] !== undefined && typeof b[k] !== 'function') throw new TypeError(`${where}: ${k} must be a function`);
   }
   const maxPayload = b.maxPayload ?? b.maxPayloadLength ?? MIB;
@@ -261,7 +261,11 @@ class WebSocket {
 class WsHub {
   constructor(state) {
     this.state = state;
-    this.routes = [];  // by route id: { path, behaviour, config }
+    this.routes = [];  // by route id: { path, behaviour, config, id, upgradeId }
+    // What upgrade hooks returned, until their socket's open event (by the number the accept
+    // operation gave the worker, which the open event brings back).
+    this.accepted = new Map();
+    this.nextDataId = 0;
     // The open sockets, by worker and the low half of their id (a number key: the id's high
     // half, checked, tells a reused low half apart); a socket whose low half is taken by another
     // live one goes to `full`, by its whole id as text.
@@ -306,12 +310,76 @@ class WsHub {
   add(path, behaviour) {
     const config = checkBehaviour(path, behaviour);
     if (this.routes.some((r) => r.path === path)) throw new Error(`ws(${path}): a WebSocket route for this path exists already`);
-    this.routes.push({ path, behaviour, config, id: this.routes.length });
+    const route = { path, behaviour, config, id: this.routes.length, upgradeId: null };
+    this.routes.push(route);
+    return route;
   }
 
   // createServer's config.ws (napi/README.md).
   configs() {
-    return this.routes.map((r) => ({ path: r.path, id: r.id, ...r.config }));
+    return this.routes.map((r) => {
+      const c = { path: r.path, id: r.id, ...r.config };
+      if (r.upgradeId !== null) c.upgradeId = r.upgradeId;
+      return c;
+    });
+  }
+
+  // An upgrade request of a route with an upgrade hook (the drain loop's pseudo-route for it,
+  // app.cjs fallback()): the hook decides — what it returns (or resolves to) becomes ws.data;
+  // a throw or rejection refuses the upgrade with the error's status (a 4xx with its message),
+  // else 500 (logged). The request record's ticket names the upgrade the worker holds.
+  upgrade(route, req, reply) {
+    reply._phase = STATE_DONE;  // nothing of the HTTP reply is used
+    const worker = req._worker;
+    const at = req._off >>> 2;
+    const slot = req._u32[at];
+    const generation = req._u32[at + 1];
+    let r;
+    try {
+      r = route.behaviour.upgrade(req);
+    } catch (err) {
+      this.refuse(route, worker, slot, generation, err);
+      return reply;
+    }
+    if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+      req._running++;  // keeps the request readable after the batch (app.cjs retainBatch)
+      r.then((data) => {
+        req._running--;
+        this.accept(worker, slot, generation, data);
+      }, (err) => {
+        req._running--;
+        this.refuse(route, worker, slot, generation, err);
+      });
+    } else {
+      this.accept(worker, slot, generation, r);
+    }
+    return reply;
+  }
+
+  accept(worker, slot, generation, data) {
+    let id = 0;
+    if (data !== undefined && data !== null) {
+      this.nextDataId = this.nextDataId === 0xffffffff ? 1 : this.nextDataId + 1;
+      id = this.nextDataId;
+      if (this.accepted.size >= 1024) this.sweepAccepted();
+      this.accepted.set(id, { data, at: Date.now() });
+    }
+    this.stage(worker, slot, generation, OP.ACCEPT, id, null, null);
+  }
+
+  // Data of upgrades whose socket never opened (the client left before the 101) is dropped
+  // after a minute.
+  sweepAccepted() {
+    const old = Date.now() - 60000;
+    for (const [id, a] of this.accepted) if (a.at < old) this.accepted.delete(id);
+  }
+
+  refuse(route, worker, slot, generation, err) {
+    let status = statusOf(err);
+    if (!(status >= 400 && status <= 599)) status = 500;
+    if (status >= 500) this.state.errorLog.log(`WebSocket ${route.path}: the upgrade hook failed`, err);
+    const message = status < 500 && err instanceof Error && err.message !== '' ? err.message : reasonPhrase(status);
+    this.stage(worker, slot, generation, OP.REFUSE, status, null, `${message}\n`);
   }
 
   // The drain loop's event records of types 32-37 (events.cjs onRecord): the ring's bytes.
@@ -351,6 +419,14 @@ class WsHub {
       const route = this.routes[u32[w + 2]];
       if (route === undefined) return;
       const ws = new WebSocket(this, route, lo, hi, worker);
+      const dataId = u32[w + 3];
+      if (dataId !== 0) {
+        const a = this.accepted.get(dataId);
+        if (a !== undefined) {
+          this.accepted.delete(dataId);
+          ws.data = a.data;
+        }
+      }
       ws.remotePort = u8[start] | (u8[start + 1] << 8);
       ws.remoteAddress = formatAddress(u8, start + 4, u8[start + 2]);
       if (end > start + 20) ws.protocol = u8.utf8Slice(start + 20, end);

@@ -206,6 +206,16 @@ void WorkerBridge::submit_slow(const Request& request, uint32_t id, const net::T
     encode(out, request, id, ticket, size, request_flags, engine_status);
 }
 
+bool WorkerBridge::submit_record(const Request& request, uint32_t id,
+                                 const net::Ticket& ticket) noexcept {
+    flush_gather();
+    const uint32_t size = record_size(request);
+    char* out = room(size);
+    if (out == nullptr) return false;
+    encode(out, request, id, ticket, size, 0, 0);
+    return true;
+}
+
 bool WorkerBridge::submit_streaming(const Request& request, uint32_t id,
                                     const net::Ticket& ticket) noexcept {
     flush_gather();

@@ -71,6 +71,11 @@ class WorkerBridge final : public net::Handoff, public EventSink {
     // the header is dropped: split it.
     void submit_event(const net::Ticket& ticket, uint8_t type, std::string_view a,
                       std::string_view b = {}) noexcept;
+    // A request record for `request` with handler id `id` outside the handoff's own requests
+    // (a WebSocket upgrade JavaScript decides: ws_bridge.h); `ticket` names it to the caller.
+    // False when it cannot fit the ring at all.
+    bool submit_record(const net::http::Request& request, uint32_t id,
+                       const net::Ticket& ticket) noexcept;
     // The most data one event record carries (a longer WebSocket message is cut into pieces).
     uint32_t max_event_data() const noexcept {
         return requests_.max_record() - event_record::kFixedBytes - 8;  // 8: the alignment

@@ -81,6 +81,10 @@ void add_ws_routes(napi_env env, napi_value config, net::Server& server) {
         route.path = text(env, path, where + ".path");
         if (get(env, r, "id") == nullptr) throw std::invalid_argument(where + " needs an id");
         integer(env, r, "id", 0, INT32_MAX, where, &route.id);
+        if (get(env, r, "upgradeId") != nullptr) {
+            route.has_upgrade = true;
+            integer(env, r, "upgradeId", 0, INT32_MAX, where, &route.upgrade_id);
+        }
         integer(env, r, "maxPayload", 1, 1u << 30, where, &route.max_payload);
         integer(env, r, "maxBackpressure", 1, INT32_MAX, where, &route.max_backpressure);
         flag(env, r, "closeOnBackpressureLimit", where, &route.close_on_backpressure_limit);

@@ -9,7 +9,7 @@
 
 namespace nexure::napi {
 
-// config.ws = [{path, id, maxPayload, maxBackpressure, closeOnBackpressureLimit, idleTimeout,
+// config.ws = [{path, id, upgradeId?, maxPayload, maxBackpressure, closeOnBackpressureLimit, idleTimeout,
 // sendPings, subprotocols: [string], compression: {enabled, serverNoContextTakeover,
 // clientNoContextTakeover, serverMaxWindowBits, level, minSize}}]. Absent: nothing to do.
 // Throws std::invalid_argument naming the route and the field (napi/lib/ws.cjs checks the

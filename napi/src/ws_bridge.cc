@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <any>
 #include <cstring>
+#include <new>
 
 #include "napi/src/records.h"
 #include "napi/src/worker_bridge.h"
@@ -32,6 +33,12 @@ SocketState* state_of(net::WebSocket& ws) noexcept {
 }
 
 // The 16-byte ticket of a socket's events: the id's two halves, the route (open) or 0, the flags.
+// The data of a socket accepted by JavaScript's upgrade hook (WsPendingUpgrade::accept), until
+// its open event carries the number back.
+struct Accepted {
+    uint32_t data_id = 0;
+};
+
 net::Ticket ticket_of(uint64_t id, uint32_t route, uint32_t flags) noexcept {
     return net::Ticket{static_cast<uint32_t>(id), static_cast<uint32_t>(id >> 32), route, flags};
 }
@@ -58,6 +65,15 @@ net::WsBehaviour make_ws_behaviour(const WsRouteConfig& route) {
     b.drain = [](net::WebSocket& ws) {
         if (WsBridge* bridge = WsBridge::current()) bridge->on_drain(ws);
     };
+    if (route.has_upgrade) {
+        b.upgrade = [handler = route.upgrade_id](const net::http::Request& req, net::WsUpgrade& up) {
+            if (WsBridge* bridge = WsBridge::current()) {
+                bridge->on_upgrade(req, up, handler);
+            } else {
+                up.refuse(503, "the JavaScript bridge is not running on this worker\n");
+            }
+        };
+    }
     b.close = [](net::WebSocket& ws, uint16_t code, std::string_view reason) {
         if (WsBridge* bridge = WsBridge::current()) bridge->on_close(ws, code, reason);
     };
@@ -79,6 +95,9 @@ const char* check_ws_record(const char* r, uint32_t body_length) noexcept {
     const uint16_t op = load_u16(r + kStatus);
     if (op == 0 || op > kWsOpLast) return "unknown WebSocket operation";
     const auto o = static_cast<WsOp>(op);
+    if (o == WsOp::kRefuse && (load_u32(r + kTicket + 8) < 400 || load_u32(r + kTicket + 8) > 599)) {
+        return "an upgrade is refused with a status from 400 to 599";
+    }
     if ((o == WsOp::kPublish || o == WsOp::kPublishAll) && load_u32(r + kTicket + 12) > body_length) {
         return "a publish record's topic is longer than its body";
     }
@@ -100,16 +119,64 @@ WsBridge* WsBridge::current() noexcept {
     return t_current;
 }
 
+void WsBridge::on_upgrade(const net::http::Request& req, net::WsUpgrade& up,
+                          uint32_t handler) noexcept {
+    net::WsPendingUpgrade pending = up.defer();
+    if (!pending.pending()) return;  // the engine could not hold it: it answered already
+    uint32_t slot;
+    try {
+        if (!free_.empty()) {
+            slot = free_.back();
+            free_.pop_back();
+        } else {
+            pending_.emplace_back();
+            slot = static_cast<uint32_t>(pending_.size() - 1);
+            free_.reserve(pending_.capacity());  // so that giving slots back never allocates
+        }
+    } catch (const std::bad_alloc&) {
+        pending.refuse(503, "out of memory holding the upgrade for JavaScript\n");
+        return;
+    }
+    Pending& p = pending_[slot];
+    ++p.generation;
+    const net::Ticket ticket{slot, p.generation, 0, 0};
+    if (!out_.submit_record(req, handler, ticket)) {
+        pending.refuse(431, "the upgrade request is too large for the JavaScript bridge\n");
+        free_.push_back(slot);
+        return;
+    }
+    p.upgrade = std::move(pending);
+}
+
+void WsBridge::decide(const char* r, std::string_view body) noexcept {
+    using namespace response_record;
+    const uint32_t slot = load_u32(r + kTicket);
+    if (slot >= pending_.size() || pending_[slot].generation != load_u32(r + kTicket + 4) ||
+        !pending_[slot].upgrade.pending()) {
+        return;  // answered already, or the bridge restarted the slot
+    }
+    net::WsPendingUpgrade up = std::move(pending_[slot].upgrade);
+    free_.push_back(slot);  // within its reserved capacity
+    const uint32_t arg = load_u32(r + kTicket + 8);
+    if (static_cast<WsOp>(load_u16(r + kStatus)) == WsOp::kAccept) {
+        up.accept(Accepted{arg});
+    } else {
+        up.refuse(static_cast<int>(arg), body);
+    }
+}
+
 void WsBridge::on_open(net::WebSocket& ws, const WsRouteConfig& route) noexcept {
     const uint32_t limit =
         static_cast<uint32_t>(std::min<size_t>(route.max_backpressure, INT32_MAX));
+    const Accepted* accepted = std::any_cast<Accepted>(&ws.data());
+    const uint32_t data_id = accepted != nullptr ? accepted->data_id : 0;
     ws.data() = SocketState{limit, 0, 0};
     const net::http::Endpoint& peer = ws.remote_address();
     char head[20] = {};
     store_u16(head, peer.port);
     head[2] = static_cast<char>(peer.family);
     std::memcpy(head + 4, peer.bytes.data(), 16);
-    out_.submit_event(ticket_of(ws.id(), route.id, 0), event_record::kWsOpen,
+    out_.submit_event(ticket_of(ws.id(), route.id, data_id), event_record::kWsOpen,
                       std::string_view(head, sizeof(head)), ws.protocol());
 }
 
@@ -157,6 +224,10 @@ void WsBridge::apply(const char* r, std::string_view body) noexcept {
     const uint32_t arg = load_u32(r + kTicket + 8);
     const bool binary = (arg & 1) != 0;
     const bool compress = (arg & 2) != 0;
+    if (op == WsOp::kAccept || op == WsOp::kRefuse) {
+        decide(r, body);
+        return;
+    }
     if (op == WsOp::kPublishAll) {
         const uint32_t topic = load_u32(r + kTicket + 12);
         if (server_ != nullptr) {
@@ -216,6 +287,8 @@ void WsBridge::apply(const char* r, std::string_view body) noexcept {
             }
             break;
         case WsOp::kPublishAll:
+        case WsOp::kAccept:
+        case WsOp::kRefuse:
             break;
     }
 }

@@ -37,7 +37,11 @@ class WorkerBridge;
 // One app.ws(path, behaviour) route, as createServer's config.ws[i] gives it (ws_binding.cc).
 struct WsRouteConfig {
     std::string path;
-    uint32_t id = 0;  // the JavaScript route id, echoed in every event of its sockets
+    uint32_t id = 0;  // the JavaScript route id, echoed in the open events of its sockets
+    // The route has a JavaScript upgrade hook: its upgrade requests are deferred
+    // (WsUpgrade::defer) and handed to JavaScript as request records with this handler id.
+    bool has_upgrade = false;
+    uint32_t upgrade_id = 0;
     size_t max_payload = 1024 * 1024;
     size_t max_backpressure = 1024 * 1024;
     bool close_on_backpressure_limit = false;
@@ -62,8 +66,12 @@ enum class WsOp : uint16_t {
                        // ticket[3] the topic's length; body: topic then message
     kPublishAll = 7,   // app.publish(): every subscriber; socket id 0; as kPublish
     kCheck = 8,        // report the socket's backpressure: a drain or a backpressure event
+    // A deferred upgrade, named by the ticket of its request record (ticket[0..1] = its slot
+    // and generation in the worker's table instead of a socket id):
+    kAccept = 9,       // ticket[2]: a number JavaScript gets back in the socket's open event
+    kRefuse = 10,      // ticket[2]: the HTTP status (400..599); body: the answer's body
 };
-inline constexpr uint16_t kWsOpLast = 8;
+inline constexpr uint16_t kWsOpLast = 10;
 
 // Structural checks of a WebSocket response record the JS side staged (js_side.cc): null when
 // fine, else why not. `body_length` as the record says.
@@ -79,6 +87,8 @@ class WsBridge {
     // This worker thread's bridge (null on other threads, or before/after the worker's bridge).
     static WsBridge* current() noexcept;
 
+    // A route's upgrade hook: defers the upgrade and hands its request to JavaScript.
+    void on_upgrade(const net::http::Request& req, net::WsUpgrade& up, uint32_t handler) noexcept;
     void on_open(net::WebSocket& ws, const WsRouteConfig& route) noexcept;
     void on_message(net::WebSocket& ws, std::string_view message, bool binary) noexcept;
     void on_drain(net::WebSocket& ws) noexcept;
@@ -89,9 +99,18 @@ class WsBridge {
 
   private:
     void report(net::WebSocket& ws, uint8_t type) noexcept;
+    void decide(const char* record, std::string_view body) noexcept;
 
     WorkerBridge& out_;
     net::Server* server_;
+    // Upgrades JavaScript decides: by slot, with a generation so that a stale answer (the
+    // slot reused) is dropped. An undecided one is answered 500 when the bridge goes.
+    struct Pending {
+        net::WsPendingUpgrade upgrade;
+        uint32_t generation = 0;
+    };
+    std::vector<Pending> pending_;
+    std::vector<uint32_t> free_;
 };
 
 }  // namespace nexure::napi

@@ -12,7 +12,7 @@ const { spawn } = require('node:child_process');
 const WebSocket = require('ws');
 const { lib, request, until, sleep } = require('./fixtures/helpers.cjs');
 
-const { createApp, SENT, BACKPRESSURE, DROPPED } = lib();
+const { createApp, httpError, SENT, BACKPRESSURE, DROPPED } = lib();
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -480,7 +480,7 @@ test('idle timeout: a silent client is closed (1001); with automatic pings a liv
 
 test('app.ws() checks its options when called', () => {
   const app = createApp();
-  assert.throws(() => app.ws('/x', { upgrade: () => ({}) }), /upgrade hook is not supported yet/);
+  assert.throws(() => app.ws('/x', { upgrade: {} }), /upgrade must be a function/);
   assert.throws(() => app.ws('x', {}), /must be a string starting with '\/'/);
   assert.throws(() => app.ws('/x', { mesage() {} }), /unknown option mesage/);
   assert.throws(() => app.ws('/x', { message: 1 }), /message must be a function/);
@@ -495,4 +495,67 @@ test('a WebSocket route answers a plain GET (no upgrade) with 426 or 400, not 20
   const { app } = await serve(t, (a) => a.ws('/only-ws', {}));
   const r = await request(app.server.url, '/only-ws');
   assert.ok(r.status === 426 || r.status === 400, `status ${r.status}`);
+});
+
+// The answer to an upgrade request that was not upgraded: { status, body }.
+function refused(url, options) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.on('unexpected-response', (req, res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    ws.on('open', () => reject(new Error('the upgrade was accepted')));
+    ws.on('error', () => {});
+  });
+}
+
+test('upgrade hook: sees the request, returns ws.data (sync or async), refuses with an HTTP status', async (t) => {
+  const opened = [];
+  await capturingErrors(async (lines) => {
+    const { base } = await serve(t, (app) => app.ws('/auth', {
+      async upgrade(req) {
+        const token = req.headers['x-token'];
+        await sleep(20);  // an asynchronous check; the request stays readable after it
+        if (req.query.fail === 'yes') throw new Error('the check broke');
+        if (token !== 'secret') throw httpError(401, 'no valid token');
+        return { user: req.query.user, ip: req.ip, path: req.url };
+      },
+      open(ws) {
+        opened.push(ws.data);
+        ws.send(`hello ${ws.data.user}`);
+      },
+    }));
+    const ok = await open(`${base}/auth?user=ada`, { headers: { 'x-token': 'secret' } });
+    await until(() => ok.messages.length === 1, 'the greeting');
+    assert.deepEqual(ok.messages[0], ['hello ada', false]);
+    assert.deepEqual(opened, [{ user: 'ada', ip: '127.0.0.1', path: '/auth?user=ada' }]);
+
+    assert.deepEqual(await refused(`${base}/auth?user=eve`, { headers: { 'x-token': 'guess' } }),
+      { status: 401, body: 'no valid token\n' });
+    const broken = await refused(`${base}/auth?fail=yes`, { headers: { 'x-token': 'secret' } });
+    assert.equal(broken.status, 500);
+    assert.ok(!broken.body.includes('the check broke'), 'a 500 does not show the error');
+    assert.ok(lines.some((l) => l.includes('/auth: the upgrade hook failed') && l.includes('the check broke')), lines.join('\n'));
+    assert.equal(opened.length, 1);
+    ok.ws.close();
+  });
+});
+
+test('upgrade hook: a synchronous one, and many upgrades at once each get their own data', async (t) => {
+  let n = 0;
+  const { base } = await serve(t, (app) => app.ws('/sync', {
+    upgrade: (req) => ({ n: n++, name: req.query.name }),
+    open(ws) {
+      ws.send(`${ws.data.name}`);
+    },
+  }), { threads: 2 });
+  const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => open(`${base}/sync?name=c${i}`)));
+  for (let i = 0; i < clients.length; i++) {
+    await until(() => clients[i].messages.length === 1, 'the greeting');
+    assert.equal(clients[i].messages[0][0], `c${i}`);
+  }
+  assert.equal(n, 20);
+  for (const c of clients) c.ws.close();
 });

@@ -193,7 +193,11 @@ app.ws<{ name: string }>('/chat', {
     ws.data.name = `${code} ${reason}`;
   },
 });
-// @ts-expect-error the upgrade hook is not supported yet
-app.ws('/u', { upgrade: () => ({}) });
+app.ws<{ user: string }>('/u', {
+  upgrade: async (req) => ({ user: String(req.headers['x-user'] ?? '') }),
+  open: (ws) => { const u: string = ws.data.user; ws.send(u); },
+});
+// @ts-expect-error the upgrade hook's result is the socket's data type
+app.ws<{ user: string }>('/v', { upgrade: () => ({ user: 1 }) });
 // @ts-expect-error a message is not a number
 app.ws('/n', { open: (ws) => ws.send(1) });
