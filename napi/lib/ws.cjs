@@ -120,10 +120,6 @@ function bytesOf(data, what) {
   throw new TypeError(`${what}: the message must be a string, a Buffer, an ArrayBuffer or a TypedArray`);
 }
 
-function byteLength(x) {
-  return typeof x === 'string' ? Buffer.byteLength(x) : x.length;
-}
-
 function checkTopic(topic, what) {
   if (typeof topic !== 'string') throw new TypeError(`${what}: the topic must be a string`);
   if (topic.length > MAX_TOPIC && Buffer.byteLength(topic) > MAX_TOPIC) {
@@ -581,4 +577,4 @@ class WsHub {
   }
 }
 
-module.exports = { WsHub, WebSocket, EV, OP, FLAG_WS, SENT, BACKPRESSURE, DROPPED, checkBehaviour, byteLength };
+module.exports = { WsHub, WebSocket, EV, OP, FLAG_WS, SENT, BACKPRESSURE, DROPPED };
