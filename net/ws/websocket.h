@@ -136,7 +136,8 @@ struct WsBehaviour {
     bool send_pings = true;
     // permessage-deflate (RFC 7692), off unless enabled.
     ws::DeflateOptions compression{};
-    // Subprotocols the server speaks, in its order; the first the client also offers is chosen.
+    // Subprotocols the server speaks; the first of the client's offers (its order of
+    // preference) that is listed here is chosen, and the upgrade hook may change it.
     std::vector<std::string> subprotocols;
 };
 
