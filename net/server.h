@@ -135,6 +135,12 @@ struct ServerConfig {
     // alloc/README.md). Requests larger than one buffer are stitched.
     unsigned recv_buffer_count = 0;
     unsigned recv_buffer_size = 4 * 1024;
+    // WebSocket connections (Server::ws) receive from a ring of their own, made only for a server
+    // with WebSocket routes: `count` buffers (a power of two) of `size` bytes per worker (4 MiB by
+    // default). A frame that fits one buffer is read in place; a larger one is copied once into
+    // its message.
+    unsigned ws_recv_buffer_count = 128;
+    unsigned ws_recv_buffer_size = 32 * 1024;
     // Send slabs per worker (0: sized from the connection budget, see send_buffers()) and their
     // size (a multiple of 64, at least 1 KiB). Responses are written into a slab; output that
     // outgrows its slab, or finds none free, moves to the heap (alloc/README.md).

@@ -129,6 +129,14 @@ Result<void> WorkerServer::init() {
     r = buffers_.init(worker_.ring().raw(), kBufferGroup, config_.recv_buffers(),
                       config_.recv_buffer_size, worker_.node());
     if (!r) return r;
+    if (ws_hub_) {
+        // WebSocket messages are read whole from buffers of their own size (a frame that fits
+        // one is unmasked and delivered in place), not stitched from the HTTP buffers.
+        r = ws_buffers_.init(worker_.ring().raw(), kWsBufferGroup, config_.ws_recv_buffer_count,
+                             config_.ws_recv_buffer_size, worker_.node());
+        if (!r) return r;
+        outbound_->set_adopted_buffers(&ws_buffers_, kWsBufferGroup);
+    }
     r = send_.init(worker_.ring().raw(),
                    alloc::SendBuffers::Options{.count = config_.send_buffers(),
                                                .size = config_.send_buffer_size,
@@ -791,6 +799,7 @@ void WorkerServer::on_turn_end() noexcept {
     flush_list_.clear();
     outbound_->flush();
     buffers_.publish();
+    if (ws_hub_) ws_buffers_.publish();
     outbound_->rearm();
     // Stopping, every client answered: outbound sockets still open (a connection the application
     // keeps) have nobody left to serve and would only hold the drain up.

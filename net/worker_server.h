@@ -93,6 +93,10 @@ class WorkerServer final : public engine::WorkerHandler,
     // The provided receive buffers (tests/fuzz/connection_fuzz.cc writes the bytes of the
     // completions it makes up into them, as the kernel would).
     alloc::BufferRing& receive_buffers() noexcept { return buffers_; }
+    // ... and those of a buffer group (the WebSocket ring's, when the server has one).
+    alloc::BufferRing& receive_buffers(uint16_t group) noexcept {
+        return group == kWsBufferGroup && ws_hub_ ? ws_buffers_ : buffers_;
+    }
 
     // Deferred and streamed answers (net/later.h, net/stream.h), on the worker thread. Each
     // finds the ticket's connection; a stale ticket does nothing (false).
@@ -129,12 +133,13 @@ class WorkerServer final : public engine::WorkerHandler,
         kAccept = static_cast<uint8_t>(engine::Op::kFirstUserOp),
         kRecv,
         kSend,
-        kClientOps,  // three ops of the outbound client (net/client/outbound.h) from here
-        kIoOps = kClientOps + 3,  // the application's own operations (net/io.h)
+        kClientOps,  // the outbound client's ops (net/client/outbound.h) from here
+        kIoOps = kClientOps + client::detail::Outbound::kOps,  // the application's own (net/io.h)
         kSpliceIn,                // a file body spliced to a socket: file → pipe (Stream::splice)
         kSpliceOut,               // ... pipe → socket
     };
     static constexpr uint16_t kBufferGroup = 0;
+    static constexpr uint16_t kWsBufferGroup = 1;  // WebSocket connections' receive ring
 
     // http::AddressBook: a connection's two ends, asked of the kernel the first time a request
     // of it wants them and kept in `ends_` until the slot's next connection.
@@ -279,6 +284,7 @@ class WorkerServer final : public engine::WorkerHandler,
     // The worker's WebSocket connections and topics (net/ws/hub.h), for a server with
     // WebSocket routes.
     std::unique_ptr<ws::detail::Hub> ws_hub_;
+    alloc::BufferRing ws_buffers_;  // its connections' receive buffers (ServerConfig::ws_recv_*)
     Loop loop_;  // handed to Later and Stream handles
     const ServerConfig& config_;
     int listen_fd_;

@@ -213,12 +213,18 @@ TcpSocket Outbound::adopt(int fd) {
 
 // ---- receive ------------------------------------------------------------------------------
 
+alloc::BufferRing& Outbound::ring_of(const Sock& s) noexcept {
+    return s.adopted && adopted_buffers_ != nullptr ? *adopted_buffers_ : buffers_;
+}
+
 void Outbound::arm_recv(Sock& s) noexcept {
+    const bool own_ring = s.adopted && adopted_buffers_ != nullptr;
     io_uring_sqe* sqe = worker_.ring().get_sqe();
     io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = buffer_group_;
-    io_uring_sqe_set_data64(sqe, tag(kRecvOp, s));
+    sqe->buf_group = own_ring ? adopted_group_ : buffer_group_;
+    // (Its own op: a stale completion still says which ring its buffer goes back to.)
+    io_uring_sqe_set_data64(sqe, tag(own_ring ? kAdoptedRecvOp : kRecvOp, s));
     s.recv_armed = true;
 }
 
@@ -227,21 +233,22 @@ void Outbound::on_recv(Sock& s, const io_uring_cqe& cqe) noexcept {
     if (!more) s.recv_armed = false;
     const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
     const auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    alloc::BufferRing& buffers = ring_of(s);
     if (cqe.res > 0) {
         const uint32_t generation = s.generation;
         if (!s.closing && s.on_data) {
             const bool ok = guarded("a socket's on_data threw (the socket is closed): ", [&] {
                 call_kept(s.on_data,
                           [&s, generation] { return s.generation == generation && !s.closing; },
-                          std::string_view(buffers_.buffer(bid), static_cast<size_t>(cqe.res)));
+                          std::string_view(buffers.buffer(bid), static_cast<size_t>(cqe.res)));
             });
             if (!ok && s.generation == generation) begin_close(s);
         }
-        buffers_.recycle(bid);
+        buffers.recycle(bid);
         if (s.generation != generation) return;  // closed and released inside the callback
         if (!more && !s.closing) rearm_list_.emplace_back(&s, s.generation);
     } else {
-        if (has_buffer) buffers_.recycle(bid);
+        if (has_buffer) buffers.recycle(bid);
         if (cqe.res == -ENOBUFS && !s.closing) {
             rearm_list_.emplace_back(&s, s.generation);  // buffers come back this turn
         } else if (!s.closing) {
@@ -412,9 +419,13 @@ void Outbound::on_completion(const io_uring_cqe& cqe) noexcept {
     const engine::OpTag t = engine::OpTag::unpack(cqe.user_data);
     Sock* s = t.slot < socks_.size() ? socks_[t.slot].get() : nullptr;
     if (s == nullptr || s->generation != t.generation || s->fd < 0) {
-        // Stale: a receive's buffer still goes back.
-        if ((cqe.flags & IORING_CQE_F_BUFFER) != 0)
-            buffers_.recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+        // Stale: a receive's buffer still goes back, to the ring it came from.
+        if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+            alloc::BufferRing& ring = t.op - first_op_ == kAdoptedRecvOp && adopted_buffers_ != nullptr
+                                          ? *adopted_buffers_
+                                          : buffers_;
+            ring.recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+        }
         return;
     }
     switch (t.op - first_op_) {
@@ -422,6 +433,7 @@ void Outbound::on_completion(const io_uring_cqe& cqe) noexcept {
             on_connect(*s, cqe.res);
             break;
         case kRecvOp:
+        case kAdoptedRecvOp:
             on_recv(*s, cqe);
             break;
         case kSendOp:

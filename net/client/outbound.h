@@ -36,7 +36,7 @@ class ClientState {
 
 class Outbound : public std::enable_shared_from_this<Outbound> {
   public:
-    // Completions of client ops carry op tags from `first_op` to first_op + 2.
+    // Completions of client ops carry op tags from `first_op` to first_op + 3 (kOps).
     Outbound(engine::Worker& worker, alloc::BufferRing& buffers, uint16_t buffer_group,
              uint8_t first_op) noexcept;
     ~Outbound();
@@ -51,7 +51,15 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     static Outbound* current() noexcept;
 
     // ---- for the worker's server
-    bool owns(uint8_t op) const noexcept { return op >= first_op_ && op < first_op_ + 3; }
+    static constexpr uint8_t kOps = 4;
+    bool owns(uint8_t op) const noexcept { return op >= first_op_ && op < first_op_ + kOps; }
+    // Adopted sockets receive into `buffers` (group `group`) instead of the shared ring: a
+    // protocol whose messages outgrow the server's small receive buffers (WebSocket) reads them
+    // whole. Before the first adopt().
+    void set_adopted_buffers(alloc::BufferRing* buffers, uint16_t group) noexcept {
+        adopted_buffers_ = buffers;
+        adopted_group_ = group;
+    }
     void on_completion(const io_uring_cqe& cqe) noexcept;
     // End of a loop turn: callbacks deferred this turn, then one send per socket with output.
     void flush() noexcept;
@@ -95,7 +103,9 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
 
   private:
     struct Sock;
-    enum : uint8_t { kConnectOp = 0, kRecvOp = 1, kSendOp = 2 };
+    enum : uint8_t { kConnectOp = 0, kRecvOp = 1, kSendOp = 2, kAdoptedRecvOp = 3 };
+    // The ring a socket's receives draw from.
+    alloc::BufferRing& ring_of(const Sock& s) noexcept;
 
     Sock* find(uint32_t slot, uint32_t generation) const noexcept;
     Sock* take_slot();
@@ -118,6 +128,8 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     engine::Worker& worker_;
     alloc::BufferRing& buffers_;
     uint16_t buffer_group_;
+    alloc::BufferRing* adopted_buffers_ = nullptr;  // null: adopted sockets use buffers_
+    uint16_t adopted_group_ = 0;
     uint8_t first_op_;
     bool dead_ = false;  // after teardown()
     uint32_t live_ = 0;

@@ -75,7 +75,7 @@ class Input {
 struct PendingOp {
     uint64_t tag;
     int fd;
-    uint32_t len;  // sends: bytes asked for
+    uint32_t len;  // sends: bytes asked for; receives: their buffer group
 };
 
 void fail(const char* what) {
@@ -113,6 +113,8 @@ const SharedState& shared_state() {
         ServerConfig& c = s->config;
         c.max_connections_per_worker = 3;
         c.recv_buffer_count = 8;
+        c.ws_recv_buffer_count = 8;
+        c.ws_recv_buffer_size = 1024;
         c.recv_buffer_size = 512;  // the smallest allowed; reads made up here are <= 64 bytes
         c.send_buffer_count = 2;
         c.send_buffer_size = 1024;
@@ -287,7 +289,7 @@ class Harness {
                     accept_tag_ = sqe.user_data;
                     break;
                 case IORING_OP_RECV:
-                    recvs_.push_back(PendingOp{sqe.user_data, sqe.fd, 0});
+                    recvs_.push_back(PendingOp{sqe.user_data, sqe.fd, sqe.buf_group});
                     break;
                 case IORING_OP_SEND:
                     if (sqe.len == 0) fail("a send of zero bytes was queued");
@@ -382,12 +384,13 @@ class Harness {
     void receive(Input& in) {
         const uint8_t which = in.byte();
         const uint8_t b = in.byte();
-        alloc::BufferRing& buffers = server_.receive_buffers();
-        const size_t want = 1 + in.byte() % std::min(64u, buffers.buffer_size());
+        const size_t want = 1 + in.byte() % 64u;
         char bytes[64];
         size_t n = in.take(bytes, want);
         PendingOp* p = pick(recvs_, which);
         if (p == nullptr) return;
+        // The ring the receive draws from (WebSocket connections have their own).
+        alloc::BufferRing& buffers = server_.receive_buffers(static_cast<uint16_t>(p->len));
         if (n == 0) {
             bytes[0] = '\n';
             n = 1;
