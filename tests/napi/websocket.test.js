@@ -463,7 +463,9 @@ test('idle timeout: a silent client is closed (1001); with automatic pings a liv
   const closes = [];
   const { base } = await serve(t, (app) => {
     app.ws('/quiet', { idleTimeout: 1, sendPingsAutomatically: false, close: (ws, code) => closes.push(code) });
-    app.ws('/pinged', { idleTimeout: 2 });
+    // A ping at half the timeout; the client has the other half to answer (a loaded machine,
+    // a sanitizer build: leave it time).
+    app.ws('/pinged', { idleTimeout: 3 });
   });
   const started = Date.now();
   const quiet = await open(`${base}/quiet`);
@@ -477,7 +479,7 @@ test('idle timeout: a silent client is closed (1001); with automatic pings a liv
   const live = await open(`${base}/pinged`);
   let pings = 0;
   live.ws.on('ping', () => pings++);
-  await sleep(3500);
+  await sleep(4500);
   assert.ok(pings >= 1, 'the server pinged the idle client');
   assert.equal(live.ws.readyState, WebSocket.OPEN, 'the client answered with pongs and stays open');
   live.ws.close();
