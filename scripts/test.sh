@@ -34,21 +34,23 @@ run_suite() {
     fi
 }
 
+# The Node addon (package.json at the root): `npm install` builds napi/lib/nexurejs.node with CMake
+# (napi/scripts/install.cjs) and installs the devDependencies (typescript, for the type check; `ws`,
+# the WebSocket peer of nexload's tests in ctest below, which skip without it).
+in_root() { (cd "$NX_ROOT" && "$@"); }
+run_suite "npm install" in_root npm install --no-audit --no-fund
+
 # --no-tests=error: a build that registered no tests is a failure, not a green run.
 run_suite ctest \
     ctest --test-dir "$NX_ROOT/build/release" --output-on-failure --no-tests=error -j2 \
     --timeout 600
 
-# The Node addon (package.json at the root): `npm install` builds napi/lib/nexurejs.node with CMake
-# (napi/scripts/install.cjs) and installs the devDependencies (typescript, for the type check);
-# `npm test` runs the node:test suites of tests/napi/ (install.test.js packs the package, which
-# builds the static prebuilt addon into build/prebuilt and prebuilds/, and builds once from source).
-in_root() { (cd "$NX_ROOT" && "$@"); }
 # A project that uses the engine, built with add_subdirectory() and with find_package() after
 # `cmake --install` (tests/consumer/run.sh).
 run_suite "consumer project" bash "$NX_ROOT/tests/consumer/run.sh"
 
-run_suite "npm install" in_root npm install --no-audit --no-fund
+# `npm test` runs the node:test suites of tests/napi/ (install.test.js packs the package, which
+# builds the static prebuilt addon into build/prebuilt and prebuilds/, and builds once from source).
 if [[ " ${failed[*]} " != *"npm install"* ]]; then
     run_suite "npm test" in_root timeout 900 npm test
 fi
