@@ -153,6 +153,9 @@ Result<void> WorkerServer::init() {
         if (!h) return h.error();
         handoff_ = std::move(h).value();
         if (!handoff_) return Error{EINVAL, "the handoff factory returned no handoff"};
+        // WebSocket messages handed off (the JavaScript bridge) stop their sockets' reading
+        // while the handoff is full, as requests stop their connections'.
+        if (ws_hub_) ws_hub_->set_consumer_full([this] { return handoff_saturated(); });
         handoff_paused_.reserve(64);
         resume_scratch_.reserve(64);
         spare_queues_.reserve(kSpareBuffers);
@@ -789,6 +792,7 @@ void WorkerServer::on_turn_end() noexcept {
     if (coroutines_.has_finished()) coroutines_.reap();
     if (handoff_) {
         if (!handoff_paused_.empty()) resume_handoff_paused();
+        if (ws_hub_ && ws_hub_->has_paused()) ws_hub_->resume_paused();
         // After every submit of this turn: publishes them and takes the answers back.
         handoff_->on_turn_end(*this);
         if (stopping_ && handoff_->abandoned()) answer_abandoned();
@@ -841,8 +845,8 @@ bool WorkerServer::prepare_to_sleep() noexcept {
     if (!loop_state_->posts.prepare_to_sleep()) return false;
     if (!handoff_) return true;
     // Connections paused for room the handoff now has: turn again to resume them.
-    const bool sleep =
-        (handoff_paused_.empty() || handoff_->saturated()) && handoff_->prepare_to_sleep();
+    const bool paused = !handoff_paused_.empty() || (ws_hub_ && ws_hub_->has_paused());
+    const bool sleep = (!paused || handoff_->saturated()) && handoff_->prepare_to_sleep();
     if (!sleep) loop_state_->posts.awake();
     return sleep;
 }

@@ -55,6 +55,7 @@ struct Outbound::Sock {
     bool closing = false;
     bool in_flush_list = false;
     bool adopted = false;  // TcpSocket::adopt: the server's own (not closed with outbound ones)
+    bool paused = false;   // TcpSocket::pause_reading: no receive armed until resumed
     sockaddr_storage address{};
     socklen_t address_length = 0;
     std::string to;  // the endpoint's text, for messages
@@ -117,7 +118,7 @@ Outbound::Sock* Outbound::take_slot() {
         s->timer.set_callback(&Outbound::on_connect_deadline, s);
     }
     s->connecting = s->timed_out = s->recv_armed = s->send_in_flight = false;
-    s->closing = s->in_flush_list = s->adopted = false;
+    s->closing = s->in_flush_list = s->adopted = s->paused = false;
     s->sent = 0;
     ++live_;
     return s;
@@ -246,10 +247,14 @@ void Outbound::on_recv(Sock& s, const io_uring_cqe& cqe) noexcept {
         }
         buffers.recycle(bid);
         if (s.generation != generation) return;  // closed and released inside the callback
-        if (!more && !s.closing) rearm_list_.emplace_back(&s, s.generation);
+        if (!more && !s.closing && !s.paused) rearm_list_.emplace_back(&s, s.generation);
     } else {
         if (has_buffer) buffers.recycle(bid);
-        if (cqe.res == -ENOBUFS && !s.closing) {
+        if (cqe.res == -ECANCELED && !s.closing) {
+            // pause_reading()'s cancel: resume_reading() arms it again (or, resumed before the
+            // cancel arrived, it is armed again now).
+            if (!s.paused) rearm_list_.emplace_back(&s, s.generation);
+        } else if (cqe.res == -ENOBUFS && !s.closing) {
             rearm_list_.emplace_back(&s, s.generation);  // buffers come back this turn
         } else if (!s.closing) {
             ended(s, cqe.res);  // 0: the peer closed; else the error
@@ -260,7 +265,8 @@ void Outbound::on_recv(Sock& s, const io_uring_cqe& cqe) noexcept {
 
 void Outbound::rearm() noexcept {
     for (auto [s, generation] : rearm_list_) {
-        if (s->generation == generation && s->fd >= 0 && !s->closing && !s->recv_armed)
+        if (s->generation == generation && s->fd >= 0 && !s->closing && !s->recv_armed &&
+            !s->paused)
             arm_recv(*s);
     }
     rearm_list_.clear();
@@ -407,6 +413,24 @@ void Outbound::set_on_data(uint32_t slot, uint32_t generation,
 
 void Outbound::set_on_close(uint32_t slot, uint32_t generation, UniqueFunction<void(int)> fn) {
     if (Sock* s = find(slot, generation); s != nullptr && !s->closing) s->on_close = std::move(fn);
+}
+
+void Outbound::pause_reading(uint32_t slot, uint32_t generation, bool paused) noexcept {
+    Sock* s = find(slot, generation);
+    if (s == nullptr || s->closing || s->connecting || s->paused == paused) return;
+    s->paused = paused;
+    if (paused) {
+        if (s->recv_armed) {
+            io_uring_sqe* sqe = worker_.ring().get_sqe();
+            io_uring_prep_cancel64(sqe, tag(s->adopted && adopted_buffers_ != nullptr ? kAdoptedRecvOp
+                                                                                    : kRecvOp,
+                                            *s),
+                                   0);
+            io_uring_sqe_set_data64(sqe, kIgnoreTag);
+        }
+    } else if (!s->recv_armed) {
+        rearm_list_.emplace_back(s, s->generation);  // armed at the end of the turn
+    }
 }
 
 void Outbound::set_on_sent(uint32_t slot, uint32_t generation, UniqueFunction<void(size_t)> fn) {

@@ -96,6 +96,7 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     void set_on_close(uint32_t slot, uint32_t generation, UniqueFunction<void(int)> fn);
     void set_on_sent(uint32_t slot, uint32_t generation, UniqueFunction<void(size_t)> fn);
     TcpSocket adopt(int fd);
+    void pause_reading(uint32_t slot, uint32_t generation, bool paused) noexcept;
     alloc::ByteBuffer* output(uint32_t slot, uint32_t generation) noexcept;
     size_t buffered(uint32_t slot, uint32_t generation) const noexcept;
     bool is_open(uint32_t slot, uint32_t generation) const noexcept;

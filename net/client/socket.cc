@@ -84,6 +84,14 @@ void TcpSocket::on_sent(UniqueFunction<void(size_t)> fn) {
     if (outbound_) outbound_->set_on_sent(slot_, generation_, std::move(fn));
 }
 
+void TcpSocket::pause_reading() noexcept {
+    if (outbound_) outbound_->pause_reading(slot_, generation_, true);
+}
+
+void TcpSocket::resume_reading() noexcept {
+    if (outbound_) outbound_->pause_reading(slot_, generation_, false);
+}
+
 alloc::ByteBuffer* TcpSocket::output() noexcept {
     return outbound_ ? outbound_->output(slot_, generation_) : nullptr;
 }

@@ -116,6 +116,12 @@ class TcpSocket {
     // a producer waiting for room). Not after close().
     void on_sent(UniqueFunction<void(size_t)> fn);
 
+    // Stops reading (the receive is cancelled: unread bytes stay in the kernel, TCP flow control
+    // pushes back on the peer) until resume_reading(). Bytes already received may still arrive
+    // once. For a consumer that cannot keep up (the JavaScript bridge's full ring).
+    void pause_reading() noexcept;
+    void resume_reading() noexcept;
+
     // Closes the connection now (pending output is dropped). Idempotent.
     void close() noexcept;
     // True while connected and not closed or ended by the peer.

@@ -158,6 +158,21 @@ void Hub::deliver_to(std::string_view topic, std::string_view payload, bool bina
     snapshot_.clear();
 }
 
+// ---- backpressure from the consumer ------------------------------------------------------
+
+void Hub::after_delivery(Socket& s) noexcept {
+    if (!consumer_full_ || s.reading_paused() || !consumer_full_()) return;
+    s.pause_reading();
+    paused_.emplace_back(&s, s.id());
+}
+
+void Hub::resume_paused() noexcept {
+    if (paused_.empty() || (consumer_full_ && consumer_full_())) return;
+    for (auto [s, id] : paused_)
+        if (s->in_use() && s->id() == id) s->resume_reading();
+    paused_.clear();
+}
+
 // ---- stop and sweep -----------------------------------------------------------------------
 
 void Hub::stop() noexcept {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <any>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -99,6 +100,14 @@ class Hub {
     // level and window (made at first use).
     Deflater* shared_deflater(int level, uint8_t window_bits) noexcept;
 
+    // Backpressure from whoever the messages go to (the JavaScript bridge's ring): while
+    // `full()` says so, a socket that delivered a message stops reading; resume_paused() (at the
+    // end of each loop turn) lets them read again once it has room.
+    void set_consumer_full(std::function<bool()> full) { consumer_full_ = std::move(full); }
+    void after_delivery(Socket& s) noexcept;
+    bool has_paused() const noexcept { return !paused_.empty(); }
+    void resume_paused() noexcept;
+
     // A socket ended: its slot is free (called by the Socket once nothing of it runs).
     void release(Socket& s) noexcept;
 
@@ -130,6 +139,8 @@ class Hub {
     alloc::ByteBuffer compressed_;
     alloc::ByteBuffer payload_scratch_;
     std::vector<Socket*> snapshot_;
+    std::function<bool()> consumer_full_;
+    std::vector<std::pair<Socket*, uint64_t>> paused_;  // by id: a reused slot is not resumed
     engine::Timer sweep_timer_;
     bool sweep_armed_ = false;
 };

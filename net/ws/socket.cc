@@ -22,6 +22,7 @@ void Socket::start(int fd, std::string received, Accepted& accepted) {
     id_ = (uint64_t{hub_.worker().index() & 0xFF} << 56) | (uint64_t{generation_} << 32) | slot_;
     in_use_ = true;
     ended_ = finishing_ = want_drain_ = ping_sent_ = opened_ = peer_closed_ = false;
+    reading_paused_ = false;
     depth_ = 0;
     sent_close_code_ = 0;
     close_deadline_ms_ = 0;
@@ -97,6 +98,7 @@ void Socket::feed(char* data, size_t n) noexcept {
 void Socket::on_message(std::string_view payload, bool binary) {
     if (ended_ || !protocol_->open() || !behaviour_->message) return;
     guarded("message", [&] { behaviour_->message(handle_, payload, binary); });
+    hub_.after_delivery(*this);
 }
 
 void Socket::on_ping(std::string_view payload) {

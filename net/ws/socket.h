@@ -59,6 +59,17 @@ class Socket final : private ProtocolSink {
 
     std::vector<Topic*>& topics() noexcept { return topics_; }
 
+    // Reading stops while the hub's consumer is full (Hub::after_delivery).
+    void pause_reading() noexcept {
+        reading_paused_ = true;
+        tcp_.pause_reading();
+    }
+    void resume_reading() noexcept {
+        reading_paused_ = false;
+        tcp_.resume_reading();
+    }
+    bool reading_paused() const noexcept { return reading_paused_; }
+
     // The hub's sweep: idle pings and timeouts, and close frames not answered in time.
     void sweep(uint64_t now_ms) noexcept;
 
@@ -99,6 +110,7 @@ class Socket final : private ProtocolSink {
     bool want_drain_ = false;     // a send found the output above the limit
     bool ping_sent_ = false;      // an idle ping is out, unanswered
     bool opened_ = false;         // the open callback ran
+    bool reading_paused_ = false; // the hub's consumer is full
     uint32_t depth_ = 0;          // calls of this socket on the stack
     uint64_t last_received_ms_ = 0;
     uint64_t close_deadline_ms_ = 0;  // a close frame was sent: the peer's is awaited until then

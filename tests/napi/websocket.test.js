@@ -320,6 +320,49 @@ test('memory stays bounded while the server publishes to a client that does not 
   child.stdin.end();
 });
 
+test('a JavaScript handler slower than the network stops the socket being read; memory stays bounded, nothing is lost', async (t) => {
+  // The engine reads a message, hands it to the request ring and goes on; when the ring is full
+  // it must stop reading that socket (TCP then pushes back on the client), not queue the rest.
+  const asan = /asan|address/.test(`${process.env.NEXURE_ADDON ?? ''} ${process.env.LD_PRELOAD ?? ''}`);
+  const env = asan ? { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? 'detect_leaks=1'}:quarantine_size_mb=16` } : process.env;
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'ws-sink-server.cjs'), '1'], {
+    stdio: ['pipe', 'pipe', 'inherit'], env,
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await until(() => out.includes('\n'), 'the server to start', 10000);
+  const base = out.trim();
+  const state = async () => JSON.parse((await request(base, '/state')).text);
+  const client = await open(`${base.replace(/^http/, 'ws')}/sink`);
+  await sleep(50);
+  const before = (await state()).rss;
+  // 192 MiB in 64 KiB messages, sent as fast as the client may (the ws client buffers what TCP
+  // does not take, in this process, not the server's).
+  const count = 3072;
+  const message = Buffer.alloc(64 * KIB, 0x62);
+  for (let i = 0; i < count; i++) {
+    message.writeUInt32BE(i, 0);
+    client.ws.send(message, { binary: true });
+  }
+  let peak = before;
+  let s;
+  for (const deadline = Date.now() + 90000; ;) {
+    await sleep(100);
+    s = await state();
+    peak = Math.max(peak, s.rss);
+    if (s.received === count) break;
+    assert.ok(Date.now() < deadline, `the handler did not get every message (${s.received} of ${count})`);
+  }
+  const growth = peak - before;
+  t.diagnostic(`RSS ${(before / MIB).toFixed(1)} MiB before, ${(peak / MIB).toFixed(1)} MiB at the peak, for ${(count * message.length / MIB).toFixed(0)} MiB received by a 1 ms-per-message handler`);
+  assert.equal(s.outOfOrder, 0);
+  assert.equal(s.bytes, count * message.length);
+  assert.ok(growth < 96 * MIB, `RSS grew by ${(growth / MIB).toFixed(1)} MiB while a slow handler received 192 MiB`);
+  client.ws.close();
+  child.stdin.end();
+});
+
 test('close codes both ways: the client\'s code and reason reach close(); ws.end(code, reason) reaches the client', async (t) => {
   const closes = [];
   const { base } = await serve(t, (app) => app.ws('/close', {
