@@ -630,7 +630,8 @@ export interface App {
   ws<UserData = Record<string, unknown>>(path: string, behaviour: WebSocketBehaviour<UserData>): this;
   /**
    * Sends `data` to every subscriber of `topic` on every worker (framed once per worker).
-   * False when the app is not listening.
+   * False when not handed over: the app is not listening, or worker 0 (which applies app.publish)
+   * is 16 MiB behind — a synchronous loop outran it; yield (setImmediate) and publish again.
    */
   publish(topic: string, data: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
 }
@@ -642,7 +643,10 @@ export type WebSocketMessage = string | ArrayBuffer | SharedArrayBuffer | ArrayB
 export declare const SENT: 1;
 /** ws.send(): queued, but the output is over maxBackpressure: wait for drain() (0). */
 export declare const BACKPRESSURE: 0;
-/** ws.send(): not sent, the socket is closed or closing (2). */
+/**
+ * ws.send(): not sent (2) — the socket is closed or closing, its output is full, or its worker is
+ * 16 MiB of operations behind (a synchronous loop outran it: a drain follows once it caught up).
+ */
 export declare const DROPPED: 2;
 export type SendResult = typeof SENT | typeof BACKPRESSURE | typeof DROPPED;
 
@@ -669,7 +673,10 @@ export interface WebSocket<UserData = Record<string, unknown>> {
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;
   getTopics(): string[];
-  /** To every subscriber of `topic` on every worker, except this socket. */
+  /**
+   * To every subscriber of `topic` on every worker, except this socket. False when not handed
+   * over: the app is not listening, or the socket's worker is 16 MiB of operations behind.
+   */
   publish(topic: string, data: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
   /** Unsent bytes as this thread knows them (the worker's last report plus what was sent since). */
   getBufferedAmount(): number;

@@ -36,6 +36,13 @@ function binding() {
 const MAX_TOPIC = 1024;
 const KIB = 1024;
 const MIB = 1024 * KIB;
+// The bound of a worker's backlog: bytes of answers and operations the native side holds for a
+// worker whose response ring is full (a synchronous loop of sends or publishes outruns it; the
+// worker takes them only when this thread hands them over again). Beyond it send() returns
+// DROPPED and publish() false, without handing the message over (PROTOCOL.md "Backpressure").
+const BACKLOG_LIMIT = 16 * MIB;
+// Where the pull index carries the backlog of worker w: index[BACKLOG_AT + w] (js_side.h).
+const BACKLOG_AT = 3 * 1024;
 
 const BEHAVIOUR_KEYS = new Set([
   'open', 'message', 'drain', 'close', 'upgrade', 'maxPayload', 'maxPayloadLength', 'idleTimeout',
@@ -174,6 +181,15 @@ class WebSocket {
     // BACKPRESSURE always mean queued.
     const before = this._reported + ((this._handed - this._applied) >>> 0);
     if (before >= config.maxBackpressure && !config.closeOnBackpressureLimit) return DROPPED;
+    if (this._hub.backlogged(this._worker)) {
+      // The worker's backlog is at its bound: not handed over. A check queued behind the
+      // backlog brings a drain once the worker has caught up with it.
+      if (!this._backpressured) {
+        this._backpressured = true;
+        this._hub.stage(this._worker, this._lo, this._hi, OP.CHECK, 0, null, null);
+      }
+      return DROPPED;
+    }
     const binary = isBinary === undefined ? typeof data !== 'string' : Boolean(isBinary);
     const n = this._hub.stage(this._worker, this._lo, this._hi, OP.SEND, (binary ? 1 : 0) | (compress ? 2 : 0), null, bytes);
     this._handed = (this._handed + n) >>> 0;
@@ -234,7 +250,8 @@ class WebSocket {
     return this._topics === null ? [] : [...this._topics];
   }
 
-  // Sends `data` to every subscriber of `topic`, on every worker, except this socket.
+  // Sends `data` to every subscriber of `topic`, on every worker, except this socket. False
+  // when not handed over: the server is not running, or the worker's backlog is at its bound.
   publish(topic, data, isBinary, compress = true) {
     checkTopic(topic, 'ws.publish()');
     const bytes = bytesOf(data, 'ws.publish()');
@@ -501,8 +518,16 @@ class WsHub {
   publish(worker, lo, hi, op, topic, bytes, binary, compress) {
     const s = this.state;
     if (s.handle === null || !s.started || s.stoppedSeen) return false;
+    if (this.backlogged(worker)) return false;
     this.stage(worker, lo, hi, op, (binary ? 1 : 0) | (compress ? 2 : 0), topic, bytes);
     return true;
+  }
+
+  // Whether the native side holds BACKLOG_LIMIT bytes or more for `worker` (as of the last
+  // pull or flush: the backlog only moves on when this thread hands records over).
+  backlogged(worker) {
+    const index = this.state.index;
+    return index !== null && index !== undefined && index[BACKLOG_AT + worker] >= BACKLOG_LIMIT;
   }
 
   // Appends a WebSocket record to the staging buffer (flushing it first when full): the body
@@ -577,4 +602,6 @@ class WsHub {
   }
 }
 
-module.exports = { WsHub, WebSocket, EV, OP, FLAG_WS, SENT, BACKPRESSURE, DROPPED };
+module.exports = {
+  WsHub, WebSocket, EV, OP, FLAG_WS, SENT, BACKPRESSURE, DROPPED, BACKLOG_LIMIT, BACKLOG_AT,
+};

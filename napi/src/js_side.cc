@@ -1,5 +1,6 @@
 #include "napi/src/js_side.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -42,10 +43,11 @@ Block::~Block() {
 JsSide::JsSide(std::vector<Ref<Channel>> channels) noexcept
     : channels_(std::move(channels)),
       staging_(Block::create(kStagingBytes)),
-      index_(Block::create(size_t{kMaxPull} * 3 * sizeof(uint32_t))),
+      index_(Block::create((size_t{kBacklogAt} + channels_.size()) * sizeof(uint32_t))),
       consumed_(channels_.size(), 0),
       touched_(channels_.size(), 0),
-      pending_(channels_.size()) {}
+      pending_(channels_.size()),
+      pending_bytes_(channels_.size(), 0) {}
 
 JsSide::~JsSide() {
     for (auto& queue : pending_) {
@@ -168,6 +170,8 @@ Result<void> JsSide::hand_over(uint32_t staged) noexcept {
             std::memcpy(p.bytes.get(), r, length);
             if (stashed) std::memcpy(p.bytes.get() + length, &body, sizeof(body));
             p.size = size;
+            p.weight = size + (stashed ? load_u32(r + kBodyLength) : 0);
+            pending_bytes_[w] += p.weight;
             pending_[w].push_back(std::move(p));
             ++pending_count_;
         }
@@ -175,7 +179,14 @@ Result<void> JsSide::hand_over(uint32_t staged) noexcept {
     }
     if (pending_count_ != 0) retry_pending();
     publish_touched();
+    report_backlog();
     return result;
+}
+
+void JsSide::report_backlog() noexcept {
+    auto* backlog = reinterpret_cast<uint32_t*>(index_->data()) + kBacklogAt;
+    for (size_t w = 0; w < channels_.size(); ++w)
+        backlog[w] = static_cast<uint32_t>(std::min<uint64_t>(pending_bytes_[w], UINT32_MAX));
 }
 
 bool JsSide::move_pending(size_t w) noexcept {
@@ -192,6 +203,7 @@ bool JsSide::move_pending(size_t w) noexcept {
             std::memcpy(out, p.bytes.get(), p.size);
             touched_[w] = 1;
         }
+        pending_bytes_[w] -= p.weight;
         queue.pop_front();
         --pending_count_;
     }

@@ -37,6 +37,10 @@ class JsSide {
   public:
     static constexpr uint32_t kStagingBytes = 256 * 1024;
     static constexpr uint32_t kMaxPull = 1024;  // entries of the pull index
+    // After the pull index's 3 x kMaxPull words, one u32 per worker: the bytes of responses
+    // (records and stashed bodies) this side holds for that worker because its response ring
+    // was full — its backlog, which ws.send()/publish() check against their bound (ws.cjs).
+    static constexpr uint32_t kBacklogAt = 3 * kMaxPull;
 
     // `channels` by worker index, every one present. Allocates the staging buffer and index;
     // check ok() afterwards.
@@ -71,6 +75,7 @@ class JsSide {
     struct Pending {
         std::unique_ptr<char[]> bytes;
         uint32_t size = 0;
+        uint32_t weight = 0;  // size plus a stashed body's bytes (the backlog it counts for)
     };
     struct Stash {
         void* data = nullptr;
@@ -83,6 +88,8 @@ class JsSide {
     // Moves pending responses of worker `w` into its ring while they fit; true when none is left.
     bool move_pending(size_t w) noexcept;
     void publish_touched() noexcept;
+    // Writes the workers' backlog (pending_bytes_) after the pull index, where JS reads it.
+    void report_backlog() noexcept;
     uint32_t collect(uint32_t max) noexcept;
     void drop(const char* record, uint32_t size) noexcept;
 
@@ -92,9 +99,11 @@ class JsSide {
     std::vector<uint8_t> consumed_;  // per worker: records taken by the last pull
     std::vector<uint8_t> touched_;   // per worker: responses reserved, not yet published
     // Responses the worker's full ring could not take, oldest first. Bounded by the requests in
-    // flight: JS answers only requests it was given.
+    // flight (JS answers only requests it was given), and for WebSocket sends and publishes by
+    // ws.cjs, which refuses them while the worker's backlog (kBacklogAt) is over its bound.
     std::vector<std::deque<Pending>> pending_;
     size_t pending_count_ = 0;
+    std::vector<uint64_t> pending_bytes_;  // per worker: the weights of pending_[w]
     std::vector<Stash> stashes_;  // by id - 1
     std::vector<uint32_t> free_stash_ids_;
     size_t next_worker_ = 0;  // round-robin start of the next pull

@@ -320,6 +320,48 @@ test('memory stays bounded while the server publishes to a client that does not 
   child.stdin.end();
 });
 
+test('a synchronous publish loop that outruns the worker is bounded: publish() says false beyond the backlog bound, and what it took arrives', async (t) => {
+  // The JavaScript thread hands records over; a worker whose response ring is full leaves them
+  // with the native side until that thread hands over again — which a synchronous loop never
+  // does. Unbounded, this loop would leave ~256 MiB queued in the server.
+  const asan = /asan|address/.test(`${process.env.NEXURE_ADDON ?? ''} ${process.env.LD_PRELOAD ?? ''}`);
+  const env = asan ? { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? 'detect_leaks=1'}:quarantine_size_mb=16` } : process.env;
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'ws-publish-server.cjs')], {
+    stdio: ['pipe', 'pipe', 'inherit'], env,
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await until(() => out.includes('\n'), 'the server to start', 10000);
+  const base = out.trim();
+  const state = async () => JSON.parse((await request(base, '/state')).text);
+  const reader = await open(`${base.replace(/^http/, 'ws')}/burst`);
+  assert.match(reader.ws.extensions, /permessage-deflate/);
+  await sleep(50);
+  const count = 16384;
+  reader.ws.send(`burst ${count} ${16 * KIB}`);
+  let s;
+  for (const deadline = Date.now() + 60000; ;) {
+    await sleep(100);
+    s = await state();
+    if (s.burst !== null) break;
+    assert.ok(Date.now() < deadline, 'the burst did not finish');
+  }
+  const { taken, refused, before, after } = s.burst;
+  t.diagnostic(`${taken} of ${count} 16 KiB publishes taken, ${refused} refused; RSS ${(before / MIB).toFixed(1)} MiB before the loop, ${(after / MIB).toFixed(1)} MiB after it`);
+  assert.equal(taken + refused, count);
+  assert.ok(refused > 0, 'publish() never said false: nothing bounds the loop');
+  assert.ok(after - before < 64 * MIB, `RSS grew by ${((after - before) / MIB).toFixed(1)} MiB in a loop of ${count} publishes of 16 KiB`);
+  // Every publish that said true reaches the subscriber (its limit is far above what it holds),
+  // in order.
+  await until(() => reader.messages.length >= taken, `the ${taken} messages taken to arrive (${reader.messages.length} so far)`, 60000);
+  await sleep(200);
+  assert.equal(reader.messages.length, taken);
+  reader.messages.forEach(([data], i) => assert.equal(data.readUInt32BE(0), i));
+  reader.ws.close();
+  child.stdin.end();
+});
+
 test('a JavaScript handler slower than the network stops the socket being read; memory stays bounded, nothing is lost', async (t) => {
   // The engine reads a message, hands it to the request ring and goes on; when the ring is full
   // it must stop reading that socket (TCP then pushes back on the client), not queue the rest.

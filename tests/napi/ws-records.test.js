@@ -10,7 +10,9 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { LIB } = require('./fixtures/helpers.cjs');
 
-const { WsHub, OP, EV, FLAG_WS, SENT, BACKPRESSURE, DROPPED } = require(path.join(LIB, 'ws.cjs'));
+const {
+  WsHub, OP, EV, FLAG_WS, SENT, BACKPRESSURE, DROPPED, BACKLOG_LIMIT, BACKLOG_AT,
+} = require(path.join(LIB, 'ws.cjs'));
 const { Staging, encodeEventRecord } = require(path.join(LIB, 'records.cjs'));
 
 function fakeApp() {
@@ -18,6 +20,7 @@ function fakeApp() {
   const state = {
     handle: {}, started: true, stoppedSeen: false,
     staging: new Staging(new ArrayBuffer(256 * 1024)),
+    index: new Uint32Array(BACKLOG_AT + 64),  // the pull index, then each worker's backlog
     errorLog: { log: (what, err) => logged.push(`${what}: ${err.message}`) },
     scheduleFlush() {},
   };
@@ -157,6 +160,37 @@ test('send(): BACKPRESSURE when the bound reaches the limit (one check staged), 
   assert.equal(sock.send(m), SENT);
   ops = staged(state);
   assert.deepEqual(ops.map((o) => o.op), [OP.SEND, OP.SEND]);
+});
+
+test('a worker whose backlog is at its bound: send() says DROPPED (one check staged, a drain follows), publish() false', () => {
+  const { hub, state } = fakeApp();
+  let sock = null;
+  const drains = [];
+  hub.add('/r', { open(ws) { sock = ws; }, drain() { drains.push(true); } });
+  feed(hub, 1, encodeEventRecord({ ticket: [5, 6, 0, 0], type: EV.OPEN, data: openData() }));
+  state.index[BACKLOG_AT + 1] = BACKLOG_LIMIT - 1;
+  assert.equal(sock.send('a'), SENT);
+  assert.equal(sock.publish('t', 'b'), true);
+  state.index[BACKLOG_AT + 1] = BACKLOG_LIMIT;
+  assert.equal(sock.send('c'), DROPPED);
+  assert.equal(sock.send('d'), DROPPED);
+  assert.equal(sock.publish('t', 'e'), false);
+  assert.equal(hub.publishAll('t', 'f'), true);  // worker 0's backlog is another's
+  state.index[BACKLOG_AT] = BACKLOG_LIMIT + 5;
+  assert.equal(hub.publishAll('t', 'g'), false);
+  let ops = staged(state);
+  assert.deepEqual(ops.map((o) => [o.worker, o.op, o.body]), [
+    [1, OP.SEND, 'a'], [1, OP.PUBLISH, 'tb'], [1, OP.CHECK, ''], [0, OP.PUBLISH_ALL, 'tf'],
+  ]);
+  // The worker caught up and answered the check: sending works again.
+  state.index[BACKLOG_AT + 1] = 0;
+  const report = Buffer.alloc(8);
+  report.writeUInt32LE(1, 4);
+  feed(hub, 1, encodeEventRecord({ ticket: [5, 6, 0, 0], type: EV.DRAIN, data: report }));
+  assert.deepEqual(drains, [true]);
+  assert.equal(sock.send('h'), SENT);
+  ops = staged(state);
+  assert.deepEqual(ops.map((o) => [o.op, o.body]), [[OP.SEND, 'h']]);
 });
 
 test('an upgrade\'s data reaches the socket through the number in its open event', () => {
