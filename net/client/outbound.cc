@@ -415,6 +415,20 @@ void Outbound::set_on_close(uint32_t slot, uint32_t generation, UniqueFunction<v
     if (Sock* s = find(slot, generation); s != nullptr && !s->closing) s->on_close = std::move(fn);
 }
 
+size_t Outbound::write_now(uint32_t slot, uint32_t generation,
+                           std::span<const iovec> parts) noexcept {
+    Sock* s = find(slot, generation);
+    if (s == nullptr || s->closing || s->connecting || s->send_in_flight || !s->out.empty())
+        return 0;
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(parts.data());
+    m.msg_iovlen = parts.size();
+    const ssize_t n = ::sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    // EAGAIN: the socket's buffer is full; an error (EPIPE, ECONNRESET) is left for the ring's
+    // send of what the caller queues, which ends the socket the usual way.
+    return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
 void Outbound::pause_reading(uint32_t slot, uint32_t generation, bool paused) noexcept {
     Sock* s = find(slot, generation);
     if (s == nullptr || s->closing || s->connecting || s->paused == paused) return;

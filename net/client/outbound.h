@@ -8,9 +8,11 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +99,7 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
     void set_on_sent(uint32_t slot, uint32_t generation, UniqueFunction<void(size_t)> fn);
     TcpSocket adopt(int fd);
     void pause_reading(uint32_t slot, uint32_t generation, bool paused) noexcept;
+    size_t write_now(uint32_t slot, uint32_t generation, std::span<const iovec> parts) noexcept;
     alloc::ByteBuffer* output(uint32_t slot, uint32_t generation) noexcept;
     size_t buffered(uint32_t slot, uint32_t generation) const noexcept;
     bool is_open(uint32_t slot, uint32_t generation) const noexcept;

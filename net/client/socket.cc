@@ -84,6 +84,10 @@ void TcpSocket::on_sent(UniqueFunction<void(size_t)> fn) {
     if (outbound_) outbound_->set_on_sent(slot_, generation_, std::move(fn));
 }
 
+size_t TcpSocket::write_now(std::span<const iovec> parts) noexcept {
+    return outbound_ ? outbound_->write_now(slot_, generation_, parts) : 0;
+}
+
 void TcpSocket::pause_reading() noexcept {
     if (outbound_) outbound_->pause_reading(slot_, generation_, true);
 }

@@ -29,9 +29,11 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -107,6 +109,11 @@ class TcpSocket {
     // copy of a request built in place. Null when the socket is closed.
     char* prepare(size_t n);
     void commit(size_t n);
+    // Sends `parts` at once with a non-blocking sendmsg() when nothing is queued or being sent
+    // (a large message then skips the copy into the output); returns the bytes the kernel took
+    // (the caller queues the rest with write()), or 0 when something is queued, the socket's
+    // buffer is full or the socket is closed.
+    size_t write_now(std::span<const iovec> parts) noexcept;
     // The output itself, for code that frames into it directly (what is appended leaves at the
     // end of this loop turn, as write()'s bytes). Null when the socket is closed.
     alloc::ByteBuffer* output() noexcept;

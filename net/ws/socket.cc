@@ -138,10 +138,30 @@ WebSocket::SendStatus Socket::send(std::string_view message, Opcode opcode, bool
         overflowed();
         return WebSocket::SendStatus::kClosed;
     }
+    if (before == 0 && message.size() >= kDirectSend && !is_control(opcode) &&
+        !(compress && deflate_ && deflate_->server_compresses())) {
+        return send_direct(message, opcode);
+    }
     alloc::ByteBuffer* out = tcp_.output();
     if (out == nullptr || !protocol_->send(*out, message, opcode, compress))
         return WebSocket::SendStatus::kClosed;
     return after_send(before);
+}
+
+WebSocket::SendStatus Socket::send_direct(std::string_view message, Opcode opcode) noexcept {
+    // Nothing queued: header and payload go to the kernel now, from where they are (a large
+    // message is not copied into the output first); what it does not take is queued as usual.
+    char header[kMaxHeaderSize];
+    const size_t h = write_frame_header(header, opcode, true, false, message.size(), nullptr);
+    const iovec parts[2] = {{header, h}, {const_cast<char*>(message.data()), message.size()}};
+    const size_t taken = tcp_.write_now(parts);
+    if (taken == h + message.size()) return WebSocket::SendStatus::kSent;
+    alloc::ByteBuffer* out = tcp_.output();
+    if (out == nullptr) return WebSocket::SendStatus::kClosed;
+    if (taken < h) out->append(header + taken, h - taken);
+    const size_t from = taken > h ? taken - h : 0;
+    out->append(message.data() + from, message.size() - from);
+    return after_send(0);
 }
 
 WebSocket::SendStatus Socket::send_encoded(std::string_view frame) noexcept {

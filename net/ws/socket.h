@@ -85,6 +85,9 @@ class Socket final : private ProtocolSink {
     void on_sent(size_t left) noexcept;
     // Reads bytes (writable copies or the receive buffer itself).
     void feed(char* data, size_t n) noexcept;
+    // Messages at least this long are offered to the kernel at once when nothing is queued.
+    static constexpr size_t kDirectSend = 8 * 1024;
+    WebSocket::SendStatus send_direct(std::string_view message, Opcode opcode) noexcept;
     // After a send: the backpressure rules. `before`: buffered() before it.
     WebSocket::SendStatus after_send(size_t before) noexcept;
     // The output went beyond the limit with WsOverflow::kClose.
