@@ -519,6 +519,38 @@ TEST_F(WebSocketTest, PermessageDeflateRoundTrips) {
     EXPECT_EQ(f.payload, "hi");
 }
 
+// Large messages go to the kernel at once when nothing is queued (Socket::send_direct); what it
+// does not take (a client that is not reading) is queued, and every byte arrives in order.
+TEST_F(WebSocketTest, LargeMessagesThatTheKernelTakesInPartArriveWhole) {
+    auto server = std::make_unique<Server>(test_config());
+    WsBehaviour b;
+    b.max_backpressure = 32 * 1024 * 1024;
+    b.message = [](WebSocket& ws, std::string_view m, bool) {
+        const int n = std::stoi(std::string(m));
+        for (int i = 0; i < n; ++i) {
+            std::string big(1024 * 1024, static_cast<char>('a' + i));
+            big[0] = static_cast<char>('0' + i);
+            ws.send(big, true);
+        }
+    };
+    server->ws("/big", b);
+    start_server(std::move(server));
+    WsClient c;
+    ASSERT_TRUE(c.open(port_, "/big"));
+    // 16 MiB: more than the kernel's buffers on both sides hold while the client does not read.
+    ASSERT_TRUE(c.send_text("16"));
+    std::this_thread::sleep_for(100ms);  // the server fills what the kernel will hold, and queues
+    for (int i = 0; i < 16; ++i) {
+        WsFrame f;
+        ASSERT_TRUE(c.read_frame(&f, deadline_in(10s))) << "message " << i;
+        ASSERT_EQ(f.opcode, Opcode::kBinary);
+        ASSERT_EQ(f.payload.size(), 1024u * 1024);
+        EXPECT_EQ(f.payload[0], static_cast<char>('0' + i));
+        EXPECT_EQ(f.payload.find_first_not_of(static_cast<char>('a' + i), 1), std::string::npos)
+            << "message " << i << " is not whole";
+    }
+}
+
 TEST_F(WebSocketTest, ASocketIsFoundByItsIdFromATimer) {
     auto server = std::make_unique<Server>(test_config());
     WsBehaviour b;
