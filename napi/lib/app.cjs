@@ -730,7 +730,10 @@ class State {
           const off = index[j + 1];
           const u8 = this.ringU8[w];
           const u32 = this.ringU32[w];
-          const route = routes[u32[(off >>> 2) + REQ.HANDLER]];
+          const handler = u32[(off >>> 2) + REQ.HANDLER];
+          // An event record's handler id (0xFFFFFFFF) is no array index: routes[] of it would
+          // look a property up by its decimal string, once per WebSocket message.
+          const route = handler === EVENT.HANDLER_ID ? undefined : routes[handler];
           if (route === undefined) {
             // An event record (handler id 0xFFFFFFFF): abort, writable, body pieces.
             this.events.dispatch(w, u8, u32, off);
