@@ -6,41 +6,21 @@
 #include <unordered_map>
 #include <utility>
 
+#include "napi/src/js_options.h"
 #include "net/files/static_files.h"
 
 namespace nexure::napi {
 
 namespace {
 
-// N-API failures become C++ exceptions; file_answer's boundary turns them into JS errors.
-struct Failed : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-void check(napi_status s, const char* what) {
-    if (s != napi_ok) throw Failed(std::string("fileAnswer(): N-API call failed: ") + what);
-}
-
+// Option objects read through js_options.h; its errors name "fileAnswer()".
+constexpr const char* kContext = "fileAnswer()";
+void check(napi_status s, const char* what) { options::check(s, kContext, what); }
 napi_value get(napi_env env, napi_value object, const char* name) {
-    bool has = false;
-    check(napi_has_named_property(env, object, name, &has), name);
-    if (!has) return nullptr;
-    napi_value v;
-    check(napi_get_named_property(env, object, name, &v), name);
-    napi_valuetype t;
-    check(napi_typeof(env, v, &t), name);
-    return t == napi_undefined ? nullptr : v;
+    return options::get(env, object, name, kContext);
 }
-
 std::string text(napi_env env, napi_value v, const std::string& what) {
-    napi_valuetype t;
-    check(napi_typeof(env, v, &t), "typeof");
-    if (t != napi_string) throw std::invalid_argument(what + " must be a string");
-    size_t n = 0;
-    check(napi_get_value_string_utf8(env, v, nullptr, 0, &n), "string length");
-    std::string s(n, '\0');
-    check(napi_get_value_string_utf8(env, v, s.data(), n + 1, &n), "string");
-    return s;
+    return options::text(env, v, what, kContext);
 }
 
 bool flag(napi_env env, napi_value object, const char* name, bool fallback, const std::string& what) {
