@@ -130,14 +130,17 @@ void Socket::on_tcp_closed(int /*err*/) noexcept {
 
 size_t Socket::buffered() const noexcept { return tcp_.buffered(); }
 
-WebSocket::SendStatus Socket::send(std::string_view message, Opcode opcode, bool compress) noexcept {
+std::optional<WebSocket::SendStatus> Socket::refused(size_t before) noexcept {
     if (!open()) return WebSocket::SendStatus::kClosed;
+    if (before < behaviour_->max_backpressure) return std::nullopt;
+    if (behaviour_->overflow == WsOverflow::kDrop) return WebSocket::SendStatus::kDropped;
+    overflowed();
+    return WebSocket::SendStatus::kClosed;
+}
+
+WebSocket::SendStatus Socket::send(std::string_view message, Opcode opcode, bool compress) noexcept {
     const size_t before = buffered();
-    if (before >= behaviour_->max_backpressure) {
-        if (behaviour_->overflow == WsOverflow::kDrop) return WebSocket::SendStatus::kDropped;
-        overflowed();
-        return WebSocket::SendStatus::kClosed;
-    }
+    if (std::optional<WebSocket::SendStatus> no = refused(before)) return *no;
     if (before == 0 && message.size() >= kDirectSend && !is_control(opcode) &&
         !(compress && deflate_ && deflate_->server_compresses())) {
         return send_direct(message, opcode);
@@ -165,13 +168,8 @@ WebSocket::SendStatus Socket::send_direct(std::string_view message, Opcode opcod
 }
 
 WebSocket::SendStatus Socket::send_encoded(std::string_view frame) noexcept {
-    if (!open()) return WebSocket::SendStatus::kClosed;
     const size_t before = buffered();
-    if (before >= behaviour_->max_backpressure) {
-        if (behaviour_->overflow == WsOverflow::kDrop) return WebSocket::SendStatus::kDropped;
-        overflowed();
-        return WebSocket::SendStatus::kClosed;
-    }
+    if (std::optional<WebSocket::SendStatus> no = refused(before)) return *no;
     alloc::ByteBuffer* out = tcp_.output();
     if (out == nullptr) return WebSocket::SendStatus::kClosed;
     out->append(frame);

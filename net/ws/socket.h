@@ -88,6 +88,10 @@ class Socket final : private ProtocolSink {
     // Messages at least this long are offered to the kernel at once when nothing is queued.
     static constexpr size_t kDirectSend = 8 * 1024;
     WebSocket::SendStatus send_direct(std::string_view message, Opcode opcode) noexcept;
+    // Before a send: kClosed when the socket is not open; when the output is already at
+    // max_backpressure, kDropped (WsOverflow::kDrop) or kClosed after ending it (kClose); else
+    // nothing (the send may go ahead).
+    std::optional<WebSocket::SendStatus> refused(size_t before) noexcept;
     // After a send: the backpressure rules. `before`: buffered() before it.
     WebSocket::SendStatus after_send(size_t before) noexcept;
     // The output went beyond the limit with WsOverflow::kClose.
