@@ -44,6 +44,25 @@ async function open(url, options) {
   return c;
 }
 
+// A fixture server in a child process (so that its RSS is its own), started and killed with the
+// test: `base` is its URL, `state()` its GET /state. Under ASan (the addon and its runtime
+// preloaded, as scripts/test.sh runs it) freed memory waits in a 256 MiB quarantine, which the
+// RSS would show: the child keeps it small.
+async function serverProcess(t, fixture, ...args) {
+  const asan = /asan|address/.test(`${process.env.NEXURE_ADDON ?? ''} ${process.env.LD_PRELOAD ?? ''}`);
+  const env = asan ? { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? 'detect_leaks=1'}:quarantine_size_mb=16` } : process.env;
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', fixture), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'], env,
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  await until(() => out.includes('\n'), 'the server to start', 10000);
+  const base = out.trim();
+  const state = async () => JSON.parse((await request(base, '/state')).text);
+  return { child, base, state };
+}
+
 // Captures what the app logs (console.error, no logger given) while `fn` runs.
 async function capturingErrors(fn) {
   const lines = [];
@@ -282,19 +301,7 @@ test('an app that ignores BACKPRESSURE gets DROPPED at the limit; everything SEN
 });
 
 test('memory stays bounded while the server publishes to a client that does not read', async (t) => {
-  // Under ASan (the addon and its runtime preloaded, as scripts/test.sh runs it) freed memory
-  // waits in a 256 MiB quarantine, which the server's RSS would show: keep it small there.
-  const asan = /asan|address/.test(`${process.env.NEXURE_ADDON ?? ''} ${process.env.LD_PRELOAD ?? ''}`);
-  const env = asan ? { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? 'detect_leaks=1'}:quarantine_size_mb=16` } : process.env;
-  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'ws-publish-server.cjs')], {
-    stdio: ['pipe', 'pipe', 'inherit'], env,
-  });
-  t.after(() => child.kill('SIGKILL'));
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  await until(() => out.includes('\n'), 'the server to start', 10000);
-  const base = out.trim();
-  const state = async () => JSON.parse((await request(base, '/state')).text);
+  const { child, base, state } = await serverProcess(t, 'ws-publish-server.cjs');
   const wsBase = base.replace(/^http/, 'ws');
   const paused = await open(`${wsBase}/feed`);
   paused.ws._socket.pause();
@@ -324,17 +331,7 @@ test('a synchronous publish loop that outruns the worker is bounded: publish() s
   // The JavaScript thread hands records over; a worker whose response ring is full leaves them
   // with the native side until that thread hands over again — which a synchronous loop never
   // does. Unbounded, this loop would leave ~256 MiB queued in the server.
-  const asan = /asan|address/.test(`${process.env.NEXURE_ADDON ?? ''} ${process.env.LD_PRELOAD ?? ''}`);
-  const env = asan ? { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? 'detect_leaks=1'}:quarantine_size_mb=16` } : process.env;
-  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'ws-publish-server.cjs')], {
-    stdio: ['pipe', 'pipe', 'inherit'], env,
-  });
-  t.after(() => child.kill('SIGKILL'));
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  await until(() => out.includes('\n'), 'the server to start', 10000);
-  const base = out.trim();
-  const state = async () => JSON.parse((await request(base, '/state')).text);
+  const { child, base, state } = await serverProcess(t, 'ws-publish-server.cjs');
   const reader = await open(`${base.replace(/^http/, 'ws')}/burst`);
   assert.match(reader.ws.extensions, /permessage-deflate/);
   await sleep(50);
@@ -365,17 +362,7 @@ test('a synchronous publish loop that outruns the worker is bounded: publish() s
 test('a JavaScript handler slower than the network stops the socket being read; memory stays bounded, nothing is lost', async (t) => {
   // The engine reads a message, hands it to the request ring and goes on; when the ring is full
   // it must stop reading that socket (TCP then pushes back on the client), not queue the rest.
-  const asan = /asan|address/.test(`${process.env.NEXURE_ADDON ?? ''} ${process.env.LD_PRELOAD ?? ''}`);
-  const env = asan ? { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? 'detect_leaks=1'}:quarantine_size_mb=16` } : process.env;
-  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'ws-sink-server.cjs'), '1'], {
-    stdio: ['pipe', 'pipe', 'inherit'], env,
-  });
-  t.after(() => child.kill('SIGKILL'));
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  await until(() => out.includes('\n'), 'the server to start', 10000);
-  const base = out.trim();
-  const state = async () => JSON.parse((await request(base, '/state')).text);
+  const { child, base, state } = await serverProcess(t, 'ws-sink-server.cjs', '1');
   const client = await open(`${base.replace(/^http/, 'ws')}/sink`);
   await sleep(50);
   const before = (await state()).rss;
