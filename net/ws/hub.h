@@ -95,7 +95,6 @@ class Hub {
     Topics& topics() noexcept { return topics_; }
     engine::Worker& worker() noexcept { return worker_; }
     uint64_t now_ms() const noexcept { return worker_.now_ns() / 1'000'000; }
-    bool stopping() const noexcept { return stopping_; }
     // The worker's compressor for messages sent to sockets that take no context over, at this
     // level and window (made at first use).
     Deflater* shared_deflater(int level, uint8_t window_bits) noexcept;
@@ -111,9 +110,6 @@ class Hub {
     // A socket ended: its slot is free (called by the Socket once nothing of it runs).
     void release(Socket& s) noexcept;
 
-    // Scratch for frames encoded once and copied to many sockets.
-    alloc::ByteBuffer& frame_scratch() noexcept { return frame_; }
-    alloc::ByteBuffer& compressed_scratch() noexcept { return compressed_; }
 
   private:
     void deliver_to(std::string_view topic, std::string_view payload, bool binary, bool compress,

@@ -21,7 +21,7 @@ void Socket::start(int fd, std::string received, Accepted& accepted) {
     if (generation_ == 0) generation_ = 1;
     id_ = (uint64_t{hub_.worker().index() & 0xFF} << 56) | (uint64_t{generation_} << 32) | slot_;
     in_use_ = true;
-    ended_ = finishing_ = want_drain_ = ping_sent_ = opened_ = peer_closed_ = false;
+    ended_ = finishing_ = want_drain_ = ping_sent_ = opened_ = false;
     reading_paused_ = false;
     depth_ = 0;
     sent_close_code_ = 0;
@@ -113,7 +113,6 @@ void Socket::on_pong(std::string_view payload) {
 }
 
 void Socket::on_close(uint16_t code, std::string_view reason) {
-    peer_closed_ = true;
     peer_code_ = code;
     peer_reason_.assign(reason);
 }
@@ -148,7 +147,7 @@ WebSocket::SendStatus Socket::send(std::string_view message, Opcode opcode, bool
     alloc::ByteBuffer* out = tcp_.output();
     if (out == nullptr || !protocol_->send(*out, message, opcode, compress))
         return WebSocket::SendStatus::kClosed;
-    return after_send(before);
+    return after_send();
 }
 
 WebSocket::SendStatus Socket::send_direct(std::string_view message, Opcode opcode) noexcept {
@@ -164,7 +163,7 @@ WebSocket::SendStatus Socket::send_direct(std::string_view message, Opcode opcod
     if (taken < h) out->append(header + taken, h - taken);
     const size_t from = taken > h ? taken - h : 0;
     out->append(message.data() + from, message.size() - from);
-    return after_send(0);
+    return after_send();
 }
 
 WebSocket::SendStatus Socket::send_encoded(std::string_view frame) noexcept {
@@ -173,10 +172,10 @@ WebSocket::SendStatus Socket::send_encoded(std::string_view frame) noexcept {
     alloc::ByteBuffer* out = tcp_.output();
     if (out == nullptr) return WebSocket::SendStatus::kClosed;
     out->append(frame);
-    return after_send(before);
+    return after_send();
 }
 
-WebSocket::SendStatus Socket::after_send(size_t /*before*/) noexcept {
+WebSocket::SendStatus Socket::after_send() noexcept {
     if (buffered() < behaviour_->max_backpressure) return WebSocket::SendStatus::kSent;
     want_drain_ = true;
     return WebSocket::SendStatus::kBackpressure;
@@ -275,7 +274,6 @@ void Socket::maybe_release() noexcept {
     protocol_.reset();
     data_.reset();
     topics_.clear();
-    pending_.clear();
     peer_reason_.clear();
     in_use_ = false;
     hub_.release(*this);

@@ -39,8 +39,7 @@ class Socket final : private ProtocolSink {
 
     // ---- WebSocket's methods
     WebSocket::SendStatus send(std::string_view message, Opcode opcode, bool compress) noexcept;
-    // A frame already encoded (publish): copied as is. `compressed`: the frame is a deflated one
-    // (only for sockets that take no context over, see shares_compressed()).
+    // A frame already encoded once for many sockets (publish): copied as is.
     WebSocket::SendStatus send_encoded(std::string_view frame) noexcept;
     void end(uint16_t code, std::string_view reason) noexcept;
     void close_now() noexcept;
@@ -92,8 +91,8 @@ class Socket final : private ProtocolSink {
     // max_backpressure, kDropped (WsOverflow::kDrop) or kClosed after ending it (kClose); else
     // nothing (the send may go ahead).
     std::optional<WebSocket::SendStatus> refused(size_t before) noexcept;
-    // After a send: the backpressure rules. `before`: buffered() before it.
-    WebSocket::SendStatus after_send(size_t before) noexcept;
+    // After a send: kBackpressure (and a drain owed) when the output is now above the limit.
+    WebSocket::SendStatus after_send() noexcept;
     // The output went beyond the limit with WsOverflow::kClose.
     void overflowed() noexcept;
     // The protocol ended: send what is queued, then close TCP.
@@ -130,9 +129,7 @@ class Socket final : private ProtocolSink {
     http::Endpoint remote_;
     std::string subprotocol_;
     std::vector<Topic*> topics_;
-    std::string pending_;  // bytes received before open() ran, or a copy for in-place unmasking
     // The peer's close, reported after feed() returns.
-    bool peer_closed_ = false;
     uint16_t peer_code_ = 0;
     std::string peer_reason_;
 };
