@@ -265,6 +265,11 @@ bool Server::publish(std::string_view topic, std::string_view message, bool bina
     return registry->post(std::move(m), UINT32_MAX);
 }
 
+uint64_t Server::publish_backlog() const noexcept {
+    const auto& registry = impl_->shared.ws_registry;
+    return registry ? registry->posted_bytes() : 0;
+}
+
 Server& Server::handoff_engine_answers(uint32_t id) {
     impl_->check_not_started();
     impl_->shared.engine_answers = id;

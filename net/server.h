@@ -283,6 +283,10 @@ class Server {
     // thread; false when the server is not running or has no WebSocket routes.
     bool publish(std::string_view topic, std::string_view message, bool binary = false,
                  bool compress = true);
+    // Bytes published (this publish(), WebSocket::publish()) that some worker has not delivered
+    // to its subscribers yet — each message's topic and payload, once. Any thread. A loop that
+    // publishes faster than the workers deliver sees it grow: check it to bound what waits.
+    uint64_t publish_backlog() const noexcept;
 
     // Binds the listeners and starts the workers; returns once they accept connections. The
     // error message names the cause (port in use, io_uring unavailable, ...) and the fix.

@@ -766,22 +766,22 @@ class State {
     if (h === null || this.stoppedSeen || !this.started) return;
     const staging = this.staging;
     if (!staging.control(bs.worker, bs.ticket, op, value)) {
-      const staged = staging.pos;
-      staging.pos = 0;
-      try {
-        binding.flush(h, staged);
-      } catch (err) {
-        this.errorLog.log('the native binding refused staged responses', err);
-      }
+      this.flushStaged();
       staging.control(bs.worker, bs.ticket, op, value);
     }
     this.scheduleFlush();
   }
 
-  scheduleFlush() {
-    if (!this.inDrain && !this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(this.flushTask);
+  // Hands the staged records over now (the staging buffer is full, or holds enough stashed
+  // bytes that the backlog bound must see them).
+  flushStaged() {
+    const staged = this.staging.pos;
+    if (staged === 0) return;
+    this.staging.pos = 0;
+    try {
+      binding.flush(this.handle, staged);
+    } catch (err) {
+      this.errorLog.log('the native binding refused staged responses', err);
     }
   }
 
@@ -803,15 +803,7 @@ class State {
     const h = this.handle;
     if (h === null || this.stoppedSeen || !this.started) return;
     this.bodies.writeCredits();
-    if (this.staging.pos !== 0) {
-      const staged = this.staging.pos;
-      this.staging.pos = 0;
-      try {
-        binding.flush(h, staged);
-      } catch (err) {
-        this.errorLog.log('the native binding refused staged responses', err);
-      }
-    }
+    this.flushStaged();
     if (this.afterFlush.length !== 0) this.runAfterFlush();
   }
 
@@ -1050,13 +1042,7 @@ class State {
   stageRecord(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId = 0, stashLength = 0) {
     const staging = this.staging;
     if (!staging.write(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId, stashLength)) {
-      const staged = staging.pos;
-      staging.pos = 0;
-      try {
-        binding.flush(this.handle, staged);
-      } catch (err) {
-        this.errorLog.log('the native binding refused staged responses', err);
-      }
+      this.flushStaged();
       staging.write(worker, ticketU32, ticketAt, status, flags, type, headers, body, stashId, stashLength);
     }
   }

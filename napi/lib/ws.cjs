@@ -39,10 +39,13 @@ const MAX_SLOT = 1 << 22;
 const KIB = 1024;
 const MIB = 1024 * KIB;
 // The bound of a worker's backlog: bytes of answers and operations the native side holds for a
-// worker whose response ring is full (a synchronous loop of sends or publishes outruns it; the
-// worker takes them only when this thread hands them over again). Beyond it send() returns
-// DROPPED and publish() false, without handing the message over (PROTOCOL.md "Backpressure").
+// worker — records its full response ring could not take (a synchronous loop of sends or
+// publishes outruns it; the worker takes them only when this thread hands them over again), and
+// stashed bodies it has not framed yet. Beyond it send() returns DROPPED and publish() false,
+// without handing the message over (PROTOCOL.md "Backpressure").
 const BACKLOG_LIMIT = 16 * MIB;
+// Stashed bytes staged without a hand-over, at most (then stage() hands them over).
+const STASH_FLUSH = 1 * MIB;
 // Where the pull index carries the backlog of worker w: index[BACKLOG_AT + w] (js_side.h).
 const BACKLOG_AT = 3 * 1024;
 
@@ -288,6 +291,7 @@ class WsHub {
     this.byLow = [];
     this.full = new Map();
     this.count = 0;
+    this.stashedUnflushed = 0;  // stashed bytes staged since stage() last handed them over
   }
 
   find(worker, lo, hi) {
@@ -521,7 +525,7 @@ class WsHub {
   publish(worker, lo, hi, op, topic, bytes, binary, compress) {
     const s = this.state;
     if (s.handle === null || !s.started || s.stoppedSeen) return false;
-    if (this.backlogged(worker)) return false;
+    if (this.backlogged(worker) || this.publishBacklogged()) return false;
     this.stage(worker, lo, hi, op, (binary ? 1 : 0) | (compress ? 2 : 0), topic, bytes);
     return true;
   }
@@ -531,6 +535,13 @@ class WsHub {
   backlogged(worker) {
     const index = this.state.index;
     return index !== null && index !== undefined && index[BACKLOG_AT + worker] >= BACKLOG_LIMIT;
+  }
+
+  // Whether the bytes published that some worker has not delivered yet (posted to the workers,
+  // each of which delivers them in its own time) are BACKLOG_LIMIT or more: the index's last word.
+  publishBacklogged() {
+    const index = this.state.index;
+    return index !== null && index !== undefined && index[index.length - 1] >= BACKLOG_LIMIT;
   }
 
   // Appends a WebSocket record to the staging buffer (flushing it first when full): the body
@@ -561,15 +572,7 @@ class WsHub {
       }
     }
     const worst = stashId !== 0 ? RES.HEAD_BYTES : RES.HEAD_BYTES + topicWorst + bodyWorst;
-    if (staging.pos + worst > staging.capacity) {
-      const staged = staging.pos;
-      staging.pos = 0;
-      try {
-        binding().flush(s.handle, staged);
-      } catch (err) {
-        s.errorLog.log('the native binding refused staged responses', err);
-      }
-    }
+    if (staging.pos + worst > staging.capacity) s.flushStaged();
     const p = staging.pos;
     const u8 = staging.u8;
     let o = p + RES.HEAD_BYTES;
@@ -600,6 +603,12 @@ class WsHub {
     u32[w + 10] = stashId;
     u32[w + 11] = FLAG_WS;
     staging.pos = p + length;
+    // Stashed bodies count in a worker's backlog once handed over: a synchronous loop hands
+    // them over every STASH_FLUSH bytes, so that what it stashes is bounded too.
+    if (stashId !== 0 && (this.stashedUnflushed += stashLength) >= STASH_FLUSH) {
+      this.stashedUnflushed = 0;
+      s.flushStaged();
+    }
     s.scheduleFlush();
     return bodyLength;
   }

@@ -793,7 +793,9 @@ void start_js_side(napi_env env, ServerObject& s) {
             "the engine started without building the JavaScript bridge on every worker "
             "(net::Server::set_handoff)");
     }
-    auto js = std::make_unique<JsSide>(reg.channels);
+    net::Server* server = s.server.get();
+    auto js = std::make_unique<JsSide>(reg.channels,
+                                       [server] { return server->publish_backlog(); });
     if (!js->ok()) throw std::bad_alloc();
 
     napi_value views;

@@ -37,6 +37,12 @@ void Channel::ring_js() const noexcept {
     (void)!write(js_doorbell_fd_, &one, sizeof(one));
 }
 
+void Channel::free_stash(void* body, uint32_t bytes) noexcept {
+    if (body == nullptr) return;
+    std::free(body);
+    stashed_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 void free_stashed_body(const engine::Mailbox::Record& record) noexcept {
     using namespace response_record;
     if (record.size < kFixedBytes + kStashPointerBytes) return;

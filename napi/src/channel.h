@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "alloc/result.h"
 #include "engine/mailbox.h"
@@ -53,6 +54,14 @@ class Channel final : public RefCounted {
     // The JS side is being torn down and will answer nothing more: a stopping worker answers
     // what waits 503 at once (net::Handoff::abandoned()).
     std::atomic<bool> js_gone{false};
+    // Bytes of stashed bodies in the response ring or with the worker, not yet freed: the JS
+    // side adds a body's bytes when it moves its record into the ring, the worker takes them off
+    // when it frees the body (free_stash). Part of the backlog that bounds WebSocket sends and
+    // publishes (JsSide::report_backlog), which the ring's own capacity does not bound.
+    std::atomic<uint64_t> stashed_bytes{0};
+
+    // Worker thread: frees a stashed body of `bytes` taken from a response-ring record (null: none).
+    void free_stash(void* body, uint32_t bytes) noexcept;
 
   private:
     Channel(engine::Worker* worker, int js_doorbell_fd) noexcept

@@ -40,10 +40,12 @@ Block::~Block() {
     std::free(data_);
 }
 
-JsSide::JsSide(std::vector<Ref<Channel>> channels) noexcept
+JsSide::JsSide(std::vector<Ref<Channel>> channels,
+               std::function<uint64_t()> publish_backlog) noexcept
     : channels_(std::move(channels)),
+      publish_backlog_(std::move(publish_backlog)),
       staging_(Block::create(kStagingBytes)),
-      index_(Block::create((size_t{kBacklogAt} + channels_.size()) * sizeof(uint32_t))),
+      index_(Block::create((size_t{kBacklogAt} + channels_.size() + 1) * sizeof(uint32_t))),
       consumed_(channels_.size(), 0),
       touched_(channels_.size(), 0),
       pending_(channels_.size()),
@@ -157,7 +159,11 @@ Result<void> JsSide::hand_over(uint32_t staged) noexcept {
             std::free(body);  // its worker has ended: nobody is waiting for it
         } else if (pending_[w].empty() && (out = channel.responses().try_reserve(size))) {
             std::memcpy(out, r, length);
-            if (stashed) std::memcpy(out + length, &body, sizeof(body));
+            if (stashed) {
+                std::memcpy(out + length, &body, sizeof(body));
+                channel.stashed_bytes.fetch_add(load_u32(r + kBodyLength),
+                                                std::memory_order_relaxed);
+            }
             touched_[w] = 1;
         } else {
             Pending p;
@@ -185,8 +191,13 @@ Result<void> JsSide::hand_over(uint32_t staged) noexcept {
 
 void JsSide::report_backlog() noexcept {
     auto* backlog = reinterpret_cast<uint32_t*>(index_->data()) + kBacklogAt;
-    for (size_t w = 0; w < channels_.size(); ++w)
-        backlog[w] = static_cast<uint32_t>(std::min<uint64_t>(pending_bytes_[w], UINT32_MAX));
+    for (size_t w = 0; w < channels_.size(); ++w) {
+        const uint64_t held =
+            pending_bytes_[w] + channels_[w]->stashed_bytes.load(std::memory_order_relaxed);
+        backlog[w] = static_cast<uint32_t>(std::min<uint64_t>(held, UINT32_MAX));
+    }
+    const uint64_t published = publish_backlog_ ? publish_backlog_() : 0;
+    backlog[channels_.size()] = static_cast<uint32_t>(std::min<uint64_t>(published, UINT32_MAX));
 }
 
 bool JsSide::move_pending(size_t w) noexcept {
@@ -201,6 +212,9 @@ bool JsSide::move_pending(size_t w) noexcept {
             char* out = channel.responses().try_reserve(p.size);
             if (out == nullptr) return false;
             std::memcpy(out, p.bytes.get(), p.size);
+            if (p.weight > p.size) {
+                channel.stashed_bytes.fetch_add(p.weight - p.size, std::memory_order_relaxed);
+            }
             touched_[w] = 1;
         }
         pending_bytes_[w] -= p.weight;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -37,14 +38,17 @@ class JsSide {
   public:
     static constexpr uint32_t kStagingBytes = 256 * 1024;
     static constexpr uint32_t kMaxPull = 1024;  // entries of the pull index
-    // After the pull index's 3 x kMaxPull words, one u32 per worker: the bytes of responses
-    // (records and stashed bodies) this side holds for that worker because its response ring
-    // was full — its backlog, which ws.send()/publish() check against their bound (ws.cjs).
+    // After the pull index's 3 x kMaxPull words, one u32 per worker: its backlog, which
+    // ws.send()/publish() check against their bound (ws.cjs) — the bytes of responses (records
+    // and stashed bodies) this side holds for that worker because its response ring was full,
+    // plus the stashed bodies handed over that the worker has not freed yet
+    // (Channel::stashed_bytes). After those, one u32: the bytes published that some worker has
+    // not delivered yet (net::Server::publish_backlog()), which bounds publish() (ws.cjs).
     static constexpr uint32_t kBacklogAt = 3 * kMaxPull;
 
-    // `channels` by worker index, every one present. Allocates the staging buffer and index;
-    // check ok() afterwards.
-    explicit JsSide(std::vector<Ref<Channel>> channels) noexcept;
+    // `channels` by worker index, every one present; `publish_backlog` reads the engine's
+    // publish backlog (any thread). Allocates the staging buffer and index; check ok() afterwards.
+    JsSide(std::vector<Ref<Channel>> channels, std::function<uint64_t()> publish_backlog) noexcept;
     ~JsSide();
     JsSide(const JsSide&) = delete;
     JsSide& operator=(const JsSide&) = delete;
@@ -88,12 +92,14 @@ class JsSide {
     // Moves pending responses of worker `w` into its ring while they fit; true when none is left.
     bool move_pending(size_t w) noexcept;
     void publish_touched() noexcept;
-    // Writes the workers' backlog (pending_bytes_) after the pull index, where JS reads it.
+    // Writes the workers' backlog (pending_bytes_ and stashed_bytes) and the publish backlog
+    // after the pull index, where JS reads them.
     void report_backlog() noexcept;
     uint32_t collect(uint32_t max) noexcept;
     void drop(const char* record, uint32_t size) noexcept;
 
     std::vector<Ref<Channel>> channels_;
+    std::function<uint64_t()> publish_backlog_;
     Ref<Block> staging_;
     Ref<Block> index_;
     std::vector<uint8_t> consumed_;  // per worker: records taken by the last pull

@@ -325,9 +325,10 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
     if (load_u32(r + kFlags) & kFlagWebSocket) {
         // Not an answer: an operation on a WebSocket (ws_bridge.h); no header block.
         void* stashed = nullptr;
-        ws_.apply(r, record_body(record, load_u32(r + kBodyKind), load_u32(r + kBodyLength),
-                                 r + kFixedBytes, &stashed));
-        std::free(stashed);
+        const uint32_t body_length = load_u32(r + kBodyLength);
+        ws_.apply(r, record_body(record, load_u32(r + kBodyKind), body_length, r + kFixedBytes,
+                                 &stashed));
+        channel_->free_stash(stashed, body_length);
         return;
     }
     net::http::Response& res = done.response();
@@ -377,7 +378,7 @@ void WorkerBridge::deliver(const engine::Mailbox::Record& record, net::Completio
             (void)done.complete(ticket);  // false: the client went away or the request timed out
         }
     }
-    std::free(stashed);
+    channel_->free_stash(stashed, body_length);
 }
 
 void WorkerBridge::deliver_stream(const net::Ticket& ticket, uint32_t flags,

@@ -32,13 +32,36 @@ bool Registry::others(unsigned worker) noexcept {
     return false;
 }
 
+namespace {
+
+// A published message on its way to the other hubs: its bytes count in the registry's
+// posted_bytes() until the last hub has let go of it.
+struct Posting {
+    Posting(std::shared_ptr<const Published> m, std::shared_ptr<std::atomic<uint64_t>> c) noexcept
+        : message(std::move(m)),
+          counter(std::move(c)),
+          bytes(message->topic.size() + message->payload.size()) {
+        counter->fetch_add(bytes, std::memory_order_relaxed);
+    }
+    ~Posting() { counter->fetch_sub(bytes, std::memory_order_relaxed); }
+    Posting(const Posting&) = delete;
+    Posting& operator=(const Posting&) = delete;
+
+    std::shared_ptr<const Published> message;
+    std::shared_ptr<std::atomic<uint64_t>> counter;
+    uint64_t bytes;
+};
+
+}  // namespace
+
 bool Registry::post(std::shared_ptr<const Published> message, unsigned from) {
     bool any = false;
+    auto posting = std::make_shared<Posting>(std::move(message), posted_);
     std::lock_guard lock(mutex_);
     for (auto& [worker, loop] : loops_) {
         if (worker == from) continue;
-        any |= loop.post([message] {
-            if (Hub* hub = Hub::current()) hub->deliver(*message);
+        any |= loop.post([posting] {
+            if (Hub* hub = Hub::current()) hub->deliver(*posting->message);
         });
     }
     return any;

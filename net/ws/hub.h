@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <any>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -49,10 +50,17 @@ class Registry {
     bool post(std::shared_ptr<const Published> message, unsigned from);
     // Whether hubs other than `worker`'s exist.
     bool others(unsigned worker) noexcept;
+    // Bytes of posted messages (topic and payload, once per message) that some hub has not
+    // delivered yet: a loop that publishes faster than the workers deliver sees it grow (a
+    // worker's posts wait in an unbounded queue), Server::publish_backlog() reports it.
+    uint64_t posted_bytes() const noexcept { return posted_->load(std::memory_order_relaxed); }
 
   private:
     std::mutex mutex_;
     std::vector<std::pair<unsigned, Loop>> loops_;  // under mutex_
+    // Shared with the messages on their way, which take their bytes off when the last hub
+    // has delivered them (or dropped them, the server stopping).
+    std::shared_ptr<std::atomic<uint64_t>> posted_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 // What an accepted upgrade brings to the hub.

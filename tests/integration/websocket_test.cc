@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -313,6 +314,47 @@ TEST_F(WebSocketTest, ASlowSubscriberIsClosedAt1008WhileTheOthersGetEverything) 
     }
     ASSERT_TRUE(test::poll_until([&] { return seen_.has_close(1008); }, deadline_in(10s)));
     EXPECT_EQ(seen_.close_count(), 1u);  // only the slow one
+}
+
+TEST_F(WebSocketTest, PublishesAWorkerHasNotDeliveredCountInThePublishBacklog) {
+    std::mutex loop_mutex;
+    std::optional<Loop> loop;  // the worker's, from its open callback
+    ASSERT_NO_FATAL_FAILURE(start_ws(test_config(), [&](WsBehaviour& b) {
+        b.open = [&, open = b.open](WebSocket& ws) {
+            open(ws);
+            std::lock_guard lock(loop_mutex);
+            loop = Loop::current();
+        };
+    }));
+    EXPECT_EQ(server_->publish_backlog(), 0u);
+    WsClient subscriber;
+    ASSERT_TRUE(subscriber.open(port_, "/chat"));
+    ASSERT_TRUE(wait_opens(1));
+    // Hold the worker in a task, so that what is published from this thread waits for it.
+    std::atomic<bool> holding{false};
+    std::atomic<bool> release{false};
+    {
+        std::lock_guard lock(loop_mutex);
+        ASSERT_TRUE(loop.has_value());
+        ASSERT_TRUE(loop->post([&] {
+            holding = true;
+            while (!release) std::this_thread::sleep_for(1ms);
+        }));
+    }
+    ASSERT_TRUE(test::poll_until([&] { return holding.load(); }, deadline_in(5s)));
+    const std::string message(64 * 1024, 'p');
+    const int count = 12;  // 768 KiB: within the default max_backpressure (1 MiB)
+    for (int i = 0; i < count; ++i)
+        ASSERT_TRUE(server_->publish("room", message));
+    // Each message counts once: its topic and its payload.
+    EXPECT_EQ(server_->publish_backlog(), count * (4 + message.size()));
+    release = true;
+    ASSERT_TRUE(test::poll_until([&] { return server_->publish_backlog() == 0; }, deadline_in(5s)));
+    for (int i = 0; i < count; ++i) {
+        WsFrame f;
+        ASSERT_TRUE(subscriber.read_frame(&f, deadline_in(10s))) << "message " << i;
+        ASSERT_TRUE(f.payload == message) << "message " << i << ": " << f.payload.size() << " bytes";
+    }
 }
 
 TEST_F(WebSocketTest, StoppingTheServerSends1001) {
