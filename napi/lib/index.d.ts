@@ -719,6 +719,13 @@ export interface WebSocketBehaviour<UserData = Record<string, unknown>> {
   /** Subprotocols the server speaks: the client's first choice among them is taken. */
   subprotocols?: string[];
   /**
+   * Binary messages are lent, not copied (default false): `message` is a Buffer over the
+   * engine's ring, valid only until the message handler returns (before its first `await`), as
+   * uWebSockets.js lends its ArrayBuffer. Copy it (`Buffer.from(message)`) to keep it. Sending
+   * or publishing it from the handler is fine: that copies. Text messages are strings either way.
+   */
+  borrowMessages?: boolean;
+  /**
    * Decides an upgrade request before the 101 is sent (authentication, origin checks): what it
    * returns or resolves to becomes `ws.data`; throwing (or rejecting with) an error with a
    * `statusCode` 4xx refuses the upgrade with that status and the error's message, anything

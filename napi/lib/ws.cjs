@@ -52,7 +52,7 @@ const BACKLOG_AT = 3 * 1024;
 const BEHAVIOUR_KEYS = new Set([
   'open', 'message', 'drain', 'close', 'upgrade', 'maxPayload', 'maxPayloadLength', 'idleTimeout',
   'maxBackpressure', 'closeOnBackpressureLimit', 'sendPingsAutomatically', 'compression',
-  'subprotocols',
+  'subprotocols', 'borrowMessages',
 ]);
 const COMPRESSION_KEYS = new Set([
   'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'level', 'threshold',
@@ -105,7 +105,12 @@ function checkBehaviour(path, b) {
     sendPings: true,
     compression: compressionOption(where, b.compression),
     subprotocols: [],
+    borrowMessages: false,
   };
+  if (b.borrowMessages !== undefined) {
+    if (typeof b.borrowMessages !== 'boolean') throw new TypeError(`${where}: borrowMessages must be a boolean`);
+    config.borrowMessages = b.borrowMessages;
+  }
   if (b.closeOnBackpressureLimit !== undefined) {
     if (typeof b.closeOnBackpressureLimit !== 'boolean') throw new TypeError(`${where}: closeOnBackpressureLimit must be a boolean`);
     config.closeOnBackpressureLimit = b.closeOnBackpressureLimit;
@@ -426,8 +431,13 @@ class WsHub {
         ws._parts = null;
         data = binary ? whole : whole.toString('utf8');
       } else if (binary) {
-        data = Buffer.allocUnsafe(end - start);
-        u8.copy(data, 0, start, end);
+        if (ws._route.config.borrowMessages) {
+          // Lent: a view of the request ring, valid until message() returns (napi/lib/README.md).
+          data = u8.subarray(start, end);
+        } else {
+          data = Buffer.allocUnsafe(end - start);
+          u8.copy(data, 0, start, end);
+        }
       } else {
         data = u8.utf8Slice(start, end);
       }

@@ -142,6 +142,46 @@ test('a message near maxPayload crosses whole (in pieces through the ring) both 
   c.ws.close();
 });
 
+test('borrowMessages lends binary messages as views of the ring: echoes are byte for byte, kept copies stay intact, text is a string', async (t) => {
+  const lent = [];
+  const kept = [];
+  const { base } = await serve(t, (app) => app.ws('/borrow', {
+    borrowMessages: true,
+    maxPayload: 4 * MIB,
+    maxBackpressure: 16 * MIB,
+    message(ws, message, isBinary) {
+      if (isBinary) {
+        // A view into the engine's memory, not an allocation of its own.
+        lent.push(message.buffer.byteLength > message.length);
+        kept.push(Buffer.from(message));
+      }
+      ws.send(message, isBinary);
+    },
+  }));
+  const c = await open(`${base}/borrow`, { maxPayload: 0 });
+  const sent = [];
+  for (let i = 0; i < 200; i++) {
+    const m = Buffer.alloc(1 + ((i * 7919) % (20 * KIB)));
+    for (let k = 0; k < m.length; k++) m[k] = (i * 131 + k * 31) & 255;
+    sent.push(m);
+    c.ws.send(m);
+  }
+  c.ws.send('text stays a string');
+  const big = Buffer.alloc(3 * MIB, 0x5a);  // crosses in pieces: handed over whole, as a copy
+  c.ws.send(big);
+  await until(() => c.messages.length === 202, 'the 202 echoes', 20000);
+  for (let i = 0; i < 200; i++) {
+    assert.equal(c.messages[i][1], true);
+    assert.ok(c.messages[i][0].equals(sent[i]), `echo ${i} is byte for byte the message`);
+    assert.ok(kept[i].equals(sent[i]), `the copy kept of message ${i} is intact`);
+  }
+  assert.deepEqual(c.messages[200], ['text stays a string', false]);
+  assert.ok(c.messages[201][0].equals(big));
+  assert.ok(lent.slice(0, 200).every(Boolean), 'the binary messages were lent views');
+  assert.throws(() => createApp().ws('/x', { borrowMessages: 'yes' }), /ws\(\/x\): borrowMessages must be a boolean/);
+  c.ws.close();
+});
+
 test('a message over maxPayload closes the connection with 1009', async (t) => {
   let serverClose = null;
   const { base } = await serve(t, (app) => app.ws('/limited', {
