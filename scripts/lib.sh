@@ -293,9 +293,10 @@ nx_start_server() {
 # nx_clk_tck: clock ticks per second used by /proc/PID/stat.
 nx_clk_tck() { getconf CLK_TCK; }
 
-# nx_cpu_ticks PID: prints utime+stime (fields 14 and 15 of /proc/PID/stat) of process PID. The
-# process-level stat file sums all threads of the process, including threads that have already
-# exited. Prints 0 and fails if the process is gone.
+# nx_cpu_ticks PID [sys]: prints utime+stime (fields 14 and 15 of /proc/PID/stat) of process PID,
+# or with "sys" stime alone (the time spent in the kernel on its behalf). The process-level stat
+# file sums all threads of the process, including threads that have already exited. Prints 0 and
+# fails if the process is gone.
 nx_cpu_ticks() {
     local line
     local -a f
@@ -305,7 +306,11 @@ nx_cpu_ticks() {
     fi
     # Field 2 (comm) is in parentheses and may contain spaces; field 3 starts after the last ')'.
     read -r -a f <<<"${line##*) }"
-    printf '%s\n' "$((f[11] + f[12]))"
+    if [[ ${2:-} == sys ]]; then
+        printf '%s\n' "${f[12]}"
+    else
+        printf '%s\n' "$((f[11] + f[12]))"
+    fi
 }
 
 # nx_cpu_us_per_req TICKS REQUESTS: CPU microseconds per request for TICKS clock ticks of CPU

@@ -11,7 +11,8 @@
 #   publish fan-out on /chat: 1,000 subscribers and one publisher at --fanout-rate messages/s.
 # Servers that do not exist yet are skipped with a message; nothing is asserted.
 #
-#   bench/ws/run.sh [--duration S] [--rounds N] [--fanout-rate R] [--servers "uws nexure-cpp nexurejs"]
+#   bench/ws/run.sh [--duration S] [--rounds N] [--fanout-rate R]
+#                   [--servers "uws nexure-cpp nexurejs nexurejs-borrow"]
 #
 # Writes bench/results/ws-<UTC time>.json and .md. Takes about (servers x rounds x 5 x (S + 1))
 # seconds: under 5 minutes with the defaults. Processes started here are stopped on exit.
@@ -22,7 +23,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 DURATION=${DURATION:-4}
 ROUNDS=${ROUNDS:-2}
 FANOUT_RATE=${FANOUT_RATE:-200}
-SERVERS=${SERVERS:-"uws nexure-cpp nexurejs"}
+SERVERS=${SERVERS:-"uws nexure-cpp nexurejs nexurejs-borrow"}
 while (($#)); do
     case $1 in
         --duration) DURATION=$2; shift 2 ;;
@@ -65,7 +66,7 @@ server_command() {
             fi
             printf '%s\n' "$bin" --port "$port" --threads 1
             ;;
-        nexurejs)
+        nexurejs | nexurejs-borrow)
             if ! grep -Eq '^ +ws(<|\()' "$NX_ROOT/napi/lib/index.d.ts" 2>/dev/null; then
                 nx_warn "nexurejs skipped: this branch's nexurejs has no app.ws() yet"
                 return 1
@@ -74,9 +75,15 @@ server_command() {
                 nx_warn "nexurejs skipped: the addon is not built (npm install at the root)"
                 return 1
             fi
-            printf '%s\n' node "$NX_ROOT/bench/ws/servers/nexurejs.js"
+            # nexurejs-borrow: binary messages lent to the handler (borrowMessages), as
+            # uWebSockets.js lends them; nexurejs: copied, the default.
+            if [[ $name == nexurejs-borrow ]]; then
+                printf '%s\n' env BORROW_MESSAGES=1 node "$NX_ROOT/bench/ws/servers/nexurejs.js"
+            else
+                printf '%s\n' node "$NX_ROOT/bench/ws/servers/nexurejs.js"
+            fi
             ;;
-        *) nx_die "unknown server '$name' (uws, nexure-cpp, nexurejs)" ;;
+        *) nx_die "unknown server '$name' (uws, nexure-cpp, nexurejs, nexurejs-borrow)" ;;
     esac
 }
 
@@ -92,7 +99,7 @@ workload_args() {
     esac
 }
 
-ROWS="$work/rows.tsv"  # server round workload report.json server_ticks nexload_cpu_percent
+ROWS="$work/rows.tsv"  # server round workload report.json server_ticks nexload_cpu_percent server_sys_ticks
 : >"$ROWS"
 failures=()
 declare -A versions=()
@@ -121,21 +128,24 @@ run_server() {  # name round
     # Warm-up (Node's JIT): one second of echo over 100 connections.
     "${NX_PIN_LOAD[@]}" "$NEXLOAD" --ws -t 1 -c 100 -d 1s --no-pin "ws://127.0.0.1:$port/echo" \
         >/dev/null 2>&1 || true
-    local w t0 t1
+    local w t0 t1 s0 s1
     local -a args
     for w in "${WORKLOADS[@]}"; do
         mapfile -t args < <(workload_args "$w")
         local path=${args[0]} json="$work/$name-$round-$w.json"
         t0=$(nx_cpu_ticks "$pid")
+        s0=$(nx_cpu_ticks "$pid" sys)
         /usr/bin/time -f '%U %S %e' -o "$work/time" timeout -k 5 $((DURATION + 30)) \
             "${NX_PIN_LOAD[@]}" "$NEXLOAD" -t 1 -d "${DURATION}s" --timeout 5s --no-pin \
             "${args[@]:1}" --json "$json" "ws://127.0.0.1:$port$path" >"$work/$name-$w.txt" 2>&1 ||
             failures+=("$name $w: nexload failed: $(tail -n 3 "$work/$name-$w.txt" | tr '\n' ' ')")
         t1=$(nx_cpu_ticks "$pid") || true
+        s1=$(nx_cpu_ticks "$pid" sys) || true
         if [[ -s $json ]]; then
             local cpu
             cpu=$(tail -n 1 "$work/time" | awk '{ if ($3 > 0) printf "%.1f", ($1 + $2) / $3 * 100; else print "null" }')
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$w" "$json" $((t1 - t0)) "$cpu" >>"$ROWS"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$w" "$json" $((t1 - t0)) "$cpu" \
+                $((s1 - s0)) >>"$ROWS"
             nx_log "$name $w (round $round): $(grep -E '^  (messages|deliveries)' "$work/$name-$w.txt" | sed -E 's/ +/ /g'), nexload CPU $cpu%"
         fi
         nx_pid_alive "$pid" || { failures+=("$name: exited during $w"); break; }
@@ -169,7 +179,7 @@ import json, statistics, sys
 hz = int(hz)
 runs = []
 for line in open(rows_path):
-    server, rnd, workload, path, ticks, load_cpu = line.rstrip("\n").split("\t")
+    server, rnd, workload, path, ticks, load_cpu, sys_ticks = line.rstrip("\n").split("\t")
     r = json.load(open(path))
     ws = r["ws"]
     msgs = r["requests"]  # echoes, or deliveries to subscribers
@@ -180,6 +190,7 @@ for line in open(rows_path):
         "bytes_received_per_s": ws["bytes_received_per_s"], "bytes_sent_per_s": ws["bytes_sent_per_s"],
         "server_cpu_us": cpu_us,
         "server_cpu_us_per_message": cpu_us / msgs if msgs else None,
+        "server_sys_us_per_message": int(sys_ticks) / hz * 1e6 / msgs if msgs else None,
         "nexload_cpu_percent": None if load_cpu == "null" else float(load_cpu),
         "errors": r["errors"], "first_error": r.get("first_error"),
         "latency_us": {k: r["latency_us"][k] for k in ("p50", "p90", "p99", "p999", "max")},
@@ -207,6 +218,7 @@ for server, workload in seen:
     m = {"server": server, "workload": workload, "rounds": len(rs),
          "messages_per_s": median([r["messages_per_s"] for r in rs]),
          "server_cpu_us_per_message": median([r["server_cpu_us_per_message"] for r in rs]),
+         "server_sys_us_per_message": median([r["server_sys_us_per_message"] for r in rs]),
          "nexload_cpu_percent": median([r["nexload_cpu_percent"] for r in rs]),
          "p99_us": median([r["latency_us"]["p99"] for r in rs]),
          "errors": sum(r["errors"]["total"] for r in rs)}
@@ -234,12 +246,13 @@ doc = {
 }
 json.dump(doc, open(out + ".json", "w"), indent=2)
 
-names = {"uws": "uWebSockets.js", "nexure-cpp": "C++ engine (ws_echo.cc)", "nexurejs": "nexurejs"}
+names = {"uws": "uWebSockets.js", "nexure-cpp": "C++ engine (ws_echo.cc)", "nexurejs": "nexurejs",
+         "nexurejs-borrow": "nexurejs, borrowMessages"}
 lines = [f"# WebSocket: nexure against uWebSockets.js ({stamp})", "",
          f"{pin}; nexload --ws, one thread; {duration} s per run, median of {rounds} round(s); "
          f"commit {commit[:12]}{' (dirty)' if dirty == 'true' else ''}.", "",
-         "| workload | server | messages/s | server µs CPU/message | vs uWS.js | p99 latency | nexload CPU | errors |",
-         "|---|---|---:|---:|---:|---:|---:|---:|"]
+         "| workload | server | messages/s | server µs CPU/message | of which kernel | vs uWS.js | p99 latency | nexload CPU | errors |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 ref = {m["workload"]: m for m in medians if m["server"] == "uws"}
 for m in medians:
     cpu = m["server_cpu_us_per_message"]
@@ -247,11 +260,13 @@ for m in medians:
     ratio = (f"{cpu / r['server_cpu_us_per_message']:.2f}x"
              if cpu and r and r["server_cpu_us_per_message"] else "")
     lines.append(f"| {m['workload']} | {names.get(m['server'], m['server'])} | "
-                 f"{m['messages_per_s']:,.0f} | {cpu:.2f} | {ratio} | "
+                 f"{m['messages_per_s']:,.0f} | {cpu:.2f} | {m['server_sys_us_per_message']:.2f} | {ratio} | "
                  f"{m['p99_us'] / 1000:.2f} ms | {m['nexload_cpu_percent']:.0f}% | {m['errors']} |"
                  if cpu is not None else
-                 f"| {m['workload']} | {names.get(m['server'], m['server'])} | 0 | | | | | {m['errors']} |")
+                 f"| {m['workload']} | {names.get(m['server'], m['server'])} | 0 | | | | | | {m['errors']} |")
 lines += ["", "Fan-out: messages are deliveries to the 1,000 subscribers; CPU per delivery. "
+          "\"Of which kernel\": the server's system time (stime) per message, the part of its CPU "
+          "the kernel spends on its sockets and rings. "
           "nexload CPU near 100% means the load generator was the limit.", ""]
 if failures:
     lines += ["Not measured / failures:", ""] + [f"- {f}" for f in failures]
