@@ -4,8 +4,12 @@
 # to CPU 0 with one thread; two workloads (plain keep-alive, pipelined depth 16); for every run
 # requests/s, server CPU µs per request (utime+stime from /proc/PID/stat), the load generator's
 # CPU share, latency percentiles and errors. Servers: nexure-server, the Node addon's
-# examples/hello.js (when it exists), nginx, Node's http module, Fastify. Load generators: nexload
-# (when build/release/bin/nexload exists) and wrk, on the same workloads.
+# examples/hello.js (when it exists), nginx, Node's http module, Fastify, uWebSockets.js and
+# ultimate-express answering the hello world (GET /plaintext); and the "small API" of issue 20
+# (bench/compare/servers/api-shape.js: a bearer-token check, GET /api/v1/users/:id as JSON, an
+# x-request-id added on the way out) on nexurejs, Fastify, uWebSockets.js and ultimate-express
+# (the servers named *-api). Load generators: nexload (when build/release/bin/nexload exists)
+# and wrk, on the same workloads.
 #
 # Writes bench/results/compare-<UTC time>.json (every figure and the environment), .md (tables)
 # and .png (chart, gnuplot). See bench/compare/README.md.
@@ -24,7 +28,11 @@ COMPARE_DIR="$NX_ROOT/bench/compare"
 COMPARE_PY="$COMPARE_DIR/compare.py"
 NEXLOAD_BIN="${NEXLOAD:-$NX_ROOT/build/release/bin/nexload}"
 HELLO_JS="$NX_ROOT/examples/hello.js"
-KNOWN_SERVERS=(nexure nexure-node nginx node-http fastify)
+KNOWN_SERVERS=(nexure nexure-node nginx node-http fastify uws ultimate-express
+    nexure-node-api fastify-api uws-api ultimate-express-api)
+# The small API's request: its path, and the header every request carries (api-shape.js).
+API_PATH=/api/v1/users/42
+API_HEADER="Authorization: Bearer bench-token"
 KNOWN_TOOLS=(nexload wrk)
 
 usage() {
@@ -47,7 +55,7 @@ usage: scripts/compare.sh [options]
   --keep-work        keep the directory with every tool's raw output and the server logs
   -h, --help         this text
 
-A default run (4 servers, 2 load generators, 3 rounds) takes about 5 minutes.
+A default run (11 servers, 2 load generators, 3 rounds) takes about 16 minutes.
 EOF
 }
 
@@ -208,13 +216,19 @@ need setsid util-linux
 ((!CHART)) || need gnuplot gnuplot-nox
 has tools wrk && need wrk wrk
 has servers nginx && need nginx nginx
-for s in nexure-node node-http fastify; do
+for s in nexure-node node-http fastify uws ultimate-express nexure-node-api fastify-api uws-api \
+    ultimate-express-api; do
     if has servers "$s"; then
         need node nodejs
         break
     fi
 done
-has servers fastify && need npm npm
+# The servers whose packages come from bench/compare/node_modules.
+npm_servers=0
+for s in fastify uws ultimate-express fastify-api uws-api ultimate-express-api; do
+    has servers "$s" && npm_servers=1
+done
+((!npm_servers)) || need npm npm
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 8))' ||
     nx_die "python3 is older than 3.8; compare.py needs 3.8 or newer"
 
@@ -306,6 +320,14 @@ fi
 ((${#tools[@]} > 0)) || nx_die "no load generator left to run"
 
 # --- the Node servers -----------------------------------------------------------------------------
+for s in nexure-node nexure-node-api; do
+    if has servers "$s" && [[ ! -f $NX_ROOT/napi/lib/nexurejs.node ]]; then
+        ((explicit_servers)) ||
+            nx_die "$s needs the Node addon, which is not built: run 'npm install' at the root"
+        drop servers "$s"
+        skip "$s (the Node addon)" "napi/lib/nexurejs.node is not built (npm install at the root)"
+    fi
+done
 if has servers nexure-node && [[ ! -f $HELLO_JS ]]; then
     if ((explicit_servers)); then
         nx_die "nexure-node needs $HELLO_JS (the Node addon's example), which does not exist yet"
@@ -314,23 +336,24 @@ if has servers nexure-node && [[ ! -f $HELLO_JS ]]; then
     skip "nexure-node (the Node addon)" "examples/hello.js does not exist yet"
 fi
 
-# install_fastify: `npm ci` in bench/compare unless node_modules already matches package-lock.json
-# (npm writes node_modules/.package-lock.json on every install; it is newer than the lock file
-# then). Bounded; npm's output goes to stderr.
-install_fastify() {
+# install_peers: `npm ci` in bench/compare (Fastify, uWebSockets.js, ultimate-express) unless
+# node_modules already matches package-lock.json (npm writes node_modules/.package-lock.json on
+# every install; it is newer than the lock file then). Bounded; npm's output goes to stderr.
+install_peers() {
     local lock="$COMPARE_DIR/package-lock.json"
     local done_marker="$COMPARE_DIR/node_modules/.package-lock.json"
     if [[ -f $lock && -f $done_marker && $done_marker -nt $lock &&
-        -f $COMPARE_DIR/node_modules/fastify/package.json ]]; then
+        -f $COMPARE_DIR/node_modules/fastify/package.json &&
+        -f $COMPARE_DIR/node_modules/ultimate-express/package.json ]]; then
         return 0
     fi
     local -a cmd=(npm ci)
     [[ -f $lock ]] || cmd=(npm install)
-    nx_log "installing Fastify into bench/compare/node_modules (${cmd[*]})"
+    nx_log "installing the peers into bench/compare/node_modules (${cmd[*]})"
     (cd "$COMPARE_DIR" && timeout -k 10 600 "${cmd[@]}" --no-audit --no-fund) >&2 ||
         nx_die "'${cmd[*]}' in bench/compare failed (the npm registry must be reachable)"
 }
-has servers fastify && install_fastify
+((!npm_servers)) || install_peers
 
 ((${#servers[@]} > 0)) || nx_die "no server left to measure"
 
@@ -405,13 +428,14 @@ start_nginx() {
     server_version=$(nx_nginx_version)
 }
 
-# start_node NAME SCRIPT: a Node server that takes its port from PORT.
+# start_node NAME SCRIPT [APP]: a Node server that takes its port from PORT (and which app to
+# serve from APP: hello or api).
 start_node() {
-    local name=$1 script=$2
+    local name=$1 script=$2 app=${3:-hello}
     server_port=$(nx_free_port)
-    server_command="PORT=$server_port node ${script#"$NX_ROOT"/}"
+    server_command="PORT=$server_port APP=$app node ${script#"$NX_ROOT"/}"
     nx_spawn server_pid "$work/$name.out" "$work/$name.err" \
-        env PORT="$server_port" HOST=127.0.0.1 NODE_ENV=production \
+        env PORT="$server_port" HOST=127.0.0.1 APP="$app" NODE_ENV=production \
         setsid "${NX_PIN_SERVER[@]}" node "$script"
     if ! nx_wait_port "$server_port" 30 "$server_pid"; then
         cat "$work/$name.out" "$work/$name.err" >&2
@@ -430,15 +454,58 @@ start_server() {
         ;;
     fastify)
         start_node fastify "$COMPARE_DIR/servers/fastify.js" || return 1
-        server_version="$(node -p 'require(process.argv[1]).version' \
-            "$COMPARE_DIR/node_modules/fastify/package.json" 2>/dev/null || printf '?')"
-        server_version+=" (Node $node_version)"
+        server_version="$(package_version fastify) (Node $node_version)"
         ;;
     nexure-node)
         start_node nexure-node "$HELLO_JS" || return 1
         server_version="($git_short, Node $node_version)"
         ;;
+    nexure-node-api)
+        start_node nexure-node-api "$COMPARE_DIR/servers/nexurejs-api.js" api || return 1
+        server_version="($git_short, Node $node_version)"
+        ;;
+    fastify-api)
+        start_node fastify-api "$COMPARE_DIR/servers/fastify.js" api || return 1
+        server_version="$(package_version fastify) (Node $node_version)"
+        ;;
+    uws | uws-api)
+        start_node "$1" "$COMPARE_DIR/servers/uws.js" "$(app_of "$1")" || return 1
+        server_version="20 (npm:uwebsockets@$(package_version uWebSockets.js), Node $node_version)"
+        ;;
+    ultimate-express | ultimate-express-api)
+        start_node "$1" "$COMPARE_DIR/servers/ultimate-express.js" "$(app_of "$1")" || return 1
+        server_version="$(package_version ultimate-express) (Node $node_version)"
+        ;;
     esac
+}
+
+# package_version NAME: the version of bench/compare's NAME package, or '?'.
+package_version() {
+    node -p 'require(process.argv[1]).version' \
+        "$COMPARE_DIR/node_modules/$1/package.json" 2>/dev/null || printf '?'
+}
+
+# app_of SERVER: what SERVER answers: api (the small API) or hello.
+app_of() {
+    if [[ $1 == *-api ]]; then printf 'api\n'; else printf 'hello\n'; fi
+}
+
+# check_api_reply URL: the small API answers 200 application/json with the user and an
+# x-request-id, and 401 without the token.
+check_api_reply() {
+    local got body="" denied
+    got=$(curl -s --max-time 5 -D "$work/reply.head" -o "$work/reply.body" -H "$API_HEADER" \
+        -w '%{http_code} %{content_type}' "$1") || got="no answer"
+    [[ -f $work/reply.body ]] && body=$(<"$work/reply.body")
+    if [[ $got != "200 application/json"* || $body != '{"id":"42","name":"User 42","roles":["reader"]}' ]] ||
+        ! grep -qi '^x-request-id: [0-9]' "$work/reply.head" 2>/dev/null; then
+        failure "$server: GET $API_PATH answered '$got' with body '$body' instead of 200" \
+            "application/json, the user and an x-request-id"
+    fi
+    denied=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$1") || denied="no answer"
+    [[ $denied == 401 ]] ||
+        failure "$server: GET $API_PATH without the token answered '$denied' instead of 401"
+    rm -f "$work/reply.body" "$work/reply.head"
 }
 
 # check_reply URL: the server answers 200, text/plain, "Hello, World!".
@@ -467,9 +534,11 @@ check_reply() {
 run_tool() {
     local tool=$1 workload=$2 seconds=$3 out=$4 json=$5 timefile=$6 url=$7
     local -a cmd
+    local -a headers=()
+    [[ $(app_of "$server") == api ]] && headers=(-H "$API_HEADER")
     case $tool in
     wrk)
-        cmd=(wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency)
+        cmd=(wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency "${headers[@]}")
         if [[ $workload == pipelined ]]; then
             cmd+=(-s "$NX_PIPELINE_LUA" "$url" -- "$PIPELINE")
         else
@@ -478,7 +547,7 @@ run_tool() {
         ;;
     nexload)
         cmd=("$NEXLOAD_BIN" -t 1 -c "$CONNECTIONS" -d "${seconds}s" --latency --no-progress
-            --json "$json")
+            --json "$json" "${headers[@]}")
         [[ $workload == pipelined ]] && cmd+=(--pipeline "$PIPELINE")
         cmd+=("$url")
         ;;
@@ -535,8 +604,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
             event server server "$server" version "$server_version" command "$server_command"
             described[$server]=1
         fi
-        url="http://127.0.0.1:$server_port/plaintext"
-        check_reply "$url"
+        if [[ $(app_of "$server") == api ]]; then
+            url="http://127.0.0.1:$server_port$API_PATH"
+            check_api_reply "$url"
+        else
+            url="http://127.0.0.1:$server_port/plaintext"
+            check_reply "$url"
+        fi
         if ((WARMUP > 0)); then
             nx_log "$server (pid $server_pid, port $server_port): warming up ${WARMUP}s"
             run_tool "${tools[0]}" plain "$WARMUP" "$work/warmup.out" "$work/warmup.json" \

@@ -42,7 +42,39 @@ SERVER_TITLES = {
     "nginx": "nginx",
     "node-http": "Node http",
     "fastify": "Fastify",
+    "uws": "uWebSockets.js",
+    "ultimate-express": "ultimate-express",
+    "nexure-node-api": "NexureJS small API",
+    "fastify-api": "Fastify small API",
+    "uws-api": "uWebSockets.js small API",
+    "ultimate-express-api": "ultimate-express small API",
 }
+# Shorter names under the chart's bars.
+CHART_TITLES = {
+    "nexure-node": "NexureJS",
+    "nexure-node-api": "NexureJS API",
+    "fastify-api": "Fastify API",
+    "uws": "uWS.js",
+    "uws-api": "uWS.js API",
+    "ultimate-express": "ultimate-express",
+    "ultimate-express-api": "ultimate-express API",
+}
+# NexureJS against its JavaScript peers (issue 20): (title, server, reference or None for the
+# figure itself, workload, metric, goal). Reported per load generator, never asserted.
+PEER_FIGURES = [
+    ("hello world, pipelined req/s", "nexure-node", "uws", "pipelined", "req_per_sec",
+     "at least 1.5x"),
+    ("hello world, plain µs CPU/req", "nexure-node", "uws", "plain", "server_cpu_us_per_req",
+     "at most 0.85x"),
+    ("small API, pipelined µs CPU/req", "nexure-node-api", None, "pipelined",
+     "server_cpu_us_per_req", "at most 2.0 µs"),
+    ("small API, plain µs CPU/req", "nexure-node-api", "fastify-api", "plain",
+     "server_cpu_us_per_req", "at most 0.33x"),
+    ("small API, plain µs CPU/req", "nexure-node-api", "ultimate-express-api", "plain",
+     "server_cpu_us_per_req", ""),
+    ("small API, pipelined µs CPU/req", "nexure-node-api", "uws-api", "pipelined",
+     "server_cpu_us_per_req", ""),
+]
 # Bar colours per load generator: blue, orange, then more if tools are ever added.
 TOOL_COLOURS = ["#2f6fb0", "#e08a2c", "#4c9a52", "#9a4c8e"]
 
@@ -548,6 +580,31 @@ def summarise(runs, servers, tools, workloads):
     return rows
 
 
+def peer_figures(runs, tools):
+    """PEER_FIGURES measured: per tool, the figure (or its ratio to the reference, taken per
+    round), its median and the rounds'."""
+    by = {(r["server"], r["workload"], r["tool"], r["round"]): r for r in runs}
+    out = []
+    for title, server, ref, workload, metric, goal in PEER_FIGURES:
+        for tool in tools:
+            values = []
+            for (s, w, t, rnd), r in sorted(by.items(), key=lambda kv: kv[0][3]):
+                if (s, w, t) != (server, workload, tool) or not r.get(metric):
+                    continue
+                if ref is None:
+                    values.append(r[metric])
+                    continue
+                other = by.get((ref, workload, tool, rnd))
+                if other and other.get(metric):
+                    values.append(r[metric] / other[metric])
+            if values:
+                out.append({"title": title, "server": server, "reference": ref,
+                            "workload": workload, "metric": metric, "tool": tool, "goal": goal,
+                            "median": median(values),
+                            "per_round": [round(v, 4) for v in values]})
+    return out
+
+
 def cmd_report(args):
     runs = read_jsonl(args.runs)
     events = read_jsonl(args.events) if args.events else []
@@ -582,6 +639,7 @@ def cmd_report(args):
                     [f"{r['server']} {r['workload']} ({r['tool']}, round {r['round']}): {p}"
                      for r in runs for p in r.get("problems", [])],
         "summary": summarise(runs, servers, tools, workloads),
+        "peers": peer_figures(runs, tools),
         "runs": runs,
     }
     prefix = Path(args.out)
@@ -632,7 +690,10 @@ def markdown(result):
         f"connections, 1 load thread, {s['duration_s']} s per run after a {s['warmup_s']} s "
         f"warm-up; pipelined runs send {s['pipeline']} requests per write. "
         f"{rounds_text(s['rounds'])}. Response: "
-        f"`Hello, World!` (text/plain) to `GET /plaintext`.")
+        f"`Hello, World!` (text/plain) to `GET /plaintext`; the servers named \"small API\" "
+        f"answer `GET /api/v1/users/42` with `Authorization: Bearer bench-token` instead: a "
+        f"token check, the user as JSON and an `x-request-id` header added on the way out "
+        f"(bench/compare/servers/api-shape.js).")
     add("")
     if result.get("chart"):
         add(f"![requests per second and server CPU per request]({result['chart']})")
@@ -670,6 +731,22 @@ def markdown(result):
                 f"| {fmt_num(r['server_cpu_percent'], 0)} | {loadgen} "
                 f"| {fmt_ms(lat.get('p50'))} | {fmt_ms(lat.get('p90'))} | {fmt_ms(lat.get('p99'))} "
                 f"| {fmt_ms(lat.get('p999'))} | {fmt_ms(lat.get('max'))} | {r['errors_total']:,} |")
+        add("")
+    peers = result.get("peers") or []
+    if peers:
+        add("## NexureJS against its JavaScript peers")
+        add("")
+        add("Ratios are taken per round between runs of the same round and load generator, then "
+            "the median; the goals are issue 20's (reported, not asserted).")
+        add("")
+        add("| figure | load generator | NexureJS ÷ | median | per round | goal |")
+        add("|---|---|---|---:|---|---|")
+        for p in peers:
+            ref = SERVER_TITLES.get(p["reference"], p["reference"]) if p["reference"] else "—"
+            unit = "" if p["reference"] is None else "x"
+            rounds = ", ".join(f"{v:.2f}" for v in p["per_round"])
+            add(f"| {p['title']} | {p['tool']} | {ref} | {p['median']:.2f}{unit} | {rounds} "
+                f"| {p['goal']} |")
         add("")
     add("How to read: when the server's CPU is near 100 %, req/s is what the server can do on "
         "one core; when the load generator's is (marked †: above "
@@ -877,7 +954,8 @@ def chart_script(result, png_path):
     env = result["environment"]
     servers = [x for x in s["servers"] if any(r["server"] == x for r in result["summary"])]
     tools = [t for t in s["tools"] if any(r["tool"] == t for r in result["summary"])]
-    xtics = ", ".join(f"{gp_string(SERVER_TITLES.get(x, x))} {g}" for g, x in enumerate(servers))
+    xtics = ", ".join(f"{gp_string(CHART_TITLES.get(x, SERVER_TITLES.get(x, x)))} {g}"
+                      for g, x in enumerate(servers))
     rounds = "1 round"
     if s["rounds"] > 1:
         rounds = f"median of {s['rounds']} rounds, whiskers: min–max"
@@ -886,7 +964,8 @@ def chart_script(result, png_path):
              f"{env.get('cpu_model')}, {env.get('cpus')} vCPU, Linux {env.get('kernel')}")
     cmds = [
         "set encoding utf8",
-        "set terminal pngcairo size 1400,1000 noenhanced font 'DejaVu Sans,11'",
+        f"set terminal pngcairo size {max(1400, 150 * len(servers))},1100 noenhanced "
+        "font 'DejaVu Sans,11'",
         f"set output {gp_string(str(png_path))}",
         f"set multiplot layout 2,2 title {gp_string(title)} font ',12'",
         "set style fill solid 0.9 border rgb '#333333'",
@@ -894,7 +973,7 @@ def chart_script(result, png_path):
         "set border 3",
         "set tics nomirror",
         "set key top center horizontal Left reverse opaque box lc rgb '#cccccc' samplen 2",
-        f"set xtics ({xtics}) font ',10'",
+        f"set xtics ({xtics}) font ',10' rotate by 30 right",
         f"set xrange [-0.6:{max(len(servers), 1) - 0.4}]",
     ]
     for workload in ("plain", "pipelined"):

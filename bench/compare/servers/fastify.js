@@ -5,10 +5,13 @@
 //
 //   PORT=8080 [HOST=127.0.0.1] node bench/compare/servers/fastify.js
 //
-// GET / and GET /plaintext answer `Hello, World!` as text/plain; anything else gets Fastify's
-// own 404. No logger, no plugins: the framework's routing, hooks and reply path only.
+// APP=hello (default): GET / and GET /plaintext answer `Hello, World!` as text/plain; anything
+// else gets Fastify's own 404. No logger, no plugins: the framework's routing, hooks and reply
+// path only. APP=api: the small API of api-shape.js with Fastify's hooks (an async onRequest
+// checks the bearer token, an onSend adds x-request-id).
 
 const path = require('node:path');
+const { BEARER, user, appKind } = require('./api-shape.js');
 
 const port = Number.parseInt(process.env.PORT ?? '', 10);
 const host = process.env.HOST || '127.0.0.1';
@@ -33,12 +36,27 @@ const app = Fastify({
   keepAliveTimeout: 60_000,
 });
 
-function hello(request, reply) {
-  reply.header('content-type', 'text/plain');
-  return 'Hello, World!';
+if (appKind('fastify.js') === 'hello') {
+  const hello = (request, reply) => {
+    reply.header('content-type', 'text/plain');
+    return 'Hello, World!';
+  };
+  app.get('/', hello);
+  app.get('/plaintext', hello);
+} else {
+  let nextId = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.authorization !== BEARER) {
+      reply.code(401).send({ error: 'missing or wrong bearer token' });
+      return reply;
+    }
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', String(++nextId));
+    return payload;
+  });
+  app.get('/api/v1/users/:id', async (request) => user(request.params.id));
 }
-app.get('/', hello);
-app.get('/plaintext', hello);
 
 app.listen({ port, host }).then(
   () => {
