@@ -349,6 +349,8 @@ class State {
     for (const type of Object.values(WS_EVENTS)) this.events.onRecord(type, wsRecord);
 
     this.drain = this.drain.bind(this);
+    this.resumeDrain = this.resumeDrain.bind(this);
+    this.resuming = false;  // resumeDrain() is scheduled
     this.flushTask = this.flushTask.bind(this);
   }
 
@@ -697,6 +699,13 @@ class State {
 
   // ---- the drain loop (PROTOCOL.md) ----
 
+  // The drain yielded to let a batch's async work run (drain() below): go on.
+  resumeDrain() {
+    this.resuming = false;
+    if (this.handle !== null && this.started && !this.stoppedSeen) this.bodies.writeCredits();
+    this.drain();
+  }
+
   drain() {
     const h = this.handle;
     if (h === null || !this.started || this.stoppedSeen) return;
@@ -725,6 +734,7 @@ class State {
         const routes = this.routes;
         const methods = this.methods;
         let k = 0;
+        let pending = false;  // a request of this batch is still being answered
         for (let i = 0, j = 0; i < n; i++, j += 3) {
           const w = index[j];
           const off = index[j + 1];
@@ -746,13 +756,27 @@ class State {
           this.batch[k] = reply;
           if (route.fallback) this.batch[k] = this.fallback(route, req, reply);
           else this.dispatch(route, req, reply);
-          if (this.timeouts !== null && this.batch[k]._phase === STATE_OPEN) this.timeouts.track(this.batch[k]);
+          const r = this.batch[k];
+          if (r._phase !== STATE_DONE || r.request._running !== 0) {
+            pending = true;
+            if (this.timeouts !== null && r._phase === STATE_OPEN) this.timeouts.track(r);
+          }
           k++;
         }
         this.batchLength = k;
         this.bodies.writeCredits();
         staged = staging.pos;
         staging.pos = 0;
+        if (pending) {
+          // Pulling again now would release this batch while its async hooks and handlers have
+          // only started, so each of them would be copied out of the ring (retainBatch). Let
+          // the microtasks run first and drain again right after them: those that only awaited
+          // settled promises are done by then and keep reading the ring in place.
+          if (staged !== 0) this.handOver(staged);
+          this.resuming = true;
+          setImmediate(this.resumeDrain);
+          break;
+        }
       }
     } finally {
       this.inDrain = false;
@@ -778,6 +802,11 @@ class State {
     const staged = this.staging.pos;
     if (staged === 0) return;
     this.staging.pos = 0;
+    this.handOver(staged);
+  }
+
+  // Hands the first `staged` bytes of the staging buffer over (its position already reset).
+  handOver(staged) {
     try {
       binding.flush(this.handle, staged);
     } catch (err) {
@@ -802,6 +831,9 @@ class State {
     this.flushScheduled = false;
     const h = this.handle;
     if (h === null || this.stoppedSeen || !this.started) return;
+    // A drain resumes right after the microtasks (it yielded to them) and hands the staged
+    // records over with its pull: one native call fewer.
+    if (this.resuming) return;
     this.bodies.writeCredits();
     this.flushStaged();
     if (this.afterFlush.length !== 0) this.runAfterFlush();
