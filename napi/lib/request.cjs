@@ -48,6 +48,8 @@ class Request {
     this._query = undefined;
     this._params = undefined;
     this._headers = undefined;
+    this._text = undefined;  // the record's strings, decoded at once (_str)
+    this._textStart = 0;
     this._body = undefined;
     this._inject = null;
     // client.cjs: the connection's ends and the client's address, decoded on first read
@@ -96,13 +98,35 @@ class Request {
     return u32[(this._off >>> 2) + i];
   }
 
+  // The latin1 string at `at` (from the record's first byte), `length` bytes. The record's
+  // strings (target, path, query, parameter and header names and values: PROTOCOL.md) sit
+  // together before its body: the first call decodes them all with one native call, and every
+  // field is a substring of that.
+  _str(at, length) {
+    const u32 = this._u32;
+    if (u32 === null) throw released();
+    let text = this._text;
+    if (text === undefined) {
+      const off = this._off;
+      const w = off >>> 2;
+      const start = REQ.FIXED_BYTES + REQ.ENTRY_BYTES * (this._u8[off + REQ.PARAMS_BYTE] + u32[w + REQ.HEADER_COUNT]);
+      this._textStart = start;
+      text = this._text = this._u8.latin1Slice(off + start, off + u32[w + REQ.BODY]);
+    }
+    const i = at - this._textStart;
+    if (i < 0 || i + length > text.length) {
+      // Not in the strings (a record another encoder laid out differently): read it alone.
+      return this._u8.latin1Slice(this._off + at, this._off + at + length);
+    }
+    return text.slice(i, i + length);
+  }
+
   // A latin1 string from the record's (offset, length) word pair at `i`.
   _latin1(i) {
     const u32 = this._u32;
     if (u32 === null) throw released();
     const w = (this._off >>> 2) + i;
-    const start = this._off + u32[w];
-    return this._u8.latin1Slice(start, start + u32[w + 1]);
+    return this._str(u32[w], u32[w + 1]);
   }
 
   get url() {
@@ -143,9 +167,8 @@ class Request {
       const count = u8[off + REQ.PARAMS_BYTE];
       v = {};
       for (let i = 0, e = base + FIXED_WORDS; i < count; i++, e += 4) {
-        const ns = off + u32[e];
         const vs = off + u32[e + 2];
-        v[u8.latin1Slice(ns, ns + u32[e + 1])] = decodeComponent(u8, vs, vs + u32[e + 3], false);
+        v[this._str(u32[e], u32[e + 1])] = decodeComponent(u8, vs, vs + u32[e + 3], false);
       }
       this._params = v;
     }
@@ -165,10 +188,8 @@ class Request {
       v = { __proto__: null };
       let e = (off >>> 2) + FIXED_WORDS + 4 * u8[off + REQ.PARAMS_BYTE];
       for (let i = 0; i < count; i++, e += 4) {
-        const ns = off + u32[e];
-        const vs = off + u32[e + 2];
-        const name = u8.latin1Slice(ns, ns + u32[e + 1]).toLowerCase();
-        const value = u8.latin1Slice(vs, vs + u32[e + 3]);
+        const name = this._str(u32[e], u32[e + 1]).toLowerCase();
+        const value = this._str(u32[e + 2], u32[e + 3]);
         const prev = v[name];
         if (name === 'set-cookie') {
           if (prev === undefined) v[name] = [value];
