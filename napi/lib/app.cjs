@@ -133,6 +133,15 @@ function normalizeOptions(options) {
 
 // ---- helpers -------------------------------------------------------------------------------
 
+// The body after an onSend hook returned `r`: a replacement (string, Buffer, ArrayBuffer, null)
+// or, undefined or the body itself, the body unchanged.
+function onSendBody(body, r) {
+  if (r === undefined || r === body) return body;
+  if (r === null || typeof r === 'string' || r instanceof Uint8Array) return r;
+  if (r instanceof ArrayBuffer) return Buffer.from(r);
+  throw new TypeError('an onSend hook must return a string, a Buffer, null or undefined');
+}
+
 function isThenable(v) {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
 }
@@ -893,33 +902,69 @@ class State {
     if (v !== undefined && v !== reply) this.answer(reply, v);
   }
 
-  async runHooked(route, req, reply) {
+  // The pipeline of a route with hooks, as steps: its onRequest hooks, the body parse (a
+  // `body: 'parse'` route), its preHandler hooks, then the handler. Steps run synchronously
+  // until one returns a promise: only then does the rest wait for it (awaitHooked), so hooks
+  // and handlers that return plain values cost no promise, and each that returns a promise one
+  // await.
+  runHooked(route, req, reply) {
+    this.hookedFrom(route, req, reply, 0);
+  }
+
+  hookedFrom(route, req, reply, step) {
+    const last = route.onRequest.length + route.preHandler.length + 1;  // the handler's step
     try {
-      const scope = route.scope;
-      let hooks = route.onRequest;
-      for (let i = 0; i < hooks.length; i++) {
-        const r = hooks[i](req, reply);
-        if (isThenable(r)) await r;
-        if (reply._phase !== STATE_OPEN || reply._timedOut) return;
+      for (; step <= last; step++) {
+        const r = this.hookedStep(route, req, reply, step);
+        if (isThenable(r)) {
+          this.awaitHooked(route, req, reply, step, r);
+          return;
+        }
+        if (!this.hookedNext(reply, step, last, r)) break;
       }
+    } catch (err) {
+      if (!reply._timedOut) this.fail(req, reply, err);
+    }
+    req._running--;
+  }
+
+  async awaitHooked(route, req, reply, step, promise) {
+    try {
+      const v = await promise;
+      if (this.hookedNext(reply, step, route.onRequest.length + route.preHandler.length + 1, v)) {
+        this.hookedFrom(route, req, reply, step + 1);
+        return;
+      }
+    } catch (err) {
+      if (!reply._timedOut) this.fail(req, reply, err);
+    }
+    req._running--;
+  }
+
+  // Runs step `step` of the pipeline (hookedFrom); returns what it returned.
+  hookedStep(route, req, reply, step) {
+    const a = route.onRequest.length;
+    if (step < a) return route.onRequest[step](req, reply);
+    if (step === a) {
       if (route.body === 'parse') {
         const err = req._parseBody();
         if (err !== null) throw err;
       }
-      hooks = route.preHandler;
-      for (let i = 0; i < hooks.length; i++) {
-        const r = hooks[i](req, reply);
-        if (isThenable(r)) await r;
-        if (reply._phase !== STATE_OPEN || reply._timedOut) return;
-      }
-      let v = route.handler.call(scope, req, reply);
-      if (isThenable(v)) v = await v;
-      if (v !== undefined && v !== reply) this.answer(reply, v);
-    } catch (err) {
-      if (!reply._timedOut) this.fail(req, reply, err);
-    } finally {
-      req._running--;
+      return undefined;
     }
+    const b = a + 1 + route.preHandler.length;
+    if (step < b) return route.preHandler[step - a - 1](req, reply);
+    return route.handler.call(route.scope, req, reply);
+  }
+
+  // After step `step` gave `v`: whether the next step runs. The handler's value is the answer;
+  // a hook that answered (or a handler timeout) ends the pipeline.
+  hookedNext(reply, step, last, v) {
+    if (step === last) {
+      if (v !== undefined && v !== reply) this.answer(reply, v);
+      return false;
+    }
+    return reply._phase === STATE_OPEN && !reply._timedOut;
   }
 
   // A value a handler returned (or resolved with). After the handler timeout answered for it,
@@ -992,26 +1037,41 @@ class State {
     }
   }
 
-  async runOnSend(req, reply, body) {
-    req._running++;
+  // The route's onSend hooks, each given the body and able to replace it, then the commit. As
+  // the pipeline: synchronous until a hook returns a promise (awaitOnSend).
+  runOnSend(req, reply, body) {
+    this.onSendFrom(req, reply, body, 0);
+  }
+
+  onSendFrom(req, reply, body, i) {
+    const hooks = req._route.onSend;
     try {
-      const route = req._route;
-      const hooks = route.onSend;
-      for (let i = 0; i < hooks.length; i++) {
-        let r = hooks[i](req, reply, body);
-        if (isThenable(r)) r = await r;
-        if (r !== undefined && r !== body) {
-          if (r === null || typeof r === 'string' || r instanceof Uint8Array) body = r;
-          else if (r instanceof ArrayBuffer) body = Buffer.from(r);
-          else throw new TypeError('an onSend hook must return a string, a Buffer, null or undefined');
+      for (; i < hooks.length; i++) {
+        const r = hooks[i](req, reply, body);
+        if (isThenable(r)) {
+          req._running++;  // keeps the request readable while the hook runs (retainBatch)
+          this.awaitOnSend(req, reply, body, i, r);
+          return;
         }
+        body = onSendBody(body, r);
       }
       this.commit(reply, body);
     } catch (err) {
       this.fail(req, reply, err);
-    } finally {
-      req._running--;
     }
+  }
+
+  async awaitOnSend(req, reply, body, i, promise) {
+    let next;
+    try {
+      next = onSendBody(body, await promise);
+    } catch (err) {
+      req._running--;
+      this.fail(req, reply, err);
+      return;
+    }
+    req._running--;
+    this.onSendFrom(req, reply, next, i + 1);
   }
 
   // Hands the response over: a record in the staging buffer (or the inject result).
