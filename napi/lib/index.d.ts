@@ -631,7 +631,8 @@ export interface App {
   /**
    * Sends `data` to every subscriber of `topic` on every worker (framed once per worker).
    * False when not handed over: the app is not listening, or worker 0 (which applies app.publish)
-   * is 16 MiB behind — a synchronous loop outran it; yield (setImmediate) and publish again.
+   * is 16 MiB behind, or 16 MiB of publishes are not delivered by every worker yet — a
+   * synchronous loop outran them; yield (setImmediate) and publish again.
    */
   publish(topic: string, data: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
 }
@@ -675,7 +676,8 @@ export interface WebSocket<UserData = Record<string, unknown>> {
   getTopics(): string[];
   /**
    * To every subscriber of `topic` on every worker, except this socket. False when not handed
-   * over: the app is not listening, or the socket's worker is 16 MiB of operations behind.
+   * over: the app is not listening, the socket's worker is 16 MiB of operations behind, or 16 MiB
+   * of publishes are not delivered by every worker yet.
    */
   publish(topic: string, data: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
   /** Unsent bytes as this thread knows them (the worker's last report plus what was sent since). */
