@@ -5,7 +5,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { lib, request } = require('./fixtures/helpers.cjs');
+const { lib, request, rawExchange } = require('./fixtures/helpers.cjs');
 
 const { createApp, httpError } = lib();
 
@@ -319,4 +319,26 @@ test('many requests in flight across both workers, sync and async, all answered'
     jobs.push(fetch(base + url).then((r) => r.text()).then((text) => assert.equal(text, i % 2 ? `${i}` : `a${i}`)));
   }
   await Promise.all(jobs);
+});
+
+test('req.headers inherits nothing: __proto__, constructor and toString are headers like any other', async (t) => {
+  const app = createApp({ threads: 1 });
+  app.get('/h', (req) => {
+    const h = req.headers;
+    return {
+      own: ['__proto__', 'constructor', 'tostring'].map((k) => Object.prototype.hasOwnProperty.call(h, k)),
+      values: [h.__proto__, h.constructor, h.tostring],
+      inherited: [h.hasOwnProperty, h.valueOf, h['x-absent']].map((v) => v === undefined),
+      keys: Object.keys(h),
+    };
+  });
+  const base = await app.listen({ port: 0 });
+  t.after(() => app.close());
+  const [r] = await rawExchange(Number(new URL(base).port),
+    'GET /h HTTP/1.1\r\nHost: a\r\n__proto__: p\r\nConstructor: c\r\nToString: s\r\n\r\n', 1);
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.text), {
+    own: [true, true, true], values: ['p', 'c', 's'], inherited: [true, true, true],
+    keys: ['host', '__proto__', 'constructor', 'tostring'],
+  });
 });
