@@ -133,6 +133,12 @@ function normalizeOptions(options) {
 
 // ---- helpers -------------------------------------------------------------------------------
 
+// The step of the hooked pipeline that runs the handler (State#hookedFrom): after the onRequest
+// hooks, the body parse and the preHandler hooks.
+function handlerStep(route) {
+  return route.onRequest.length + 1 + route.preHandler.length;
+}
+
 // The body after an onSend hook returned `r`: a replacement (string, Buffer, ArrayBuffer, null)
 // or, undefined or the body itself, the body unchanged.
 function onSendBody(body, r) {
@@ -912,7 +918,7 @@ class State {
   }
 
   hookedFrom(route, req, reply, step) {
-    const last = route.onRequest.length + route.preHandler.length + 1;  // the handler's step
+    const last = handlerStep(route);
     try {
       for (; step <= last; step++) {
         const r = this.hookedStep(route, req, reply, step);
@@ -931,7 +937,7 @@ class State {
   async awaitHooked(route, req, reply, step, promise) {
     try {
       const v = await promise;
-      if (this.hookedNext(reply, step, route.onRequest.length + route.preHandler.length + 1, v)) {
+      if (this.hookedNext(reply, step, handlerStep(route), v)) {
         this.hookedFrom(route, req, reply, step + 1);
         return;
       }
@@ -952,8 +958,7 @@ class State {
       }
       return undefined;
     }
-    const b = a + 1 + route.preHandler.length;
-    if (step < b) return route.preHandler[step - a - 1](req, reply);
+    if (step < handlerStep(route)) return route.preHandler[step - a - 1](req, reply);
     return route.handler.call(route.scope, req, reply);
   }
 

@@ -121,10 +121,6 @@ class Request {
       text = this._text = this._u8.latin1Slice(off + start, off + u32[w + REQ.BODY]);
     }
     const i = at - this._textStart;
-    if (i < 0 || i + length > text.length) {
-      // Not in the strings (a record another encoder laid out differently): read it alone.
-      return this._u8.latin1Slice(this._off + at, this._off + at + length);
-    }
     return text.slice(i, i + length);
   }
 

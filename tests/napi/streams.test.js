@@ -10,7 +10,7 @@ const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
 const { Readable, Stream } = require('node:stream');
-const { lib, request, until, sleep } = require('./fixtures/helpers.cjs');
+const { lib, request, until, sleep, capturingErrors } = require('./fixtures/helpers.cjs');
 
 const { createApp } = lib();
 
@@ -38,19 +38,6 @@ function raw(port, data, timeoutMs = 5000) {
 function split(text) {
   const at = text.indexOf('\r\n\r\n');
   return { head: text.slice(0, at), body: text.slice(at + 4) };
-}
-
-// Captures what the app logs (console.error) while `fn` runs.
-async function capturingErrors(fn) {
-  const lines = [];
-  const original = console.error;
-  console.error = (...args) => lines.push(args.join(' '));
-  try {
-    await fn(lines);
-  } finally {
-    console.error = original;
-  }
-  return lines;
 }
 
 function timeouts() {

@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const WebSocket = require('ws');
-const { lib, request, until, sleep } = require('./fixtures/helpers.cjs');
+const { lib, request, until, sleep, capturingErrors } = require('./fixtures/helpers.cjs');
 
 const { createApp, httpError, SENT, BACKPRESSURE, DROPPED } = lib();
 
@@ -63,18 +63,6 @@ async function serverProcess(t, fixture, ...args) {
   const base = out.trim();
   const state = async () => JSON.parse((await request(base, '/state')).text);
   return { child, base, state };
-}
-
-// Captures what the app logs (console.error, no logger given) while `fn` runs.
-async function capturingErrors(fn) {
-  const lines = [];
-  const original = console.error;
-  console.error = (...args) => lines.push(args.join(' '));
-  try {
-    await fn(lines);
-  } finally {
-    console.error = original;
-  }
 }
 
 test('echo: text stays text (a string), binary stays binary (a Buffer), in order', async (t) => {
