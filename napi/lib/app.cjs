@@ -32,6 +32,7 @@ const { Outbound, isStreamPayload, payloadError } = require('./stream-reply.cjs'
 const { sseSource } = require('./sse.cjs');
 const { BodyStreams, isStreamRequest } = require('./body-stream.cjs');
 const { normalizeCompression, routeCompression } = require('./compression.cjs');
+const jsThreads = require('./js-threads.cjs');
 
 let binding = null;
 function loadBinding() {
@@ -79,11 +80,16 @@ function normalizeOptions(options) {
   const limits = {};
   const routing = {};
   let trust = null;
+  let threads = 1;
   for (const key of Object.keys(options)) {
     const v = options[key];
     if (v === undefined) continue;
     switch (key) {
       case 'threads': config.threads = checkInteger(key, v, 0); break;
+      case 'jsThreads':
+        threads = checkInteger(key, v, 1);
+        if (threads > 256) throw new TypeError(`createApp(): option jsThreads must be at most 256, got ${v}`);
+        break;
       case 'pinThreads': config.pinThreads = checkBoolean(key, v); break;
       case 'handlerTimeoutMs': config.handlerTimeoutMs = checkInteger(key, v, 0); break;
       case 'idleTimeoutMs': config.idleTimeoutMs = checkInteger(key, v, 0); break;
@@ -128,7 +134,7 @@ function normalizeOptions(options) {
     maxHeaderCount: limits.maxHeaderCount ?? 100,
     compression: compression.settings,  // null: off
   };
-  return { config, emulate, ignoreTrailingSlash: routing.ignoreTrailingSlash === true, trust };
+  return { config, emulate, ignoreTrailingSlash: routing.ignoreTrailingSlash === true, trust, jsThreads: threads };
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -292,8 +298,14 @@ function routeEntry(id, path, handler, scope, fallback) {
 
 class State {
   constructor(options) {
-    const { config, emulate, ignoreTrailingSlash, trust } = normalizeOptions(options);
+    const { config, emulate, ignoreTrailingSlash, trust, jsThreads: threads } = normalizeOptions(options);
     this.config = config;
+    // jsThreads (js-threads.cjs): on the thread that listens, the pool of JavaScript threads
+    // once started; on one of those threads, its role (hub token, lane, the main's address).
+    this.jsThreads = threads;
+    this.role = threads > 1 ? jsThreads.threadRole() : null;
+    this.pool = null;
+    if (threads > 1 && this.role === null) config.jsThreads = threads;
     this.trust = trust;        // trustProxy, compiled (client.cjs); null: trust no proxy
     this.emulate = emulate;
     this.ignoreTrailingSlash = ignoreTrailingSlash;
@@ -326,7 +338,8 @@ class State {
     this.readyPromise = null;
     this.root = null;
 
-    this.handle = null;        // the native server (createServer), idle or started
+    this.handle = null;        // the native server (createServer), idle or started; on a jsThreads thread its attachThread() handle
+    this.table = null;         // on a jsThreads thread: the idle server whose route table match() uses
     this.handleAddress = null; // the host/port it was created with
     this.shadow = null;        // routes without the not-found catch-all (setNotFoundHandler)
     this.started = false;
@@ -604,11 +617,21 @@ class State {
     this.handleAddress = `${host}|${port}`;
   }
 
+  // The handle whose route table binding.match() reads.
+  routeHandle() {
+    return this.table !== null ? this.table : this.handle;
+  }
+
   destroyHandles() {
     const b = binding;
     if (this.handle !== null) {
       const h = this.handle;
       this.handle = null;
+      b.destroy(h);
+    }
+    if (this.table !== null) {
+      const h = this.table;
+      this.table = null;
       b.destroy(h);
     }
     if (this.shadow !== null) {
@@ -643,6 +666,11 @@ class State {
     try {
       await this.ready();
       if (this.closePromise !== null) throw new Error('listen(): the app was closed');
+      if (this.jsThreads > 1 && this.ws.routes.length > 0) {
+        throw new Error('createApp({ jsThreads }): WebSocket routes (app.ws) are served by one JavaScript ' +
+          'thread only; leave jsThreads out (or 1) in an app with WebSocket routes');
+      }
+      if (this.role !== null) return this.attachThread();
       const b = binding;
       if (this.handleAddress !== `${host}|${port}`) {
         if (this.handle !== null) b.destroy(this.handle);
@@ -660,21 +688,63 @@ class State {
         this.createHandle('127.0.0.1', 0);
         throw err;
       }
-      const h = this.handle;
-      this.staging = new Staging(b.staging(h));
-      this.index = b.index(h);
-      const views = b.requestViews(h);
-      this.ringU8 = views.map((ab) => Buffer.from(ab));
-      this.ringU32 = views.map((ab) => new Uint32Array(ab));
+      this.useHandle(this.handle);
       this.started = true;
       this.info = { port: info.port, address: info.address ?? host, threads: info.threads };
       const shown = this.info.address.includes(':') ? `[${this.info.address}]` : this.info.address;
       this.url = `http://${shown}:${info.port}`;
+      if (info.hub !== undefined) await this.startThreads(info.hub);
       return this.url;
     } catch (err) {
       this.listening = false;
       throw err;
     }
+  }
+
+  // The staging buffer, the index and the request views of a started (or attached) handle.
+  useHandle(h) {
+    const b = binding;
+    this.staging = new Staging(b.staging(h));
+    this.index = b.index(h);
+    const views = b.requestViews(h);
+    this.ringU8 = views.map((ab) => Buffer.from(ab));
+    this.ringU32 = views.map((ab) => new Uint32Array(ab));
+  }
+
+  // jsThreads, on the thread that listens: the engine runs; start the JavaScript threads and
+  // wait until each has attached. If one fails, the app closes and listen() rejects with why.
+  async startThreads(hub) {
+    const role = { hub, info: this.info, url: this.url, signature: jsThreads.routeSignature(this.serverRoutes()) };
+    this.pool = new jsThreads.ThreadPool(this.jsThreads, role, this.errorLog);
+    try {
+      await this.pool.start();
+    } catch (err) {
+      this.listening = true;  // close() below ends the listen() that is failing
+      await this.close();
+      throw err;
+    }
+  }
+
+  // jsThreads, on one of the JavaScript threads: serve a lane of the main thread's engine
+  // instead of starting a server (the port and host given to listen() are the main thread's).
+  attachThread() {
+    const role = this.role;
+    if (jsThreads.routeSignature(this.serverRoutes()) !== role.signature) {
+      const err = new Error(`createApp({ jsThreads }): JavaScript thread ${role.lane} registered other routes than ` +
+        'the thread that listens; the app module must build the same app on every thread (no routes that ' +
+        'depend on isMainThread, on timing or on the environment of one thread)');
+      jsThreads.announce('failed', err.message);
+      throw err;
+    }
+    this.table = this.handle;
+    this.handle = null;
+    this.handle = binding.attachThread(role.hub, role.lane, this.drain);
+    this.useHandle(this.handle);
+    this.started = true;
+    this.info = role.info;
+    this.url = role.url;
+    jsThreads.announce('ready');
+    return this.url;
   }
 
   close() {
@@ -703,11 +773,17 @@ class State {
     if (this.timeouts !== null) this.timeouts.stop();
     this.outbound.abortAll();  // streams still open: their sources are destroyed
     this.ws.closeAll();  // sockets whose close event was not read before their worker ended
-    setImmediate(() => {
+    setImmediate(async () => {
       this.destroyHandles();
       this.started = false;
       this.listening = false;
       this.info = null;
+      if (this.pool !== null) {
+        const pool = this.pool;
+        this.pool = null;
+        await pool.close();
+      }
+      if (this.role !== null) jsThreads.announce('closed');
       this.closeResolve();
     });
   }
@@ -725,6 +801,11 @@ class State {
     const h = this.handle;
     if (h === null || !this.started || this.stoppedSeen) return;
     const b = binding;
+    if (this.pool !== null) {
+      // The JavaScript threads answer; this thread's drain only runs when the engine ended.
+      if (b.stopped(h)) this.finishClose();
+      return;
+    }
     const index = this.index;
     const staging = this.staging;
     let staged = staging.pos;
@@ -797,6 +878,8 @@ class State {
       this.inDrain = false;
     }
     if (this.closing && b.stopped(h)) this.finishClose();
+    // A JavaScript thread whose engine has ended closes its app.
+    else if (this.role !== null && !this.closing && b.stopped(h)) this.close();
   }
 
   // A body-control record for a streamed body (body-stream.cjs), staged like a response.

@@ -59,7 +59,7 @@ function engineStatusOf(req) {
 
 // The route table without the not-found catch-all (binding.match() on it).
 function routeTable(state) {
-  return state.shadow !== null ? state.shadow : state.handle;
+  return state.shadow !== null ? state.shadow : state.routeHandle();
 }
 
 // The route whose hooks and error handler apply to an engine answer for `req` with `status`:

@@ -493,6 +493,13 @@ export interface CompressionOptions {
 export interface AppOptions {
   /** Engine worker threads; 0 (default): one per CPU. */
   threads?: number;
+  /**
+   * JavaScript threads that run the handlers (1 to 256; default 1, the thread that listens).
+   * With more, each is a `worker_threads` Worker that loads the process's main module again and
+   * builds the same app; its `listen()` attaches to the engine instead of starting one. Module
+   * state is per thread. WebSocket routes are refused. README, "JavaScript on every core".
+   */
+  jsThreads?: number;
   /** Pin each worker to a CPU. Default true. */
   pinThreads?: boolean;
   /**

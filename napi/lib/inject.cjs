@@ -152,7 +152,7 @@ async function inject(state, options) {
   }
   if (methodIndex === -1 || state.methods[methodIndex] === 'OTHER') return engineText(501, head, null);
 
-  const m = binding.match(state.handle, method, path);
+  const m = binding.match(state.routeHandle(), method, path);
   // A route that streams its body has its own limit (bodyLimit, below), not the app's.
   const streamRoute = m.kind === 'found' && state.routes[m.id].streamBody === true;
   const tooLarge = !streamRoute && body !== null && body.length > em.maxBodySize;

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,8 +29,10 @@
 #include "engine/worker.h"
 #include "napi/src/channel.h"
 #include "napi/src/files_binding.h"
+#include "napi/src/hub.h"
 #include "napi/src/js_side.h"
 #include "napi/src/thread_role.h"
+#include "napi/src/thread_side.h"
 #include "napi/src/worker_bridge.h"
 #include "napi/src/ws_binding.h"
 #include "net/http/method.h"
@@ -150,6 +154,13 @@ struct ServerObject {
     std::unique_ptr<net::Server> server;
     std::unique_ptr<BridgeRegistry> registry = std::make_unique<BridgeRegistry>();
     std::unique_ptr<JsSide> js;
+    // createServer's `jsThreads` (> 1): start() builds the hub that shares the requests out to
+    // that many JavaScript threads (hub.h); this thread then runs no handler.
+    uint32_t js_threads = 1;
+    Ref<Hub> hub;
+    uint64_t hub_token = 0;
+    // A handle of attachThread(): one of those JavaScript threads (no server of its own).
+    std::unique_ptr<ThreadSide> thread;
     router::Router routes{};  // a copy of the route table for match()
     std::vector<MatchRoute> match_routes;
     napi_ref drain = nullptr;
@@ -173,6 +184,8 @@ struct ServerObject {
     // Stops the workers and joins them (bounded by drainTimeoutMs), then frees the native
     // state. No napi call: safe in the env cleanup hook.
     void join() noexcept {
+        thread.reset();  // a jsThreads thread leaves its lane (Hub::detach)
+        forget_hub();
         if (server) {
             abandon_requests();
             server->stop();
@@ -197,6 +210,8 @@ struct ServerObject {
 
     // Lets go of the napi references and closes the doorbell. JS thread, loop alive.
     void release_js(Instance* waiter) noexcept;
+    // The hub is no longer reachable by attachThread(), and never rings this doorbell again.
+    void forget_hub() noexcept;
 
     void destroy() noexcept {
         if (destroyed) return;
@@ -221,12 +236,44 @@ void on_doorbell_closed(uv_handle_t* handle) {
     }
 }
 
+// The hubs of running servers, by the token start() reports (attachThread's first argument).
+std::mutex g_hubs_mutex;
+std::unordered_map<uint64_t, Ref<Hub>> g_hubs;
+uint64_t g_next_hub = 1;
+
+void ServerObject::forget_hub() noexcept {
+    if (!hub) return;
+    {
+        std::lock_guard lock(g_hubs_mutex);
+        g_hubs.erase(hub_token);
+    }
+    hub->forget_main();
+    hub = Ref<Hub>();
+}
+
+// A server with a hub: its doorbell moves records between the engine and the JavaScript
+// threads without calling JavaScript, until the engine has ended.
+bool pump_hub(Doorbell* d, ServerObject* s) noexcept {
+    if (!s->hub || !s->js) return false;
+    if (s->js->all_finished()) {
+        s->hub->finish();  // the threads see stopped(); the drain below sees it here
+        return false;
+    }
+    // At most 64 pulls per callback, so that the loop's other work runs; then come back.
+    if (s->hub->pump(*s->js, 64)) {
+        const uint64_t one = 1;
+        (void)!write(d->fd, &one, sizeof(one));
+    }
+    return true;
+}
+
 void on_doorbell(uv_poll_t* handle, int status, int /*events*/) {
     auto* d = static_cast<Doorbell*>(handle->data);
     uint64_t count;
     (void)!read(d->fd, &count, sizeof(count));  // resets the eventfd (nonblocking)
     ServerObject* s = d->owner;
     if (s == nullptr || status < 0) return;
+    if (pump_hub(d, s)) return;
     // Read before drain() runs: only a worker that had ended by then is one drain() has seen. The
     // last worker may end while drain() runs (after it looked); it rings once more, and that ring
     // must still find the poll armed, or close() would wait forever on a loop with nothing left.
@@ -750,6 +797,7 @@ napi_value create_server(napi_env env, napi_callback_info info) {
         read_uint(env, argv[0], "engineAnswers", "config.engineAnswers", 0, INT32_MAX,
                   &engine_answers);
         if (engine_answers != UINT32_MAX) s->server->handoff_engine_answers(engine_answers);
+        read_uint(env, argv[0], "jsThreads", "config.jsThreads", 1, 256, &s->js_threads);
         BridgeRegistry* registry = s->registry.get();
         registry->server = s->server.get();
         s->server->set_handoff(
@@ -784,6 +832,39 @@ napi_value external_arraybuffer(napi_env env, char* data, size_t size, RefCounte
     return ab;
 }
 
+// Watches `fd` (an eventfd) on the env's loop: the drain runs when it is written. The doorbell
+// owns the descriptor from here on, and closes it.
+void open_doorbell(napi_env env, ServerObject& s, int fd) {
+    uv_loop_t* loop = nullptr;
+    NAPI(napi_get_uv_event_loop(env, &loop));
+    auto* d = new Doorbell();
+    d->fd = fd;
+    d->owner = &s;
+    d->poll.data = d;
+    if (const int rc = uv_poll_init(loop, &d->poll, d->fd); rc != 0) {
+        delete d;
+        throw std::runtime_error(std::string("uv_poll_init failed: ") + uv_strerror(rc));
+    }
+    s.doorbell = d;
+    if (const int rc = uv_poll_start(&d->poll, UV_READABLE, on_doorbell); rc != 0) {
+        throw std::runtime_error(std::string("uv_poll_start failed: ") + uv_strerror(rc));
+    }
+}
+
+// The staging buffer and the index as JS sees them (binding.staging(), binding.index()).
+void expose_blocks(napi_env env, ServerObject& s, const Ref<Block>& staging_block,
+                   const Ref<Block>& index_block) {
+    napi_value staging = external_arraybuffer(env, staging_block->data(), staging_block->size(),
+                                              staging_block.get());
+    napi_value index_ab =
+        external_arraybuffer(env, index_block->data(), index_block->size(), index_block.get());
+    napi_value index;
+    NAPI(napi_create_typedarray(env, napi_uint32_array, index_block->size() / sizeof(uint32_t),
+                                index_ab, 0, &index));
+    NAPI(napi_create_reference(env, staging, 1, &s.staging));
+    NAPI(napi_create_reference(env, index, 1, &s.index));
+}
+
 void start_js_side(napi_env env, ServerObject& s) {
     BridgeRegistry& reg = *s.registry;
     const unsigned threads = s.server->threads();
@@ -806,30 +887,18 @@ void start_js_side(napi_env env, ServerObject& s) {
             env, views, i,
             external_arraybuffer(env, c->requests().buffer(), c->requests().capacity(), c)));
     }
-    napi_value staging = external_arraybuffer(env, js->staging()->data(), js->staging()->size(),
-                                              js->staging().get());
-    napi_value index_ab =
-        external_arraybuffer(env, js->index()->data(), js->index()->size(), js->index().get());
-    napi_value index;
-    NAPI(napi_create_typedarray(env, napi_uint32_array, js->index()->size() / sizeof(uint32_t),
-                                index_ab, 0, &index));
     NAPI(napi_create_reference(env, views, 1, &s.views));
-    NAPI(napi_create_reference(env, staging, 1, &s.staging));
-    NAPI(napi_create_reference(env, index, 1, &s.index));
-
-    uv_loop_t* loop = nullptr;
-    NAPI(napi_get_uv_event_loop(env, &loop));
-    auto* d = new Doorbell();
-    d->fd = reg.js_doorbell_fd;
-    d->owner = &s;
-    d->poll.data = d;
-    if (const int rc = uv_poll_init(loop, &d->poll, d->fd); rc != 0) {
-        delete d;
-        throw std::runtime_error(std::string("uv_poll_init failed: ") + uv_strerror(rc));
-    }
-    s.doorbell = d;  // from here on the doorbell owns (and closes) the eventfd
-    if (const int rc = uv_poll_start(&d->poll, UV_READABLE, on_doorbell); rc != 0) {
-        throw std::runtime_error(std::string("uv_poll_start failed: ") + uv_strerror(rc));
+    expose_blocks(env, s, js->staging(), js->index());
+    open_doorbell(env, s, reg.js_doorbell_fd);
+    if (s.js_threads > 1) {
+        // The requests go to the JavaScript threads that attachThread() with this token.
+        auto* hub = new (std::nothrow) Hub(s.js_threads, reg.js_doorbell_fd, threads,
+                                           reg.request_capacity);
+        if (hub == nullptr) throw std::bad_alloc();
+        s.hub = Ref<Hub>::adopt(hub);
+        std::lock_guard lock(g_hubs_mutex);
+        s.hub_token = g_next_hub++;
+        g_hubs.emplace(s.hub_token, s.hub);
     }
     // The JS thread counts as asleep until its first pull: the first request rings.
     if (!js->arm()) js->channels().front()->ring_js();
@@ -873,6 +942,11 @@ napi_value start(napi_env env, napi_callback_info info) {
         set(env, out, "port", make_uint(env, s->server->port()));
         set(env, out, "address", make_string(env, s->server->address()));
         set(env, out, "threads", make_uint(env, s->server->threads()));
+        if (s->hub) {
+            napi_value token;
+            NAPI(napi_create_double(env, static_cast<double>(s->hub_token), &token));
+            set(env, out, "hub", token);
+        }
         return out;
     });
 }
@@ -881,7 +955,7 @@ napi_value start(napi_env env, napi_callback_info info) {
 
 ServerObject* running_server(napi_env env, napi_value handle, const char* what) {
     ServerObject* s = server_of(env, handle);
-    if (!s->js) {
+    if (!s->js && !s->thread) {
         throw std::logic_error(std::string(what) + (s->destroyed ? ": the server was destroyed"
                                                                  : ": the server is not started"));
     }
@@ -927,8 +1001,9 @@ napi_value pull(napi_env env, napi_callback_info info) {
     return boundary(env, [&]() -> napi_value {
         auto argv = args<3>(env, info, 3);
         ServerObject* s = running_server(env, argv[0], "pull()");
-        Result<uint32_t> n = s->js->pull(uint_arg(env, argv[1], "pull(): stagedBytes"),
-                                         uint_arg(env, argv[2], "pull(): max"));
+        const uint32_t staged = uint_arg(env, argv[1], "pull(): stagedBytes");
+        const uint32_t max = uint_arg(env, argv[2], "pull(): max");
+        Result<uint32_t> n = s->thread ? s->thread->pull(staged, max) : s->js->pull(staged, max);
         if (!n) throw std::invalid_argument("pull(): " + n.error().message);
         return make_uint(env, n.value());
     });
@@ -938,7 +1013,8 @@ napi_value flush(napi_env env, napi_callback_info info) {
     return boundary(env, [&]() -> napi_value {
         auto argv = args<2>(env, info, 2);
         ServerObject* s = running_server(env, argv[0], "flush()");
-        Result<void> r = s->js->flush(uint_arg(env, argv[1], "flush(): stagedBytes"));
+        const uint32_t staged = uint_arg(env, argv[1], "flush(): stagedBytes");
+        Result<void> r = s->thread ? s->thread->flush(staged) : s->js->flush(staged);
         if (!r) throw std::invalid_argument("flush(): " + r.error().message);
         return nullptr;
     });
@@ -954,12 +1030,13 @@ napi_value stash(napi_env env, napi_callback_info info) {
         NAPI(napi_is_buffer(env, argv[1], &is));
         if (is) {
             NAPI(napi_get_buffer_info(env, argv[1], &data, &length));
-            Result<uint32_t> id = s->js->stash(data, length);
+            Result<uint32_t> id = s->thread ? s->thread->stash(data, length) : s->js->stash(data, length);
             if (!id) throw std::runtime_error("stash(): " + id.error().message);
             return make_uint(env, id.value());
         }
         const std::string bytes = bytes_of(env, argv[1], "stash(): the body");
-        Result<uint32_t> id = s->js->stash(bytes.data(), bytes.size());
+        Result<uint32_t> id = s->thread ? s->thread->stash(bytes.data(), bytes.size())
+                                        : s->js->stash(bytes.data(), bytes.size());
         if (!id) throw std::runtime_error("stash(): " + id.error().message);
         return make_uint(env, id.value());
     });
@@ -967,17 +1044,107 @@ napi_value stash(napi_env env, napi_callback_info info) {
 
 // ---- stop, stopped, destroy -----------------------------------------------------------------
 
+// attachThread(token, lane, drain): this thread serves lane `lane` of the hub a jsThreads
+// server's start() reported as `hub` (hub.h). Returns a handle that pull(), flush(), stash(),
+// requestViews(), staging(), index(), stop(), stopped() and destroy() take like a server's.
+napi_value attach_thread(napi_env env, napi_callback_info info) {
+    return boundary(env, [&]() -> napi_value {
+        auto argv = args<3>(env, info, 3);
+        double token = 0;
+        if (type_of(env, argv[0]) != napi_number || napi_get_value_double(env, argv[0], &token) != napi_ok) {
+            throw std::invalid_argument("attachThread(): token must be a number");
+        }
+        const uint32_t lane = uint_arg(env, argv[1], "attachThread(): lane");
+        if (type_of(env, argv[2]) != napi_function) {
+            throw std::invalid_argument("attachThread(): drain must be a function");
+        }
+        Ref<Hub> hub;
+        {
+            std::lock_guard lock(g_hubs_mutex);
+            auto it = g_hubs.find(static_cast<uint64_t>(token));
+            if (it != g_hubs.end()) hub = it->second;
+        }
+        if (!hub) throw std::logic_error("attachThread(): the server has stopped or never started");
+        if (lane >= hub->lanes()) {
+            throw std::range_error("attachThread(): lane " + std::to_string(lane) + " of " +
+                                   std::to_string(hub->lanes()));
+        }
+        Instance* inst = instance_of(env);
+        const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0)
+            throw std::runtime_error(std::string("eventfd failed: ") + std::strerror(errno));
+        auto side = std::make_unique<ThreadSide>(hub, lane, hub->workers, hub->record_bytes, fd);
+        if (!side->ok()) {
+            close(fd);
+            throw std::bad_alloc();
+        }
+        auto s = std::make_unique<ServerObject>();
+        s->env = env;
+        s->started = true;
+        try {
+            open_doorbell(env, *s, fd);
+        } catch (...) {
+            if (s->doorbell == nullptr) close(fd);
+            s->release_js(nullptr);
+            throw;
+        }
+        if (!side->attach()) {
+            s->release_js(nullptr);
+            throw std::logic_error("attachThread(): lane " + std::to_string(lane) +
+                                   " already has a thread");
+        }
+        // Every worker's request view is the inbox: the index's offsets point into it.
+        napi_value inbox = external_arraybuffer(env, side->inbox()->data(), side->inbox()->size(),
+                                                side->inbox().get());
+        napi_value views;
+        NAPI(napi_create_array_with_length(env, hub->workers, &views));
+        for (uint32_t i = 0; i < hub->workers; ++i)
+            NAPI(napi_set_element(env, views, i, inbox));
+        NAPI(napi_create_reference(env, views, 1, &s->views));
+        expose_blocks(env, *s, side->staging(), side->index());
+        s->thread = std::move(side);
+        NAPI(napi_create_reference(env, argv[2], 1, &s->drain));
+        NAPI(napi_async_init(env, nullptr, make_string(env, "nexurejs:drain"), &s->async));
+        // Asleep until the first pull: take what already waits.
+        const uint64_t one = 1;
+        (void)!write(fd, &one, sizeof(one));
+
+        napi_value handle;
+        ServerObject* raw = s.get();
+        if (napi_create_external(env, raw, finalize_server, nullptr, &handle) != napi_ok) {
+            raw->thread.reset();
+            raw->release_js(nullptr);
+            throw NapiFailed{};
+        }
+        (void)s.release();
+        g_servers.fetch_add(1, std::memory_order_relaxed);
+        raw->instance = inst;
+        inst->servers.push_back(raw);
+        // Keep the join hook the last one registered (GROUNDWORK section 4).
+        NAPI(napi_remove_env_cleanup_hook(env, env_cleanup, inst));
+        NAPI(napi_add_env_cleanup_hook(env, env_cleanup, inst));
+        return handle;
+    });
+}
+
 napi_value stop(napi_env env, napi_callback_info info) {
     return boundary(env, [&]() -> napi_value {
         auto argv = args<1>(env, info, 1);
         ServerObject* s = server_of(env, argv[0]);
         s->stop_requested = true;
         if (s->server && s->started) s->server->stop();
+        if (s->thread && s->doorbell != nullptr) {
+            // A jsThreads thread leaves alone: its drain runs once more and sees stopped().
+            const uint64_t one = 1;
+            (void)!write(s->doorbell->fd, &one, sizeof(one));
+        }
         return nullptr;
     });
 }
 
 bool is_stopped(const ServerObject& s) noexcept {
+    // A jsThreads thread: its app closed (stop()), or the engine has ended.
+    if (s.thread) return s.stop_requested || s.thread->finished();
     // Never started, destroyed, or left running at exit (shutdownAll): nothing to wait for.
     if (s.destroyed || !s.started || !s.js) return true;
     return s.js->all_finished();
@@ -1190,6 +1357,7 @@ napi_value init(napi_env env, napi_value exports) {
             {"pull", pull},
             {"flush", flush},
             {"stash", stash},
+            {"attachThread", attach_thread},
             {"stop", stop},
             {"stopped", stopped},
             {"destroy", destroy},

@@ -1,5 +1,7 @@
 #include "napi/src/js_side.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -28,7 +30,7 @@ Ref<Block> Block::create(size_t bytes) noexcept {
     void* data = std::aligned_alloc(64, (bytes + 63) & ~size_t{63});
     if (data == nullptr) return {};
     std::memset(data, 0, bytes);
-    auto* block = new (std::nothrow) Block(static_cast<char*>(data), bytes);
+    auto* block = new (std::nothrow) Block(static_cast<char*>(data), bytes, false);
     if (block == nullptr) {
         std::free(data);
         return {};
@@ -36,8 +38,23 @@ Ref<Block> Block::create(size_t bytes) noexcept {
     return Ref<Block>::adopt(block);
 }
 
+Ref<Block> Block::create_mapped(size_t bytes) noexcept {
+    void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) return {};
+    auto* block = new (std::nothrow) Block(static_cast<char*>(data), bytes, true);
+    if (block == nullptr) {
+        munmap(data, bytes);
+        return {};
+    }
+    return Ref<Block>::adopt(block);
+}
+
 Block::~Block() {
-    std::free(data_);
+    if (mapped_) {
+        munmap(data_, size_);
+    } else {
+        std::free(data_);
+    }
 }
 
 JsSide::JsSide(std::vector<Ref<Channel>> channels,
@@ -56,8 +73,6 @@ JsSide::~JsSide() {
         for (const Pending& p : queue)
             drop(p.bytes.get(), p.size);
     }
-    for (const Stash& s : stashes_)
-        std::free(s.data);
 }
 
 bool JsSide::all_finished() const noexcept {
@@ -111,12 +126,8 @@ Result<void> JsSide::check(const char* r, uint32_t offset, uint32_t space) const
                 return bad_record(offset, "the body overruns it");
             break;
         case kBodyStashed: {
-            const uint32_t id = load_u32(r + kStashId);
-            if (id == 0 || id > stashes_.size() || stashes_[id - 1].data == nullptr) {
-                return bad_record(offset, "unknown stash id");
-            }
-            if (stashes_[id - 1].size != body) {
-                return bad_record(offset, "the body length differs from the stashed body's");
+            if (const char* why = stashes_.check(load_u32(r + kStashId), body)) {
+                return bad_record(offset, why);
             }
             break;
         }
@@ -147,10 +158,7 @@ Result<void> JsSide::hand_over(uint32_t staged) noexcept {
         void* body = nullptr;
         if (stashed) {
             // Ownership moves to the record: the worker frees it after framing.
-            const uint32_t id = load_u32(r + kStashId);
-            body = stashes_[id - 1].data;
-            stashes_[id - 1] = Stash{};
-            free_stash_ids_.push_back(id);
+            body = stashes_.take(load_u32(r + kStashId));
         }
         const uint32_t size = length + (stashed ? kStashPointerBytes : 0);
         Channel& channel = *channels_[w];
@@ -318,25 +326,11 @@ Result<uint32_t> JsSide::pull(uint32_t staged, uint32_t max) noexcept {
 }
 
 Result<uint32_t> JsSide::stash(const void* data, size_t size) noexcept {
-    if (size > UINT32_MAX) return Error{EINVAL, "a stashed body is at most 4 GiB - 1 bytes"};
-    void* copy = std::malloc(size == 0 ? 1 : size);
-    if (copy == nullptr) return Error{ENOMEM, "out of memory stashing a response body"};
-    if (size != 0) std::memcpy(copy, data, size);
-    try {
-        uint32_t id;
-        if (!free_stash_ids_.empty()) {
-            id = free_stash_ids_.back();
-            free_stash_ids_.pop_back();
-        } else {
-            stashes_.emplace_back();
-            id = static_cast<uint32_t>(stashes_.size());
-        }
-        stashes_[id - 1] = Stash{copy, static_cast<uint32_t>(size)};
-        return id;
-    } catch (const std::bad_alloc&) {
-        std::free(copy);
-        return Error{ENOMEM, "out of memory stashing a response body"};
-    }
+    return stashes_.copy(data, size);
+}
+
+Result<uint32_t> JsSide::adopt_stash(void* data, uint32_t size) noexcept {
+    return stashes_.adopt(data, size);
 }
 
 }  // namespace nexure::napi

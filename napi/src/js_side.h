@@ -17,6 +17,7 @@
 #include "alloc/result.h"
 #include "napi/src/channel.h"
 #include "napi/src/ref_counted.h"
+#include "napi/src/stash_table.h"
 
 namespace nexure::napi {
 
@@ -24,14 +25,19 @@ namespace nexure::napi {
 class Block final : public RefCounted {
   public:
     static Ref<Block> create(size_t bytes) noexcept;  // zero-filled; null when out of memory
+    // Zero-filled pages mapped on first touch (a large buffer mostly unused, such as a
+    // jsThreads inbox sized for the largest record); page-aligned; null when out of memory.
+    static Ref<Block> create_mapped(size_t bytes) noexcept;
     char* data() const noexcept { return data_; }
     size_t size() const noexcept { return size_; }
 
   private:
-    Block(char* data, size_t size) noexcept : data_(data), size_(size) {}
+    Block(char* data, size_t size, bool mapped) noexcept
+        : data_(data), size_(size), mapped_(mapped) {}
     ~Block() override;
     char* data_;
     size_t size_;
+    bool mapped_;
 };
 
 class JsSide {
@@ -67,6 +73,9 @@ class JsSide {
     Result<void> flush(uint32_t staged) noexcept;
     // Copies a body to native memory for a kind-1 response record; returns its id (>= 1).
     Result<uint32_t> stash(const void* data, size_t size) noexcept;
+    // The same for a body already in malloc'd memory, whose ownership moves here (freed on
+    // failure): a body a jsThreads thread stashed (hub.h).
+    Result<uint32_t> adopt_stash(void* data, uint32_t size) noexcept;
 
     // Announces that the JS thread sleeps (right after start, before the first pull): the first
     // request then rings the doorbell. False when requests are already waiting (drain now).
@@ -81,11 +90,6 @@ class JsSide {
         uint32_t size = 0;
         uint32_t weight = 0;  // size plus a stashed body's bytes (the backlog it counts for)
     };
-    struct Stash {
-        void* data = nullptr;
-        uint32_t size = 0;
-    };
-
     Result<void> hand_over(uint32_t staged) noexcept;
     Result<void> check(const char* record, uint32_t offset, uint32_t space) const noexcept;
     void retry_pending() noexcept;
@@ -110,8 +114,7 @@ class JsSide {
     std::vector<std::deque<Pending>> pending_;
     size_t pending_count_ = 0;
     std::vector<uint64_t> pending_bytes_;  // per worker: the weights of pending_[w]
-    std::vector<Stash> stashes_;  // by id - 1
-    std::vector<uint32_t> free_stash_ids_;
+    StashTable stashes_;
     size_t next_worker_ = 0;  // round-robin start of the next pull
 };
 

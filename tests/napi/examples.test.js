@@ -8,28 +8,14 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { spawn } = require('node:child_process');
-const { request } = require('./fixtures/helpers.cjs');
+const { request, startNode } = require('./fixtures/helpers.cjs');
 
 const EXAMPLES = path.join(__dirname, '..', '..', 'examples');
 
-async function start(t, file) {
-  const child = spawn(process.execPath, [path.join(EXAMPLES, file)], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  t.after(() => child.kill('SIGKILL'));
-  const deadline = Date.now() + 10000;
-  while (!/listening on (http:\/\/\S+)/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${file} did not start: ${out}${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const url = out.match(/listening on (http:\/\/\S+)/)[1];
-  return { url, exited, output: () => out, errors: () => err, child };
+async function start(t, file, env = {}) {
+  const s = await startNode(t, path.join(EXAMPLES, file), { PORT: '0', HOST: '127.0.0.1', ...env }, 10000);
+  if (s.url === null) throw new Error(`${file} did not start: ${s.output()}${s.errors()}`);
+  return s;
 }
 
 test('examples/hello.js answers Hello, World! and exits on SIGTERM', async (t) => {
@@ -185,5 +171,25 @@ test('examples/websocket.js: /echo echoes text and binary, /chat reaches every c
   const closed = new Promise((resolve) => b.ws.on('close', (code) => resolve(code)));
   s.child.kill('SIGTERM');
   assert.equal(await closed, 1001);
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
+});
+
+test('examples/cpu-bound.js: GET /work computes on JS_THREADS=2 threads, the same answer on each', async (t) => {
+  const s = await start(t, 'cpu-bound.js', { JS_THREADS: '2' });
+  assert.match(s.output(), /with 2 JavaScript thread\(s\)/);
+  const threads = new Set();
+  const results = new Set();
+  for (let round = 0; round < 10 && threads.size < 2; round++) {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => request(s.url, '/work')));
+    for (const r of answers) {
+      assert.equal(r.status, 200);
+      const a = JSON.parse(r.text);
+      threads.add(a.thread);
+      results.add(a.result);
+    }
+  }
+  assert.equal(threads.size, 2, 'both JavaScript threads answered');
+  assert.equal(results.size, 1, 'the work is the same on every thread');
+  s.child.kill('SIGTERM');
   assert.deepEqual(await s.exited, { code: 0, signal: null });
 });
