@@ -21,6 +21,8 @@ const ROLE = '__nexurejsThread';
 // A thread that fails within this long of starting is not replaced again (a crash loop).
 const RESTART_WINDOW_MS = 1000;
 const CLOSE_WAIT_MS = 5000;
+// A thread whose app has not listened by then fails the main thread's listen().
+const ATTACH_WAIT_MS = 60000;
 
 // This thread's role when it is one of an app's JavaScript threads, else null.
 function threadRole() {
@@ -79,9 +81,17 @@ class ThreadPool {
       t.worker = worker;
       t.exited = new Promise((done) => worker.once('exit', done));
       let failure = null;
+      const late = setTimeout(() => {
+        reject(new Error(`JavaScript thread ${lane} did not listen within ${ATTACH_WAIT_MS / 1000} s: the app ` +
+          'module must call listen() on the app it creates with jsThreads, on every thread'));
+        worker.terminate();
+      }, ATTACH_WAIT_MS);
+      late.unref();
+      worker.once('exit', () => clearTimeout(late));
       worker.on('message', (m) => {
         if (m === null || typeof m !== 'object' || m[ROLE] === undefined) return;
         if (m[ROLE] === 'ready') {
+          clearTimeout(late);
           t.ready = true;
           t.readyAt = Date.now();
           resolve();

@@ -69,7 +69,7 @@ test('answers from different threads keep each connection\'s order (pipelined)',
   assert.ok(new Set(answers.map((a) => a.thread)).size === 2, 'both threads answered some of them');
 });
 
-test('request bodies, stashed answers and streamed answers cross the hub intact', async (t) => {
+test('request bodies, streamed uploads, stashed answers and streamed answers cross the hub intact', async (t) => {
   const s = await start(t);
   const body = crypto.randomBytes(300 * 1024);
   const echoes = await Promise.all(Array.from({ length: 4 }, () =>
@@ -78,6 +78,11 @@ test('request bodies, stashed answers and streamed answers cross the hub intact'
     assert.equal(r.status, 200);
     assert.ok(r.body.equals(body), `echo of ${body.length} bytes came back as ${r.body.length}`);
   }
+  const upload = crypto.randomBytes(8 * 1024 * 1024);
+  const digest = crypto.createHash('sha256').update(upload).digest('hex');
+  const uploads = await Promise.all(Array.from({ length: 3 }, () =>
+    json(request(s.url, '/upload', { method: 'POST', body: upload, headers: { 'content-type': 'application/octet-stream' } }))));
+  for (const u of uploads) assert.deepEqual([u.bytes, u.sha256], [upload.length, digest]);
   const streams = await Promise.all(Array.from({ length: 4 }, () => request(s.url, '/stream')));
   for (const r of streams) {
     assert.equal(r.status, 200);
@@ -130,4 +135,15 @@ test('jsThreads: option checks, no WebSocket routes, inject() in the thread that
   assert.equal(r.statusCode, 200);
   assert.deepEqual(r.json(), { ok: true });
   await app.close();
+});
+
+test('close() is graceful: a request a thread is still computing is answered, then everything exits', async (t) => {
+  const s = await start(t);
+  const inFlight = request(s.url, '/block?ms=600&n=last');
+  await sleep(150);
+  s.child.kill('SIGTERM');
+  const r = await inFlight;
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.text).n, 'last');
+  assert.deepEqual(await s.exited, { code: 0, signal: null });
 });
