@@ -3,17 +3,26 @@
 // (header injection). Any thread; pure functions.
 #pragma once
 
-#include <cstring>
+#include <array>
 #include <string_view>
 
 namespace nexure::net::http {
 
 // RFC 9110 5.6.2 tchar.
+namespace detail {
+// tchar (RFC 9110 5.6.2) by byte: ALPHA, DIGIT and !#$%&'*+-.^_`|~.
+inline constexpr auto kTokenChars = [] {
+    std::array<bool, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+}  // namespace detail
+
 inline bool is_token_char(unsigned char c) noexcept {
-    if (c >= 'a' && c <= 'z') return true;
-    if (c >= 'A' && c <= 'Z') return true;
-    if (c >= '0' && c <= '9') return true;
-    return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    return detail::kTokenChars[c];
 }
 
 // A non-empty token (a field name, a method).

@@ -6,17 +6,6 @@
 
 namespace nexure::net::http {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (x == y) continue;
-        if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
-    }
-    return true;
-}
-
 std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
     for (uint32_t i = 0; i < header_count_; ++i) {
         if (iequals(headers_[i].name, name)) return headers_[i].value;

@@ -33,8 +33,18 @@ struct Param {
     std::string_view value;  // raw path bytes, not percent-decoded
 };
 
-// ASCII case-insensitive comparison, for header names.
-bool iequals(std::string_view a, std::string_view b) noexcept;
+// ASCII case-insensitive comparison, for header names. Inline: most calls compare a name with
+// a constant of another length and end at the size check.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const unsigned char x = static_cast<unsigned char>(a[i]);
+        const unsigned char y = static_cast<unsigned char>(b[i]);
+        if (x == y) continue;
+        if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
+    }
+    return true;
+}
 
 // ASCII case-insensitive prefix and suffix tests (media types, ETag's "W/").
 inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
