@@ -320,6 +320,28 @@ class Staging {
     this.u32 = new Uint32Array(arrayBuffer);
     this.capacity = arrayBuffer.byteLength;
     this.pos = 0;
+    // The Content-Type header entry last written, encoded (most answers repeat one of a few
+    // types: one copy instead of a character loop), and a few more by value.
+    this.type = null;
+    this.typeEntry = null;
+    this.typeEntries = new Map();
+  }
+
+  // The encoded header-block entry of Content-Type `type`.
+  contentTypeEntry(type) {
+    if (type === this.type) return this.typeEntry;
+    let e = this.typeEntries.get(type);
+    if (e === undefined) {
+      e = Buffer.allocUnsafe(headerBytes('content-type', type));
+      putHeader(e, 0, 'content-type', type);
+      if (type.length <= 256) {
+        if (this.typeEntries.size >= 32) this.typeEntries.clear();
+        this.typeEntries.set(type, e);
+      }
+    }
+    this.type = type;
+    this.typeEntry = e;
+    return e;
   }
 
   // A response for the request whose ticket is the 4 words at `ticketU32[ticketAt..]`.
@@ -357,7 +379,11 @@ class Staging {
     const w = p >>> 2;
     const u32 = this.u32;
     let o = p + RES.HEAD_BYTES;
-    if (type !== null) o = putHeader(u8, o, 'content-type', type);
+    if (type !== null) {
+      const e = this.contentTypeEntry(type);
+      u8.set(e, o);
+      o += e.length;
+    }
     if (headers !== null) {
       for (const name in headers) {
         const v = headers[name];
