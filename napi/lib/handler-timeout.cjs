@@ -12,6 +12,9 @@
 // untrack), so the list holds only the requests still waiting: O(1) per request, nothing kept
 // after. Only requests not answered synchronously are tracked.
 
+// The global `performance` is a lazy getter in Node (node:internal/util): a property read of it
+// costs a call each time; the module's object does not.
+const { performance } = require('node:perf_hooks');
 const { STATE_OPEN } = require('./reply.cjs');
 const { ERRORS } = require('./errors.cjs');
 

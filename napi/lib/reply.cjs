@@ -3,6 +3,7 @@
 // send() hands the payload to the app's pipeline (serialize → onSend hooks → response record).
 
 const cookies = require('./cookies.cjs');
+const { Headers } = require('./header-names.cjs');
 const { ERRORS } = require('./errors.cjs');
 const { replyFlag } = require('./compression.cjs');
 
@@ -103,7 +104,7 @@ class Reply {
       throw new TypeError('reply.header(): transfer-encoding is not supported; the engine ' +
         'sends every body with Content-Length');
     } else {
-      if (this._headers === null) this._headers = { __proto__: null };
+      if (this._headers === null) this._headers = new Headers();
       this._headers[key] = value;
     }
     return this;

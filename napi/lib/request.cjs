@@ -8,6 +8,7 @@
 // throw instead of returning bytes of another request.
 
 const { REQ, EMPTY, decodeComponent, parseQuery } = require('./records.cjs');
+const { Headers, knownName } = require('./header-names.cjs');
 const body = require('./body.cjs');
 const cookies = require('./cookies.cjs');
 const { SILENT } = require('./logger.cjs');
@@ -18,12 +19,6 @@ const { streamOf } = require('./body-stream.cjs');
 
 const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
 
-// req.headers' objects: no Object.prototype in their chain (a header named __proto__ or
-// constructor is a plain property, nothing is inherited), like a { __proto__: null } literal,
-// but made by a constructor so that V8 gives them fast properties and one shape per header
-// order instead of a dictionary each.
-function Headers() {}
-Headers.prototype = Object.create(null);
 
 function released() {
   return new Error('nexurejs: this request was released after its response was sent and its ' +
@@ -191,7 +186,7 @@ class Request {
       v = new Headers();
       let e = (off >>> 2) + FIXED_WORDS + 4 * u8[off + REQ.PARAMS_BYTE];
       for (let i = 0; i < count; i++, e += 4) {
-        const name = this._str(u32[e], u32[e + 1]).toLowerCase();
+        const name = knownName(u8, off + u32[e], u32[e + 1]) ?? this._str(u32[e], u32[e + 1]).toLowerCase();
         const value = this._str(u32[e + 2], u32[e + 3]);
         const prev = v[name];
         if (name === 'set-cookie') {
