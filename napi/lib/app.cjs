@@ -829,6 +829,7 @@ class State {
         if (n === 0) break;
         const routes = this.routes;
         const methods = this.methods;
+        if (this.timeouts !== null) this.timeouts.newBatch();
         let k = 0;
         let pending = false;  // a request of this batch is still being answered
         for (let i = 0, j = 0; i < n; i++, j += 3) {

@@ -28,12 +28,24 @@ class HandlerTimeouts {
     this.last = null;
     this.timer = null;
     this.fire = this.fire.bind(this);
+    // The time the requests of the drain's current batch arrived, read once for the batch by
+    // the first track() after newBatch() (a clock read per request was 3% of the JS thread's
+    // time under the small API; a batch is handled within microseconds).
+    this.now = -1;
   }
 
-  // `reply` was not answered synchronously: it times out `ms` from now unless answered.
+  // The drain starts on a new batch of requests.
+  newBatch() {
+    this.now = -1;
+  }
+
+  // `reply` was not answered synchronously: it times out `ms` from its batch's arrival unless
+  // answered.
   track(reply) {
     if (reply._waiting !== null) return;
-    const entry = { reply, due: performance.now() + this.ms, prev: this.last, next: null };
+    let now = this.now;
+    if (now < 0) now = this.now = performance.now();
+    const entry = { reply, due: now + this.ms, prev: this.last, next: null };
     reply._waiting = entry;
     if (this.last === null) this.first = entry;
     else this.last.next = entry;

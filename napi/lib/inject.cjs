@@ -281,7 +281,10 @@ function run(state, route, fields, method, head, last, payload) {
     let answering = reply;
     if (route.fallback) answering = state.fallback(route, req, reply);
     else state.dispatch(route, req, reply);
-    if (state.timeouts !== null && answering._phase === STATE_OPEN) state.timeouts.track(answering);
+    if (state.timeouts !== null && answering._phase === STATE_OPEN) {
+      state.timeouts.newBatch();  // inject() answers one request: its own arrival time
+      state.timeouts.track(answering);
+    }
   });
 }
 
