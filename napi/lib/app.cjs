@@ -1018,12 +1018,16 @@ class State {
     req._running--;
   }
 
+  // The rest of the pipeline once step `step` returned `promise`: in this one async frame, one
+  // await per step that returns a promise (a frame per awaited step cost as much again).
   async awaitHooked(route, req, reply, step, promise) {
+    const last = handlerStep(route);
     try {
-      const v = await promise;
-      if (this.hookedNext(reply, step, handlerStep(route), v)) {
-        this.hookedFrom(route, req, reply, step + 1);
-        return;
+      let v = await promise;
+      while (this.hookedNext(reply, step, last, v)) {
+        step++;
+        v = this.hookedStep(route, req, reply, step);
+        if (isThenable(v)) v = await v;
       }
     } catch (err) {
       if (!reply._timedOut) this.fail(req, reply, err);
