@@ -321,9 +321,12 @@ TEST_F(WebSocketTest, PublishesAWorkerHasNotDeliveredCountInThePublishBacklog) {
     std::optional<Loop> loop;  // the worker's, from its open callback
     ASSERT_NO_FATAL_FAILURE(start_ws(test_config(), [&](WsBehaviour& b) {
         b.open = [&, open = b.open](WebSocket& ws) {
+            {
+                // Before `open` counts this socket: wait_opens() below must find the loop set.
+                std::lock_guard lock(loop_mutex);
+                loop = Loop::current();
+            }
             open(ws);
-            std::lock_guard lock(loop_mutex);
-            loop = Loop::current();
         };
     }));
     EXPECT_EQ(server_->publish_backlog(), 0u);
