@@ -76,7 +76,12 @@ class Completions {
     // (close-delimited for an HTTP/1.0 client), else it has that Content-Length; HEAD, 204 and
     // 304 get the head only (writes are accepted and discarded). False when the answer is
     // dropped, as for complete(). A head whose error() is set is answered 500 instead (false).
+    // With `length` == kPreframed the writes are the response as it goes on the wire, its head
+    // and body framing included (the head in response() is not sent; its status is what the
+    // after-response hooks see): the engine adds nothing, and ends the exchange at end(). The
+    // producer decides keep-alive by the response's close() as usual.
     static constexpr uint64_t kUnknownLength = UINT64_MAX;
+    static constexpr uint64_t kPreframed = UINT64_MAX - 1;
     virtual bool open_stream(const Ticket& ticket, uint64_t length) noexcept = 0;
     // Appends body bytes (copied). kFull: taken, but the connection's output is over its
     // high-water mark (ServerConfig::max_pending_output): Handoff::writable(ticket) follows once

@@ -594,10 +594,11 @@ bool WorkerServer::open_stream(const Ticket& ticket, uint64_t length) noexcept {
         (void)c->complete(ticket, response_);  // answered 500, the cause logged
         return false;
     }
-    const http::BodyFraming body =
-        length == kUnknownLength ? http::BodyFraming::kChunked : http::BodyFraming::kLength;
+    http::BodyFraming body = http::BodyFraming::kLength;
+    if (length == kUnknownLength) body = http::BodyFraming::kChunked;
+    if (length == kPreframed) body = http::BodyFraming::kPreframed;
     return c->open_handed_off_stream(ticket, response_, body,
-                                     length == kUnknownLength ? 0 : length);
+                                     body == http::BodyFraming::kLength ? length : 0);
 }
 
 Completions::Write WorkerServer::write(const Ticket& ticket, std::string_view bytes) noexcept {

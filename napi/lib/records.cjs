@@ -43,6 +43,9 @@ const RES = {
   // bytes, the end; a data record with FLAG_CLOSE and without FLAG_STREAM_END cuts the stream
   FLAG_STREAM_OPEN: 2, FLAG_STREAM_DATA: 4, FLAG_STREAM_END: 8,
   FLAG_BODY_CONTROL: 32,
+  // with FLAG_STREAM_OPEN: the stream's bytes are the response as it goes on the wire, head and
+  // framing included (nexurejs/http: Node's ServerResponse writes them)
+  FLAG_STREAM_PREFRAMED: 64,
   // a body-control record's operation (its status field) and amount (its stash-id field)
   BODY_CREDIT: 0, BODY_START: 1, BODY_DISCARD: 2,
 };

@@ -92,6 +92,10 @@ inline constexpr uint32_t kFlagClose = 1;
 inline constexpr uint32_t kFlagStreamOpen = 1u << 1;  // the head (and first bytes) of a stream
 inline constexpr uint32_t kFlagStreamData = 1u << 2;  // more bytes for an open stream
 inline constexpr uint32_t kFlagStreamEnd = 1u << 3;   // the stream ends after these bytes
+// With kFlagStreamOpen: the stream's bytes are the response as it goes on the wire, head and
+// framing included (nexurejs/http: Node's ServerResponse writes them); the record's status is
+// for the after-response hooks, its headers are ignored.
+inline constexpr uint32_t kFlagStreamPreframed = 1u << 6;
 // Body control (streams in): status = the operation (net::BodyControl: 0 credit, 1 start,
 // 2 discard), the stash-id field = the credited bytes; no headers, no body.
 inline constexpr uint32_t kFlagBodyControl = 32;

@@ -396,7 +396,9 @@ void WorkerBridge::deliver_stream(const net::Ticket& ticket, uint32_t flags,
     // reset it); on an open record the close flag is the usual "close the connection after
     // this response".
     uint64_t length = net::Completions::kUnknownLength;
-    if (content_length) {
+    if (flags & kFlagStreamPreframed) {
+        length = net::Completions::kPreframed;
+    } else if (content_length) {
         const std::string_view v = *content_length;
         uint64_t n = 0;
         const auto [end_ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);

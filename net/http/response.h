@@ -37,6 +37,8 @@ enum class BodyFraming : uint8_t {
     kLength,      // Content-Length, known in advance
     kChunked,     // Transfer-Encoding: chunked (HTTP/1.1, length unknown)
     kUntilClose,  // no length and HTTP/1.0: the body ends when the connection closes
+    kPreframed,   // the bytes are the response as it goes on the wire, head and framing
+                  // included (written by the other side, e.g. Node's http.ServerResponse)
 };
 
 // What lets a handler take its answer away (Response::defer, Response::stream): set by the

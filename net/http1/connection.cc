@@ -678,6 +678,17 @@ void Connection::start_stream(const Ticket& ticket, const http::Response& head,
     const bool front = queue_->index_of(p) == 0;
     if (front) take_output_buffer();
     p.streaming = true;
+    if (body == http::BodyFraming::kPreframed) {
+        // The other side writes the whole response (head, framing, HEAD's missing body): the
+        // engine only keeps its place in the connection's order and ends it.
+        p.body = body;
+        if (front) {
+            close_at_ = kNoOffset;
+            queue_flush();
+        }
+        schedule_deadline();
+        return;
+    }
     std::string_view fields = head.header_lines();
     if ((p.flags & kCompress) != 0 && body == http::BodyFraming::kChunked) [[unlikely]] {
         // A stream of unknown length may be encoded, each write flushed so that it reaches the

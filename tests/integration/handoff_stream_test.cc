@@ -177,6 +177,55 @@ TEST_F(HandoffStreamTest, AStreamedAnswerIsChunkedAndKeepsItsPlaceAmongPipelined
     EXPECT_TRUE(x_.aborted.empty());
 }
 
+TEST_F(HandoffStreamTest, APreframedStreamGoesOutAsWrittenAndKeepsItsPlace) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1") + get_request("/native") + get_request("/h/2")));
+    ASSERT_TRUE(wait_requests(2));
+    const Ticket first = x_.request(0);
+    const Ticket second = x_.request(1);
+    // The other side writes the whole answer (nexurejs/http: Node's ServerResponse); the engine
+    // adds no head, no framing, and keeps the answer's place before the native one.
+    const std::string head = "HTTP/1.1 201 Made\r\nX-By: the other side\r\nContent-Length: 5\r\n\r\n";
+    open(second, Completions::kPreframed);
+    write(second, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    end(second);
+    open(first, Completions::kPreframed);
+    write(first, head + "he");
+    write(first, "llo");
+    end(first);
+    std::vector<Response> rs;
+    ASSERT_TRUE(c.read_responses(3, &rs));
+    EXPECT_EQ(rs[0].raw, head + "hello");
+    EXPECT_EQ(rs[0].reason, "Made");
+    EXPECT_EQ(rs[1].body, "native");
+    EXPECT_EQ(rs[2].body, "ok");
+    EXPECT_EQ(rs[2].raw.size(), 59u);  // exactly the bytes written: no Date, no Server
+    std::lock_guard lock(x_.mutex);
+    EXPECT_EQ(x_.opened, (std::vector<bool>{true, true}));
+    EXPECT_TRUE(x_.aborted.empty());
+}
+
+TEST_F(HandoffStreamTest, APreframedStreamWithCloseEndsTheConnectionAfterIt) {
+    start_streams();
+    HttpClient c;
+    ASSERT_TRUE(connect(c));
+    ASSERT_TRUE(c.send_all(get_request("/h/1") + get_request("/native")));
+    ASSERT_TRUE(wait_requests(1));
+    const Ticket t = x_.request(0);
+    x_.run([t](Completions& done) {
+        done.response().status(200).close();
+        (void)done.open_stream(t, Completions::kPreframed);
+    });
+    write(t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close");
+    end(t);
+    bool closed = false;
+    const std::string all = c.read_until_eof(deadline_in(test::kIoTimeout), &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(all, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close");  // nothing after
+}
+
 TEST_F(HandoffStreamTest, AKnownLengthIsSentAsContentLength) {
     start_streams();
     HttpClient c;
