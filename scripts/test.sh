@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: installs dependencies, builds the release preset and runs every
-# test suite (ctest, then the Node addon's npm install + npm test), then builds the asan preset and
-# the addon with ASan+UBSan and runs them all again under the sanitizers, then runs the
-# cross-thread tests under ThreadSanitizer. Exits with the status of the first suite that failed
-# (0 when all passed).
+# test suite (ctest, then the Node addon's npm install + npm test, then the nexurejs/http compat
+# suites of tests/compat), then builds the asan preset and the addon with ASan+UBSan and runs them
+# all again under the sanitizers, then runs the cross-thread tests under ThreadSanitizer. Exits
+# with the status of the first suite that failed (0 when all passed).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,6 +53,12 @@ run_suite "consumer project" bash "$NX_ROOT/tests/consumer/run.sh"
 # builds the static prebuilt addon into build/prebuilt and prebuilds/, and builds once from source).
 if [[ " ${failed[*]} " != *"npm install"* ]]; then
     run_suite "npm test" in_root timeout 900 npm test
+    # nexurejs/http against Node's http with ecosystem apps (tests/compat/README.md): the
+    # frameworks are that directory's own devDependencies.
+    run_suite "compat install" in_root npm ci --prefix tests/compat --no-audit --no-fund
+    if [[ " ${failed[*]} " != *"compat install"* ]]; then
+        run_suite "compat" in_root timeout 600 node --test --test-concurrency=1 tests/compat/
+    fi
 fi
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (the asan preset).
@@ -72,13 +78,17 @@ else
     run_suite "addon build (asan)" \
         env NEXURE_SANITIZE=address,undefined node "$NX_ROOT/napi/scripts/build-addon.js"
     if [[ " ${failed[*]} " != *"addon build (asan)"* ]]; then
-        run_suite "npm test (asan)" in_root env \
-            LD_PRELOAD="$(g++ -print-file-name=libasan.so)" \
-            ASAN_OPTIONS=detect_leaks=1 \
-            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            LSAN_OPTIONS="suppressions=$NX_ROOT/tests/napi/native/lsan.supp" \
-            NEXURE_ADDON="$NX_ROOT/build/npm-address-undefined/napi/nexurejs.node" \
-            timeout 1200 npm test
+        asan_env=(env
+            LD_PRELOAD="$(g++ -print-file-name=libasan.so)"
+            ASAN_OPTIONS=detect_leaks=1
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+            LSAN_OPTIONS="suppressions=$NX_ROOT/tests/napi/native/lsan.supp"
+            NEXURE_ADDON="$NX_ROOT/build/npm-address-undefined/napi/nexurejs.node")
+        run_suite "npm test (asan)" in_root "${asan_env[@]}" timeout 1200 npm test
+        if [[ " ${failed[*]} " != *"compat install"* ]]; then
+            run_suite "compat (asan)" in_root "${asan_env[@]}" \
+                timeout 600 node --test --test-concurrency=1 tests/compat/
+        fi
     fi
 fi
 

@@ -1,0 +1,467 @@
+'use strict';
+// One request/response exchange of the node:http-compatible server (http.cjs, `nexurejs/http`).
+//
+// The request and the response are Node's own classes (http.IncomingMessage and
+// http.ServerResponse, or the ones given to createServer), so that frameworks which re-point them
+// to prototypes derived from Node's (Express) keep every method. What Node's server would wire
+// to a net.Socket is wired to an EngineSocket: a Duplex standing for the exchange's connection.
+// ServerResponse writes the response as it goes on the wire (status line, headers, chunked
+// framing, HEAD's missing body: all Node's own rules) into that socket, and the socket hands the
+// bytes to the engine as a **pre-framed** streamed response (PROTOCOL.md, "Streamed responses",
+// flag bit 6): the engine keeps the connection's order, keep-alive and backpressure, and adds
+// nothing. The body arrives through the engine's streamed request bodies (body-stream.cjs) and is
+// pushed into the IncomingMessage with backpressure.
+//
+// One EngineSocket per exchange: req.socket is not the same object for two requests of one
+// keep-alive connection (README, "nexurejs/http": what differs from Node).
+
+const { Duplex } = require('node:stream');
+const http = require('node:http');
+const { RES, REQ } = require('./records.cjs');
+const { STATE_DONE } = require('./reply.cjs');
+const { streamOf } = require('./body-stream.cjs');
+const { socketOf } = require('./client.cjs');
+
+const WINDOW = 512 * 1024;  // bytes handed to the engine and not yet credited back
+const PIECE = 64 * 1024;    // bytes per record (inline in the staging buffer)
+const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
+
+// Node's own flag for "a write returned false" on an OutgoingMessage: Node's server resets it
+// when it emits 'drain' on the response; so does this one.
+const kNeedDrain = Object.getOwnPropertySymbols(new http.OutgoingMessage())
+  .find((s) => s.description === 'kNeedDrain');
+
+function connReset() {
+  const err = new Error('aborted');
+  err.code = 'ECONNRESET';
+  return err;
+}
+
+// The connection of one exchange, as Node's http machinery sees a net.Socket.
+class EngineSocket extends Duplex {
+  constructor(exchange, ends) {
+    super({ allowHalfOpen: true, emitClose: true });
+    this.exchange = exchange;
+    this.remoteAddress = ends.remoteAddress;
+    this.remotePort = ends.remotePort;
+    this.remoteFamily = ends.remoteFamily;
+    this.localAddress = ends.localAddress;
+    this.localPort = ends.localPort;
+    this.encrypted = undefined;
+    this.server = exchange.server;
+    this.bytesWritten = 0;
+    this.connecting = false;
+    this._httpMessage = null;
+    this._hadError = false;
+    this.timer = null;
+    this.timeoutMs = 0;
+  }
+
+  get readyState() {
+    return this.destroyed ? 'closed' : 'open';
+  }
+
+  get pending() {
+    return false;
+  }
+
+  address() {
+    return { address: this.localAddress, family: this.remoteFamily, port: this.localPort };
+  }
+
+  setTimeout(ms, callback) {
+    this.timeoutMs = ms;
+    if (callback !== undefined) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    this.refreshTimer();
+    return this;
+  }
+
+  refreshTimer() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.timeoutMs > 0 && !this.destroyed) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.emit('timeout');
+      }, this.timeoutMs);
+      this.timer.unref();
+    }
+  }
+
+  // The engine sets TCP_NODELAY on every connection and keeps its own keep-alive rules.
+  setNoDelay() { return this; }
+  setKeepAlive() { return this; }
+  ref() { return this; }
+  unref() { return this; }
+
+  _read() {
+    // The request body goes to the IncomingMessage (Exchange), not through the socket.
+  }
+
+  _write(chunk, encoding, callback) {
+    this.exchange.take(chunk, callback);
+  }
+
+  _writev(chunks, callback) {
+    const list = new Array(chunks.length);
+    for (let i = 0; i < chunks.length; i++) list[i] = chunks[i].chunk;
+    this.exchange.take(list.length === 1 ? list[0] : Buffer.concat(list), callback);
+  }
+
+  // socket.end(): what was written goes out, then the connection closes.
+  _final(callback) {
+    this.exchange.close(false);
+    callback();
+  }
+
+  _destroy(err, callback) {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.exchange.close(true);
+    callback(err);
+  }
+
+  destroySoon() {
+    this.end();
+  }
+}
+
+// One exchange: builds the request and the response, moves the bytes both ways.
+class Exchange {
+  constructor(server, state, nreq) {
+    this.server = server;
+    this.state = state;
+    this.worker = nreq._worker;
+    const u32 = nreq._u32;
+    const o = nreq._off >>> 2;
+    this.ticket = Uint32Array.of(u32[o], u32[o + 1], u32[o + 2], u32[o + 3]);
+    this.watch = null;
+    this.pending = [];      // Buffers taken from the socket, staged on the next tick
+    this.pendingBytes = 0;
+    this.callbacks = [];    // their write callbacks
+    this.held = [];         // callbacks waiting for credit (the window is full)
+    this.scheduled = false;
+    this.inflight = 0;
+    this.opened = false;
+    this.ended = false;
+    this.aborted = false;
+    this.done = false;      // the response emitted 'finish'
+    this.res = null;
+    this.req = null;
+    this.body = null;       // the streamed body's Readable, once read
+    this.bodyStream = null; // the engine's BodyStream of a request whose body streams
+    this.inlineBody = null; // the body of one that does not (none, with the route http.cjs uses)
+    this.nreq = null;
+    this.socket = new EngineSocket(this, socketOf(nreq));
+    this.flushTick = () => this.flush();
+  }
+
+  // Registers for the engine's abort and credit events (stream-reply.cjs's Outbound).
+  listen(nreq) {
+    const w = this.state.outbound.watch(nreq);
+    this.watch = w;
+    if (w.aborted) {
+      this.aborted = true;
+      return false;
+    }
+    w.stream = this;
+    if (w.key !== null) this.state.outbound.live.set(w.key, w);
+    return true;
+  }
+
+  // ---- the request ----
+
+  request(nreq) {
+    const server = this.server;
+    const req = new server.IncomingMessageClass(this.socket);
+    const u8 = nreq._u8;
+    const u32 = nreq._u32;
+    const off = nreq._off;
+    const minor = u8[off + REQ.MINOR_BYTE];
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = minor;
+    req.httpVersion = minor === 0 ? '1.0' : '1.1';
+    req.method = nreq.method;
+    req.url = nreq.url;
+    const count = u32[(off >>> 2) + REQ.HEADER_COUNT];
+    if (count !== 0) {
+      const raw = new Array(count * 2);
+      let e = (off >>> 2) + FIXED_WORDS + 4 * u8[off + REQ.PARAMS_BYTE];
+      for (let i = 0; i < count; i++, e += 4) {
+        raw[2 * i] = nreq._str(u32[e], u32[e + 1]);
+        raw[2 * i + 1] = nreq._str(u32[e + 2], u32[e + 3]);
+      }
+      req._addHeaderLines(raw, raw.length);
+    }
+    this.req = req;
+    const bs = nreq._stream;
+    if (bs === null) {
+      // A request without a body (one with a body always streams: http.cjs's route). As on
+      // Node's server it is complete only after the 'request' listeners ran (completeInline).
+      const length = u32[(off >>> 2) + REQ.BODY_LENGTH];
+      if (length !== 0) {
+        const start = off + u32[(off >>> 2) + REQ.BODY];
+        this.inlineBody = Buffer.from(u8.subarray(start, start + length));
+      }
+    } else {
+      this.bodyStream = bs;
+      // Read from the engine only when the application reads (a 100 Continue the client
+      // waits for goes out then).
+      req._read = () => this.readBody(nreq);
+      this.nreq = nreq;
+    }
+    return req;
+  }
+
+  // The body of a request that does not stream, and its end: after the 'request' listeners.
+  completeInline() {
+    const req = this.req;
+    if (this.bodyStream !== null || req.destroyed) return;
+    if (this.inlineBody !== null) req.push(this.inlineBody);
+    this.inlineBody = null;
+    req.complete = true;
+    req.push(null);
+  }
+
+  readBody() {
+    const req = this.req;
+    req._consuming = true;
+    if (this.body !== null) {
+      this.body.resume();
+      return;
+    }
+    const body = streamOf(this.nreq);  // sends the go-ahead for Expect: 100-continue
+    this.nreq = null;
+    this.body = body;
+    body.on('data', (chunk) => {
+      if (!req.push(chunk)) body.pause();
+    });
+    body.on('end', () => {
+      req.complete = true;
+      req.push(null);
+    });
+    body.on('error', (err) => {
+      // The client left mid-body, broke its framing, or was too slow: as Node's server does
+      // when the connection goes, the request is aborted.
+      if (!req.destroyed) req.destroy(err.statusCode === 400 ? connReset() : err);
+    });
+  }
+
+  // ---- the response ----
+
+  response() {
+    const server = this.server;
+    const req = this.req;
+    const res = new server.ServerResponseClass(req);
+    res.shouldKeepAlive = this.keepAlive;
+    res._keepAliveTimeout = server.keepAliveTimeout;
+    res.assignSocket(this.socket);
+    res.on('finish', () => this.finished());
+    this.res = res;
+    return res;
+  }
+
+  // Bytes from the socket (its write callback is called once they are staged and the window
+  // has room).
+  take(bytes, callback) {
+    if (this.ended) {
+      callback(this.aborted ? connReset() : null);
+      return;
+    }
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    this.callbacks.push(callback);
+    this.socket.bytesWritten += bytes.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // On the next tick: ServerResponse.end() writes its last bytes and sets `finished` in one
+      // go, so that the end of the answer rides on the record of its last bytes.
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  flush() {
+    this.scheduled = false;
+    const list = this.pending;
+    const callbacks = this.callbacks;
+    if (list.length === 0) return;
+    this.pending = [];
+    this.callbacks = [];
+    const bytes = list.length === 1 ? list[0] : Buffer.concat(list, this.pendingBytes);
+    this.pendingBytes = 0;
+    const res = this.res;
+    // The answer is complete when its response has ended and nothing more waits in the socket.
+    const end = res !== null && res.finished && res.outputData.length === 0 &&
+      this.socket.writableLength === bytes.length;
+    this.stage(bytes, end, false);
+    this.socket.refreshTimer();
+    if (this.inflight < WINDOW || this.ended) {
+      for (let i = 0; i < callbacks.length; i++) callbacks[i]();
+    } else {
+      for (let i = 0; i < callbacks.length; i++) this.held.push(callbacks[i]);
+    }
+  }
+
+  // Stages `bytes` (may be empty); with `end` the answer ends after them, with `close` (and
+  // not `end`) the connection closes after them (a cut answer, or socket.end()).
+  stage(bytes, end, close) {
+    const state = this.state;
+    if (state.handle === null || state.stoppedSeen) {
+      this.abort();
+      return;
+    }
+    const res = this.res;
+    const status = res !== null ? res.statusCode : 200;
+    let at = 0;
+    do {
+      const last = at + PIECE >= bytes.length;
+      const piece = bytes.length === 0 ? null : last && at === 0 ? bytes : bytes.subarray(at, Math.min(at + PIECE, bytes.length));
+      let flags;
+      if (!this.opened) {
+        this.opened = true;
+        flags = RES.FLAG_STREAM_OPEN | RES.FLAG_STREAM_PREFRAMED;
+        if (close || (res !== null && res._last)) flags |= RES.FLAG_CLOSE;
+        if (close && last) flags |= RES.FLAG_STREAM_END;
+      } else {
+        flags = RES.FLAG_STREAM_DATA;
+        if (close && last) flags |= RES.FLAG_CLOSE;
+      }
+      if (end && last) flags |= RES.FLAG_STREAM_END;
+      state.stageRecord(this.worker, this.ticket, 0, status, flags, null, null, piece);
+      at += PIECE;
+    } while (at < bytes.length);
+    if (end || close) {
+      this.ended = true;
+      this.unwatch();
+    } else {
+      this.inflight += bytes.length;
+    }
+    state.scheduleFlush();
+  }
+
+  // The engine took `n` bytes (a writable event).
+  credit(n) {
+    this.inflight -= n;
+    if (this.inflight < 0) this.inflight = 0;
+    if (this.inflight >= WINDOW) return;
+    const held = this.held;
+    if (held.length !== 0) {
+      this.held = [];
+      for (let i = 0; i < held.length; i++) held[i]();
+    }
+    const res = this.res;
+    if (res !== null && res[kNeedDrain] && !res.finished) {
+      res[kNeedDrain] = false;
+      res.emit('drain');
+    }
+  }
+
+  // The response emitted 'finish': the exchange is over (as Node's server's resOnFinish).
+  finished() {
+    this.done = true;
+    if (!this.ended) {
+      this.flush();
+      if (!this.ended) this.stage(Buffer.alloc(0), true, false);
+    }
+    const req = this.req;
+    if (this.bodyStream !== null && !this.bodyStream.finished) {
+      // Answered before the body was read to its end: the engine reads the rest and drops it.
+      const bs = this.bodyStream;
+      this.state.stageBodyControl(bs, RES.BODY_DISCARD, 0);
+      this.state.bodies.answered(bs);
+      if (this.body !== null) this.body.removeAllListeners('data');
+      if (!req._consuming) {
+        req._dumped = true;
+        req.complete = true;
+        req.push(null);
+      }
+    }
+    if (!req._consuming && !req._readableState.resumeScheduled) req._dump();
+    const res = this.res;
+    res.detachSocket(this.socket);
+    process.nextTick(closeResponse, res);
+  }
+
+  // socket.end() (`destroyed` false) or socket.destroy(): the connection closes after what was
+  // written; an answer not complete by then is cut.
+  close(destroyed) {
+    if (!this.ended) {
+      this.flush();
+      if (!this.ended && !this.aborted) this.stage(Buffer.alloc(0), false, true);
+    }
+    const held = this.held;
+    this.held = [];
+    for (let i = 0; i < held.length; i++) held[i](connReset());
+    if (destroyed) this.connectionGone();
+  }
+
+  // The engine says the answer can no longer be given (the client left, the server stops).
+  abort() {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.ended = true;
+    this.unwatch();
+    this.socket.destroy();
+  }
+
+  // As Node's server when a connection closes: a request whose answer has not finished is
+  // aborted ('aborted', then 'close').
+  connectionGone() {
+    const req = this.req;
+    if (req !== null && !this.done && !req.destroyed) req.destroy(connReset());
+  }
+
+  unwatch() {
+    const w = this.watch;
+    if (w !== null && w.stream === this) {
+      w.stream = null;
+      const live = this.state.outbound.live;
+      if (w.key !== null && live.get(w.key) === w) live.delete(w.key);
+    }
+  }
+}
+
+function closeResponse(res) {
+  if (res._closed) return;
+  res.destroyed = true;
+  res._closed = true;
+  res.emit('close');
+}
+
+// Runs one request through `server`'s 'request' listeners (http.cjs's route handler).
+function serve(server, state, nreq, nreply) {
+  // Answered through the exchange's records, not through this reply.
+  nreply._phase = STATE_DONE;
+  const ex = new Exchange(server, state, nreq);
+  ex.keepAlive = nreq._u8[nreq._off + REQ.KEEPALIVE_BYTE] === 1;
+  const req = ex.request(nreq);
+  const res = ex.response();
+  if (!ex.listen(nreq)) {
+    ex.socket.destroy();
+    return;
+  }
+  ex.socket.on('timeout', () => onTimeout(server, ex));
+  if (server.timeout > 0) ex.socket.setTimeout(server.timeout);
+  try {
+    server.emit('request', req, res);
+  } catch (err) {
+    server.listenerFailed(err, res);
+  }
+  ex.completeInline();
+}
+
+// As Node's server: the socket's timeout goes to the request, the response and the server; if
+// nobody listens, the connection is destroyed.
+function onTimeout(server, ex) {
+  const req = ex.req;
+  const reqTimeout = req !== null && !req.complete && req.emit('timeout', ex.socket);
+  const res = ex.res;
+  const resTimeout = res !== null && res.emit('timeout', ex.socket);
+  const serverTimeout = server.emit('timeout', ex.socket);
+  if (!reqTimeout && !resTimeout && !serverTimeout) ex.socket.destroy();
+}
+
+module.exports = { serve, EngineSocket, WINDOW };

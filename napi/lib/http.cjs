@@ -1,0 +1,240 @@
+'use strict';
+// nexurejs/http: a node:http-compatible server on the engine (README, "nexurejs/http").
+//
+//   const http = require('nexurejs/http');
+//   http.createServer(expressApp).listen(3000);
+//
+// createServer() returns a Server whose 'request' events carry Node's own http.IncomingMessage
+// and http.ServerResponse (http-exchange.cjs), so Express, Koa, Fastify (serverFactory) and Hono
+// (@hono/node-server) run unchanged. Under it is a nexurejs app with one catch-all route that
+// streams request bodies: the engine parses, routes nothing, and keeps connections, order and
+// backpressure; Node's ServerResponse writes the bytes of each answer.
+//
+// What Node's server does that this one does not is refused with an error that says so
+// (unsupportedOption, the 'newListener' check, the methods at the end): README lists them.
+
+const EventEmitter = require('node:events');
+const nodeHttp = require('node:http');
+const { createApp } = require('./app.cjs');
+const { serve } = require('./http-exchange.cjs');
+
+// The methods the catch-all route takes (the engine routes these; others are answered 501 by
+// the engine: README).
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'];
+
+// createServer options Node has and this server does not honour: refused by name.
+const UNSUPPORTED_OPTIONS = new Set([
+  'insecureHTTPParser', 'requireHostHeader', 'rejectNonStandardBodyWrites', 'uniqueHeaders',
+  'joinDuplicateHeaders', 'highWaterMark', 'connectionsCheckingInterval', 'requestTimeout',
+  'headersTimeout', 'keepAliveInitialDelay', 'noDelay', 'keepAlive', 'maxHeaderSize',
+]);
+// Server events that never fire here (no per-connection objects, no upgrades yet): listening
+// for them is refused, so that nothing waits for them silently.
+const UNSUPPORTED_EVENTS = new Map([
+  ['upgrade', "the 'upgrade' event (WebSocket libraries) is not supported yet by nexurejs/http; use nexurejs's own app.ws() routes"],
+  ['connect', "the 'connect' event (HTTP CONNECT tunnels) is not supported by nexurejs/http"],
+  ['checkContinue', "the 'checkContinue' event is not supported by nexurejs/http: the engine sends 100 Continue when the request body is first read"],
+  ['checkExpectation', "the 'checkExpectation' event is not supported by nexurejs/http: the engine answers unknown expectations itself"],
+]);
+
+function unsupported(what) {
+  const err = new Error(`nexurejs/http: ${what}`);
+  err.code = 'NEXURE_ERR_HTTP_UNSUPPORTED';
+  return err;
+}
+
+function checkTimeout(name, v) {
+  if (!Number.isInteger(v) || v < 0) {
+    throw new TypeError(`nexurejs/http: ${name} must be an integer >= 0 (milliseconds), got ${v}`);
+  }
+  return v;
+}
+
+class Server extends EventEmitter {
+  constructor(options, requestListener) {
+    super();
+    if (typeof options === 'function') {
+      requestListener = options;
+      options = {};
+    } else if (options === undefined || options === null) {
+      options = {};
+    } else if (typeof options !== 'object') {
+      throw new TypeError('nexurejs/http: createServer(options, listener): options must be an object');
+    }
+    this.IncomingMessageClass = nodeHttp.IncomingMessage;
+    this.ServerResponseClass = nodeHttp.ServerResponse;
+    this.keepAliveTimeout = 5000;
+    this.timeout = 0;
+    this.maxHeadersCount = null;
+    this.maxRequestsPerSocket = 0;
+    let engine = {};
+    for (const key of Object.keys(options)) {
+      const v = options[key];
+      if (v === undefined) continue;
+      switch (key) {
+        case 'IncomingMessage':
+          if (typeof v !== 'function' || !(v.prototype instanceof nodeHttp.IncomingMessage || v === nodeHttp.IncomingMessage)) {
+            throw new TypeError('nexurejs/http: option IncomingMessage must be http.IncomingMessage or a class derived from it');
+          }
+          this.IncomingMessageClass = v;
+          break;
+        case 'ServerResponse':
+          if (typeof v !== 'function' || !(v.prototype instanceof nodeHttp.ServerResponse || v === nodeHttp.ServerResponse)) {
+            throw new TypeError('nexurejs/http: option ServerResponse must be http.ServerResponse or a class derived from it');
+          }
+          this.ServerResponseClass = v;
+          break;
+        case 'keepAliveTimeout': this.keepAliveTimeout = checkTimeout(key, v); break;
+        case 'nexure':
+          if (v === null || typeof v !== 'object') throw new TypeError('nexurejs/http: option nexure must be an object (createApp options)');
+          engine = v;
+          break;
+        default:
+          if (UNSUPPORTED_OPTIONS.has(key)) throw unsupported(`createServer option ${key} is not supported (README, "nexurejs/http")`);
+          throw new TypeError(`nexurejs/http: unknown createServer option ${key}`);
+      }
+    }
+    this.engineOptions = engine;
+    this.app = null;
+    this.listening = false;
+    this.closing = false;
+    this.on('newListener', (name) => {
+      const why = UNSUPPORTED_EVENTS.get(name);
+      if (why !== undefined) throw unsupported(why);
+    });
+    if (requestListener !== undefined) {
+      if (typeof requestListener !== 'function') throw new TypeError('nexurejs/http: the request listener must be a function');
+      this.on('request', requestListener);
+    }
+  }
+
+  // listen(port[, host][, backlog][, callback]), listen(options[, callback]), listen([callback]).
+  listen(...args) {
+    let callback;
+    if (typeof args[args.length - 1] === 'function') callback = args.pop();
+    let port = 0;
+    let host;
+    if (args[0] !== null && typeof args[0] === 'object') {
+      const o = args[0];
+      if (o.path !== undefined) throw unsupported('listening on a Unix socket path is not supported');
+      port = o.port ?? 0;
+      host = o.host;
+    } else {
+      if (args[0] !== undefined && args[0] !== null) port = args[0];
+      if (typeof args[1] === 'string') host = args[1];
+    }
+    if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      const err = new RangeError(`nexurejs/http: listen(): port must be an integer 0-65535, got ${String(port)}`);
+      err.code = 'ERR_SOCKET_BAD_PORT';
+      throw err;
+    }
+    if (this.app !== null) {
+      const err = new Error('nexurejs/http: listen() was called already; close() the server first');
+      err.code = 'ERR_SERVER_ALREADY_LISTEN';
+      throw err;
+    }
+    if (callback !== undefined) this.once('listening', callback);
+    const app = this.makeApp();
+    this.app = app;
+    app.listen({ port, host: host ?? '0.0.0.0' }).then(() => {
+      this.listening = true;
+      this.emit('listening');
+    }, (err) => {
+      this.app = null;
+      this.emit('error', err);
+    });
+    return this;
+  }
+
+  makeApp() {
+    const app = createApp({
+      handlerTimeoutMs: 0,
+      idleTimeoutMs: this.keepAliveTimeout,
+      ...this.engineOptions,
+    });
+    const handler = (req, reply) => serve(this, app._state, req, reply);
+    app.route({ method: METHODS, url: '/*', body: 'stream', handler });
+    app.route({ method: METHODS, url: '/', body: 'stream', handler });
+    return app;
+  }
+
+  address() {
+    return this.app === null || !this.listening ? null : this.app.address();
+  }
+
+  close(callback) {
+    if (typeof callback === 'function') {
+      if (this.app === null) {
+        const err = new Error('Server is not running.');
+        err.code = 'ERR_SERVER_NOT_RUNNING';
+        process.nextTick(callback, err);
+        return this;
+      }
+      this.once('close', callback);
+    }
+    const app = this.app;
+    if (app === null || this.closing) return this;
+    this.closing = true;
+    app.close().then(() => {
+      this.app = null;
+      this.listening = false;
+      this.closing = false;
+      this.emit('close');
+    }, (err) => this.emit('error', err));
+    return this;
+  }
+
+  setTimeout(ms, callback) {
+    this.timeout = checkTimeout('setTimeout(ms)', ms);
+    if (typeof callback === 'function') this.on('timeout', callback);
+    return this;
+  }
+
+  // A 'request' listener threw. Node's server lets the exception crash the process; this one
+  // reports it and answers 500 (or cuts an answer already begun), so one bad request does not
+  // take the service down.
+  listenerFailed(err, res) {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else console.error('nexurejs/http: a request listener threw:', err);
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.setHeader('content-length', 0);
+      res.end();
+    } else if (!res.writableEnded) {
+      res.destroy();
+    }
+  }
+
+  closeAllConnections() {
+    throw unsupported('closeAllConnections() is not supported yet: close() closes idle connections and waits for the others');
+  }
+
+  closeIdleConnections() {
+    throw unsupported('closeIdleConnections() is not supported yet: close() closes idle connections and waits for the others');
+  }
+
+  ref() { return this; }
+  unref() { return this; }
+
+  [Symbol.asyncDispose]() {
+    return new Promise((resolve) => this.close(() => resolve()));
+  }
+}
+
+function createServer(options, requestListener) {
+  return new Server(options, requestListener);
+}
+
+module.exports = {
+  createServer,
+  Server,
+  IncomingMessage: nodeHttp.IncomingMessage,
+  ServerResponse: nodeHttp.ServerResponse,
+  OutgoingMessage: nodeHttp.OutgoingMessage,
+  STATUS_CODES: nodeHttp.STATUS_CODES,
+  METHODS: nodeHttp.METHODS,
+  validateHeaderName: nodeHttp.validateHeaderName,
+  validateHeaderValue: nodeHttp.validateHeaderValue,
+  maxHeaderSize: nodeHttp.maxHeaderSize,
+};
