@@ -51,6 +51,8 @@ const ROUTABLE = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 
 // TRACE are left out.
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 const HOOK_NAMES = ['onRequest', 'preHandler', 'onSend', 'onResponse'];
+// A route option for nexurejs/http only (a symbol: not part of the public options).
+const ANSWERS_ON_NEXT_TICK = Symbol('nexure.answersOnNextTick');
 const ROUTE_OPTIONS = new Set([...HOOK_NAMES, 'config', 'body', 'strictContentType', 'bodyLimit', 'compression']);
 
 // ---- options -------------------------------------------------------------------------------
@@ -290,6 +292,9 @@ function routeEntry(id, path, handler, scope, fallback) {
     body: undefined, strictContentType: undefined, trust: null,
     state: null,  // the app's State (req.signal: stream-reply.cjs)
     streamBody: false, bodyLimit: 0,
+    // nexurejs/http's route: its handler stages its answers on the next tick, so the drain lets
+    // the ticks run before it pulls more (as for a pending answer).
+    answersOnNextTick: false,
     compression: null,  // createServer's compression fields for it (compression.cjs), or null
   };
 }
@@ -422,6 +427,7 @@ class State {
         else if (options[key] !== undefined) route.own[key] = toHookList(key, options[key], scope);
       }
       streamOptions(route, method, path, options);
+      if (options[ANSWERS_ON_NEXT_TICK] === true) route.answersOnNextTick = true;
     }
     const methods = Array.isArray(method) ? method.map(checkMethod) : [checkMethod(method)];
     this.routes.push(route);
@@ -854,7 +860,7 @@ class State {
           if (route.fallback) this.batch[k] = this.fallback(route, req, reply);
           else this.dispatch(route, req, reply);
           const r = this.batch[k];
-          if (r._phase !== STATE_DONE || r.request._running !== 0) {
+          if (r._phase !== STATE_DONE || r.request._running !== 0 || route.answersOnNextTick) {
             pending = true;
             if (this.timeouts !== null && r._phase === STATE_OPEN) this.timeouts.track(r);
           }
@@ -1630,4 +1636,4 @@ function createApp(options) {
   return app;
 }
 
-module.exports = { createApp, App, State, loadBinding, ROUTABLE, TEXT, JSON_TYPE, OCTET };
+module.exports = { createApp, App, State, loadBinding, ROUTABLE, TEXT, JSON_TYPE, OCTET, ANSWERS_ON_NEXT_TICK };

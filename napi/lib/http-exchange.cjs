@@ -17,10 +17,10 @@
 
 const { Duplex } = require('node:stream');
 const http = require('node:http');
-const { RES, REQ } = require('./records.cjs');
+const { RES, REQ, formatAddress } = require('./records.cjs');
 const { STATE_DONE } = require('./reply.cjs');
 const { streamOf } = require('./body-stream.cjs');
-const { socketOf } = require('./client.cjs');
+const { ticketKey } = require('./events.cjs');
 
 const WINDOW = 512 * 1024;  // bytes handed to the engine and not yet credited back
 const PIECE = 64 * 1024;    // bytes per record (inline in the staging buffer)
@@ -31,22 +31,49 @@ const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
 const kNeedDrain = Object.getOwnPropertySymbols(new http.OutgoingMessage())
   .find((s) => s.description === 'kNeedDrain');
 
+function writeAfterEnd() {
+  const err = new Error('write after end');
+  err.code = 'ERR_STREAM_WRITE_AFTER_END';
+  return err;
+}
+
+// Strings whose bytes are the same in UTF-8 as in `encoding` are staged as they are (the
+// staging buffer writes strings as UTF-8); others are converted first.
+const NON_ASCII = /[^\x00-\x7f]/;
+function sameInUtf8(s, encoding) {
+  if (encoding === undefined || encoding === null || encoding === 'utf8' || encoding === 'utf-8') return true;
+  if (encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') return !NON_ASCII.test(s);
+  return false;
+}
+
 function connReset() {
   const err = new Error('aborted');
   err.code = 'ECONNRESET';
   return err;
 }
 
-// The connection of one exchange, as Node's http machinery sees a net.Socket.
+// The connection of one exchange, as Node's http machinery sees a net.Socket. Its two ends are
+// kept as the record gave them and formatted when read (most requests never ask).
 class EngineSocket extends Duplex {
-  constructor(exchange, ends) {
+  constructor(exchange, u8, off) {
     super({ allowHalfOpen: true, emitClose: true });
     this.exchange = exchange;
-    this.remoteAddress = ends.remoteAddress;
-    this.remotePort = ends.remotePort;
-    this.remoteFamily = ends.remoteFamily;
-    this.localAddress = ends.localAddress;
-    this.localPort = ends.localPort;
+    const family = u8[off + REQ.FAMILY_BYTE];
+    this.family = family;
+    this.remotePort = family === 0 ? undefined : u8[off + REQ.REMOTE_PORT_BYTE] | (u8[off + REQ.REMOTE_PORT_BYTE + 1] << 8);
+    this.localPort = family === 0 ? undefined : u8[off + REQ.LOCAL_PORT_BYTE] | (u8[off + REQ.LOCAL_PORT_BYTE + 1] << 8);
+    // IPv4: the addresses as two numbers; IPv6: a copy of both fields.
+    if (family === 4) {
+      this.ends = null;
+      this.remote4 = u8[off + REQ.REMOTE_ADDRESS_BYTE] * 16777216 + u8[off + REQ.REMOTE_ADDRESS_BYTE + 1] * 65536 +
+        u8[off + REQ.REMOTE_ADDRESS_BYTE + 2] * 256 + u8[off + REQ.REMOTE_ADDRESS_BYTE + 3];
+      this.local4 = u8[off + REQ.LOCAL_ADDRESS_BYTE] * 16777216 + u8[off + REQ.LOCAL_ADDRESS_BYTE + 1] * 65536 +
+        u8[off + REQ.LOCAL_ADDRESS_BYTE + 2] * 256 + u8[off + REQ.LOCAL_ADDRESS_BYTE + 3];
+    } else {
+      this.ends = family === 6 ? u8.slice(off + REQ.REMOTE_ADDRESS_BYTE, off + REQ.LOCAL_ADDRESS_BYTE + 16) : null;
+      this.remote4 = 0;
+      this.local4 = 0;
+    }
     this.encrypted = undefined;
     this.server = exchange.server;
     this.bytesWritten = 0;
@@ -55,6 +82,24 @@ class EngineSocket extends Duplex {
     this._hadError = false;
     this.timer = null;
     this.timeoutMs = 0;
+  }
+
+  get remoteAddress() {
+    return this.endText(this.remote4, 0);
+  }
+
+  get localAddress() {
+    return this.endText(this.local4, 16);
+  }
+
+  get remoteFamily() {
+    return this.family === 4 ? 'IPv4' : this.family === 6 ? 'IPv6' : undefined;
+  }
+
+  endText(v4, at) {
+    if (this.family === 4) return `${Math.floor(v4 / 16777216)}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
+    if (this.family === 6) return formatAddress(this.ends, at, 6);
+    return undefined;
   }
 
   get readyState() {
@@ -101,20 +146,57 @@ class EngineSocket extends Duplex {
     // The request body goes to the IncomingMessage (Exchange), not through the socket.
   }
 
-  _write(chunk, encoding, callback) {
-    this.exchange.take(chunk, callback);
+  // The writing side is the exchange's, not Writable's machinery: what is written is staged on
+  // the next tick (so cork() and uncork() only count), and the callbacks are called then, or
+  // once the engine credits the window back.
+  write(data, encoding, callback) {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    const ex = this.exchange;
+    if (ex.ended || this.destroyed) {
+      if (typeof callback === 'function') process.nextTick(callback, writeAfterEnd());
+      return false;
+    }
+    ex.take(data, encoding, callback);
+    return ex.inflight + ex.pendingBytes < WINDOW;
   }
 
-  _writev(chunks, callback) {
-    const list = new Array(chunks.length);
-    for (let i = 0; i < chunks.length; i++) list[i] = chunks[i].chunk;
-    this.exchange.take(list.length === 1 ? list[0] : Buffer.concat(list), callback);
+  cork() {
+    this._writableState.corked++;
+  }
+
+  uncork() {
+    const state = this._writableState;
+    if (state.corked > 0) state.corked--;
   }
 
   // socket.end(): what was written goes out, then the connection closes.
-  _final(callback) {
+  end(data, encoding, callback) {
+    if (typeof data === 'function') {
+      callback = data;
+      data = null;
+    } else if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (data !== null && data !== undefined) this.write(data, encoding);
     this.exchange.close(false);
-    callback();
+    if (typeof callback === 'function') process.nextTick(callback);
+    return this;
+  }
+
+  get writableLength() {
+    return this.exchange.pendingBytes + this.exchange.inflight;
+  }
+
+  get writableHighWaterMark() {
+    return WINDOW;
+  }
+
+  get writableCorked() {
+    return this._writableState.corked;
   }
 
   _destroy(err, callback) {
@@ -137,8 +219,12 @@ class Exchange {
     this.worker = nreq._worker;
     const u32 = nreq._u32;
     const o = nreq._off >>> 2;
-    this.ticket = Uint32Array.of(u32[o], u32[o + 1], u32[o + 2], u32[o + 3]);
-    this.watch = null;
+    this.ticket = [u32[o], u32[o + 1], u32[o + 2], u32[o + 3]];
+    // As a stream-reply.cjs Watch: the engine's abort (fire) and writable (stream.credit)
+    // events for this request reach the exchange through the app's Outbound.
+    this.key = ticketKey(this.worker, u32[o], u32[o + 1], u32[o + 2]);
+    this.stream = this;
+    this.ctl = null;
     this.pending = [];      // Buffers taken from the socket, staged on the next tick
     this.pendingBytes = 0;
     this.callbacks = [];    // their write callbacks
@@ -149,27 +235,33 @@ class Exchange {
     this.ended = false;
     this.aborted = false;
     this.done = false;      // the response emitted 'finish'
+    this.watching = false;  // registered with the app's Outbound (watchIfOpen)
     this.res = null;
     this.req = null;
     this.body = null;       // the streamed body's Readable, once read
     this.bodyStream = null; // the engine's BodyStream of a request whose body streams
     this.inlineBody = null; // the body of one that does not (none, with the route http.cjs uses)
     this.nreq = null;
-    this.socket = new EngineSocket(this, socketOf(nreq));
-    this.flushTick = () => this.flush();
+    this.socket = new EngineSocket(this, nreq._u8, nreq._off);
   }
 
-  // Registers for the engine's abort and credit events (stream-reply.cjs's Outbound).
-  listen(nreq) {
-    const w = this.state.outbound.watch(nreq);
-    this.watch = w;
-    if (w.aborted) {
-      this.aborted = true;
-      return false;
+  // After the tick of its 'request' listeners (and of each flush): an exchange not over yet
+  // registers for the engine's abort and credit events (one answered at once never needs to);
+  // an abort that came meanwhile is taken now.
+  watchIfOpen() {
+    if (this.ended || this.watching) return;
+    this.watching = true;
+    const outbound = this.state.outbound;
+    if (outbound.recent.delete(this.key)) {
+      this.abort();
+      return;
     }
-    w.stream = this;
-    if (w.key !== null) this.state.outbound.live.set(w.key, w);
-    return true;
+    outbound.live.set(this.key, this);
+  }
+
+  // The engine's abort event (Outbound.onAbort).
+  fire() {
+    this.abort();
   }
 
   // ---- the request ----
@@ -264,39 +356,43 @@ class Exchange {
     return res;
   }
 
-  // Bytes from the socket (its write callback is called once they are staged and the window
-  // has room).
-  take(bytes, callback) {
-    if (this.ended) {
-      callback(this.aborted ? connReset() : null);
-      return;
+  // What the socket was given (a string or bytes, and its write callback): staged on the next
+  // tick, the callback called then (or once the engine credits the window back).
+  take(data, encoding, callback) {
+    let chunk = data;
+    if (typeof data === 'string') {
+      if (!sameInUtf8(data, encoding)) chunk = Buffer.from(data, encoding);
+    } else if (!(data instanceof Uint8Array)) {
+      throw new TypeError('nexurejs/http: a socket write must be a string, a Buffer or a Uint8Array');
     }
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    this.callbacks.push(callback);
-    this.socket.bytesWritten += bytes.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.socket.bytesWritten += chunk.length;
+    if (typeof callback === 'function') this.callbacks.push(callback);
     if (!this.scheduled) {
       this.scheduled = true;
       // On the next tick: ServerResponse.end() writes its last bytes and sets `finished` in one
       // go, so that the end of the answer rides on the record of its last bytes.
-      process.nextTick(this.flushTick);
+      process.nextTick(flushExchange, this);
     }
   }
 
   flush() {
     this.scheduled = false;
     const list = this.pending;
+    if (list.length === 0) {
+      this.watchIfOpen();
+      return;
+    }
     const callbacks = this.callbacks;
-    if (list.length === 0) return;
     this.pending = [];
     this.callbacks = [];
-    const bytes = list.length === 1 ? list[0] : Buffer.concat(list, this.pendingBytes);
     this.pendingBytes = 0;
     const res = this.res;
-    // The answer is complete when its response has ended and nothing more waits in the socket.
-    const end = res !== null && res.finished && res.outputData.length === 0 &&
-      this.socket.writableLength === bytes.length;
-    this.stage(bytes, end, false);
+    // The answer is complete when its response has ended and has nothing more to write.
+    const end = res !== null && res.finished && res.outputData.length === 0;
+    this.stage(joined(list), end, false);
+    this.watchIfOpen();
     this.socket.refreshTimer();
     if (this.inflight < WINDOW || this.ended) {
       for (let i = 0; i < callbacks.length; i++) callbacks[i]();
@@ -305,20 +401,23 @@ class Exchange {
     }
   }
 
-  // Stages `bytes` (may be empty); with `end` the answer ends after them, with `close` (and
-  // not `end`) the connection closes after them (a cut answer, or socket.end()).
-  stage(bytes, end, close) {
+  // Stages `body` (a string, bytes, or null); with `end` the answer ends after it, with `close`
+  // (and not `end`) the connection closes after it (a cut answer, or socket.end()).
+  stage(body, end, close) {
     const state = this.state;
     if (state.handle === null || state.stoppedSeen) {
       this.abort();
       return;
     }
+    // A long string is written as bytes, in pieces that fit a record.
+    if (typeof body === 'string' && body.length > PIECE / 3) body = Buffer.from(body, 'utf8');
+    const length = body === null ? 0 : body.length;
     const res = this.res;
     const status = res !== null ? res.statusCode : 200;
     let at = 0;
     do {
-      const last = at + PIECE >= bytes.length;
-      const piece = bytes.length === 0 ? null : last && at === 0 ? bytes : bytes.subarray(at, Math.min(at + PIECE, bytes.length));
+      const last = at + PIECE >= length;
+      const piece = length === 0 ? null : last && at === 0 ? body : body.subarray(at, Math.min(at + PIECE, length));
       let flags;
       if (!this.opened) {
         this.opened = true;
@@ -332,12 +431,12 @@ class Exchange {
       if (end && last) flags |= RES.FLAG_STREAM_END;
       state.stageRecord(this.worker, this.ticket, 0, status, flags, null, null, piece);
       at += PIECE;
-    } while (at < bytes.length);
+    } while (at < length);
     if (end || close) {
       this.ended = true;
       this.unwatch();
     } else {
-      this.inflight += bytes.length;
+      this.inflight += length;
     }
     state.scheduleFlush();
   }
@@ -364,7 +463,7 @@ class Exchange {
     this.done = true;
     if (!this.ended) {
       this.flush();
-      if (!this.ended) this.stage(Buffer.alloc(0), true, false);
+      if (!this.ended) this.stage(null, true, false);
     }
     const req = this.req;
     if (this.bodyStream !== null && !this.bodyStream.finished) {
@@ -390,7 +489,7 @@ class Exchange {
   close(destroyed) {
     if (!this.ended) {
       this.flush();
-      if (!this.ended && !this.aborted) this.stage(Buffer.alloc(0), false, true);
+      if (!this.ended && !this.aborted) this.stage(null, false, true);
     }
     const held = this.held;
     this.held = [];
@@ -415,13 +514,30 @@ class Exchange {
   }
 
   unwatch() {
-    const w = this.watch;
-    if (w !== null && w.stream === this) {
-      w.stream = null;
-      const live = this.state.outbound.live;
-      if (w.key !== null && live.get(w.key) === w) live.delete(w.key);
-    }
+    if (!this.watching) return;
+    const live = this.state.outbound.live;
+    if (live.get(this.key) === this) live.delete(this.key);
   }
+}
+
+function flushExchange(ex) {
+  ex.flush();
+}
+
+// The pieces taken since the last flush as one string (all strings) or one Buffer.
+function joined(list) {
+  if (list.length === 1) return list[0];
+  let text = '';
+  let strings = true;
+  for (let i = 0; i < list.length; i++) {
+    if (typeof list[i] !== 'string') {
+      strings = false;
+      break;
+    }
+    text += list[i];
+  }
+  if (strings) return text;
+  return Buffer.concat(list.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
 }
 
 function closeResponse(res) {
@@ -439,10 +555,10 @@ function serve(server, state, nreq, nreply) {
   ex.keepAlive = nreq._u8[nreq._off + REQ.KEEPALIVE_BYTE] === 1;
   const req = ex.request(nreq);
   const res = ex.response();
-  if (!ex.listen(nreq)) {
-    ex.socket.destroy();
-    return;
-  }
+  // The tick after the listeners: what they wrote is staged, and an exchange still open is
+  // watched for aborts (flush).
+  ex.scheduled = true;
+  process.nextTick(flushExchange, ex);
   ex.socket.on('timeout', () => onTimeout(server, ex));
   if (server.timeout > 0) ex.socket.setTimeout(server.timeout);
   try {

@@ -15,7 +15,7 @@
 
 const EventEmitter = require('node:events');
 const nodeHttp = require('node:http');
-const { createApp } = require('./app.cjs');
+const { createApp, ANSWERS_ON_NEXT_TICK } = require('./app.cjs');
 const { serve } = require('./http-exchange.cjs');
 
 // The methods the catch-all route takes (the engine routes these; others are answered 501 by
@@ -154,8 +154,9 @@ class Server extends EventEmitter {
       ...this.engineOptions,
     });
     const handler = (req, reply) => serve(this, app._state, req, reply);
-    app.route({ method: METHODS, url: '/*', body: 'stream', handler });
-    app.route({ method: METHODS, url: '/', body: 'stream', handler });
+    const options = { body: 'stream', [ANSWERS_ON_NEXT_TICK]: true };
+    app.route({ method: METHODS, url: '/*', ...options, handler });
+    app.route({ method: METHODS, url: '/', ...options, handler });
     return app;
   }
 

@@ -473,9 +473,12 @@ function putHeader(u8, o, name, value) {
 
 // Strings up to these lengths are written by a loop here rather than by Buffer's latin1Write or
 // utf8Write, a native call each, which costs more than the loop for a header or a small JSON
-// answer (most of a hooked request's staging time went to those calls).
+// answer (most of a hooked request's staging time went to those calls). Beyond them the native
+// call is cheaper: a 130-character answer took 343 ns by the loop (815 ns when it was a
+// concatenation, whose characters the loop reads one by one through the rope) and 78 ns by
+// utf8Write.
 const SHORT_LATIN1 = 32;
-const SHORT_BODY = 256;
+const SHORT_BODY = 64;
 
 // Writes `s` (characters up to U+00FF: response headers are checked) at `o`; returns the end.
 function putLatin1(u8, o, s) {
