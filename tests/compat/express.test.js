@@ -6,10 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { startBoth, each, compareCases, raw } = require('./harness.cjs');
+const { startBoth, each, compareCases, raw, staticDir, multipart } = require('./harness.cjs');
 
 const express = require('express');
 const cors = require('cors');
@@ -17,13 +14,7 @@ const helmet = require('helmet');
 const cookieParser = require('cookie-parser');
 const multer = require('multer');
 
-const publicDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexure-compat-static-'));
-fs.writeFileSync(path.join(publicDir, 'hello.txt'), 'Hello from a static file.\n');
-fs.writeFileSync(path.join(publicDir, 'big.bin'), crypto.randomBytes(300 * 1024));
-// Both servers must see the same mtime (ETag, Last-Modified).
-const when = new Date('2026-01-02T03:04:05Z');
-for (const f of fs.readdirSync(publicDir)) fs.utimesSync(path.join(publicDir, f), when, when);
-test.after(() => fs.rmSync(publicDir, { recursive: true, force: true }));
+const publicDir = staticDir(test);
 
 function sha256(b) {
   return crypto.createHash('sha256').update(b).digest('hex');
@@ -71,17 +62,6 @@ function makeApp(http) {
     res.status(err.status || 500).json({ error: err.message, type: err.type });
   });
   return http.createServer(app);
-}
-
-function multipart(boundary, parts) {
-  const out = [];
-  for (const p of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
-    if (p.filename) head += `; filename="${p.filename}"\r\nContent-Type: application/octet-stream`;
-    out.push(Buffer.from(head + '\r\n\r\n'), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value), Buffer.from('\r\n'));
-  }
-  out.push(Buffer.from(`--${boundary}--\r\n`));
-  return Buffer.concat(out);
 }
 
 const upload = crypto.randomBytes(300 * 1024);

@@ -120,4 +120,34 @@ async function compareCases(t, started, cases, fix = (c) => c) {
   }
 }
 
-module.exports = { SERVERS, startBoth, request, raw, comparable, each, compareCases, nexureHttp };
+// A directory of static files for the suites (removed after the test file): hello.txt and a
+// 300 KiB big.bin, with a fixed mtime so that both servers give the same ETag and
+// Last-Modified.
+function staticDir(test) {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const crypto = require('node:crypto');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexure-compat-static-'));
+  fs.writeFileSync(path.join(dir, 'hello.txt'), 'Hello from a static file.\n');
+  fs.writeFileSync(path.join(dir, 'big.bin'), crypto.randomBytes(300 * 1024));
+  const when = new Date('2026-01-02T03:04:05Z');
+  for (const f of fs.readdirSync(dir)) fs.utimesSync(path.join(dir, f), when, when);
+  test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// A multipart/form-data body of `parts` ({ name, value, filename? }).
+function multipart(boundary, parts) {
+  const out = [];
+  for (const p of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
+    if (p.filename) head += `; filename="${p.filename}"\r\nContent-Type: application/octet-stream`;
+    out.push(Buffer.from(head + '\r\n\r\n'), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value), Buffer.from('\r\n'));
+  }
+  out.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(out);
+}
+
+module.exports = {
+  SERVERS, startBoth, request, raw, comparable, each, compareCases, staticDir, multipart, nexureHttp,
+};
