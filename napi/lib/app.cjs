@@ -677,34 +677,63 @@ class State {
           'thread only; leave jsThreads out (or 1) in an app with WebSocket routes');
       }
       if (this.role !== null) return this.attachThread();
-      const b = binding;
-      if (this.handleAddress !== `${host}|${port}`) {
-        if (this.handle !== null) b.destroy(this.handle);
-        this.handle = null;
-        this.createHandle(host, port);
-      }
-      let info;
-      try {
-        info = b.start(this.handle);
-      } catch (err) {
-        // The handle may not be started twice: build a fresh one for a later listen().
-        b.destroy(this.handle);
-        this.handle = null;
-        this.handleAddress = null;
-        this.createHandle('127.0.0.1', 0);
-        throw err;
-      }
-      this.useHandle(this.handle);
-      this.started = true;
-      this.info = { port: info.port, address: info.address ?? host, threads: info.threads };
-      const shown = this.info.address.includes(':') ? `[${this.info.address}]` : this.info.address;
-      this.url = `http://${shown}:${info.port}`;
-      if (info.hub !== undefined) await this.startThreads(info.hub);
+      const hub = this.bind(host, port);
+      if (hub !== undefined) await this.startThreads(hub);
       return this.url;
     } catch (err) {
       this.listening = false;
       throw err;
     }
+  }
+
+  // nexurejs/http's listen(): binds and starts at once, so that server.address() answers right
+  // after it as on Node. For an app without plugins (ready at once) and without jsThreads.
+  listenNow(host, port) {
+    if (this.closePromise !== null) throw new Error('listen(): the app was closed');
+    if (this.listening) throw new Error('listen(): the app is already listening');
+    if (this.pending.length !== 0 || this.jsThreads > 1 || this.role !== null) {
+      throw new Error('listenNow(): only for an app without plugins and without jsThreads');
+    }
+    if (host === 'localhost') host = '127.0.0.1';
+    this.listening = true;
+    try {
+      if (this.readyPromise === null) {
+        this.freeze();
+        this.readyPromise = Promise.resolve();
+      }
+      this.bind(host, port);
+      return this.url;
+    } catch (err) {
+      this.listening = false;
+      throw err;
+    }
+  }
+
+  // Starts the engine on host:port (the app is ready); returns the hub of jsThreads, if any.
+  bind(host, port) {
+    const b = binding;
+    if (this.handleAddress !== `${host}|${port}`) {
+      if (this.handle !== null) b.destroy(this.handle);
+      this.handle = null;
+      this.createHandle(host, port);
+    }
+    let info;
+    try {
+      info = b.start(this.handle);
+    } catch (err) {
+      // The handle may not be started twice: build a fresh one for a later listen().
+      b.destroy(this.handle);
+      this.handle = null;
+      this.handleAddress = null;
+      this.createHandle('127.0.0.1', 0);
+      throw err;
+    }
+    this.useHandle(this.handle);
+    this.started = true;
+    this.info = { port: info.port, address: info.address ?? host, threads: info.threads };
+    const shown = this.info.address.includes(':') ? `[${this.info.address}]` : this.info.address;
+    this.url = `http://${shown}:${info.port}`;
+    return info.hub;
   }
 
   // The staging buffer, the index and the request views of a started (or attached) handle.

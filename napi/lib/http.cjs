@@ -22,6 +22,10 @@ const { serve } = require('./http-exchange.cjs');
 // the engine: README).
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'];
 
+// Where listen() without a host binds: every interface, IPv6 and IPv4 (a dual-stack socket), as
+// Node does.
+const DEFAULT_HOST = '::';
+
 // createServer options Node has and this server does not honour: refused by name.
 const UNSUPPORTED_OPTIONS = new Set([
   'insecureHTTPParser', 'requireHostHeader', 'rejectNonStandardBodyWrites', 'uniqueHeaders',
@@ -137,13 +141,17 @@ class Server extends EventEmitter {
     if (callback !== undefined) this.once('listening', callback);
     const app = this.makeApp();
     this.app = app;
-    app.listen({ port, host: host ?? '0.0.0.0' }).then(() => {
-      this.listening = true;
-      this.emit('listening');
-    }, (err) => {
+    // Bound at once, as Node's server is: address() answers right after listen() (supertest and
+    // others read it there); 'listening' and 'error' follow on the next tick, as on Node.
+    try {
+      app._state.listenNow(host ?? DEFAULT_HOST, port);
+    } catch (err) {
       this.app = null;
-      this.emit('error', err);
-    });
+      process.nextTick(() => this.emit('error', err));
+      return this;
+    }
+    this.listening = true;
+    process.nextTick(() => this.emit('listening'));
     return this;
   }
 

@@ -247,8 +247,12 @@ test('listen, address, close and their events', async () => {
   const events = [];
   server.on('listening', () => events.push('listening'));
   server.on('close', () => events.push('close'));
-  await new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, resolve));
+  const listened = new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, resolve));
+  // Bound at once, as on Node (supertest reads the port right after listen()).
   assert.strictEqual(server.listening, true);
+  assert.ok(server.address().port > 0);
+  assert.deepStrictEqual(events, []);
+  await listened;
   const a = server.address();
   assert.strictEqual(a.address, '127.0.0.1');
   assert.strictEqual(a.family, 'IPv4');
