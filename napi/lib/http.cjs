@@ -147,6 +147,10 @@ class Server extends EventEmitter {
       app._state.listenNow(host ?? DEFAULT_HOST, port);
     } catch (err) {
       this.app = null;
+      // As Node's listen errors: the errno's name in `code` (from the engine), and where.
+      err.syscall ??= 'listen';
+      err.address ??= host ?? DEFAULT_HOST;
+      err.port ??= port;
       process.nextTick(() => this.emit('error', err));
       return this;
     }
@@ -170,6 +174,12 @@ class Server extends EventEmitter {
 
   address() {
     return this.app === null || !this.listening ? null : this.app.address();
+  }
+
+  // Node's net.Server holds its listening handle here, and libraries test it to know whether
+  // the server listens (supertest closes the servers it started only when it is set).
+  get _handle() {
+    return this.listening && this.app !== null ? this.app._state.handle : null;
   }
 
   close(callback) {

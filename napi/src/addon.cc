@@ -68,6 +68,14 @@ struct NapiFailed {};
         if ((call) != napi_ok) throw ::nexure::napi::NapiFailed{}; \
     } while (0)
 
+// A failed system call (binding the port, ...): thrown to JavaScript with the errno's name as
+// the error's `code` (EADDRINUSE, EACCES, ...), as Node's own errors carry it.
+struct SystemError : std::runtime_error {
+    SystemError(int code, const std::string& message)
+        : std::runtime_error(message), errno_value(code) {}
+    int errno_value;
+};
+
 // Runs `body` and converts C++ exceptions into JS exceptions. Only for the JS thread.
 template <typename F>
 napi_value boundary(napi_env env, F&& body) noexcept {
@@ -86,6 +94,9 @@ napi_value boundary(napi_env env, F&& body) noexcept {
         }
     } catch (const std::bad_alloc&) {
         napi_throw_error(env, nullptr, "nexurejs: out of memory");
+    } catch (const SystemError& e) {
+        napi_throw_error(env, e.errno_value > 0 ? strerrorname_np(e.errno_value) : nullptr,
+                         e.what());
     } catch (const std::exception& e) {
         napi_throw_error(env, nullptr, e.what());
     }
@@ -928,7 +939,7 @@ napi_value start(napi_env env, napi_callback_info info) {
             s->registry->channels.clear();
             close(fd);
             s->registry->js_doorbell_fd = -1;
-            throw std::runtime_error(r.error().message);
+            throw SystemError(r.error().code, r.error().message);
         }
         s->started = true;
         try {

@@ -262,7 +262,8 @@ test('listen, address, close and their events', async () => {
     other.on('error', resolve);
     other.listen(a.port, '127.0.0.1');
   });
-  assert.match(String(err.message), /in use|EADDRINUSE/i);
+  assert.strictEqual(err.code, 'EADDRINUSE');
+  assert.strictEqual(err.syscall, 'listen');
   await new Promise((resolve) => server.close(resolve));
   assert.deepStrictEqual(events, ['listening', 'close']);
   assert.strictEqual(server.address(), null);
@@ -279,4 +280,30 @@ test('nexurejs/http resolves through the package exports, from CommonJS and from
     "import http, { createServer, Server } from 'nexurejs/http'; process.stdout.write(String(http.createServer === createServer && new Server() instanceof Server))"],
   { cwd: root, encoding: 'utf8' });
   assert.strictEqual(esm, 'true');
+});
+
+test('a client that leaves before any answer: the listener learns it, and close() still finishes', async () => {
+  for (const http of [require('node:http'), nexureHttp]) {
+    const events = [];
+    let client;
+    let answered;
+    const late = new Promise((resolve) => { answered = resolve; });
+    const server = http.createServer((req, res) => {
+      req.on('aborted', () => events.push('aborted'));
+      res.on('close', () => events.push('res close'));
+      client.destroy();
+      setTimeout(() => {
+        events.push(`late write ${res.write('x')}`);
+        answered();
+      }, 100);
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = require('node:http').get({ port: server.address().port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    await late;
+    const t0 = Date.now();
+    await new Promise((resolve) => server.close(resolve));
+    assert.ok(Date.now() - t0 < 2000, `close() took ${Date.now() - t0} ms`);
+    assert.deepStrictEqual(events.slice(0, 2), ['aborted', 'res close'], `${events}`);
+  }
 });
