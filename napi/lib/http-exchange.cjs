@@ -485,6 +485,9 @@ class Exchange {
     const res = this.res;
     res.detachSocket(this.socket);
     process.nextTick(closeResponse, res);
+    // The exchange's socket ends with it: what was attached to it ('close' listeners, sets of
+    // sockets a framework tracks) is let go, as when a connection closes.
+    this.socket.destroy();
   }
 
   // socket.end() (`destroyed` false) or socket.destroy(): the connection closes after what was
