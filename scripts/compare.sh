@@ -29,7 +29,9 @@ COMPARE_PY="$COMPARE_DIR/compare.py"
 NEXLOAD_BIN="${NEXLOAD:-$NX_ROOT/build/release/bin/nexload}"
 HELLO_JS="$NX_ROOT/examples/hello.js"
 KNOWN_SERVERS=(nexure nexure-node nginx node-http fastify uws ultimate-express
-    nexure-node-api fastify-api uws-api ultimate-express-api)
+    nexure-node-api fastify-api uws-api ultimate-express-api
+    node-http-nexure express express-nexure fastify-nexure express-api express-nexure-api
+    fastify-nexure-api)
 # The small API's request: its path, and the header every request carries (api-shape.js).
 API_PATH=/api/v1/users/42
 API_HEADER="Authorization: Bearer bench-token"
@@ -217,7 +219,8 @@ need setsid util-linux
 has tools wrk && need wrk wrk
 has servers nginx && need nginx nginx
 for s in nexure-node node-http fastify uws ultimate-express nexure-node-api fastify-api uws-api \
-    ultimate-express-api; do
+    ultimate-express-api node-http-nexure express express-nexure fastify-nexure express-api \
+    express-nexure-api fastify-nexure-api; do
     if has servers "$s"; then
         need node nodejs
         break
@@ -225,7 +228,8 @@ for s in nexure-node node-http fastify uws ultimate-express nexure-node-api fast
 done
 # The servers whose packages come from bench/compare/node_modules.
 npm_servers=0
-for s in fastify uws ultimate-express fastify-api uws-api ultimate-express-api; do
+for s in fastify uws ultimate-express fastify-api uws-api ultimate-express-api express \
+    express-nexure fastify-nexure express-api express-nexure-api fastify-nexure-api; do
     has servers "$s" && npm_servers=1
 done
 ((!npm_servers)) || need npm npm
@@ -431,11 +435,11 @@ start_nginx() {
 # start_node NAME SCRIPT [APP]: a Node server that takes its port from PORT (and which app to
 # serve from APP: hello or api).
 start_node() {
-    local name=$1 script=$2 app=${3:-hello}
+    local name=$1 script=$2 app=${3:-hello} http=${4:-node}
     server_port=$(nx_free_port)
-    server_command="PORT=$server_port APP=$app node ${script#"$NX_ROOT"/}"
+    server_command="PORT=$server_port APP=$app HTTP=$http node ${script#"$NX_ROOT"/}"
     nx_spawn server_pid "$work/$name.out" "$work/$name.err" \
-        env PORT="$server_port" HOST=127.0.0.1 APP="$app" NODE_ENV=production \
+        env PORT="$server_port" HOST=127.0.0.1 APP="$app" HTTP="$http" NODE_ENV=production \
         setsid "${NX_PIN_SERVER[@]}" node "$script"
     if ! nx_wait_port "$server_port" 30 "$server_pid"; then
         cat "$work/$name.out" "$work/$name.err" >&2
@@ -471,6 +475,22 @@ start_server() {
     uws | uws-api)
         start_node "$1" "$COMPARE_DIR/servers/uws.js" "$(app_of "$1")" || return 1
         server_version="20 (npm:uwebsockets@$(package_version uWebSockets.js), Node $node_version)"
+        ;;
+    node-http-nexure)
+        start_node "$1" "$COMPARE_DIR/servers/node-http.js" hello nexurejs || return 1
+        server_version="nexurejs/http ($git_short, Node $node_version)"
+        ;;
+    express | express-api)
+        start_node "$1" "$COMPARE_DIR/servers/express.js" "$(app_of "$1")" || return 1
+        server_version="$(package_version express) (Node $node_version)"
+        ;;
+    express-nexure | express-nexure-api)
+        start_node "$1" "$COMPARE_DIR/servers/express.js" "$(app_of "$1")" nexurejs || return 1
+        server_version="$(package_version express) on nexurejs/http ($git_short, Node $node_version)"
+        ;;
+    fastify-nexure | fastify-nexure-api)
+        start_node "$1" "$COMPARE_DIR/servers/fastify.js" "$(app_of "$1")" nexurejs || return 1
+        server_version="$(package_version fastify) on nexurejs/http ($git_short, Node $node_version)"
         ;;
     ultimate-express | ultimate-express-api)
         start_node "$1" "$COMPARE_DIR/servers/ultimate-express.js" "$(app_of "$1")" || return 1

@@ -48,6 +48,13 @@ SERVER_TITLES = {
     "fastify-api": "Fastify small API",
     "uws-api": "uWebSockets.js small API",
     "ultimate-express-api": "ultimate-express small API",
+    "node-http-nexure": "Node http listener on nexurejs/http",
+    "express": "Express 5",
+    "express-nexure": "Express 5 on nexurejs/http",
+    "fastify-nexure": "Fastify on nexurejs/http",
+    "express-api": "Express 5 small API",
+    "express-nexure-api": "Express 5 small API on nexurejs/http",
+    "fastify-nexure-api": "Fastify small API on nexurejs/http",
 }
 # Shorter names under the chart's bars.
 CHART_TITLES = {
@@ -58,6 +65,12 @@ CHART_TITLES = {
     "uws-api": "uWS.js API",
     "ultimate-express": "ultimate-express",
     "ultimate-express-api": "ultimate-express API",
+    "node-http-nexure": "http on NexureJS",
+    "express-nexure": "Express on NexureJS",
+    "fastify-nexure": "Fastify on NexureJS",
+    "express-api": "Express API",
+    "express-nexure-api": "Express API on NexureJS",
+    "fastify-nexure-api": "Fastify API on NexureJS",
 }
 # NexureJS against its JavaScript peers (issue 20): (title, server, reference or None for the
 # figure itself, workload, metric, goal). Reported per load generator, never asserted.
@@ -73,6 +86,23 @@ PEER_FIGURES = [
     ("small API, plain µs CPU/req", "nexure-node-api", "ultimate-express-api", "plain",
      "server_cpu_us_per_req", ""),
     ("small API, pipelined µs CPU/req", "nexure-node-api", "uws-api", "pipelined",
+     "server_cpu_us_per_req", ""),
+    # nexurejs/http (issue 21): the same Express app, and Fastify, on the engine.
+    ("Express hello, plain µs CPU/req", "express-nexure", "ultimate-express", "plain",
+     "server_cpu_us_per_req", "at most 0.5x"),
+    ("Express small API, plain µs CPU/req", "express-nexure-api", "ultimate-express-api", "plain",
+     "server_cpu_us_per_req", "at most 0.5x"),
+    ("Express hello, plain µs CPU/req", "express-nexure", "express", "plain",
+     "server_cpu_us_per_req", ""),
+    ("Fastify hello, plain µs CPU/req", "fastify-nexure", "fastify", "plain",
+     "server_cpu_us_per_req", "at most 0.5x"),
+    ("Fastify small API, plain µs CPU/req", "fastify-nexure-api", "fastify-api", "plain",
+     "server_cpu_us_per_req", "at most 0.5x"),
+    ("Fastify hello, pipelined µs CPU/req", "fastify-nexure", "fastify", "pipelined",
+     "server_cpu_us_per_req", ""),
+    ("Node http listener, plain µs CPU/req", "node-http-nexure", "node-http", "plain",
+     "server_cpu_us_per_req", ""),
+    ("Node http listener, pipelined µs CPU/req", "node-http-nexure", "node-http", "pipelined",
      "server_cpu_us_per_req", ""),
 ]
 # Bar colours per load generator: blue, orange, then more if tools are ever added.

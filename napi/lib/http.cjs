@@ -225,12 +225,16 @@ class Server extends EventEmitter {
     }
   }
 
+  // close() has the engine close the idle connections and let the busy ones finish their
+  // answers (bounded by its drain timeout). closeIdleConnections() leaves the idle ones to that
+  // (Fastify calls it just before close()); closeAllConnections(), which Node uses to cut busy
+  // connections at once, cannot be done before close(): refused, rather than doing nothing.
   closeAllConnections() {
-    throw unsupported('closeAllConnections() is not supported yet: close() closes idle connections and waits for the others');
+    if (!this.closing) throw unsupported('closeAllConnections() works only after close() (which closes idle connections and lets busy ones finish)');
   }
 
   closeIdleConnections() {
-    throw unsupported('closeIdleConnections() is not supported yet: close() closes idle connections and waits for the others');
+    // Idle connections close at close(), by the engine; until then they stay (keepAliveTimeout).
   }
 
   ref() { return this; }

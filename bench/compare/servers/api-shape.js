@@ -44,4 +44,56 @@ function load(name, pkg) {
   }
 }
 
-module.exports = { TOKEN, BEARER, user, listenAddress, appKind, load };
+// HTTP from the environment: 'node' (default: Node's own http module) or 'nexurejs' (the
+// node:http-compatible server of nexurejs/http, issue 21). Returns { http, kind }.
+function httpModule(name) {
+  const kind = process.env.HTTP || 'node';
+  if (kind === 'node') return { http: require('node:http'), kind };
+  if (kind === 'nexurejs') {
+    return { http: require(require('node:path').join(__dirname, '..', '..', '..', 'napi', 'lib', 'http.cjs')), kind };
+  }
+  console.error(`${name}: HTTP must be 'node' or 'nexurejs', got '${kind}'`);
+  process.exit(2);
+}
+
+// Every connection closed now where the server can (Node's closeAllConnections; nexurejs/http
+// closes them itself in close()).
+function closeAll(server) {
+  if (process.env.HTTP !== 'nexurejs') server.closeAllConnections();
+}
+
+// The app of Express (or of ultimate-express, which has its API) answering APP: hello (GET /
+// and /plaintext) or the small API (an auth middleware, one adding x-request-id, a router).
+function expressApp(express, kind) {
+  const app = express();
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+  if (kind === 'hello') {
+    const hello = (req, res) => {
+      res.type('text/plain').send('Hello, World!');
+    };
+    app.get('/', hello);
+    app.get('/plaintext', hello);
+    return app;
+  }
+  let nextId = 0;
+  app.use((req, res, next) => {
+    res.setHeader('x-request-id', String(++nextId));
+    next();
+  });
+  app.use((req, res, next) => {
+    if (req.headers.authorization !== BEARER) {
+      res.status(401).json({ error: 'missing or wrong bearer token' });
+      return;
+    }
+    next();
+  });
+  const router = express.Router();
+  router.get('/users/:id', (req, res) => {
+    res.json(user(req.params.id));
+  });
+  app.use('/api/v1', router);
+  return app;
+}
+
+module.exports = { TOKEN, BEARER, user, listenAddress, appKind, load, httpModule, closeAll, expressApp };

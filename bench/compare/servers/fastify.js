@@ -3,7 +3,7 @@
 // bench/compare/README.md). Fastify comes from bench/compare/node_modules (`npm ci` there;
 // compare.sh does it).
 //
-//   PORT=8080 [HOST=127.0.0.1] node bench/compare/servers/fastify.js
+//   PORT=8080 [HOST=127.0.0.1] [APP=hello|api] [HTTP=node|nexurejs] node bench/compare/servers/fastify.js
 //
 // APP=hello (default): GET / and GET /plaintext answer `Hello, World!` as text/plain; anything
 // else gets Fastify's own 404. No logger, no plugins: the framework's routing, hooks and reply
@@ -11,7 +11,7 @@
 // checks the bearer token, an onSend adds x-request-id).
 
 const path = require('node:path');
-const { BEARER, user, appKind } = require('./api-shape.js');
+const { BEARER, user, appKind, httpModule, closeAll } = require('./api-shape.js');
 
 const port = Number.parseInt(process.env.PORT ?? '', 10);
 const host = process.env.HOST || '127.0.0.1';
@@ -30,10 +30,13 @@ try {
   process.exit(1);
 }
 
+// HTTP=nexurejs: Fastify on nexurejs/http, through its serverFactory option (issue 21).
+const { http, kind: httpKind } = httpModule('fastify.js');
 const app = Fastify({
   logger: false,
   // As node-http.js: keep the load generator's connections open between runs.
   keepAliveTimeout: 60_000,
+  ...(httpKind === 'nexurejs' ? { serverFactory: (handler) => http.createServer(handler) } : {}),
 });
 
 if (appKind('fastify.js') === 'hello') {
@@ -73,7 +76,7 @@ let stopping = false;
 function stop() {
   if (stopping) return;
   stopping = true;
-  app.server.closeAllConnections();
+  closeAll(app.server);
   app.close().then(
     () => process.exit(0),
     () => process.exit(1),

@@ -2,13 +2,16 @@
 // Node's own `http` module answering the TechEmpower-style plaintext request, for
 // scripts/compare.sh (see bench/compare/README.md).
 //
-//   PORT=8080 [HOST=127.0.0.1] node bench/compare/servers/node-http.js
+//   PORT=8080 [HOST=127.0.0.1] [HTTP=node|nexurejs] node bench/compare/servers/node-http.js
 //
 // GET / and GET /plaintext answer `Hello, World!` as text/plain with Content-Length (Node adds
 // Date and keeps the connection alive); anything else is a 404. One process, one event loop:
 // the same single-core budget as nexure-server --threads 1 and nginx with one worker.
 
-const http = require('node:http');
+// HTTP=nexurejs: the same listener on nexurejs/http (issue 21).
+const { httpModule, closeAll } = require('./api-shape.js');
+
+const { http } = httpModule('node-http.js');
 
 const port = Number.parseInt(process.env.PORT ?? '', 10);
 const host = process.env.HOST || '127.0.0.1';
@@ -47,7 +50,7 @@ server.listen(port, host, () => {
 
 function stop() {
   server.close(() => process.exit(0));
-  server.closeAllConnections();
+  closeAll(server);
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
