@@ -57,7 +57,7 @@ usage: scripts/compare.sh [options]
   --keep-work        keep the directory with every tool's raw output and the server logs
   -h, --help         this text
 
-A default run (11 servers, 2 load generators, 3 rounds) takes about 16 minutes.
+A default run (18 servers, 2 load generators, 3 rounds) takes about 26 minutes.
 EOF
 }
 

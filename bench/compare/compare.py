@@ -767,7 +767,7 @@ def markdown(result):
         add("## NexureJS against its JavaScript peers")
         add("")
         add("Ratios are taken per round between runs of the same round and load generator, then "
-            "the median; the goals are issue 20's (reported, not asserted).")
+            "the median; the goals are issues 20's and 21's (reported, not asserted).")
         add("")
         add("| figure | load generator | NexureJS ÷ | median | per round | goal |")
         add("|---|---|---|---:|---|---|")
