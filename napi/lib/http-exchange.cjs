@@ -19,7 +19,6 @@ const { Duplex } = require('node:stream');
 const http = require('node:http');
 const { RES, REQ, formatAddress } = require('./records.cjs');
 const { STATE_DONE } = require('./reply.cjs');
-const { streamOf } = require('./body-stream.cjs');
 const { ticketKey } = require('./events.cjs');
 
 const WINDOW = 512 * 1024;  // bytes handed to the engine and not yet credited back
@@ -241,7 +240,6 @@ class Exchange {
     this.body = null;       // the streamed body's Readable, once read
     this.bodyStream = null; // the engine's BodyStream of a request whose body streams
     this.inlineBody = null; // the body of one that does not (none, with the route http.cjs uses)
-    this.nreq = null;
     this.socket = new EngineSocket(this, nreq._u8, nreq._off);
   }
 
@@ -302,8 +300,7 @@ class Exchange {
       this.bodyStream = bs;
       // Read from the engine only when the application reads (a 100 Continue the client
       // waits for goes out then).
-      req._read = () => this.readBody(nreq);
-      this.nreq = nreq;
+      req._read = () => this.readBody();
     }
     return req;
   }
@@ -325,8 +322,9 @@ class Exchange {
       this.body.resume();
       return;
     }
-    const body = streamOf(this.nreq);  // sends the go-ahead for Expect: 100-continue
-    this.nreq = null;
+    const bs = this.bodyStream;
+    bs.start();  // sends the go-ahead to a client that waits for 100 Continue
+    const body = bs.readable;
     this.body = body;
     body.on('data', (chunk) => {
       if (!req.push(chunk)) body.pause();
@@ -593,4 +591,4 @@ function onTimeout(server, ex) {
   if (!reqTimeout && !resTimeout && !serverTimeout) ex.socket.destroy();
 }
 
-module.exports = { serve, EngineSocket, WINDOW };
+module.exports = { serve };
