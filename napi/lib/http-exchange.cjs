@@ -243,9 +243,11 @@ class Exchange {
     this.socket = new EngineSocket(this, nreq._u8, nreq._off);
   }
 
-  // After the tick of its 'request' listeners (and of each flush): an exchange not over yet
-  // registers for the engine's abort and credit events (one answered at once never needs to);
-  // an abort that came meanwhile is taken now.
+  // An exchange still open registers for the engine's abort and credit events: when it first
+  // streams, or after the macrotask of its 'request' listeners (watchSoon). One answered within
+  // it never registers: its place in the app's Outbound map (old-space, holding it) kept whole
+  // request graphs alive through young-generation collections — Fastify's async hooks cost
+  // 16 µs per request that way, 5.5 µs without. An abort that came meanwhile is taken now.
   watchIfOpen() {
     if (this.ended || this.watching) return;
     this.watching = true;
@@ -378,10 +380,7 @@ class Exchange {
   flush() {
     this.scheduled = false;
     const list = this.pending;
-    if (list.length === 0) {
-      this.watchIfOpen();
-      return;
-    }
+    if (list.length === 0) return;
     const callbacks = this.callbacks;
     this.pending = [];
     this.callbacks = [];
@@ -390,7 +389,6 @@ class Exchange {
     // The answer is complete when its response has ended and has nothing more to write.
     const end = res !== null && res.finished && res.outputData.length === 0;
     this.stage(joined(list), end, false);
-    this.watchIfOpen();
     this.socket.refreshTimer();
     if (this.inflight < WINDOW || this.ended) {
       for (let i = 0; i < callbacks.length; i++) callbacks[i]();
@@ -438,6 +436,7 @@ class Exchange {
       this.unwatch();
     } else {
       this.inflight += length;
+      this.watchIfOpen();  // its credits must find it
     }
     state.scheduleFlush();
   }
@@ -531,6 +530,19 @@ class Exchange {
   }
 }
 
+// Exchanges to watch once the current macrotask is over (one setImmediate for all of them).
+let toWatch = [];
+function watchSoon(ex) {
+  if (toWatch.length === 0) setImmediate(watchPending);
+  toWatch.push(ex);
+}
+
+function watchPending() {
+  const list = toWatch;
+  toWatch = [];
+  for (let i = 0; i < list.length; i++) list[i].watchIfOpen();
+}
+
 function flushExchange(ex) {
   ex.flush();
 }
@@ -566,10 +578,7 @@ function serve(server, state, nreq, nreply) {
   ex.keepAlive = nreq._u8[nreq._off + REQ.KEEPALIVE_BYTE] === 1;
   const req = ex.request(nreq);
   const res = ex.response();
-  // The tick after the listeners: what they wrote is staged, and an exchange still open is
-  // watched for aborts (flush).
-  ex.scheduled = true;
-  process.nextTick(flushExchange, ex);
+  watchSoon(ex);
   ex.socket.on('timeout', () => onTimeout(server, ex));
   if (server.timeout > 0) ex.socket.setTimeout(server.timeout);
   try {
