@@ -201,10 +201,19 @@ function normalizePrefix(prefix) {
 
 function checkMethod(method) {
   const m = String(method).toUpperCase();
-  if (m !== 'ALL' && !ROUTABLE.includes(m)) {
-    throw new TypeError(`unknown method ${method} (one of ${ROUTABLE.join(', ')} or ALL)`);
+  if (m !== 'ALL' && m !== 'OTHER' && !ROUTABLE.includes(m)) {
+    throw new TypeError(`unknown method ${method} (one of ${ROUTABLE.join(', ')}, OTHER or ALL)`);
   }
   return m;
+}
+
+// The name of a request's method: from the binding's table, or for a method the engine does not
+// name (a route for OTHER took it: WebDAV's and others) from the record.
+function methodOf(methods, u8, u32, off) {
+  const m = u8[off + REQ.METHOD_BYTE];
+  if (m !== REQ.OTHER_METHOD) return methods[m];
+  const at = off + u32[(off >>> 2) + REQ.METHOD_NAME];
+  return u8.latin1Slice(at, at + u32[(off >>> 2) + REQ.METHOD_NAME_LENGTH]);
 }
 
 // A fixed response's body and headers as createServer takes them.
@@ -881,7 +890,7 @@ class State {
             this.events.dispatch(w, u8, u32, off);
             continue;
           }
-          const req = new route.Request(u8, u32, off, w, route, methods[u8[off + REQ.METHOD_BYTE]], this.nextId++);
+          const req = new route.Request(u8, u32, off, w, route, methodOf(methods, u8, u32, off), this.nextId++);
           if (this.idSource !== null) this.assignId(req);
           const reply = new route.Reply(this, req);
           if (isStreamRequest(u8, off)) this.bodies.open(req, w);

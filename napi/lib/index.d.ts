@@ -371,7 +371,7 @@ export interface RouteOptions {
 }
 
 export interface RouteDefinition<P extends string> extends RouteOptions {
-  method: HTTPMethod | 'ALL' | Array<HTTPMethod | 'ALL'>;
+  method: HTTPMethod | 'ALL' | 'OTHER' | Array<HTTPMethod | 'ALL' | 'OTHER'>;
   url: P;
   handler: Handler<P>;
 }

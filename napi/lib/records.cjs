@@ -21,7 +21,9 @@ const REQ = {
   REMOTE_PORT_BYTE: 64, LOCAL_PORT_BYTE: 66, FAMILY_BYTE: 68, REQUEST_FLAGS_BYTE: 69,
   ENGINE_STATUS_BYTE: 70, REMOTE_ADDRESS_BYTE: 72, LOCAL_ADDRESS_BYTE: 88,
   FLAG_BODY_STREAMS: 1, FLAG_ENGINE_ANSWER: 2,
-  FIXED_BYTES: 104, ENTRY_BYTES: 16,
+  // the name of a method the engine does not name (method byte OTHER_METHOD): offset, length
+  METHOD_NAME: 26, METHOD_NAME_LENGTH: 27, OTHER_METHOD: 9,
+  FIXED_BYTES: 112, ENTRY_BYTES: 16,
 };
 
 // ---- event record (shares the request ring; told apart by its handler id) -----------------

@@ -574,11 +574,13 @@ constexpr std::array<Method, 6> kAllMethods = {Method::kGet,    Method::kPost,  
 
 std::vector<Method> methods_of(const std::string& name, const std::string& what) {
     if (name == "ALL") return {kAllMethods.begin(), kAllMethods.end()};
+    // Every method the engine does not name (WebDAV's and others): nexurejs/http's catch-all.
+    if (name == "OTHER") return {Method::kOther};
     Method m;
     if (!net::http::parse_method(name, &m)) {
         throw std::invalid_argument(what + ": unknown method '" + name +
                                     "' (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, "
-                                    "PATCH or ALL, upper case)");
+                                    "PATCH, OTHER or ALL, upper case)");
     }
     return {m};
 }

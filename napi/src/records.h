@@ -36,7 +36,11 @@ inline constexpr uint32_t kRequestFlags = 69;   // u8: kFlag*
 inline constexpr uint32_t kEngineStatus = 70;   // u16 (no-bypass)
 inline constexpr uint32_t kRemoteAddress = 72;  // 16 bytes, network order (IPv4: the first 4)
 inline constexpr uint32_t kLocalAddress = 88;   // 16 bytes
-inline constexpr uint32_t kFixedBytes = 104;
+// The method's name, for a method the engine does not name (Method::kOther: its record's method
+// byte is 9); 0 and 0 otherwise.
+inline constexpr uint32_t kMethodNameOffset = 104;
+inline constexpr uint32_t kMethodNameLength = 108;
+inline constexpr uint32_t kFixedBytes = 112;
 inline constexpr uint32_t kEntryBytes = 16;  // a parameter or a header: 4 x u32
 
 inline constexpr uint8_t kFlagBodyStreams = 1;   // body events follow; body length 0

@@ -34,6 +34,7 @@ uint64_t head_bytes(const Request& request) noexcept {
     uint64_t n = kFixedBytes +
                  uint64_t{kEntryBytes} * (request.params().size() + request.headers().size()) +
                  target.size();
+    if (request.method() == net::http::Method::kOther) n += request.method_name().size();
     if (!within(request.path(), target)) n += request.path().size();
     if (!within(request.query(), target)) n += request.query().size();
     for (const net::http::Param& p : request.params()) {
@@ -112,6 +113,14 @@ void encode(char* out, const Request& request, uint32_t id, const net::Ticket& t
         pos += static_cast<uint32_t>(s.size());
         return at;
     };
+    if (request.method() == net::http::Method::kOther) {
+        const std::string_view name = request.method_name();
+        store_u32(out + kMethodNameOffset, put(name));
+        store_u32(out + kMethodNameLength, static_cast<uint32_t>(name.size()));
+    } else {
+        store_u32(out + kMethodNameOffset, 0);
+        store_u32(out + kMethodNameLength, 0);
+    }
     const std::string_view target = request.target();
     const uint32_t target_at = put(target);
     auto place = [&](std::string_view s) noexcept {

@@ -218,9 +218,6 @@ Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
 RouteId Router::add(Method method, std::string_view pattern, RouteMeta meta) {
-    if (method == Method::kOther) {
-        bad_route(method, pattern, "only the standard methods can be routed");
-    }
     std::string_view effective = pattern;
     if (options_.ignore_trailing_slash && effective.size() > 1 && effective.back() == '/') {
         effective.remove_suffix(1);
@@ -405,7 +402,6 @@ RouteId walk(const NodeT* n, const char* p, const char* end, http::Param* params
 RouteId Router::find(Method method, std::string_view path, http::Param* params,
                      uint32_t* count) const noexcept {
     *count = 0;
-    if (method == Method::kOther) return kNoRoute;
     const Node* root = roots_[static_cast<unsigned>(method)].get();
     if (root == nullptr || path.empty()) return kNoRoute;
     FailMemo memo;
@@ -450,8 +446,8 @@ Match Router::match(http::Request& request) const noexcept {
     Match m;
     const Method method = request.method();
     const std::string_view path = request.path();
-    if (method == Method::kOther) {
-        m.kind = Match::Kind::kNotImplemented;
+    if (method == Method::kOther && roots_[static_cast<unsigned>(method)] == nullptr) {
+        m.kind = Match::Kind::kNotImplemented;  // no route takes other methods
         return m;
     }
     if (path == "*" && method != Method::kOptions) {

@@ -83,6 +83,8 @@ class Router {
     // the same route is already registered for this method. Routes may name a parameter at a
     // shared position differently ("/users/:id" and "/users/:userId/todos"): each match carries
     // the names of the route that matched.
+    // Method::kOther registers a route for every method the engine does not name (WebDAV's and
+    // others): without one, such a request is answered 501.
     RouteId add(http::Method method, std::string_view pattern, RouteMeta meta = {});
 
     // Finds the route for `request`'s method and path and fills its parameters. HEAD falls back
@@ -117,7 +119,9 @@ class Router {
     };
 
     RouterOptions options_;
-    std::array<std::unique_ptr<Node>, http::kRoutableMethods> roots_;
+    // One tree per routable method, and one for Method::kOther: every method the engine does
+    // not name (WebDAV and others), for a catch-all that takes them (nexurejs/http).
+    std::array<std::unique_ptr<Node>, http::kRoutableMethods + 1> roots_;
     std::vector<Route> routes_;
     // Every route's parameter names, in pattern order, views into name_store_ (a deque: its
     // strings never move, so the views Param::name hands out live as long as the Router).

@@ -16,7 +16,7 @@ function handRecord(base) {
   const buf = Buffer.alloc(base + 512, 0xee);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   const strings = [];
-  let pos = 104 + 16 * (2 + 4);  // 2 params, 4 headers
+  let pos = 112 + 16 * (2 + 4);  // 2 params, 4 headers
   const str = (s) => {
     const at = pos;
     buf.write(s, base + pos, 'latin1');
@@ -53,7 +53,7 @@ function handRecord(base) {
   dv.setUint32(base + 56, body[0], true);
   dv.setUint32(base + 60, pos, true);
   offsets.forEach(([n, v], i) => {
-    const e = base + 104 + 16 * i;
+    const e = base + 112 + 16 * i;
     dv.setUint32(e, n[0], true);
     dv.setUint32(e + 4, n[1], true);
     dv.setUint32(e + 8, v[0], true);
@@ -130,10 +130,11 @@ test('encodeRequestRecord() writes the PROTOCOL layout (read back by hand)', () 
   assert.equal(s(u32(40), u32(44)), '/p/v');
   assert.equal(s(u32(48), u32(52)), 'x=1');
   assert.equal(s(u32(56), 5), 'hello');
-  assert.equal(u32(60), 104 + 3 * 16 + 8 + 3 + 5 + 2 + 5);
+  assert.equal(u32(60), 112 + 3 * 16 + 8 + 3 + 5 + 2 + 5);
+  assert.deepEqual([u32(104), u32(108)], [0, 0], 'no method name: the method is one the engine names');
   assert.deepEqual([rec[69], dv.getUint16(70, true)], [0, 0], 'not an engine answer');
   assert.equal(rec.length % 8, 0);
-  const entry = (i) => [s(u32(104 + 16 * i), u32(108 + 16 * i)), s(u32(112 + 16 * i), u32(116 + 16 * i))];
+  const entry = (i) => [s(u32(112 + 16 * i), u32(116 + 16 * i)), s(u32(120 + 16 * i), u32(124 + 16 * i))];
   assert.deepEqual([entry(0), entry(1), entry(2)], [['id', 'v'], ['Host', 'h'], ['A', 'b']]);
 });
 

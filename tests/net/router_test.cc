@@ -728,10 +728,19 @@ TEST(Router, UnroutableMethodIsNotImplemented) {
     EXPECT_EQ(find(router, Method::kOther, "/dav").route, kNoRoute);
 }
 
-TEST(Router, NonStandardMethodCannotBeRouted) {
+TEST(Router, ARouteForOtherMethodsTakesEveryMethodTheEngineDoesNotName) {
     Router router;
-    EXPECT_THROW(router.add(Method::kOther, "/x"), std::invalid_argument);
-    EXPECT_EQ(router.route_count(), 0u);
+    const RouteId get = router.add(Method::kGet, "/dav/*");
+    const RouteId other = router.add(Method::kOther, "/dav/*");
+    const Routed propfind = route(router, "PROPFIND", "/dav/a/b");
+    EXPECT_EQ(propfind.kind, Match::Kind::kFound);
+    EXPECT_EQ(propfind.route, other);
+    EXPECT_EQ(route(router, "MKCOL", "/dav/x").route, other);
+    EXPECT_EQ(route(router, "GET", "/dav/x").route, get);
+    // Elsewhere the path has no route for it: as for a method without a route, 404.
+    EXPECT_EQ(route(router, "PROPFIND", "/elsewhere").kind, Match::Kind::kNotFound);
+    // Other methods are never listed in Allow.
+    EXPECT_EQ(router.allowed_methods("/dav/x"), bit(Method::kGet));
 }
 
 // ---- Options: trailing slash and case ----

@@ -44,10 +44,12 @@ function decodeRequest(views, index, i) {
     engineStatus: dv.getUint16(70, true),
     remoteAddress: Buffer.from(u8.subarray(72, 88)),
     localAddress: Buffer.from(u8.subarray(88, 104)),
+    // a method the engine does not name (method byte 9): its name, else ''
+    methodName: latin1(u8, u32(104), u32(108)),
   };
   const params = dv.getUint8(22);
   const headers = u32(24);
-  let e = 104;
+  let e = 112;
   for (let k = 0; k < params; k++, e += 16) {
     req.params[latin1(u8, u32(e), u32(e + 4))] = latin1(u8, u32(e + 8), u32(e + 12));
   }
