@@ -18,9 +18,9 @@ const nodeHttp = require('node:http');
 const { createApp, ANSWERS_ON_NEXT_TICK } = require('./app.cjs');
 const { serve } = require('./http-exchange.cjs');
 
-// The methods the catch-all route takes (the engine routes these; others are answered 501 by
-// the engine: README).
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'];
+// The methods the catch-all route takes: the ones the engine names, and OTHER for every other
+// one (WebDAV's and custom methods). CONNECT is refused by the engine (tunnels are not offered).
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH', 'OTHER'];
 
 // Where listen() without a host binds: every interface, IPv6 and IPv4 (a dual-stack socket), as
 // Node does.
@@ -127,6 +127,7 @@ class Server extends EventEmitter {
       if (args[0] !== undefined && args[0] !== null) port = args[0];
       if (typeof args[1] === 'string') host = args[1];
     }
+    if (typeof port === 'string' && !/^\d+$/.test(port)) throw unsupported(`listening on a Unix socket path (${port}) is not supported`);
     if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       const err = new RangeError(`nexurejs/http: listen(): port must be an integer 0-65535, got ${String(port)}`);

@@ -1384,6 +1384,15 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
     ResponseQueue::Place* p = queue_->find(ticket.seq);
     if (p == nullptr || !p->streaming || p->ready) return;
     const size_t index = queue_->index_of(*p);
+    // The answer is complete before the request's body is: as for complete(), the rest of the
+    // body is dropped, and a client still waiting for 100 Continue (it will never send the body)
+    // gets its connection closed after this answer.
+    const uint32_t seq = ticket.seq;
+    const bool body_open = queue_->incoming.active && queue_->incoming.handoff &&
+                           queue_->incoming.ticket.seq == seq;
+    if (body_open) [[unlikely]] {
+        answered_before_body_end(index);
+    }
     std::vector<Task> aborts;
     const bool short_length = p->body == http::BodyFraming::kLength && p->remaining != 0;
     if (short_length && !failed) {
@@ -1443,6 +1452,10 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
         if (!tail.empty()) http::ResponseWriter::write_body(p->bytes, p->body, tail);
         if (!cut) http::ResponseWriter::write_end(p->bytes, p->body, trailer_lines);
         p->ready = true;
+    }
+    if (body_open && queue_ != nullptr && !closing_ && queue_->incoming.active &&
+        queue_->incoming.paused) [[unlikely]] {
+        body_pause(queue_->incoming.seq, false);  // the rest is read on, and dropped
     }
     run_aborts(aborts);
 }

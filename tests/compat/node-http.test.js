@@ -71,6 +71,9 @@ function listener(req, res) {
       return;
     case '/throw':
       throw new Error('listener bug');
+    case '/method':
+      res.end(`${req.method} ${req.url}`);
+      return;
     case '/statusmessage':
       res.statusMessage = 'Fine Indeed';
       res.end();
@@ -100,6 +103,10 @@ const CASES = [
   ['a body read by data events', { method: 'POST', path: '/echo', body: crypto.randomBytes(3 * 1024 * 1024) }],
   ['a body never read', { method: 'POST', path: '/ignore-body', body: crypto.randomBytes(256 * 1024) }],
   ['a status message', { path: '/statusmessage' }],
+  ['WebDAV PROPFIND', { method: 'PROPFIND', path: '/method', headers: { depth: '1' } }],
+  ['WebDAV MKCOL', { method: 'MKCOL', path: '/method' }],
+  ['PURGE', { method: 'PURGE', path: '/method?x=1' }],
+  ['M-SEARCH', { method: 'M-SEARCH', path: '/method' }],
   ['trailers', { path: '/trailers' }],
 ];
 
@@ -311,4 +318,30 @@ test('a client that leaves before any answer: the listener learns it, and close(
     assert.ok(Date.now() - t0 < 2000, `close() took ${Date.now() - t0} ms`);
     assert.deepStrictEqual(events.slice(0, 2), ['aborted', 'res close'], `${events}`);
   }
+});
+
+test('an answer that does not read a body the client holds back for 100 Continue: the connection closes, nothing stalls', async (t) => {
+  const server = nexureHttp.createServer((req, res) => res.end(`not read ${req.url}`));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const t0 = Date.now();
+  const text = await new Promise((resolve, reject) => {
+    const c = net.connect(server.address().port, '127.0.0.1');
+    let got = '';
+    c.on('connect', () => c.write('POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n' +
+      'Expect: 100-continue\r\n\r\n'));
+    c.on('data', (d) => { got += d; });
+    c.on('close', () => resolve(got));
+    c.on('error', reject);
+  });
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(text, /not read \/big$/);
+  assert.doesNotMatch(text, /100 Continue/);
+});
+
+test('listen() on a Unix socket path is refused by name', () => {
+  const server = nexureHttp.createServer();
+  assert.throws(() => server.listen('/tmp/nexure-test.sock'), { code: 'NEXURE_ERR_HTTP_UNSUPPORTED', message: /Unix socket path/ });
+  assert.throws(() => server.listen({ path: '/tmp/nexure-test.sock' }), { code: 'NEXURE_ERR_HTTP_UNSUPPORTED' });
 });
