@@ -232,4 +232,4 @@ function isStreamRequest(u8, off) {
   return (u8[off + REQ.REQUEST_FLAGS_BYTE] & REQ.FLAG_BODY_STREAMS) !== 0;
 }
 
-module.exports = { BodyStreams, injectBody, streamOf, isStreamRequest };
+module.exports = { BodyStreams, injectBody, streamOf, isStreamRequest, rawBody };

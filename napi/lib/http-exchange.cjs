@@ -20,10 +20,10 @@ const http = require('node:http');
 const { RES, REQ, formatAddress } = require('./records.cjs');
 const { STATE_DONE } = require('./reply.cjs');
 const { ticketKey } = require('./events.cjs');
+const { rawBody } = require('./body-stream.cjs');
 
 const WINDOW = 512 * 1024;  // bytes handed to the engine and not yet credited back
 const PIECE = 64 * 1024;    // bytes per record (inline in the staging buffer)
-const FIXED_WORDS = REQ.FIXED_BYTES >>> 2;
 
 // Node's own flag for "a write returned false" on an OutgoingMessage: Node's server resets it
 // when it emits 'drain' on the response; so does this one.
@@ -220,8 +220,9 @@ class Exchange {
     const o = nreq._off >>> 2;
     this.ticket = [u32[o], u32[o + 1], u32[o + 2], u32[o + 3]];
     // As a stream-reply.cjs Watch: the engine's abort (fire) and writable (stream.credit)
-    // events for this request reach the exchange through the app's Outbound.
-    this.key = ticketKey(this.worker, u32[o], u32[o + 1], u32[o + 2]);
+    // events for this request reach the exchange through the app's Outbound, by this key (made
+    // when it registers: most exchanges never do).
+    this.key = null;
     this.stream = this;
     this.ctl = null;
     this.pending = [];      // Buffers taken from the socket, staged on the next tick
@@ -251,6 +252,8 @@ class Exchange {
   watchIfOpen() {
     if (this.ended || this.watching) return;
     this.watching = true;
+    const t = this.ticket;
+    this.key = ticketKey(this.worker, t[0], t[1], t[2]);
     const outbound = this.state.outbound;
     if (outbound.recent.delete(this.key)) {
       this.abort();
@@ -269,35 +272,20 @@ class Exchange {
   request(nreq) {
     const server = this.server;
     const req = new server.IncomingMessageClass(this.socket);
-    const u8 = nreq._u8;
-    const u32 = nreq._u32;
-    const off = nreq._off;
-    const minor = u8[off + REQ.MINOR_BYTE];
+    const minor = nreq._u8[nreq._off + REQ.MINOR_BYTE];
     req.httpVersionMajor = 1;
     req.httpVersionMinor = minor;
     req.httpVersion = minor === 0 ? '1.0' : '1.1';
     req.method = nreq.method;
     req.url = nreq.url;
-    const count = u32[(off >>> 2) + REQ.HEADER_COUNT];
-    if (count !== 0) {
-      const raw = new Array(count * 2);
-      let e = (off >>> 2) + FIXED_WORDS + 4 * u8[off + REQ.PARAMS_BYTE];
-      for (let i = 0; i < count; i++, e += 4) {
-        raw[2 * i] = nreq._str(u32[e], u32[e + 1]);
-        raw[2 * i + 1] = nreq._str(u32[e + 2], u32[e + 3]);
-      }
-      req._addHeaderLines(raw, raw.length);
-    }
+    const raw = nreq._rawHeaders();
+    if (raw.length !== 0) req._addHeaderLines(raw, raw.length);
     this.req = req;
     const bs = nreq._stream;
     if (bs === null) {
       // A request without a body (one with a body always streams: http.cjs's route). As on
       // Node's server it is complete only after the 'request' listeners ran (completeInline).
-      const length = u32[(off >>> 2) + REQ.BODY_LENGTH];
-      if (length !== 0) {
-        const start = off + u32[(off >>> 2) + REQ.BODY];
-        this.inlineBody = Buffer.from(u8.subarray(start, start + length));
-      }
+      if (nreq._word(REQ.BODY_LENGTH) !== 0) this.inlineBody = rawBody(nreq);
     } else {
       this.bodyStream = bs;
       // Read from the engine only when the application reads (a 100 Continue the client

@@ -205,6 +205,21 @@ class Request {
     return this.headers[name.toLowerCase()];
   }
 
+  // The headers as received, [name, value, name, value, ...] (Node's rawHeaders; nexurejs/http).
+  _rawHeaders() {
+    const u32 = this._u32;
+    if (u32 === null) throw released();
+    const off = this._off;
+    const count = u32[(off >>> 2) + REQ.HEADER_COUNT];
+    const raw = new Array(count * 2);
+    let e = (off >>> 2) + FIXED_WORDS + 4 * this._u8[off + REQ.PARAMS_BYTE];
+    for (let i = 0; i < count; i++, e += 4) {
+      raw[2 * i] = this._str(u32[e], u32[e + 1]);
+      raw[2 * i + 1] = this._str(u32[e + 2], u32[e + 3]);
+    }
+    return raw;
+  }
+
   // '1.1' or '1.0'.
   get httpVersion() {
     if (this._u8 === null) throw released();

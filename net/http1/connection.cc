@@ -759,26 +759,34 @@ bool Connection::complete(const Ticket& ticket, const http::Response& res,
         hub_.answer_handler_error(res.error());  // res is the worker's response: now a 500
         cause = AnswerCause::kHandlerError;
     }
-    const bool body_open = queue_->incoming.active && queue_->incoming.handoff &&
-                           queue_->incoming.ticket.seq == ticket.seq;
-    if (body_open) [[unlikely]] {
-        answered_before_body_end(index);
-    }
+    const bool body_open = answered_before_body_end(ticket.seq, index);
     answer(index, res, cause);
-    if (body_open && queue_->incoming.active && queue_->incoming.paused) [[unlikely]] {
-        body_pause(queue_->incoming.seq, false);  // the rest is read on, and dropped
+    if (body_open) [[unlikely]] {
+        read_on_dropped_body();
     }
     return true;
 }
 
-void Connection::answered_before_body_end(size_t index) noexcept {
+bool Connection::answered_before_body_end(uint32_t seq, size_t index) noexcept {
     // The rest of the body is read and dropped (so the next request on the connection is
     // found), no longer sent. A client still waiting for 100-continue would never send it: the
     // connection closes after this answer instead.
     ResponseQueue::IncomingBody& body = queue_->incoming;
+    if (!body.active || !body.handoff || body.ticket.seq != seq) [[likely]] {
+        return false;
+    }
     body.discard = true;
     body.in_flight = 0;
     if (body.continue_held) queue_->at(index).flags &= static_cast<uint8_t>(~kKeepAlive);
+    return true;
+}
+
+void Connection::read_on_dropped_body() noexcept {
+    // After the answer: a body paused for backpressure is read on (and dropped), unless the
+    // answer closed the connection.
+    if (queue_ != nullptr && !closing_ && queue_->incoming.active && queue_->incoming.paused) {
+        body_pause(queue_->incoming.seq, false);
+    }
 }
 
 void Connection::answer(size_t index, const http::Response& res, AnswerCause cause) noexcept {
@@ -1387,12 +1395,7 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
     // The answer is complete before the request's body is: as for complete(), the rest of the
     // body is dropped, and a client still waiting for 100 Continue (it will never send the body)
     // gets its connection closed after this answer.
-    const uint32_t seq = ticket.seq;
-    const bool body_open = queue_->incoming.active && queue_->incoming.handoff &&
-                           queue_->incoming.ticket.seq == seq;
-    if (body_open) [[unlikely]] {
-        answered_before_body_end(index);
-    }
+    const bool body_open = answered_before_body_end(ticket.seq, index);
     std::vector<Task> aborts;
     const bool short_length = p->body == http::BodyFraming::kLength && p->remaining != 0;
     if (short_length && !failed) {
@@ -1453,9 +1456,8 @@ void Connection::finish_stream(const Ticket& ticket, std::string_view trailer_li
         if (!cut) http::ResponseWriter::write_end(p->bytes, p->body, trailer_lines);
         p->ready = true;
     }
-    if (body_open && queue_ != nullptr && !closing_ && queue_->incoming.active &&
-        queue_->incoming.paused) [[unlikely]] {
-        body_pause(queue_->incoming.seq, false);  // the rest is read on, and dropped
+    if (body_open) [[unlikely]] {
+        read_on_dropped_body();
     }
     run_aborts(aborts);
 }

@@ -177,8 +177,11 @@ class Connection final {
     // body follows as Handoff::body_data() under a credit window.
     http::BodyDecision hand_off_streaming(http::Request& request, uint32_t id,
                                           const RouteOptions& options, Feed& feed) noexcept;
-    // The answer to a handed-off request came while its body still streams in.
-    void answered_before_body_end(size_t index) noexcept;
+    // The answer to the handed-off request `seq` (at `index`) is complete: if its body still
+    // streams in, the rest is dropped (false when it does not). read_on_dropped_body() then, after
+    // the answer, resumes a body paused for backpressure.
+    bool answered_before_body_end(uint32_t seq, size_t index) noexcept;
+    void read_on_dropped_body() noexcept;
     static uint64_t declared_length(const http::Request& req) noexcept;
     void fail_streamed_body(int status, std::string_view detail) noexcept;
     bool on_body_end() noexcept;
